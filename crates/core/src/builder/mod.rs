@@ -1,0 +1,593 @@
+//! [`ResponseBuilder`]: the one owner of the Open Responses event lifecycle.
+//!
+//! Provider translators call semantic operations (a text delta, a new
+//! function call, the end of an item); the builder emits the spec's events
+//! in order with `sequence_number`, `output_index`, `content_index` and
+//! item ids, closes whatever is still open before the next thing starts,
+//! and accumulates the final [`ResponseResource`]. The non-streaming path
+//! drives the same builder, so both paths produce the same response.
+
+use serde_json::Value;
+
+use crate::ids::IdGen;
+use crate::types::{
+    ContentPart, ErrorPayload, FunctionCall, IncompleteDetails, Item, Message, MessageContent, OutputText,
+    Reasoning, Refusal, ResponseError, ResponseResource, ResponseStatus, Role, StreamEvent, TextPart, Usage,
+};
+
+/// How a response ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished normally.
+    Completed,
+    /// Stopped early; the reason (`max_output_tokens`, `content_filter`).
+    Incomplete(String),
+    /// Failed; the error is sent as an `error` event, then `response.failed`.
+    Failed(ErrorPayload),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartKind {
+    Text,
+    Refusal,
+    Reasoning,
+    Summary,
+}
+
+/// Builds one response. See the module docs.
+#[derive(Debug)]
+pub struct ResponseBuilder {
+    response: ResponseResource,
+    seq: u64,
+    record: bool,
+    events: Vec<StreamEvent>,
+    /// Per output index: `None` once the item is done; otherwise the open
+    /// content part (kind and index), if any.
+    open: Vec<Option<Option<(PartKind, usize)>>>,
+    ids: IdGen,
+    finished: bool,
+}
+
+const IN_PROGRESS: &str = "in_progress";
+
+impl ResponseBuilder {
+    /// A builder for `skeleton` (status `in_progress`, no output). With
+    /// `record` false (non-streaming) no events are kept.
+    pub fn new(skeleton: ResponseResource, id_seed: u64, record: bool) -> Self {
+        ResponseBuilder {
+            response: skeleton,
+            seq: 0,
+            record,
+            events: Vec::new(),
+            open: Vec::new(),
+            ids: IdGen::new(id_seed),
+            finished: false,
+        }
+    }
+
+    /// Emits `response.created` and `response.in_progress`.
+    pub fn start(&mut self) {
+        self.emit_snapshot(|s, r| StreamEvent::Created { sequence_number: s, response: r });
+        self.emit_snapshot(|s, r| StreamEvent::InProgress { sequence_number: s, response: r });
+    }
+
+    /// Takes the events emitted so far.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, StreamEvent> {
+        self.events.drain(..)
+    }
+
+    /// The response as built so far.
+    pub fn response(&self) -> &ResponseResource {
+        &self.response
+    }
+
+    /// The finished response.
+    pub fn into_response(self) -> ResponseResource {
+        self.response
+    }
+
+    /// Whether `finish` has run.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// A fresh id with this prefix.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        self.ids.next(prefix)
+    }
+
+    /// Mutable access to an item, for provider data such as signatures.
+    pub fn item_mut(&mut self, index: usize) -> Option<&mut Item> {
+        self.response.output.get_mut(index)
+    }
+
+    /// Whether the item at `index` is still open.
+    pub fn is_open(&self, index: usize) -> bool {
+        matches!(self.open.get(index), Some(Some(_)))
+    }
+
+    /// Starts an assistant message; returns its output index.
+    pub fn start_message(&mut self, id: Option<String>, phase: Option<String>) -> usize {
+        let id = id.unwrap_or_else(|| self.ids.next("msg_"));
+        self.push_item(Item::Message(Message {
+            id: Some(id),
+            status: Some(IN_PROGRESS.into()),
+            role: Role::Assistant,
+            content: MessageContent::Parts(Vec::new()),
+            phase,
+            extra: Default::default(),
+        }))
+    }
+
+    /// Starts a function call; returns its output index.
+    pub fn start_function_call(&mut self, id: Option<String>, call_id: String, name: String) -> usize {
+        let id = id.unwrap_or_else(|| self.ids.next("fc_"));
+        self.push_item(Item::FunctionCall(FunctionCall {
+            id: Some(id),
+            call_id,
+            name,
+            arguments: String::new(),
+            status: Some(IN_PROGRESS.into()),
+            extra: Default::default(),
+        }))
+    }
+
+    /// Starts a reasoning item; returns its output index.
+    pub fn start_reasoning(&mut self, id: Option<String>, encrypted_content: Option<String>) -> usize {
+        let id = id.unwrap_or_else(|| self.ids.next("rs_"));
+        self.push_item(Item::Reasoning(Reasoning {
+            id: Some(id),
+            summary: Vec::new(),
+            content: None,
+            encrypted_content,
+            status: Some(IN_PROGRESS.into()),
+            extra: Default::default(),
+        }))
+    }
+
+    /// Opens an empty `output_text` part on a message (deltas open one
+    /// themselves; this is for parts that stay empty).
+    pub fn open_text(&mut self, index: usize) {
+        self.ensure_part(index, PartKind::Text);
+    }
+
+    /// Opens an empty `refusal` part on a message.
+    pub fn open_refusal(&mut self, index: usize) {
+        self.ensure_part(index, PartKind::Refusal);
+    }
+
+    /// Opens a new summary part on a reasoning item.
+    pub fn open_summary(&mut self, index: usize) {
+        self.close_part(index);
+        self.ensure_part(index, PartKind::Summary);
+    }
+
+    /// Appends text to the message at `index`.
+    pub fn text_delta(&mut self, index: usize, delta: &str) {
+        if delta.is_empty() || !self.ensure_part(index, PartKind::Text) {
+            return;
+        }
+        let (item_id, ci) = self.append(index, delta);
+        let delta = delta.to_owned();
+        self.emit(|s| StreamEvent::OutputTextDelta {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            content_index: ci,
+            delta,
+            logprobs: Vec::new(),
+        });
+    }
+
+    /// Adds an annotation to the open text part of the message at `index`.
+    pub fn annotation(&mut self, index: usize, annotation: Value) {
+        if !self.ensure_part(index, PartKind::Text) {
+            return;
+        }
+        let Some(Item::Message(m)) = self.response.output.get_mut(index) else { return };
+        let MessageContent::Parts(parts) = &mut m.content else { return };
+        let ci = parts.len() - 1;
+        let Some(ContentPart::OutputText(t)) = parts.last_mut() else { return };
+        t.annotations.push(annotation.clone());
+        let ai = t.annotations.len() - 1;
+        let item_id = m.id.clone().unwrap_or_default();
+        self.emit(|s| StreamEvent::AnnotationAdded {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            content_index: ci,
+            annotation_index: ai,
+            annotation,
+        });
+    }
+
+    /// Appends refusal text to the message at `index`.
+    pub fn refusal_delta(&mut self, index: usize, delta: &str) {
+        if delta.is_empty() || !self.ensure_part(index, PartKind::Refusal) {
+            return;
+        }
+        let (item_id, ci) = self.append(index, delta);
+        let delta = delta.to_owned();
+        self.emit(|s| StreamEvent::RefusalDelta { sequence_number: s, item_id, output_index: index, content_index: ci, delta });
+    }
+
+    /// Appends raw reasoning text to the reasoning item at `index`.
+    pub fn reasoning_delta(&mut self, index: usize, delta: &str) {
+        if delta.is_empty() || !self.ensure_part(index, PartKind::Reasoning) {
+            return;
+        }
+        let (item_id, ci) = self.append(index, delta);
+        let delta = delta.to_owned();
+        self.emit(|s| StreamEvent::ReasoningDelta { sequence_number: s, item_id, output_index: index, content_index: ci, delta });
+    }
+
+    /// Appends summary text to the reasoning item at `index` (opens a
+    /// summary part if none is open).
+    pub fn summary_delta(&mut self, index: usize, delta: &str) {
+        if delta.is_empty() || !self.ensure_part(index, PartKind::Summary) {
+            return;
+        }
+        let (item_id, si) = self.append(index, delta);
+        let delta = delta.to_owned();
+        self.emit(|s| StreamEvent::ReasoningSummaryTextDelta {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            summary_index: si,
+            delta,
+        });
+    }
+
+    /// Appends to the arguments of the function call at `index`.
+    pub fn arguments_delta(&mut self, index: usize, delta: &str) {
+        if delta.is_empty() || !self.is_open(index) {
+            return;
+        }
+        let Some(Item::FunctionCall(f)) = self.response.output.get_mut(index) else { return };
+        f.arguments.push_str(delta);
+        let item_id = f.id.clone().unwrap_or_default();
+        let delta = delta.to_owned();
+        self.emit(|s| StreamEvent::FunctionCallArgumentsDelta { sequence_number: s, item_id, output_index: index, delta });
+    }
+
+    /// Closes the open content part of the item at `index`, if any.
+    pub fn close_part(&mut self, index: usize) {
+        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else { return };
+        self.open[index] = Some(None);
+        let Some(item) = self.response.output.get(index) else { return };
+        let item_id = item.id().unwrap_or_default().to_owned();
+        let part = match (item, kind) {
+            (Item::Message(m), _) => match &m.content {
+                MessageContent::Parts(p) => p.get(pi).cloned(),
+                MessageContent::Text(_) => None,
+            },
+            (Item::Reasoning(r), PartKind::Summary) => r.summary.get(pi).cloned(),
+            (Item::Reasoning(r), _) => r.content.as_ref().and_then(|c| c.get(pi).cloned()),
+            _ => None,
+        };
+        let Some(part) = part else { return };
+        let text = part.text().unwrap_or_default().to_owned();
+        let (o, ci) = (index, pi);
+        match kind {
+            PartKind::Text => {
+                let id = item_id.clone();
+                self.emit(|s| StreamEvent::OutputTextDone {
+                    sequence_number: s,
+                    item_id: id,
+                    output_index: o,
+                    content_index: ci,
+                    text,
+                    logprobs: Vec::new(),
+                });
+            }
+            PartKind::Refusal => {
+                let id = item_id.clone();
+                self.emit(|s| StreamEvent::RefusalDone { sequence_number: s, item_id: id, output_index: o, content_index: ci, refusal: text });
+            }
+            PartKind::Reasoning => {
+                let id = item_id.clone();
+                self.emit(|s| StreamEvent::ReasoningDone { sequence_number: s, item_id: id, output_index: o, content_index: ci, text });
+            }
+            PartKind::Summary => {
+                let id = item_id.clone();
+                self.emit(|s| StreamEvent::ReasoningSummaryTextDone { sequence_number: s, item_id: id, output_index: o, summary_index: ci, text });
+                self.emit(|s| StreamEvent::ReasoningSummaryPartDone { sequence_number: s, item_id, output_index: o, summary_index: ci, part });
+                return;
+            }
+        }
+        self.emit(|s| StreamEvent::ContentPartDone { sequence_number: s, item_id, output_index: o, content_index: ci, part });
+    }
+
+    /// Finishes the item at `index` as `completed`.
+    pub fn end_item(&mut self, index: usize) {
+        self.end_item_as(index, None, "completed");
+    }
+
+    /// Finishes the item at `index`, replacing it with the provider's final
+    /// version (which keeps annotations, signatures and the like). The
+    /// builder's id is kept when the final item has none.
+    pub fn end_item_with(&mut self, index: usize, final_item: Item) {
+        self.end_item_as(index, Some(final_item), "completed");
+    }
+
+    fn end_item_as(&mut self, index: usize, replacement: Option<Item>, status: &str) {
+        if !self.is_open(index) {
+            return;
+        }
+        self.close_part(index);
+        self.open[index] = None;
+        let Some(slot) = self.response.output.get_mut(index) else { return };
+        if let Some(mut new) = replacement {
+            if new.id().is_none() {
+                set_id(&mut new, slot.id().unwrap_or_default().to_owned());
+            }
+            *slot = new;
+        }
+        set_status(slot, status);
+        let item = slot.clone();
+        if let Item::FunctionCall(f) = &item {
+            let (item_id, arguments) = (f.id.clone().unwrap_or_default(), f.arguments.clone());
+            self.emit(|s| StreamEvent::FunctionCallArgumentsDone { sequence_number: s, item_id, output_index: index, arguments });
+        }
+        self.emit(|s| StreamEvent::OutputItemDone { sequence_number: s, output_index: index, item });
+    }
+
+    /// Announces an item the builder cannot stream (a provider extension);
+    /// finish it with [`end_item_with`](Self::end_item_with).
+    pub fn start_opaque(&mut self, raw: Value) -> usize {
+        let mut item = Item::Other(raw);
+        if item.id().is_none() {
+            let id = self.ids.next("item_");
+            set_id(&mut item, id);
+        }
+        self.push_item(item)
+    }
+
+    /// Adds a complete item, replaying it as the events a stream of it
+    /// would produce. Items without an id or status get them.
+    pub fn add_item(&mut self, item: Item) -> usize {
+        match &item {
+            Item::Message(m) => {
+                let idx = self.start_message(m.id.clone(), m.phase.clone());
+                for part in m.content.to_parts(Role::Assistant) {
+                    match &part {
+                        ContentPart::OutputText(t) => {
+                            self.open_text_fresh(idx);
+                            self.text_delta(idx, &t.text);
+                            for a in &t.annotations {
+                                self.annotation(idx, a.clone());
+                            }
+                        }
+                        ContentPart::Refusal(r) => {
+                            self.close_part(idx);
+                            self.open_refusal(idx);
+                            self.refusal_delta(idx, &r.refusal);
+                        }
+                        _ => {}
+                    }
+                }
+                let mut item = item;
+                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                self.end_item_with(idx, item);
+                idx
+            }
+            Item::FunctionCall(f) => {
+                let idx = self.start_function_call(f.id.clone(), f.call_id.clone(), f.name.clone());
+                self.arguments_delta(idx, &f.arguments);
+                let mut item = item;
+                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                self.end_item_with(idx, item);
+                idx
+            }
+            Item::Reasoning(r) => {
+                let idx = self.start_reasoning(r.id.clone(), r.encrypted_content.clone());
+                for part in &r.summary {
+                    self.open_summary(idx);
+                    self.summary_delta(idx, part.text().unwrap_or_default());
+                }
+                self.close_part(idx);
+                for part in r.content.iter().flatten() {
+                    self.reasoning_delta(idx, part.text().unwrap_or_default());
+                }
+                let mut item = item;
+                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                self.end_item_with(idx, item);
+                idx
+            }
+            _ => {
+                let mut item = item;
+                if item.id().is_none() {
+                    let id = self.ids.next("item_");
+                    set_id(&mut item, id);
+                }
+                set_status(&mut item, IN_PROGRESS);
+                let idx = self.push_item(item);
+                self.end_item(idx);
+                idx
+            }
+        }
+    }
+
+    /// Emits a provider-specific event. Its `type` must already carry the
+    /// provider slug; `sequence_number` is set here.
+    pub fn extension_event(&mut self, mut event: Value) {
+        if let Some(obj) = event.as_object_mut() {
+            obj.insert("sequence_number".into(), Value::from(self.seq));
+        }
+        self.emit(|_| StreamEvent::Extension(event));
+    }
+
+    /// Records token usage.
+    pub fn usage(&mut self, usage: Usage) {
+        self.response.usage = Some(usage);
+    }
+
+    /// Ends the response: closes every open item, sets the status, and
+    /// emits `response.completed`, `response.incomplete`, or `error` then
+    /// `response.failed`. Later calls do nothing.
+    pub fn finish(&mut self, outcome: Outcome, now_secs: u64) {
+        if self.finished {
+            return;
+        }
+        let item_status = if outcome == Outcome::Completed { "completed" } else { "incomplete" };
+        for i in 0..self.open.len() {
+            self.end_item_as(i, None, item_status);
+        }
+        self.finished = true;
+        match outcome {
+            Outcome::Completed => {
+                self.response.status = ResponseStatus::Completed;
+                self.response.completed_at = Some(now_secs);
+                self.emit_snapshot(|s, r| StreamEvent::Completed { sequence_number: s, response: r });
+            }
+            Outcome::Incomplete(reason) => {
+                self.response.status = ResponseStatus::Incomplete;
+                self.response.incomplete_details = Some(IncompleteDetails { reason });
+                self.emit_snapshot(|s, r| StreamEvent::Incomplete { sequence_number: s, response: r });
+            }
+            Outcome::Failed(error) => {
+                self.response.status = ResponseStatus::Failed;
+                self.response.error = Some(ResponseError {
+                    code: error.code.clone().unwrap_or_else(|| error.kind.clone()),
+                    message: error.message.clone(),
+                });
+                self.emit(|s| StreamEvent::Error { sequence_number: s, error });
+                self.emit_snapshot(|s, r| StreamEvent::Failed { sequence_number: s, response: r });
+            }
+        }
+    }
+
+    /// Emits a lifecycle event carrying a snapshot of the response (cloned
+    /// only when events are recorded).
+    fn emit_snapshot(&mut self, make: fn(u64, Box<ResponseResource>) -> StreamEvent) {
+        if self.record {
+            let snap = Box::new(self.response.clone());
+            self.emit(|s| make(s, snap));
+        } else {
+            self.seq += 1;
+        }
+    }
+
+    fn emit(&mut self, make: impl FnOnce(u64) -> StreamEvent) {
+        let seq = self.seq;
+        self.seq += 1;
+        if self.record {
+            self.events.push(make(seq));
+        }
+    }
+
+    fn push_item(&mut self, item: Item) -> usize {
+        let index = self.response.output.len();
+        self.response.output.push(item.clone());
+        self.open.push(Some(None));
+        self.emit(|s| StreamEvent::OutputItemAdded { sequence_number: s, output_index: index, item });
+        index
+    }
+
+    /// Opens a new text part even if one of the same kind is open.
+    fn open_text_fresh(&mut self, index: usize) {
+        self.close_part(index);
+        self.ensure_part(index, PartKind::Text);
+    }
+
+    /// Makes sure a part of `kind` is open on the item; returns false when
+    /// the item is closed or cannot hold that kind.
+    fn ensure_part(&mut self, index: usize, kind: PartKind) -> bool {
+        match self.open.get(index) {
+            Some(Some(Some((k, _)))) if *k == kind => return true,
+            Some(Some(_)) => {}
+            _ => return false,
+        }
+        self.close_part(index);
+        let Some(item) = self.response.output.get_mut(index) else { return false };
+        let item_id = item.id().unwrap_or_default().to_owned();
+        let (pi, part) = match (item, kind) {
+            (Item::Message(m), PartKind::Text | PartKind::Refusal) => {
+                let part = if kind == PartKind::Text {
+                    ContentPart::OutputText(OutputText::default())
+                } else {
+                    ContentPart::Refusal(Refusal::default())
+                };
+                let MessageContent::Parts(parts) = &mut m.content else { return false };
+                parts.push(part.clone());
+                (parts.len() - 1, part)
+            }
+            (Item::Reasoning(r), PartKind::Reasoning) => {
+                let part = ContentPart::ReasoningText(TextPart::default());
+                let content = r.content.get_or_insert_with(Vec::new);
+                content.push(part.clone());
+                (content.len() - 1, part)
+            }
+            (Item::Reasoning(r), PartKind::Summary) => {
+                let part = ContentPart::SummaryText(TextPart::default());
+                r.summary.push(part.clone());
+                (r.summary.len() - 1, part)
+            }
+            _ => return false,
+        };
+        self.open[index] = Some(Some((kind, pi)));
+        if kind == PartKind::Summary {
+            self.emit(|s| StreamEvent::ReasoningSummaryPartAdded { sequence_number: s, item_id, output_index: index, summary_index: pi, part });
+        } else {
+            self.emit(|s| StreamEvent::ContentPartAdded { sequence_number: s, item_id, output_index: index, content_index: pi, part });
+        }
+        true
+    }
+
+    /// Appends to the open part; returns the item id and part index.
+    fn append(&mut self, index: usize, delta: &str) -> (String, usize) {
+        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else { return (String::new(), 0) };
+        let Some(item) = self.response.output.get_mut(index) else { return (String::new(), 0) };
+        let id = item.id().unwrap_or_default().to_owned();
+        let part = match (item, kind) {
+            (Item::Message(m), _) => match &mut m.content {
+                MessageContent::Parts(p) => p.get_mut(pi),
+                MessageContent::Text(_) => None,
+            },
+            (Item::Reasoning(r), PartKind::Summary) => r.summary.get_mut(pi),
+            (Item::Reasoning(r), _) => r.content.as_mut().and_then(|c| c.get_mut(pi)),
+            _ => None,
+        };
+        match part {
+            Some(ContentPart::OutputText(t)) => t.text.push_str(delta),
+            Some(ContentPart::Refusal(r)) => r.refusal.push_str(delta),
+            Some(ContentPart::ReasoningText(t) | ContentPart::SummaryText(t)) => t.text.push_str(delta),
+            _ => {}
+        }
+        (id, pi)
+    }
+}
+
+fn set_id(item: &mut Item, id: String) {
+    match item {
+        Item::Message(m) => m.id = Some(id),
+        Item::FunctionCall(f) => f.id = Some(id),
+        Item::FunctionCallOutput(f) => f.id = Some(id),
+        Item::Reasoning(r) => r.id = Some(id),
+        Item::ItemReference(r) => r.id = id,
+        Item::Other(v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("id".into(), Value::String(id));
+            }
+        }
+    }
+}
+
+fn set_status(item: &mut Item, status: &str) {
+    let s = Some(status.to_owned());
+    match item {
+        Item::Message(m) => m.status = s,
+        Item::FunctionCall(f) => f.status = s,
+        Item::FunctionCallOutput(f) => f.status = s,
+        Item::Reasoning(r) => r.status = s,
+        Item::ItemReference(_) => {}
+        Item::Other(v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("status".into(), Value::String(status.to_owned()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

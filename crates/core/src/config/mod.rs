@@ -1,0 +1,343 @@
+//! Gateway configuration: one YAML format for every host.
+//!
+//! [`Config::from_yaml`] expands `${VAR}` / `${VAR:-default}` in every
+//! string value (never in keys), then checks the whole file, so a config
+//! error always names its key and never surfaces at request time.
+
+mod duration;
+mod expand;
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use duration::parse_duration;
+
+/// Everything that can be wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not YAML.
+    #[error("config is not valid YAML: {0}")]
+    Yaml(String),
+    /// A key has the wrong shape or an unknown name.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `${VAR}` without a default, and the variable is unset.
+    #[error("config key `{key}`: environment variable `{var}` is not set (use `${{{var}:-default}}` for a default)")]
+    MissingVar {
+        /// Dotted path of the key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Upstream providers by name, in file order.
+    #[serde(default)]
+    pub providers: IndexMap<String, ProviderConfig>,
+    /// Model names clients may use.
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+    /// Stored conversations (`previous_response_id`).
+    #[serde(default)]
+    pub conversations: ConversationsConfig,
+    /// Authentication (not implemented yet: enabling it is an error, so a
+    /// gateway never runs open while its operator believes it is closed).
+    #[serde(default)]
+    pub auth: Option<serde_norway::Value>,
+}
+
+/// `server:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address (native host).
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_request_bytes: usize,
+    /// Time allowed for an upstream's response headers (`30s`, `5m`).
+    #[serde(default = "default_upstream_timeout", deserialize_with = "duration::de")]
+    pub upstream_timeout: Duration,
+    /// Longest silence allowed inside an upstream body.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration::de")]
+    pub upstream_idle_timeout: Duration,
+    /// Time allowed to connect to an upstream.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
+    pub upstream_connect_timeout: Duration,
+}
+
+fn default_address() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body() -> usize {
+    32 * 1024 * 1024
+}
+fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: default_address(),
+            max_request_bytes: default_max_body(),
+            upstream_timeout: default_upstream_timeout(),
+            upstream_idle_timeout: default_idle_timeout(),
+            upstream_connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+/// The wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ProviderKind {
+    /// OpenAI Responses API.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// OpenAI Chat Completions, and every compatible server.
+    #[serde(rename = "openai-chat", alias = "openai_chat", alias = "openai-compatible")]
+    OpenAiChat,
+    /// Built-in offline provider that answers without any network.
+    #[serde(rename = "mock")]
+    Mock,
+    /// Anthropic Messages API.
+    #[serde(rename = "anthropic")]
+    Anthropic,
+    /// Google Gemini API.
+    #[serde(rename = "google", alias = "gemini")]
+    Google,
+    /// Azure OpenAI.
+    #[serde(rename = "azureopenai", alias = "azure-openai", alias = "azure")]
+    AzureOpenAi,
+}
+
+impl ProviderKind {
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::OpenAiChat => "openai-chat",
+            ProviderKind::Mock => "mock",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Google => "google",
+            ProviderKind::AzureOpenAi => "azureopenai",
+        }
+    }
+
+    fn default_endpoint(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenAi => Some("https://api.openai.com"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Google => Some("https://generativelanguage.googleapis.com"),
+            ProviderKind::OpenAiChat | ProviderKind::AzureOpenAi | ProviderKind::Mock => None,
+        }
+    }
+}
+
+/// One entry of `providers:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The protocol.
+    #[serde(rename = "type")]
+    pub kind: ProviderKind,
+    /// Credential sent upstream (empty means none).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Base URL, without the API path (`https://api.openai.com`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Extra headers sent with every upstream request.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// `openai-chat`: which field carries `max_output_tokens`
+    /// (`max_tokens`, understood by most servers, or `max_completion_tokens`).
+    #[serde(default)]
+    pub max_tokens_field: Option<String>,
+    /// Azure: API version for the deployments path.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Azure: `responses` or `chat`.
+    #[serde(default)]
+    pub api: Option<String>,
+}
+
+impl ProviderConfig {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.endpoint.as_deref().unwrap_or("").trim_end_matches('/')
+    }
+
+    /// The API key, if one is set and not empty.
+    pub fn key(&self) -> Option<&str> {
+        self.api_key.as_deref().filter(|k| !k.is_empty())
+    }
+}
+
+/// One entry of `models:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The name clients send.
+    pub name: String,
+    /// A key of `providers:`.
+    pub provider: String,
+    /// The model id the provider knows (defaults to `name`).
+    #[serde(default)]
+    pub provider_model_id: Option<String>,
+}
+
+/// `conversations:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationsConfig {
+    /// How long a stored response lives.
+    #[serde(default = "default_ttl", deserialize_with = "duration::de")]
+    pub ttl: Duration,
+    /// Store backend (host-specific: `memory`, `redis`, …).
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Store URL (for `redis`).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+fn default_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+
+impl Default for ConversationsConfig {
+    fn default() -> Self {
+        ConversationsConfig { ttl: default_ttl(), store: None, url: None }
+    }
+}
+
+impl Config {
+    /// Parses, expands and validates a YAML configuration. `env` resolves
+    /// `${VAR}`: the process environment, Worker secrets, Spin variables.
+    pub fn from_yaml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut value: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+        if value.is_null() {
+            value = serde_norway::Value::Mapping(Default::default());
+        }
+        expand::expand_value(&mut value, &mut String::new(), env)?;
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::invalid(if key == "." { String::from("(root)") } else { key }, e.into_inner().to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default: the offline `mock` provider, plus OpenAI when
+    /// `OPENAI_API_KEY` is set, so that a fresh checkout runs with no keys.
+    pub fn embedded_default(env: &dyn Fn(&str) -> Option<String>) -> Config {
+        let mut text = String::from(DEFAULT_CONFIG);
+        if env("OPENAI_API_KEY").is_some_and(|k| !k.is_empty()) {
+            text.push_str(OPENAI_ADDON);
+        }
+        // The embedded text is fixed and tested; it cannot fail to load.
+        Config::from_yaml(&text, env).unwrap_or_else(|e| panic!("embedded default config is broken: {e}"))
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(auth) = &self.auth {
+            let enabled = auth.get("enabled").and_then(serde_norway::Value::as_bool).unwrap_or(true);
+            if enabled {
+                return Err(ConfigError::invalid(
+                    "auth",
+                    "authentication is not available in this build yet; remove `auth` or set `auth.enabled: false`",
+                ));
+            }
+        }
+        for (name, p) in &mut self.providers {
+            let key = format!("providers.{name}");
+            match p.kind {
+                ProviderKind::Anthropic | ProviderKind::Google | ProviderKind::AzureOpenAi => {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.type"),
+                        format!("provider type `{}` is not implemented yet", p.kind.as_str()),
+                    ));
+                }
+                _ => {}
+            }
+            if p.endpoint.as_deref().is_none_or(str::is_empty) {
+                p.endpoint = p.kind.default_endpoint().map(str::to_owned);
+            }
+            match p.endpoint.as_deref() {
+                None if p.kind == ProviderKind::Mock => {}
+                None => return Err(ConfigError::invalid(format!("{key}.endpoint"), "is required for this provider type")),
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.endpoint"),
+                        format!("`{url}` is not an http:// or https:// URL"),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if let Some(f) = p.max_tokens_field.as_deref() {
+                if f != "max_tokens" && f != "max_completion_tokens" {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.max_tokens_field"),
+                        format!("`{f}` is neither `max_tokens` nor `max_completion_tokens`"),
+                    ));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            let key = format!("models[{i}]");
+            if m.name.is_empty() {
+                return Err(ConfigError::invalid(format!("{key}.name"), "must not be empty"));
+            }
+            if !seen.insert(m.name.as_str()) {
+                return Err(ConfigError::invalid(format!("{key}.name"), format!("model `{}` is listed twice", m.name)));
+            }
+            if !self.providers.contains_key(&m.provider) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.provider"),
+                    format!("provider `{}` is not defined under `providers`", m.provider),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded default configuration (see [`Config::embedded_default`]).
+pub const DEFAULT_CONFIG: &str = include_str!("default.yaml");
+const OPENAI_ADDON: &str = "
+  - { name: gpt-4o-mini, provider: openai }
+  - { name: gpt-4.1-mini, provider: openai }
+";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,69 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+#[test]
+fn seed_format_loads_and_expands() {
+    let yaml = r#"
+server: { address: "127.0.0.1:8080" }
+providers:
+  openai:    { type: openai, api_key: "${OPENAI_API_KEY}", endpoint: "https://api.openai.com" }
+  local:     { type: openai-chat, endpoint: "http://127.0.0.1:11434", api_key: "${OLLAMA_KEY:-}" }
+models:
+  - { name: gpt-4o-mini, provider: openai }
+  - { name: llama, provider: local, provider_model_id: "llama3.2:3b" }
+"#;
+    let c = Config::from_yaml(yaml, &env).unwrap();
+    assert_eq!(c.providers["openai"].key(), Some("sk-test"));
+    assert_eq!(c.providers["local"].key(), None);
+    assert_eq!(c.models[1].provider_model_id.as_deref(), Some("llama3.2:3b"));
+    assert_eq!(c.providers.keys().collect::<Vec<_>>(), ["openai", "local"]);
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases = [
+        ("providers: { a: { type: nope } }", "providers.a.type"),
+        ("providers: { a: { type: openai, api_key: \"${MISSING}\" } }", "providers.a.api_key"),
+        ("providers: { a: { type: openai-chat } }", "providers.a.endpoint"),
+        ("providers: { a: { type: openai, endpont: x } }", "providers.a"),
+        ("models: [ { name: m, provider: ghost } ]", "models[0].provider"),
+        ("server: { upstream_timeout: 5 parsecs }", "server.upstream_timeout"),
+        ("auth: { enabled: true }", "auth"),
+    ];
+    for (yaml, key) in cases {
+        let err = Config::from_yaml(yaml, &env).unwrap_err().to_string();
+        assert!(err.contains(key), "{yaml}: {err}");
+    }
+}
+
+#[test]
+fn expansion_rules() {
+    let k = "k";
+    assert_eq!(expand::expand_str("a${EMPTY:-d}b", k, &env).unwrap(), "adb");
+    assert_eq!(expand::expand_str("$$x ${OPENAI_API_KEY}", k, &env).unwrap(), "$x sk-test");
+    assert_eq!(expand::expand_str("cost: $5", k, &env).unwrap(), "cost: $5");
+    assert!(expand::expand_str("${OPEN", k, &env).is_err());
+}
+
+#[test]
+fn embedded_default_loads_with_and_without_keys() {
+    let none = |_: &str| None;
+    let c = Config::embedded_default(&none);
+    assert!(c.models.iter().any(|m| m.name == "mock"));
+    let c = Config::embedded_default(&env);
+    assert!(c.models.iter().any(|m| m.name == "gpt-4o-mini"));
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+    assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+    assert!(parse_duration("h").is_err());
+}

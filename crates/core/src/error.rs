@@ -1,0 +1,273 @@
+//! Errors of every layer, and their one mapping to the spec's error
+//! envelope and HTTP status.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::types::ErrorPayload;
+
+/// A request that the gateway rejects before any upstream call.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The body is not valid JSON, or a field has the wrong type.
+    #[error("invalid request body at `{path}`: {message}")]
+    InvalidBody {
+        /// JSON path of the offending value (`.` for the root).
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A required parameter is absent.
+    #[error("missing required parameter: `{0}`")]
+    Missing(&'static str),
+    /// A parameter has a value outside its domain.
+    #[error("invalid value for `{param}`: {message}")]
+    InvalidValue {
+        /// The parameter.
+        param: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A parameter or value the chosen upstream cannot honour.
+    #[error("{message}")]
+    Unsupported {
+        /// The parameter.
+        param: String,
+        /// What was unsupported, and where.
+        message: String,
+    },
+    /// The body exceeds the configured limit.
+    #[error("request body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    /// Not `application/json`.
+    #[error("unsupported content type `{0}`: send `application/json`")]
+    UnsupportedMediaType(String),
+    /// Unknown path.
+    #[error("no route for {method} {path}")]
+    NoRoute {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// Known path, wrong method.
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// A stored response that does not exist (or is not visible).
+    #[error("{what} '{id}' not found")]
+    NotFound {
+        /// `response` or `previous response`.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+        /// The param to report.
+        param: Option<&'static str>,
+        /// The code to report.
+        code: &'static str,
+    },
+}
+
+/// A model or provider that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// No configured model, prefix or inference matched.
+    #[error("The requested model '{0}' does not exist.")]
+    UnknownModel(String),
+    /// The model's family is known, but no provider of that type is configured.
+    #[error("The requested model '{model}' needs a provider of type `{kind}`, and none is configured.")]
+    NoProviderForFamily {
+        /// The model.
+        model: String,
+        /// The provider type(s) that would serve it.
+        kind: &'static str,
+    },
+    /// The request pins a provider that is not configured.
+    #[error("unknown provider '{0}': it is not in the gateway's configuration")]
+    UnknownProvider(String),
+}
+
+/// A failure reported by, or while talking to, an upstream provider.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream answered with an error status.
+    #[error("upstream '{provider}' returned HTTP {status}: {message}")]
+    Status {
+        /// Configured provider name.
+        provider: String,
+        /// Upstream HTTP status.
+        status: u16,
+        /// The provider's message.
+        message: String,
+        /// The provider's error code, if any.
+        code: Option<String>,
+        /// The provider's param, if any.
+        param: Option<String>,
+        /// `retry-after`, kept for the client.
+        retry_after: Option<String>,
+        /// The raw body, for debug logs only.
+        raw: Bytes,
+    },
+    /// Connection or transport failure.
+    #[error("upstream '{provider}' could not be reached: {message}")]
+    Transport {
+        /// Configured provider name.
+        provider: String,
+        /// What failed.
+        message: String,
+    },
+    /// No answer in time.
+    #[error("upstream '{provider}' timed out: {message}")]
+    Timeout {
+        /// Configured provider name.
+        provider: String,
+        /// What timed out.
+        message: String,
+    },
+}
+
+/// An upstream body the translator cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream '{provider}' sent a response the gateway cannot read: {message}")]
+pub struct TranslateError {
+    /// Configured provider name.
+    pub provider: String,
+    /// What was wrong.
+    pub message: String,
+    /// The offending bytes, for debug logs only.
+    pub raw: Bytes,
+}
+
+/// A failure of a host capability.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HostError {
+    /// Could not connect or send.
+    #[error("{0}")]
+    Transport(String),
+    /// A host timeout fired.
+    #[error("{0}")]
+    Timeout(String),
+    /// The key-value store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// An error as the client sees it: status, envelope, and headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// The envelope's body.
+    pub payload: ErrorPayload,
+    /// `retry-after` to pass on.
+    pub retry_after: Option<String>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: u16, kind: &str, code: Option<&str>, param: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            payload: ErrorPayload {
+                kind: kind.to_owned(),
+                code: code.map(str::to_owned),
+                message: message.into(),
+                param: param.map(str::to_owned),
+            },
+            retry_after: None,
+        }
+    }
+
+    /// An internal failure.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(500, "server_error", Some("internal_error"), None, message)
+    }
+
+    /// `{"error":{"message","type","param","code"}}`.
+    pub fn to_json(&self) -> Bytes {
+        let p = &self.payload;
+        let v = json!({"error": {"message": p.message, "type": p.kind, "param": p.param, "code": p.code}});
+        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let msg = e.to_string();
+        match &e {
+            RequestError::InvalidBody { path, .. } => {
+                let param = (path != ".").then_some(path.as_str());
+                ApiError::new(400, "invalid_request_error", Some("invalid_body"), param, msg)
+            }
+            RequestError::Missing(p) => {
+                ApiError::new(400, "invalid_request_error", Some("missing_required_parameter"), Some(p), msg)
+            }
+            RequestError::InvalidValue { param, .. } => {
+                ApiError::new(400, "invalid_request_error", Some("invalid_value"), Some(param), msg)
+            }
+            RequestError::Unsupported { param, .. } => {
+                ApiError::new(400, "invalid_request_error", Some("unsupported_parameter"), Some(param), msg)
+            }
+            RequestError::TooLarge(_) => ApiError::new(413, "invalid_request_error", Some("request_too_large"), None, msg),
+            RequestError::UnsupportedMediaType(_) => {
+                ApiError::new(415, "invalid_request_error", Some("unsupported_media_type"), None, msg)
+            }
+            RequestError::NoRoute { .. } => ApiError::new(404, "not_found", Some("not_found"), None, msg),
+            RequestError::MethodNotAllowed { .. } => {
+                ApiError::new(405, "invalid_request_error", Some("method_not_allowed"), None, msg)
+            }
+            RequestError::NotFound { param, code, .. } => ApiError::new(404, "not_found", Some(code), *param, msg),
+        }
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RouteError::UnknownModel(_) | RouteError::NoProviderForFamily { .. } => {
+                ApiError::new(404, "invalid_request_error", Some("model_not_found"), Some("model"), msg)
+            }
+            RouteError::UnknownProvider(_) => {
+                ApiError::new(400, "invalid_request_error", Some("unknown_provider"), Some("provider"), msg)
+            }
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        let msg = e.to_string();
+        match e {
+            UpstreamError::Status { status, code, param, retry_after, .. } => {
+                // Client-side errors keep their status: the request (or its
+                // quota) is what the client must change. Upstream 5xx and
+                // anything unexpected become 502, because the gateway is
+                // the client's server and the fault lies behind it.
+                let (st, kind, default_code) = match status {
+                    400 | 404 | 409 | 413 | 422 => (status, "invalid_request_error", "upstream_invalid_request"),
+                    401 => (401, "authentication_error", "upstream_authentication_failed"),
+                    403 => (403, "permission_error", "upstream_permission_denied"),
+                    429 => (429, "too_many_requests", "rate_limit_exceeded"),
+                    408 | 504 => (504, "server_error", "upstream_timeout"),
+                    _ => (502, "server_error", "upstream_error"),
+                };
+                let mut err = ApiError::new(st, kind, Some(code.as_deref().unwrap_or(default_code)), param.as_deref(), msg);
+                err.retry_after = retry_after;
+                err
+            }
+            UpstreamError::Transport { .. } => ApiError::new(502, "server_error", Some("upstream_unreachable"), None, msg),
+            UpstreamError::Timeout { .. } => ApiError::new(504, "server_error", Some("upstream_timeout"), None, msg),
+        }
+    }
+}
+
+impl From<TranslateError> for ApiError {
+    fn from(e: TranslateError) -> Self {
+        ApiError::new(502, "server_error", Some("upstream_invalid_response"), None, e.to_string())
+    }
+}

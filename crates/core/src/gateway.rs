@@ -1,0 +1,271 @@
+//! The request pipeline: [`Gateway::handle`] turns one HTTP request into
+//! one HTTP response, using only the [`Host`] capabilities.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
+
+use crate::builder::{Outcome, ResponseBuilder};
+use crate::config::{Config, ProviderKind};
+use crate::error::{ApiError, RequestError, UpstreamError};
+use crate::host::{Body, ByteStream, Host, HttpRequest, HttpResponse};
+use crate::providers::{self, StreamTranslator};
+use crate::routing::{self, Route};
+use crate::sse::{self, SseDecoder};
+use crate::types::ErrorPayload;
+use crate::validate;
+
+/// The gateway: an immutable configuration and the pipeline over it.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    config: Arc<Config>,
+}
+
+/// Largest upstream body read whole (non-streaming or error bodies).
+const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+impl Gateway {
+    /// A gateway over a loaded configuration.
+    pub fn new(config: Config) -> Self {
+        Gateway { config: Arc::new(config) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one request. Never panics on input: every failure becomes
+    /// the spec's error envelope with its status.
+    pub async fn handle<H: Host + Clone + 'static>(&self, host: &H, req: HttpRequest) -> HttpResponse {
+        match self.dispatch(host, req).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn dispatch<H: Host + Clone + 'static>(&self, host: &H, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+        let path = req.path.trim_end_matches('/');
+        let method = req.method.as_str();
+        let no_route = || RequestError::NoRoute { method: req.method.clone(), path: req.path.clone() };
+        let wrong_method = || RequestError::MethodNotAllowed { method: req.method.clone(), path: req.path.clone() };
+        match path {
+            "/health" | "/ready" | "/v1/models" if method != "GET" => Err(wrong_method().into()),
+            "/health" => Ok(json_ok(serde_json::json!({"status": "ok"}))),
+            "/ready" => Ok(json_ok(serde_json::json!({"status": "ready", "models": self.config.models.len()}))),
+            "/v1/models" => Ok(json_ok(routing::models_list(&self.config))),
+            "/v1/responses" if method != "POST" => Err(wrong_method().into()),
+            "/v1/responses" => self.create_response(host, &req).await,
+            p if p.starts_with("/v1/responses/") => {
+                let id = p["/v1/responses/".len()..].split('/').next().unwrap_or_default().to_owned();
+                Err(RequestError::NotFound { what: "response", id, param: None, code: "not_found" }.into())
+            }
+            _ => Err(no_route().into()),
+        }
+    }
+
+    async fn create_response<H: Host + Clone + 'static>(&self, host: &H, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+        if let Some(ct) = req.header("content-type") {
+            let mime = ct.split(';').next().unwrap_or_default().trim();
+            if !mime.eq_ignore_ascii_case("application/json") {
+                return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
+            }
+        }
+        if req.body.len() > self.config.server.max_request_bytes {
+            return Err(RequestError::TooLarge(self.config.server.max_request_bytes).into());
+        }
+        let body = validate::parse_body(&req.body)?;
+        validate::validate(&body)?;
+        if let Some(prev) = &body.previous_response_id {
+            return Err(RequestError::NotFound {
+                what: "previous response",
+                id: prev.clone(),
+                param: Some("previous_response_id"),
+                code: "previous_response_not_found",
+            }
+            .into());
+        }
+        let model = body.model.as_deref().unwrap_or_default();
+        let route = routing::resolve(&self.config, model, body.provider.as_deref())?;
+        let stream = body.stream.unwrap_or(false);
+        let mut seed = [0u8; 24];
+        host.random(&mut seed);
+        let id = format!("resp_{}", hex(&seed[..16]));
+        let id_seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
+        let skeleton = validate::skeleton(&body, id, model, unix_secs(host));
+        let mut b = ResponseBuilder::new(skeleton, id_seed, stream);
+
+        if route.provider.kind == ProviderKind::Mock {
+            b.start();
+            let outcome = providers::mock::respond(&body, &mut b);
+            b.finish(outcome, unix_secs(host));
+            return Ok(if stream { sse_response(stream::iter(vec![sse::encode_all(b.drain()), Bytes::from_static(sse::DONE)]).boxed_local()) } else { finished_json(b) });
+        }
+
+        let upstream_req = providers::build_request(&route, &body, stream, self.config.server.upstream_timeout)?;
+        let resp = host.send(upstream_req).await.map_err(|e| host_error(&route, e))?;
+        if !(200..300).contains(&resp.status) {
+            let retry_after = resp.header("retry-after").map(str::to_owned);
+            let status = resp.status;
+            let raw = read_all(resp.body, MAX_UPSTREAM_BODY).await.unwrap_or_default();
+            return Err(providers::parse_error(route.provider_name, status, retry_after, raw).into());
+        }
+        let kind = route.provider.kind;
+        if !stream {
+            let raw = read_all(resp.body, MAX_UPSTREAM_BODY).await.map_err(|e| host_error(&route, e))?;
+            let outcome = providers::parse_response(kind, route.provider_name, &raw, &mut b)?;
+            b.finish(outcome, unix_secs(host));
+            return Ok(finished_json(b));
+        }
+        let translator = StreamTranslator::new(kind, route.provider_name);
+        Ok(sse_response(translate_stream(resp.body, translator, b, host.clone(), route.provider_name.to_owned())))
+    }
+}
+
+/// The SSE body: the builder's opening events at once, then each upstream
+/// chunk's translation as soon as it arrives, then `[DONE]`.
+fn translate_stream<H: Host + 'static>(
+    upstream: ByteStream,
+    translator: StreamTranslator,
+    mut b: ResponseBuilder,
+    host: H,
+    provider: String,
+) -> futures::stream::LocalBoxStream<'static, Bytes> {
+    b.start();
+    let first = sse::encode_all(b.drain());
+    struct State<H> {
+        upstream: Option<ByteStream>,
+        decoder: SseDecoder,
+        translator: StreamTranslator,
+        b: ResponseBuilder,
+        host: H,
+        provider: String,
+        events: Vec<sse::SseEvent>,
+        done_sent: bool,
+    }
+    impl<H: Host> State<H> {
+        fn fail(&mut self, code: &str, message: String) {
+            let error = ErrorPayload { kind: "server_error".into(), code: Some(code.into()), message, param: None };
+            let now = unix_secs(&self.host);
+            self.b.finish(Outcome::Failed(error), now);
+        }
+    }
+    let state = State { upstream: Some(upstream), decoder: SseDecoder::new(), translator, b, host, provider, events: Vec::new(), done_sent: false };
+    let rest = stream::unfold(state, |mut st| async move {
+        loop {
+            if st.b.is_finished() {
+                if st.done_sent {
+                    return None;
+                }
+                st.done_sent = true;
+                // Stop reading (and drop) the upstream once it is finished.
+                st.upstream = None;
+                let mut out = sse::encode_all(st.b.drain()).to_vec();
+                out.extend_from_slice(sse::DONE);
+                return Some((Bytes::from(out), st));
+            }
+            let next = match st.upstream.as_mut() {
+                Some(up) => up.next().await,
+                None => None,
+            };
+            let ended = match next {
+                Some(Ok(chunk)) => {
+                    st.decoder.push(&chunk, &mut st.events);
+                    false
+                }
+                Some(Err(e)) => {
+                    let message = format!("upstream '{}' stream failed: {e}", st.provider);
+                    st.fail("upstream_stream_error", message);
+                    continue;
+                }
+                None => {
+                    st.decoder.finish(&mut st.events);
+                    true
+                }
+            };
+            for ev in std::mem::take(&mut st.events) {
+                if let Err(e) = st.translator.on_event(&ev, &mut st.b) {
+                    st.fail("upstream_invalid_response", e.to_string());
+                    break;
+                }
+            }
+            if !st.b.is_finished() && (ended || st.translator.is_terminal()) {
+                let outcome = st.translator.finish(&mut st.b);
+                let now = unix_secs(&st.host);
+                st.b.finish(outcome, now);
+                continue;
+            }
+            let chunk = sse::encode_all(st.b.drain());
+            if !chunk.is_empty() {
+                return Some((chunk, st));
+            }
+        }
+    });
+    stream::iter([first]).chain(rest).boxed_local()
+}
+
+fn unix_secs<H: Host>(host: &H) -> u64 {
+    host.now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json_ok(v: serde_json::Value) -> HttpResponse {
+    HttpResponse::json(200, Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+}
+
+fn finished_json(b: ResponseBuilder) -> HttpResponse {
+    json_ok_bytes(serde_json::to_vec(&b.into_response()).unwrap_or_default())
+}
+
+fn json_ok_bytes(v: Vec<u8>) -> HttpResponse {
+    HttpResponse::json(200, Bytes::from(v))
+}
+
+fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/event-stream".into()),
+            ("cache-control".into(), "no-cache".into()),
+            ("x-accel-buffering".into(), "no".into()),
+        ],
+        body: Body::Stream(body),
+    }
+}
+
+/// The HTTP response for an error: the envelope, its status, and
+/// `retry-after` when the upstream gave one.
+pub fn error_response(e: &ApiError) -> HttpResponse {
+    let mut resp = HttpResponse::json(e.status, e.to_json());
+    if let Some(ra) = &e.retry_after {
+        resp.headers.push(("retry-after".into(), ra.clone()));
+    }
+    resp
+}
+
+fn host_error(route: &Route<'_>, e: crate::error::HostError) -> ApiError {
+    let provider = route.provider_name.to_owned();
+    match e {
+        crate::error::HostError::Timeout(message) => UpstreamError::Timeout { provider, message }.into(),
+        other => UpstreamError::Transport { provider, message: other.to_string() }.into(),
+    }
+}
+
+async fn read_all(mut body: ByteStream, limit: usize) -> Result<Bytes, crate::error::HostError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(crate::error::HostError::Transport(format!("upstream body exceeds {limit} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
+

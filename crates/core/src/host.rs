@@ -1,0 +1,118 @@
+//! What a host provides to the core, and the HTTP types they exchange.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::stream::LocalBoxStream;
+
+use crate::error::HostError;
+
+/// A stream of body chunks. Not `Send`: Workers and Spin bodies are not,
+/// and the native host runs one single-threaded runtime per core.
+pub type ByteStream = LocalBoxStream<'static, Result<Bytes, HostError>>;
+
+/// The capabilities a host gives the core. See the crate docs for the
+/// rules each method must follow.
+#[allow(async_fn_in_trait)] // no Send bound on purpose: see the crate docs
+pub trait Host {
+    /// Sends an upstream request; resolves once the status and headers
+    /// have arrived, with the body still streaming.
+    async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError>;
+    /// Reads a stored value. An expired value must read as `None`.
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError>;
+    /// Stores a value that expires after `ttl`.
+    async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError>;
+    /// Deletes a value; deleting a missing key is not an error.
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError>;
+    /// The current time.
+    fn now(&self) -> SystemTime;
+    /// Fills `buf` with random bytes (ids). Tests may make it deterministic.
+    fn random(&self, buf: &mut [u8]);
+}
+
+/// A request as the host received it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The whole body; the host enforces the size limit while reading.
+    pub body: Bytes,
+}
+
+impl HttpRequest {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response for the host to send.
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+/// A response body: whole, or streamed chunk by chunk as produced.
+pub enum Body {
+    /// The whole body.
+    Full(Bytes),
+    /// Chunks to write (and flush) as they come. Dropping the stream
+    /// cancels the upstream request.
+    Stream(LocalBoxStream<'static, Bytes>),
+}
+
+impl HttpResponse {
+    /// A JSON response.
+    pub fn json(status: u16, body: Bytes) -> Self {
+        HttpResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Body::Full(body),
+        }
+    }
+}
+
+/// An outbound request to a provider.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    /// Always `POST` today.
+    pub method: &'static str,
+    /// The full URL.
+    pub url: String,
+    /// Headers, credentials included. Never log them.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body. Hosts set `content-length` (some servers read an
+    /// empty chunked body).
+    pub body: Bytes,
+    /// Whether the response will be streamed (SSE).
+    pub stream: bool,
+    /// Configured provider name, for error messages.
+    pub provider: String,
+    /// Upper bound on the wait for the response headers.
+    pub timeout: Duration,
+}
+
+/// A provider's answer, with the body still streaming.
+pub struct UpstreamResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: ByteStream,
+}
+
+impl UpstreamResponse {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

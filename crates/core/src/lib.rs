@@ -1,0 +1,61 @@
+//! # latticelm-core
+//!
+//! The runtime-agnostic core of latticelm, an [Open Responses] gateway.
+//! It holds the spec's types, request validation and errors, the
+//! configuration, model routing, the provider translators, the SSE codec
+//! and the request pipeline ([`Gateway::handle`]). It performs **no I/O**:
+//! everything it needs from the outside comes through the [`Host`] trait.
+//! It builds for `wasm32-unknown-unknown` (Workers) and `wasm32-wasip2`
+//! (Spin) as well as natively.
+//!
+//! [Open Responses]: https://www.openresponses.org
+//!
+//! ## The rules a host follows
+//!
+//! 1. **Convert, don't interpret.** Turn the platform's request into an
+//!    [`HttpRequest`] (lower-case header names, path without the query,
+//!    the whole body) and write the [`HttpResponse`] back. Routing, auth,
+//!    validation and errors all happen in the core.
+//! 2. **Limit the request body while reading it**, at
+//!    `config.server.max_request_bytes`; answer an oversized body with
+//!    [`error_response`] of [`RequestError::TooLarge`].
+//! 3. **Stream both ways.** [`Host::send`] resolves as soon as the
+//!    upstream's status and headers arrive, with the body as a stream. A
+//!    [`Body::Stream`] must be written chunk by chunk, each chunk flushed
+//!    as it comes: never buffered. Dropping the body stream (the client
+//!    went away) must cancel the upstream request.
+//! 4. **Time and randomness are inputs.** [`Host::now`] and
+//!    [`Host::random`] are the only clock and entropy the core uses; tests
+//!    make them fixed, and the output is then fully deterministic.
+//! 5. **Expire on read.** [`Host::kv_get`] never returns a value past its
+//!    TTL, whether or not the backend has its own expiry.
+//! 6. **No `Send` is required.** Workers and Spin are single-threaded and
+//!    their handles are not `Send`. The native host runs one
+//!    current-thread runtime per core, so the core's futures and streams
+//!    need not be `Send` either.
+//! 7. **Parse the configuration once** per process or isolate with
+//!    [`Config::from_yaml`]; `${VAR}` resolves from the host's environment
+//!    or secrets.
+//! 8. **Never log** request headers, upstream request headers or config
+//!    values: they carry credentials.
+
+#![warn(missing_docs)]
+
+mod builder;
+pub mod config;
+mod error;
+mod gateway;
+mod host;
+mod ids;
+pub mod providers;
+pub mod routing;
+pub mod sse;
+pub mod types;
+pub mod validate;
+
+pub use builder::{Outcome, ResponseBuilder};
+pub use config::{Config, ConfigError};
+pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
+pub use gateway::{error_response, Gateway};
+pub use host::{Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest, UpstreamResponse};
+pub use ids::IdGen;

@@ -1,0 +1,96 @@
+//! Helpers shared by the OpenAI-style protocols.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::error::{TranslateError, UpstreamError};
+use crate::types::{ErrorPayload, InputTokensDetails, OutputTokensDetails, Usage};
+
+/// Joins a base URL and an API path, without doubling a `/v1` the
+/// operator already put in the endpoint.
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match path.strip_prefix("/v1") {
+        Some(rest) if base.ends_with("/v1") => format!("{base}{rest}"),
+        _ => format!("{base}{path}"),
+    }
+}
+
+/// `{"error":{"message","type","param","code"}}`, or anything else.
+pub(crate) fn parse_openai_style_error(provider: &str, status: u16, retry_after: Option<String>, raw: Bytes) -> UpstreamError {
+    let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let err = v.get("error").unwrap_or(&v);
+    let str_of = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_owned);
+    let message = str_of("message")
+        .or_else(|| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| v.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&raw);
+            let text: String = text.chars().take(300).collect();
+            if text.trim().is_empty() { "(empty body)".to_owned() } else { text }
+        });
+    let code = str_of("code").or_else(|| str_of("type"));
+    UpstreamError::Status { provider: provider.to_owned(), status, message, code, param: str_of("param"), retry_after, raw }
+}
+
+/// An error payload from an in-stream OpenAI-style error object.
+pub(crate) fn stream_error(provider: &str, err: &Value) -> ErrorPayload {
+    let s = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_owned);
+    ErrorPayload {
+        kind: s("type").unwrap_or_else(|| "server_error".into()),
+        code: s("code").or_else(|| s("type")),
+        message: format!("upstream '{provider}' reported an error: {}", s("message").unwrap_or_else(|| err.to_string())),
+        param: s("param"),
+    }
+}
+
+/// The payload for an upstream body that could not be read.
+pub(crate) fn translate_error(provider: &str, message: impl Into<String>, raw: &[u8]) -> TranslateError {
+    TranslateError { provider: provider.to_owned(), message: message.into(), raw: Bytes::copy_from_slice(raw) }
+}
+
+/// Reads a `u64` at a path of keys.
+pub(crate) fn u64_at(v: &Value, path: &[&str]) -> u64 {
+    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Usage in the Responses shape (`input_tokens`, …).
+pub(crate) fn responses_usage(u: &Value) -> Usage {
+    Usage {
+        input_tokens: u64_at(u, &["input_tokens"]),
+        output_tokens: u64_at(u, &["output_tokens"]),
+        total_tokens: u64_at(u, &["total_tokens"]),
+        input_tokens_details: InputTokensDetails { cached_tokens: u64_at(u, &["input_tokens_details", "cached_tokens"]) },
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: u64_at(u, &["output_tokens_details", "reasoning_tokens"]),
+        },
+    }
+}
+
+/// Usage in the Chat Completions shape (`prompt_tokens`, …).
+pub(crate) fn chat_usage(u: &Value) -> Usage {
+    let input = u64_at(u, &["prompt_tokens"]);
+    let output = u64_at(u, &["completion_tokens"]);
+    let total = u.get("total_tokens").and_then(Value::as_u64).unwrap_or(input + output);
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        total_tokens: total,
+        input_tokens_details: InputTokensDetails { cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]) },
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: u64_at(u, &["completion_tokens_details", "reasoning_tokens"]),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_url_does_not_double_v1() {
+        assert_eq!(join_url("https://api.openai.com", "/v1/responses"), "https://api.openai.com/v1/responses");
+        assert_eq!(join_url("https://api.openai.com/v1/", "/v1/responses"), "https://api.openai.com/v1/responses");
+        assert_eq!(join_url("https://api.groq.com/openai", "/v1/chat/completions"), "https://api.groq.com/openai/v1/chat/completions");
+    }
+}

@@ -1,0 +1,128 @@
+//! The built-in offline provider (`type: mock`): it answers from the
+//! request alone, with no network, so that a fresh install works and the
+//! whole pipeline can be exercised anywhere.
+//!
+//! - After a `function_call_output`, it reports the tool's result.
+//! - With tools offered (and `tool_choice` not `none`), it calls the first
+//!   tool whose name appears in the last user message, or the forced one,
+//!   passing the message as the tool's first string parameter.
+//! - Otherwise it echoes the last user message, word by word.
+
+use serde_json::{json, Value};
+
+use crate::builder::{Outcome, ResponseBuilder};
+use crate::types::{
+    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, Tool, ToolChoice,
+    ToolChoiceMode, ToolChoiceObject, Usage,
+};
+
+/// Produces the whole answer into the builder.
+pub fn respond(body: &CreateResponseBody, b: &mut ResponseBuilder) -> Outcome {
+    let items = match &body.input {
+        Some(Input::Items(items)) => items.as_slice(),
+        _ => &[],
+    };
+    let last_user = match &body.input {
+        Some(Input::Text(t)) => t.clone(),
+        _ => items.iter().rev().find_map(user_text).unwrap_or_default(),
+    };
+    let input_words = words(&last_user) + body.instructions.as_deref().map_or(0, words);
+    let answer = match items.last() {
+        Some(Item::FunctionCallOutput(o)) => {
+            let out = match &o.output {
+                FunctionOutput::Text(t) => t.clone(),
+                FunctionOutput::Parts(p) => p.iter().filter_map(ContentPart::text).collect::<Vec<_>>().join(" "),
+            };
+            Some(format!("The tool returned: {out}"))
+        }
+        _ => None,
+    };
+    let output_words;
+    if let Some(text) = answer {
+        output_words = stream_text(b, &text);
+    } else if let Some((name, args)) = pick_tool(body, &last_user) {
+        let call_id = b.new_id("call_");
+        let i = b.start_function_call(None, call_id, name);
+        b.arguments_delta(i, &args);
+        b.end_item(i);
+        output_words = 1;
+    } else {
+        let text = if last_user.is_empty() { "Hello from the latticelm mock provider.".to_owned() } else { format!("You said: {last_user}") };
+        output_words = stream_text(b, &text);
+    }
+    let max = body.max_output_tokens.unwrap_or(u64::MAX);
+    b.usage(Usage {
+        input_tokens: input_words,
+        output_tokens: output_words.min(max),
+        total_tokens: input_words + output_words.min(max),
+        ..Default::default()
+    });
+    if output_words > max {
+        return Outcome::Incomplete("max_output_tokens".into());
+    }
+    Outcome::Completed
+}
+
+fn user_text(item: &Item) -> Option<String> {
+    let Item::Message(m) = item else { return None };
+    if m.role != Role::User {
+        return None;
+    }
+    Some(match &m.content {
+        MessageContent::Text(t) => t.clone(),
+        MessageContent::Parts(p) => p
+            .iter()
+            .map(|part| match part {
+                ContentPart::InputImage(_) => "[image]".to_owned(),
+                ContentPart::InputFile(_) => "[file]".to_owned(),
+                other => other.text().unwrap_or_default().to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    })
+}
+
+fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+fn stream_text(b: &mut ResponseBuilder, text: &str) -> u64 {
+    let i = b.start_message(None, None);
+    let mut n = 0;
+    for piece in text.split_inclusive(' ') {
+        b.text_delta(i, piece);
+        n += 1;
+    }
+    b.end_item(i);
+    n
+}
+
+fn pick_tool(body: &CreateResponseBody, user: &str) -> Option<(String, String)> {
+    let tools: Vec<_> = body.tools.iter().flatten().filter_map(|t| match t {
+        Tool::Function(f) => Some(f),
+        Tool::Other(_) => None,
+    }).collect();
+    let forced = match &body.tool_choice {
+        Some(ToolChoice::Mode(ToolChoiceMode::None)) => return None,
+        Some(ToolChoice::Object(ToolChoiceObject::Function { name })) => Some(name.as_str()),
+        Some(ToolChoice::Mode(ToolChoiceMode::Required)) => tools.first().map(|f| f.name.as_str()),
+        _ => None,
+    };
+    let lower = user.to_lowercase();
+    let tool = match forced {
+        Some(name) => tools.iter().find(|f| f.name == name)?,
+        None => tools.iter().find(|f| lower.contains(&f.name.to_lowercase()))?,
+    };
+    let param = tool
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("properties"))
+        .and_then(Value::as_object)
+        .and_then(|props| props.iter().find(|(_, s)| s.get("type").and_then(Value::as_str) == Some("string")))
+        .map(|(k, _)| k.clone());
+    let args = match param {
+        Some(k) => json!({ k: user }),
+        None => json!({}),
+    };
+    Some((tool.name.clone(), args.to_string()))
+}

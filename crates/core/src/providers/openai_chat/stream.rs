@@ -1,0 +1,143 @@
+//! Chat Completions chunks → the builder.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::outcome_of;
+use super::response::annotation;
+use crate::builder::{Outcome, ResponseBuilder};
+use crate::error::TranslateError;
+use crate::providers::common::{chat_usage, stream_error, translate_error};
+use crate::sse::SseEvent;
+use crate::types::ErrorPayload;
+
+/// Translates one Chat Completions stream (choice 0). Reasoning deltas
+/// (`reasoning_content` or `reasoning`) open a reasoning item, content a
+/// message, and each `tool_calls[].index` a function call; an item ends
+/// when the next kind begins.
+#[derive(Debug)]
+pub struct ChatStream {
+    provider: String,
+    reasoning: Option<usize>,
+    message: Option<usize>,
+    /// Chat tool call index → builder output index.
+    calls: BTreeMap<u64, usize>,
+    finish_reason: Option<String>,
+    done: bool,
+    error: Option<ErrorPayload>,
+}
+
+impl ChatStream {
+    /// A translator for the named provider.
+    pub fn new(provider: &str) -> Self {
+        ChatStream {
+            provider: provider.to_owned(),
+            reasoning: None,
+            message: None,
+            calls: BTreeMap::new(),
+            finish_reason: None,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Whether `[DONE]` or an error has been seen.
+    pub fn is_terminal(&self) -> bool {
+        self.done || self.error.is_some()
+    }
+
+    /// Feeds one chunk.
+    pub fn on_event(&mut self, ev: &SseEvent, b: &mut ResponseBuilder) -> Result<(), TranslateError> {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let v: Value = serde_json::from_str(data)
+            .map_err(|e| translate_error(&self.provider, format!("invalid chunk JSON: {e}"), data.as_bytes()))?;
+        if let Some(err) = v.get("error").filter(|e| e.is_object()) {
+            self.error = Some(stream_error(&self.provider, err));
+            return Ok(());
+        }
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            b.usage(chat_usage(u));
+        }
+        let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| {
+            c.iter().find(|ch| ch.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+        }) else {
+            return Ok(());
+        };
+        let delta = choice.get("delta").cloned().unwrap_or_default();
+        let s = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+        if let Some(r) = s("reasoning_content").or_else(|| s("reasoning")) {
+            let i = *self.reasoning.get_or_insert_with(|| b.start_reasoning(None, None));
+            b.reasoning_delta(i, r);
+        }
+        if let Some(text) = s("content") {
+            self.end_reasoning(b);
+            let i = *self.message.get_or_insert_with(|| b.start_message(None, None));
+            b.text_delta(i, text);
+        }
+        if let Some(text) = s("refusal") {
+            self.end_reasoning(b);
+            let i = *self.message.get_or_insert_with(|| b.start_message(None, None));
+            b.refusal_delta(i, text);
+        }
+        for a in delta.get("annotations").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(i) = self.message {
+                b.annotation(i, annotation(a));
+            }
+        }
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            self.end_reasoning(b);
+            if let Some(m) = self.message {
+                b.end_item(m);
+            }
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(self.calls.len() as u64);
+            let f = call.get("function").cloned().unwrap_or_default();
+            let i = match self.calls.get(&index) {
+                Some(i) => *i,
+                None => {
+                    let call_id = call.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| b.new_id("call_"));
+                    let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let i = b.start_function_call(None, call_id, name);
+                    self.calls.insert(index, i);
+                    i
+                }
+            };
+            if let Some(args) = f.get("arguments").and_then(Value::as_str) {
+                b.arguments_delta(i, args);
+            }
+        }
+        if let Some(fr) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(fr.to_owned());
+        }
+        Ok(())
+    }
+
+    fn end_reasoning(&mut self, b: &mut ResponseBuilder) {
+        if let Some(i) = self.reasoning {
+            b.end_item(i);
+        }
+    }
+
+    /// The upstream body ended.
+    pub fn finish(&mut self, _b: &mut ResponseBuilder) -> Outcome {
+        if let Some(err) = self.error.take() {
+            return Outcome::Failed(err);
+        }
+        if self.finish_reason.is_none() && !self.done {
+            return Outcome::Failed(ErrorPayload {
+                kind: "server_error".into(),
+                code: Some("upstream_stream_truncated".into()),
+                message: format!("upstream '{}' ended the stream without a finish_reason or [DONE]", self.provider),
+                param: None,
+            });
+        }
+        outcome_of(self.finish_reason.as_deref())
+    }
+}
