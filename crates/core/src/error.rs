@@ -79,7 +79,9 @@ pub enum RouteError {
     #[error("The requested model '{0}' does not exist.")]
     UnknownModel(String),
     /// The model's family is known, but no provider of that type is configured.
-    #[error("The requested model '{model}' needs a provider of type `{kind}`, and none is configured.")]
+    #[error(
+        "The requested model '{model}' needs a provider of type `{kind}`, and none is configured."
+    )]
     NoProviderForFamily {
         /// The model.
         model: String,
@@ -169,7 +171,13 @@ pub struct ApiError {
 
 impl ApiError {
     /// A new error.
-    pub fn new(status: u16, kind: &str, code: Option<&str>, param: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        kind: &str,
+        code: Option<&str>,
+        param: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             payload: ErrorPayload {
@@ -201,26 +209,62 @@ impl From<RequestError> for ApiError {
         match &e {
             RequestError::InvalidBody { path, .. } => {
                 let param = (path != ".").then_some(path.as_str());
-                ApiError::new(400, "invalid_request_error", Some("invalid_body"), param, msg)
+                ApiError::new(
+                    400,
+                    "invalid_request_error",
+                    Some("invalid_body"),
+                    param,
+                    msg,
+                )
             }
-            RequestError::Missing(p) => {
-                ApiError::new(400, "invalid_request_error", Some("missing_required_parameter"), Some(p), msg)
+            RequestError::Missing(p) => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("missing_required_parameter"),
+                Some(p),
+                msg,
+            ),
+            RequestError::InvalidValue { param, .. } => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("invalid_value"),
+                Some(param),
+                msg,
+            ),
+            RequestError::Unsupported { param, .. } => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("unsupported_parameter"),
+                Some(param),
+                msg,
+            ),
+            RequestError::TooLarge(_) => ApiError::new(
+                413,
+                "invalid_request_error",
+                Some("request_too_large"),
+                None,
+                msg,
+            ),
+            RequestError::UnsupportedMediaType(_) => ApiError::new(
+                415,
+                "invalid_request_error",
+                Some("unsupported_media_type"),
+                None,
+                msg,
+            ),
+            RequestError::NoRoute { .. } => {
+                ApiError::new(404, "not_found", Some("not_found"), None, msg)
             }
-            RequestError::InvalidValue { param, .. } => {
-                ApiError::new(400, "invalid_request_error", Some("invalid_value"), Some(param), msg)
+            RequestError::MethodNotAllowed { .. } => ApiError::new(
+                405,
+                "invalid_request_error",
+                Some("method_not_allowed"),
+                None,
+                msg,
+            ),
+            RequestError::NotFound { param, code, .. } => {
+                ApiError::new(404, "not_found", Some(code), *param, msg)
             }
-            RequestError::Unsupported { param, .. } => {
-                ApiError::new(400, "invalid_request_error", Some("unsupported_parameter"), Some(param), msg)
-            }
-            RequestError::TooLarge(_) => ApiError::new(413, "invalid_request_error", Some("request_too_large"), None, msg),
-            RequestError::UnsupportedMediaType(_) => {
-                ApiError::new(415, "invalid_request_error", Some("unsupported_media_type"), None, msg)
-            }
-            RequestError::NoRoute { .. } => ApiError::new(404, "not_found", Some("not_found"), None, msg),
-            RequestError::MethodNotAllowed { .. } => {
-                ApiError::new(405, "invalid_request_error", Some("method_not_allowed"), None, msg)
-            }
-            RequestError::NotFound { param, code, .. } => ApiError::new(404, "not_found", Some(code), *param, msg),
         }
     }
 }
@@ -229,12 +273,20 @@ impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {
         let msg = e.to_string();
         match e {
-            RouteError::UnknownModel(_) | RouteError::NoProviderForFamily { .. } => {
-                ApiError::new(404, "invalid_request_error", Some("model_not_found"), Some("model"), msg)
-            }
-            RouteError::UnknownProvider(_) => {
-                ApiError::new(400, "invalid_request_error", Some("unknown_provider"), Some("provider"), msg)
-            }
+            RouteError::UnknownModel(_) | RouteError::NoProviderForFamily { .. } => ApiError::new(
+                404,
+                "invalid_request_error",
+                Some("model_not_found"),
+                Some("model"),
+                msg,
+            ),
+            RouteError::UnknownProvider(_) => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("unknown_provider"),
+                Some("provider"),
+                msg,
+            ),
         }
     }
 }
@@ -243,31 +295,59 @@ impl From<UpstreamError> for ApiError {
     fn from(e: UpstreamError) -> Self {
         let msg = e.to_string();
         match e {
-            UpstreamError::Status { status, code, param, retry_after, .. } => {
+            UpstreamError::Status {
+                status,
+                code,
+                param,
+                retry_after,
+                ..
+            } => {
                 // Client-side errors keep their status: the request (or its
                 // quota) is what the client must change. Upstream 5xx and
                 // anything unexpected become 502, because the gateway is
                 // the client's server and the fault lies behind it.
                 let (st, kind, default_code) = match status {
-                    400 | 404 | 409 | 413 | 422 => (status, "invalid_request_error", "upstream_invalid_request"),
-                    401 => (401, "authentication_error", "upstream_authentication_failed"),
+                    400 | 404 | 409 | 413 | 422 => {
+                        (status, "invalid_request_error", "upstream_invalid_request")
+                    }
+                    401 => (
+                        401,
+                        "authentication_error",
+                        "upstream_authentication_failed",
+                    ),
                     403 => (403, "permission_error", "upstream_permission_denied"),
                     429 => (429, "too_many_requests", "rate_limit_exceeded"),
                     408 | 504 => (504, "server_error", "upstream_timeout"),
                     _ => (502, "server_error", "upstream_error"),
                 };
-                let mut err = ApiError::new(st, kind, Some(code.as_deref().unwrap_or(default_code)), param.as_deref(), msg);
+                let mut err = ApiError::new(
+                    st,
+                    kind,
+                    Some(code.as_deref().unwrap_or(default_code)),
+                    param.as_deref(),
+                    msg,
+                );
                 err.retry_after = retry_after;
                 err
             }
-            UpstreamError::Transport { .. } => ApiError::new(502, "server_error", Some("upstream_unreachable"), None, msg),
-            UpstreamError::Timeout { .. } => ApiError::new(504, "server_error", Some("upstream_timeout"), None, msg),
+            UpstreamError::Transport { .. } => {
+                ApiError::new(502, "server_error", Some("upstream_unreachable"), None, msg)
+            }
+            UpstreamError::Timeout { .. } => {
+                ApiError::new(504, "server_error", Some("upstream_timeout"), None, msg)
+            }
         }
     }
 }
 
 impl From<TranslateError> for ApiError {
     fn from(e: TranslateError) -> Self {
-        ApiError::new(502, "server_error", Some("upstream_invalid_response"), None, e.to_string())
+        ApiError::new(
+            502,
+            "server_error",
+            Some("upstream_invalid_response"),
+            None,
+            e.to_string(),
+        )
     }
 }

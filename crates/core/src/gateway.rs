@@ -30,7 +30,9 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 impl Gateway {
     /// A gateway over a loaded configuration.
     pub fn new(config: Config) -> Self {
-        Gateway { config: Arc::new(config) }
+        Gateway {
+            config: Arc::new(config),
+        }
     }
 
     /// The configuration.
@@ -40,34 +42,64 @@ impl Gateway {
 
     /// Handles one request. Never panics on input: every failure becomes
     /// the spec's error envelope with its status.
-    pub async fn handle<H: Host + Clone + 'static>(&self, host: &H, req: HttpRequest) -> HttpResponse {
+    pub async fn handle<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        req: HttpRequest,
+    ) -> HttpResponse {
         match self.dispatch(host, req).await {
             Ok(resp) => resp,
             Err(e) => error_response(&e),
         }
     }
 
-    async fn dispatch<H: Host + Clone + 'static>(&self, host: &H, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    async fn dispatch<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        req: HttpRequest,
+    ) -> Result<HttpResponse, ApiError> {
         let path = req.path.trim_end_matches('/');
         let method = req.method.as_str();
-        let no_route = || RequestError::NoRoute { method: req.method.clone(), path: req.path.clone() };
-        let wrong_method = || RequestError::MethodNotAllowed { method: req.method.clone(), path: req.path.clone() };
+        let no_route = || RequestError::NoRoute {
+            method: req.method.clone(),
+            path: req.path.clone(),
+        };
+        let wrong_method = || RequestError::MethodNotAllowed {
+            method: req.method.clone(),
+            path: req.path.clone(),
+        };
         match path {
             "/health" | "/ready" | "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/health" => Ok(json_ok(serde_json::json!({"status": "ok"}))),
-            "/ready" => Ok(json_ok(serde_json::json!({"status": "ready", "models": self.config.models.len()}))),
+            "/ready" => Ok(json_ok(
+                serde_json::json!({"status": "ready", "models": self.config.models.len()}),
+            )),
             "/v1/models" => Ok(json_ok(routing::models_list(&self.config))),
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses" => self.create_response(host, &req).await,
             p if p.starts_with("/v1/responses/") => {
-                let id = p["/v1/responses/".len()..].split('/').next().unwrap_or_default().to_owned();
-                Err(RequestError::NotFound { what: "response", id, param: None, code: "not_found" }.into())
+                let id = p["/v1/responses/".len()..]
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                Err(RequestError::NotFound {
+                    what: "response",
+                    id,
+                    param: None,
+                    code: "not_found",
+                }
+                .into())
             }
             _ => Err(no_route().into()),
         }
     }
 
-    async fn create_response<H: Host + Clone + 'static>(&self, host: &H, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    async fn create_response<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+    ) -> Result<HttpResponse, ApiError> {
         if let Some(ct) = req.header("content-type") {
             let mime = ct.split(';').next().unwrap_or_default().trim();
             if !mime.eq_ignore_ascii_case("application/json") {
@@ -102,26 +134,52 @@ impl Gateway {
             b.start();
             let outcome = providers::mock::respond(&body, &mut b);
             b.finish(outcome, unix_secs(host));
-            return Ok(if stream { sse_response(stream::iter(vec![sse::encode_all(b.drain()), Bytes::from_static(sse::DONE)]).boxed_local()) } else { finished_json(b) });
+            return Ok(if stream {
+                sse_response(
+                    stream::iter(vec![
+                        sse::encode_all(b.drain()),
+                        Bytes::from_static(sse::DONE),
+                    ])
+                    .boxed_local(),
+                )
+            } else {
+                finished_json(b)
+            });
         }
 
-        let upstream_req = providers::build_request(&route, &body, stream, self.config.server.upstream_timeout)?;
-        let resp = host.send(upstream_req).await.map_err(|e| host_error(&route, e))?;
+        let upstream_req =
+            providers::build_request(&route, &body, stream, self.config.server.upstream_timeout)?;
+        let resp = host
+            .send(upstream_req)
+            .await
+            .map_err(|e| host_error(&route, e))?;
         if !(200..300).contains(&resp.status) {
             let retry_after = resp.header("retry-after").map(str::to_owned);
             let status = resp.status;
-            let raw = read_all(resp.body, MAX_UPSTREAM_BODY).await.unwrap_or_default();
-            return Err(providers::parse_error(route.provider_name, status, retry_after, raw).into());
+            let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
+                .await
+                .unwrap_or_default();
+            return Err(
+                providers::parse_error(route.provider_name, status, retry_after, raw).into(),
+            );
         }
         let kind = route.provider.kind;
         if !stream {
-            let raw = read_all(resp.body, MAX_UPSTREAM_BODY).await.map_err(|e| host_error(&route, e))?;
+            let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
+                .await
+                .map_err(|e| host_error(&route, e))?;
             let outcome = providers::parse_response(kind, route.provider_name, &raw, &mut b)?;
             b.finish(outcome, unix_secs(host));
             return Ok(finished_json(b));
         }
         let translator = StreamTranslator::new(kind, route.provider_name);
-        Ok(sse_response(translate_stream(resp.body, translator, b, host.clone(), route.provider_name.to_owned())))
+        Ok(sse_response(translate_stream(
+            resp.body,
+            translator,
+            b,
+            host.clone(),
+            route.provider_name.to_owned(),
+        )))
     }
 }
 
@@ -148,12 +206,26 @@ fn translate_stream<H: Host + 'static>(
     }
     impl<H: Host> State<H> {
         fn fail(&mut self, code: &str, message: String) {
-            let error = ErrorPayload { kind: "server_error".into(), code: Some(code.into()), message, param: None };
+            let error = ErrorPayload {
+                kind: "server_error".into(),
+                code: Some(code.into()),
+                message,
+                param: None,
+            };
             let now = unix_secs(&self.host);
             self.b.finish(Outcome::Failed(error), now);
         }
     }
-    let state = State { upstream: Some(upstream), decoder: SseDecoder::new(), translator, b, host, provider, events: Vec::new(), done_sent: false };
+    let state = State {
+        upstream: Some(upstream),
+        decoder: SseDecoder::new(),
+        translator,
+        b,
+        host,
+        provider,
+        events: Vec::new(),
+        done_sent: false,
+    };
     let rest = stream::unfold(state, |mut st| async move {
         loop {
             if st.b.is_finished() {
@@ -187,6 +259,11 @@ fn translate_stream<H: Host + 'static>(
                 }
             };
             for ev in std::mem::take(&mut st.events) {
+                // Nothing after the upstream's terminal event belongs to
+                // this response, however the bytes were chunked.
+                if st.translator.is_terminal() {
+                    break;
+                }
                 if let Err(e) = st.translator.on_event(&ev, &mut st.b) {
                     st.fail("upstream_invalid_response", e.to_string());
                     break;
@@ -208,7 +285,10 @@ fn translate_stream<H: Host + 'static>(
 }
 
 fn unix_secs<H: Host>(host: &H) -> u64 {
-    host.now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    host.now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -252,8 +332,14 @@ pub fn error_response(e: &ApiError) -> HttpResponse {
 fn host_error(route: &Route<'_>, e: crate::error::HostError) -> ApiError {
     let provider = route.provider_name.to_owned();
     match e {
-        crate::error::HostError::Timeout(message) => UpstreamError::Timeout { provider, message }.into(),
-        other => UpstreamError::Transport { provider, message: other.to_string() }.into(),
+        crate::error::HostError::Timeout(message) => {
+            UpstreamError::Timeout { provider, message }.into()
+        }
+        other => UpstreamError::Transport {
+            provider,
+            message: other.to_string(),
+        }
+        .into(),
     }
 }
 
@@ -262,10 +348,11 @@ async fn read_all(mut body: ByteStream, limit: usize) -> Result<Bytes, crate::er
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
         if out.len() + chunk.len() > limit {
-            return Err(crate::error::HostError::Transport(format!("upstream body exceeds {limit} bytes")));
+            return Err(crate::error::HostError::Transport(format!(
+                "upstream body exceeds {limit} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(out))
 }
-

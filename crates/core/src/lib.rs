@@ -57,5 +57,7 @@ pub use builder::{Outcome, ResponseBuilder};
 pub use config::{Config, ConfigError};
 pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
 pub use gateway::{error_response, Gateway};
-pub use host::{Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest, UpstreamResponse};
+pub use host::{
+    Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest, UpstreamResponse,
+};
 pub use ids::IdGen;

@@ -23,28 +23,46 @@ pub struct Route<'a> {
 /// 4. the model family (`gpt-`, `o1`/`o3`/`o4`, `chatgpt` → openai or
 ///    azureopenai; `claude` → anthropic; `gemini` → google), served by the
 ///    first configured provider of that type.
-pub fn resolve<'a>(config: &'a Config, model: &'a str, pinned: Option<&str>) -> Result<Route<'a>, RouteError> {
+pub fn resolve<'a>(
+    config: &'a Config,
+    model: &'a str,
+    pinned: Option<&str>,
+) -> Result<Route<'a>, RouteError> {
     if let Some(name) = pinned {
-        let (provider_name, provider) =
-            config.providers.get_key_value(name).ok_or_else(|| RouteError::UnknownProvider(name.to_owned()))?;
+        let (provider_name, provider) = config
+            .providers
+            .get_key_value(name)
+            .ok_or_else(|| RouteError::UnknownProvider(name.to_owned()))?;
         let upstream_model = config
             .models
             .iter()
             .find(|m| m.name == model && m.provider == name)
             .and_then(|m| m.provider_model_id.as_deref())
             .unwrap_or(model);
-        return Ok(Route { provider_name, provider, upstream_model });
+        return Ok(Route {
+            provider_name,
+            provider,
+            upstream_model,
+        });
     }
     if let Some(m) = config.models.iter().find(|m| m.name == model) {
         // Validated at load: the provider exists.
         if let Some((provider_name, provider)) = config.providers.get_key_value(&m.provider) {
             let upstream_model = m.provider_model_id.as_deref().unwrap_or(&m.name);
-            return Ok(Route { provider_name, provider, upstream_model });
+            return Ok(Route {
+                provider_name,
+                provider,
+                upstream_model,
+            });
         }
     }
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some((provider_name, provider)) = config.providers.get_key_value(prefix) {
-            return Ok(Route { provider_name, provider, upstream_model: rest });
+            return Ok(Route {
+                provider_name,
+                provider,
+                upstream_model: rest,
+            });
         }
     }
     let Some((kinds, label)) = family(model) else {
@@ -54,14 +72,23 @@ pub fn resolve<'a>(config: &'a Config, model: &'a str, pinned: Option<&str>) -> 
         .providers
         .iter()
         .find(|(_, p)| kinds.contains(&p.kind))
-        .map(|(provider_name, provider)| Route { provider_name, provider, upstream_model: model })
-        .ok_or_else(|| RouteError::NoProviderForFamily { model: model.to_owned(), kind: label })
+        .map(|(provider_name, provider)| Route {
+            provider_name,
+            provider,
+            upstream_model: model,
+        })
+        .ok_or_else(|| RouteError::NoProviderForFamily {
+            model: model.to_owned(),
+            kind: label,
+        })
 }
 
 fn family(model: &str) -> Option<(&'static [ProviderKind], &'static str)> {
     const OPENAI: &[ProviderKind] = &[ProviderKind::OpenAi, ProviderKind::AzureOpenAi];
     let m = model.to_ascii_lowercase();
-    let is_o_series = ["o1", "o3", "o4"].iter().any(|p| m == *p || m.starts_with(&format!("{p}-")));
+    let is_o_series = ["o1", "o3", "o4"]
+        .iter()
+        .any(|p| m == *p || m.starts_with(&format!("{p}-")));
     if m.starts_with("gpt-") || m.starts_with("chatgpt") || is_o_series {
         Some((OPENAI, "openai or azureopenai"))
     } else if m.starts_with("claude") {
@@ -102,7 +129,10 @@ models:
     fn resolution_order() {
         let c = config();
         let r = resolve(&c, "llama", None).unwrap();
-        assert_eq!((r.provider_name, r.upstream_model), ("local", "llama3.2:3b"));
+        assert_eq!(
+            (r.provider_name, r.upstream_model),
+            ("local", "llama3.2:3b")
+        );
         let r = resolve(&c, "gpt-4o", None).unwrap();
         assert_eq!((r.provider_name, r.upstream_model), ("oa", "gpt-4o"));
         let r = resolve(&c, "o3-mini", None).unwrap();
@@ -111,8 +141,17 @@ models:
         assert_eq!((r.provider_name, r.upstream_model), ("local", "qwen3"));
         let r = resolve(&c, "gpt-4o", Some("local")).unwrap();
         assert_eq!(r.provider_name, "local");
-        assert!(matches!(resolve(&c, "claude-3", None), Err(RouteError::NoProviderForFamily { .. })));
-        assert!(matches!(resolve(&c, "o30", None), Err(RouteError::UnknownModel(_))));
-        assert!(matches!(resolve(&c, "x", Some("ghost")), Err(RouteError::UnknownProvider(_))));
+        assert!(matches!(
+            resolve(&c, "claude-3", None),
+            Err(RouteError::NoProviderForFamily { .. })
+        ));
+        assert!(matches!(
+            resolve(&c, "o30", None),
+            Err(RouteError::UnknownModel(_))
+        ));
+        assert!(matches!(
+            resolve(&c, "x", Some("ghost")),
+            Err(RouteError::UnknownProvider(_))
+        ));
     }
 }

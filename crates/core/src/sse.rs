@@ -51,7 +51,9 @@ impl SseDecoder {
         self.buf.extend_from_slice(chunk);
         loop {
             let rest = &self.buf[self.pos..];
-            let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else { break };
+            let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                break;
+            };
             let is_cr = rest[i] == b'\r';
             let mut consumed = i + 1;
             if is_cr {
@@ -121,7 +123,10 @@ impl SseDecoder {
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
         if self.has_data {
-            out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data) });
+            out.push(SseEvent {
+                event: self.event.take(),
+                data: std::mem::take(&mut self.data),
+            });
         }
         self.event = None;
         self.has_data = false;
@@ -166,9 +171,20 @@ mod tests {
 
     #[test]
     fn crlf_cr_lf_and_multiline() {
-        let ev = decode_all(&[b"event: a\r\ndata: 1\r\ndata: 2\r\n\r\n", b"data: x\r", b"\n\r\n", b"data: y\r\rdata:z\n\n"]);
+        let ev = decode_all(&[
+            b"event: a\r\ndata: 1\r\ndata: 2\r\n\r\n",
+            b"data: x\r",
+            b"\n\r\n",
+            b"data: y\r\rdata:z\n\n",
+        ]);
         assert_eq!(ev.len(), 4);
-        assert_eq!(ev[0], SseEvent { event: Some("a".into()), data: "1\n2".into() });
+        assert_eq!(
+            ev[0],
+            SseEvent {
+                event: Some("a".into()),
+                data: "1\n2".into()
+            }
+        );
         assert_eq!(ev[1].data, "x");
         assert_eq!(ev[2].data, "y");
         assert_eq!(ev[3].data, "z");
@@ -179,11 +195,40 @@ mod tests {
         let s = "\u{feff}: ping\n\ndata: h\u{e9}llo\n\n".as_bytes();
         let (a, b) = s.split_at(s.len() - 6); // splits the two-byte é
         let ev = decode_all(&[a, b]);
-        assert_eq!(ev, vec![SseEvent { event: None, data: "héllo".into() }]);
+        assert_eq!(
+            ev,
+            vec![SseEvent {
+                event: None,
+                data: "héllo".into()
+            }]
+        );
     }
 
     #[test]
     fn final_event_without_blank_line() {
         assert_eq!(decode_all(&[b"data: last"])[0].data, "last");
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn every_single_cut_of_a_crlf_stream() {
+        let text = "event: a\r\ndata: {\"x\":1}\r\n\r\nevent: b\r\ndata: 2\r\n\r\n: c\r\n\r\ndata: 3\r\n\r\n";
+        let bytes = text.as_bytes();
+        let mut whole = Vec::new();
+        let mut d = SseDecoder::new();
+        d.push(bytes, &mut whole);
+        d.finish(&mut whole);
+        for cut in 0..=bytes.len() {
+            let mut out = Vec::new();
+            let mut d = SseDecoder::new();
+            d.push(&bytes[..cut], &mut out);
+            d.push(&bytes[cut..], &mut out);
+            d.finish(&mut out);
+            assert_eq!(out, whole, "cut at {cut}");
+        }
     }
 }

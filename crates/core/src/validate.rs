@@ -5,14 +5,17 @@ use serde_json::Value;
 
 use crate::error::RequestError;
 use crate::types::{
-    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, ResponseResource, ResponseStatus,
-    TextFormat, TextParam, Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
+    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, ResponseResource,
+    ResponseStatus, TextFormat, TextParam, Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
 };
 
 /// Parses a request body, reporting the JSON path of a bad value.
 pub fn parse_body(bytes: &[u8]) -> Result<CreateResponseBody, RequestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(RequestError::InvalidBody { path: ".".into(), message: "the request body is empty".into() });
+        return Err(RequestError::InvalidBody {
+            path: ".".into(),
+            message: "the request body is empty".into(),
+        });
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let body: CreateResponseBody = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -29,11 +32,17 @@ pub fn parse_body(bytes: &[u8]) -> Result<CreateResponseBody, RequestError> {
 }
 
 fn invalid(param: impl Into<String>, message: impl Into<String>) -> RequestError {
-    RequestError::InvalidValue { param: param.into(), message: message.into() }
+    RequestError::InvalidValue {
+        param: param.into(),
+        message: message.into(),
+    }
 }
 
 fn unsupported(param: impl Into<String>, message: impl Into<String>) -> RequestError {
-    RequestError::Unsupported { param: param.into(), message: message.into() }
+    RequestError::Unsupported {
+        param: param.into(),
+        message: message.into(),
+    }
 }
 
 /// Checks the rules the types alone do not enforce.
@@ -60,11 +69,17 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
         return Err(invalid("top_logprobs", "must be between 0 and 20"));
     }
     if body.background == Some(true) {
-        return Err(unsupported("background", "`background: true` is not supported by this gateway"));
+        return Err(unsupported(
+            "background",
+            "`background: true` is not supported by this gateway",
+        ));
     }
     if let Some(t) = body.truncation.as_deref() {
         if t != "auto" && t != "disabled" {
-            return Err(invalid("truncation", format!("`{t}` is neither `auto` nor `disabled`")));
+            return Err(invalid(
+                "truncation",
+                format!("`{t}` is neither `auto` nor `disabled`"),
+            ));
         }
     }
     if let Some(meta) = &body.metadata {
@@ -73,11 +88,19 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
         }
         for (k, v) in meta {
             if k.chars().count() > 64 {
-                return Err(invalid(format!("metadata.{k}"), "keys are at most 64 characters"));
+                return Err(invalid(
+                    format!("metadata.{k}"),
+                    "keys are at most 64 characters",
+                ));
             }
             match v {
                 Value::String(s) if s.chars().count() <= 512 => {}
-                Value::String(_) => return Err(invalid(format!("metadata.{k}"), "values are at most 512 characters")),
+                Value::String(_) => {
+                    return Err(invalid(
+                        format!("metadata.{k}"),
+                        "values are at most 512 characters",
+                    ))
+                }
                 _ => return Err(invalid(format!("metadata.{k}"), "values must be strings")),
             }
         }
@@ -89,12 +112,22 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
             validate_item(item, i)?;
         }
     }
-    if let Some(TextParam { format: Some(TextFormat::JsonSchema { name, schema, .. }), .. }) = &body.text {
+    if let Some(TextParam {
+        format: Some(TextFormat::JsonSchema { name, schema, .. }),
+        ..
+    }) = &body.text
+    {
         if !valid_name(name) {
-            return Err(invalid("text.format.name", "must be 1-64 characters of a-z, A-Z, 0-9, _ or -"));
+            return Err(invalid(
+                "text.format.name",
+                "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+            ));
         }
         if !schema.as_ref().is_some_and(Value::is_object) {
-            return Err(invalid("text.format.schema", "a `json_schema` format needs a JSON schema object"));
+            return Err(invalid(
+                "text.format.schema",
+                "a `json_schema` format needs a JSON schema object",
+            ));
         }
     }
     Ok(())
@@ -102,13 +135,18 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
 
 fn range(param: &str, v: Option<f64>, lo: f64, hi: f64) -> Result<(), RequestError> {
     match v {
-        Some(x) if !(lo..=hi).contains(&x) => Err(invalid(param, format!("{x} is outside [{lo}, {hi}]"))),
+        Some(x) if !(lo..=hi).contains(&x) => {
+            Err(invalid(param, format!("{x} is outside [{lo}, {hi}]")))
+        }
         _ => Ok(()),
     }
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
@@ -117,19 +155,34 @@ fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
         match tool {
             Tool::Function(f) => {
                 if !valid_name(&f.name) {
-                    return Err(invalid(format!("tools[{i}].name"), "must be 1-64 characters of a-z, A-Z, 0-9, _ or -"));
+                    return Err(invalid(
+                        format!("tools[{i}].name"),
+                        "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+                    ));
                 }
                 if names.contains(&f.name.as_str()) {
-                    return Err(invalid(format!("tools[{i}].name"), format!("tool `{}` is defined twice", f.name)));
+                    return Err(invalid(
+                        format!("tools[{i}].name"),
+                        format!("tool `{}` is defined twice", f.name),
+                    ));
                 }
-                if f.parameters.as_ref().is_some_and(|p| !p.is_object() && !p.is_null()) {
-                    return Err(invalid(format!("tools[{i}].parameters"), "must be a JSON schema object"));
+                if f.parameters
+                    .as_ref()
+                    .is_some_and(|p| !p.is_object() && !p.is_null())
+                {
+                    return Err(invalid(
+                        format!("tools[{i}].parameters"),
+                        "must be a JSON schema object",
+                    ));
                 }
                 names.push(f.name.as_str());
             }
             Tool::Other(v) => {
                 if v.get("type").and_then(Value::as_str).is_none() {
-                    return Err(invalid(format!("tools[{i}].type"), "a tool needs a string `type`"));
+                    return Err(invalid(
+                        format!("tools[{i}].type"),
+                        "a tool needs a string `type`",
+                    ));
                 }
             }
         }
@@ -146,16 +199,21 @@ fn validate_tool_choice(choice: Option<&ToolChoice>, names: &[&str]) -> Result<(
         }
     };
     match choice {
-        Some(ToolChoice::Object(ToolChoiceObject::Function { name })) => check("tool_choice.name", name),
+        Some(ToolChoice::Object(ToolChoiceObject::Function { name })) => {
+            check("tool_choice.name", name)
+        }
         Some(ToolChoice::Object(ToolChoiceObject::AllowedTools { tools, .. })) => {
             if tools.is_empty() {
                 return Err(invalid("tool_choice.tools", "must name at least one tool"));
             }
-            tools.iter().try_for_each(|t| check("tool_choice.tools", &t.name))
+            tools
+                .iter()
+                .try_for_each(|t| check("tool_choice.tools", &t.name))
         }
-        Some(ToolChoice::Mode(ToolChoiceMode::Required)) if names.is_empty() => {
-            Err(invalid("tool_choice", "`required` needs at least one tool in `tools`"))
-        }
+        Some(ToolChoice::Mode(ToolChoiceMode::Required)) if names.is_empty() => Err(invalid(
+            "tool_choice",
+            "`required` needs at least one tool in `tools`",
+        )),
         _ => Ok(()),
     }
 }
@@ -168,7 +226,9 @@ fn validate_item(item: &Item, i: usize) -> Result<(), RequestError> {
                 for (j, part) in parts.iter().enumerate() {
                     if let ContentPart::InputImage(img) = part {
                         let ok = img.image_url.as_deref().is_some_and(|u| {
-                            u.starts_with("https://") || u.starts_with("http://") || u.starts_with("data:")
+                            u.starts_with("https://")
+                                || u.starts_with("http://")
+                                || u.starts_with("data:")
                         }) || img.extra.contains_key("file_id");
                         if !ok {
                             return Err(invalid(
@@ -185,7 +245,10 @@ fn validate_item(item: &Item, i: usize) -> Result<(), RequestError> {
                 return Err(invalid(p("call_id"), "must not be empty"));
             }
             if !valid_name(&f.name) {
-                return Err(invalid(p("name"), "must be 1-64 characters of a-z, A-Z, 0-9, _ or -"));
+                return Err(invalid(
+                    p("name"),
+                    "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
+                ));
             }
         }
         Item::FunctionCallOutput(f) => {
@@ -206,7 +269,12 @@ fn validate_item(item: &Item, i: usize) -> Result<(), RequestError> {
 /// The response skeleton for a request: status `in_progress`, no output,
 /// and every echoed field set (with the spec's defaults where the request
 /// left one out).
-pub fn skeleton(body: &CreateResponseBody, id: String, model: &str, created_at: u64) -> ResponseResource {
+pub fn skeleton(
+    body: &CreateResponseBody,
+    id: String,
+    model: &str,
+    created_at: u64,
+) -> ResponseResource {
     let mut text = body.text.clone().unwrap_or_default();
     text.format.get_or_insert(TextFormat::Text);
     ResponseResource {
@@ -222,7 +290,10 @@ pub fn skeleton(body: &CreateResponseBody, id: String, model: &str, created_at: 
         output: Vec::new(),
         error: None,
         tools: body.tools.clone().unwrap_or_default(),
-        tool_choice: body.tool_choice.clone().unwrap_or(ToolChoice::Mode(ToolChoiceMode::Auto)),
+        tool_choice: body
+            .tool_choice
+            .clone()
+            .unwrap_or(ToolChoice::Mode(ToolChoiceMode::Auto)),
         truncation: body.truncation.clone().unwrap_or_else(|| "disabled".into()),
         parallel_tool_calls: body.parallel_tool_calls.unwrap_or(true),
         text,
@@ -237,8 +308,15 @@ pub fn skeleton(body: &CreateResponseBody, id: String, model: &str, created_at: 
         max_tool_calls: body.max_tool_calls,
         store: body.store.unwrap_or(true),
         background: false,
-        service_tier: body.service_tier.clone().unwrap_or_else(|| "default".into()),
-        metadata: body.metadata.clone().map(Value::Object).unwrap_or_else(|| Value::Object(Default::default())),
+        service_tier: body
+            .service_tier
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        metadata: body
+            .metadata
+            .clone()
+            .map(Value::Object)
+            .unwrap_or_else(|| Value::Object(Default::default())),
         safety_identifier: body.safety_identifier.clone(),
         prompt_cache_key: body.prompt_cache_key.clone(),
         extra: Default::default(),

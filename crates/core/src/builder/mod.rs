@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use crate::ids::IdGen;
 use crate::types::{
-    ContentPart, ErrorPayload, FunctionCall, IncompleteDetails, Item, Message, MessageContent, OutputText,
-    Reasoning, Refusal, ResponseError, ResponseResource, ResponseStatus, Role, StreamEvent, TextPart, Usage,
+    ContentPart, ErrorPayload, FunctionCall, IncompleteDetails, Item, Message, MessageContent,
+    OutputText, Reasoning, Refusal, ResponseError, ResponseResource, ResponseStatus, Role,
+    StreamEvent, TextPart, Usage,
 };
 
 /// How a response ended.
@@ -67,8 +68,14 @@ impl ResponseBuilder {
 
     /// Emits `response.created` and `response.in_progress`.
     pub fn start(&mut self) {
-        self.emit_snapshot(|s, r| StreamEvent::Created { sequence_number: s, response: r });
-        self.emit_snapshot(|s, r| StreamEvent::InProgress { sequence_number: s, response: r });
+        self.emit_snapshot(|s, r| StreamEvent::Created {
+            sequence_number: s,
+            response: r,
+        });
+        self.emit_snapshot(|s, r| StreamEvent::InProgress {
+            sequence_number: s,
+            response: r,
+        });
     }
 
     /// Takes the events emitted so far.
@@ -120,7 +127,12 @@ impl ResponseBuilder {
     }
 
     /// Starts a function call; returns its output index.
-    pub fn start_function_call(&mut self, id: Option<String>, call_id: String, name: String) -> usize {
+    pub fn start_function_call(
+        &mut self,
+        id: Option<String>,
+        call_id: String,
+        name: String,
+    ) -> usize {
         let id = id.unwrap_or_else(|| self.ids.next("fc_"));
         self.push_item(Item::FunctionCall(FunctionCall {
             id: Some(id),
@@ -133,7 +145,11 @@ impl ResponseBuilder {
     }
 
     /// Starts a reasoning item; returns its output index.
-    pub fn start_reasoning(&mut self, id: Option<String>, encrypted_content: Option<String>) -> usize {
+    pub fn start_reasoning(
+        &mut self,
+        id: Option<String>,
+        encrypted_content: Option<String>,
+    ) -> usize {
         let id = id.unwrap_or_else(|| self.ids.next("rs_"));
         self.push_item(Item::Reasoning(Reasoning {
             id: Some(id),
@@ -184,10 +200,16 @@ impl ResponseBuilder {
         if !self.ensure_part(index, PartKind::Text) {
             return;
         }
-        let Some(Item::Message(m)) = self.response.output.get_mut(index) else { return };
-        let MessageContent::Parts(parts) = &mut m.content else { return };
+        let Some(Item::Message(m)) = self.response.output.get_mut(index) else {
+            return;
+        };
+        let MessageContent::Parts(parts) = &mut m.content else {
+            return;
+        };
         let ci = parts.len() - 1;
-        let Some(ContentPart::OutputText(t)) = parts.last_mut() else { return };
+        let Some(ContentPart::OutputText(t)) = parts.last_mut() else {
+            return;
+        };
         t.annotations.push(annotation.clone());
         let ai = t.annotations.len() - 1;
         let item_id = m.id.clone().unwrap_or_default();
@@ -208,7 +230,13 @@ impl ResponseBuilder {
         }
         let (item_id, ci) = self.append(index, delta);
         let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::RefusalDelta { sequence_number: s, item_id, output_index: index, content_index: ci, delta });
+        self.emit(|s| StreamEvent::RefusalDelta {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            content_index: ci,
+            delta,
+        });
     }
 
     /// Appends raw reasoning text to the reasoning item at `index`.
@@ -218,7 +246,13 @@ impl ResponseBuilder {
         }
         let (item_id, ci) = self.append(index, delta);
         let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::ReasoningDelta { sequence_number: s, item_id, output_index: index, content_index: ci, delta });
+        self.emit(|s| StreamEvent::ReasoningDelta {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            content_index: ci,
+            delta,
+        });
     }
 
     /// Appends summary text to the reasoning item at `index` (opens a
@@ -243,18 +277,64 @@ impl ResponseBuilder {
         if delta.is_empty() || !self.is_open(index) {
             return;
         }
-        let Some(Item::FunctionCall(f)) = self.response.output.get_mut(index) else { return };
+        let Some(Item::FunctionCall(f)) = self.response.output.get_mut(index) else {
+            return;
+        };
         f.arguments.push_str(delta);
         let item_id = f.id.clone().unwrap_or_default();
         let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::FunctionCallArgumentsDelta { sequence_number: s, item_id, output_index: index, delta });
+        self.emit(|s| StreamEvent::FunctionCallArgumentsDelta {
+            sequence_number: s,
+            item_id,
+            output_index: index,
+            delta,
+        });
+    }
+
+    /// The provider's full arguments for the call at `index`: emits as a
+    /// delta whatever the deltas so far did not carry (some servers send
+    /// arguments only whole), so delta readers never lose them.
+    pub fn arguments_done(&mut self, index: usize, full: &str) {
+        let Some(Item::FunctionCall(f)) = self.response.output.get(index) else {
+            return;
+        };
+        if let Some(rest) = full.strip_prefix(f.arguments.as_str()) {
+            let rest = rest.to_owned();
+            self.arguments_delta(index, &rest);
+        }
+    }
+
+    /// The provider's full text for the open text part at `index`: emits
+    /// the part the deltas did not carry.
+    pub fn text_done(&mut self, index: usize, full: &str) {
+        let Some(Some(Some((PartKind::Text, pi)))) = self.open.get(index).cloned() else {
+            return;
+        };
+        let Some(Item::Message(m)) = self.response.output.get(index) else {
+            return;
+        };
+        let MessageContent::Parts(parts) = &m.content else {
+            return;
+        };
+        let so_far = parts
+            .get(pi)
+            .and_then(ContentPart::text)
+            .unwrap_or_default();
+        if let Some(rest) = full.strip_prefix(so_far) {
+            let rest = rest.to_owned();
+            self.text_delta(index, &rest);
+        }
     }
 
     /// Closes the open content part of the item at `index`, if any.
     pub fn close_part(&mut self, index: usize) {
-        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else { return };
+        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else {
+            return;
+        };
         self.open[index] = Some(None);
-        let Some(item) = self.response.output.get(index) else { return };
+        let Some(item) = self.response.output.get(index) else {
+            return;
+        };
         let item_id = item.id().unwrap_or_default().to_owned();
         let part = match (item, kind) {
             (Item::Message(m), _) => match &m.content {
@@ -282,20 +362,50 @@ impl ResponseBuilder {
             }
             PartKind::Refusal => {
                 let id = item_id.clone();
-                self.emit(|s| StreamEvent::RefusalDone { sequence_number: s, item_id: id, output_index: o, content_index: ci, refusal: text });
+                self.emit(|s| StreamEvent::RefusalDone {
+                    sequence_number: s,
+                    item_id: id,
+                    output_index: o,
+                    content_index: ci,
+                    refusal: text,
+                });
             }
             PartKind::Reasoning => {
                 let id = item_id.clone();
-                self.emit(|s| StreamEvent::ReasoningDone { sequence_number: s, item_id: id, output_index: o, content_index: ci, text });
+                self.emit(|s| StreamEvent::ReasoningDone {
+                    sequence_number: s,
+                    item_id: id,
+                    output_index: o,
+                    content_index: ci,
+                    text,
+                });
             }
             PartKind::Summary => {
                 let id = item_id.clone();
-                self.emit(|s| StreamEvent::ReasoningSummaryTextDone { sequence_number: s, item_id: id, output_index: o, summary_index: ci, text });
-                self.emit(|s| StreamEvent::ReasoningSummaryPartDone { sequence_number: s, item_id, output_index: o, summary_index: ci, part });
+                self.emit(|s| StreamEvent::ReasoningSummaryTextDone {
+                    sequence_number: s,
+                    item_id: id,
+                    output_index: o,
+                    summary_index: ci,
+                    text,
+                });
+                self.emit(|s| StreamEvent::ReasoningSummaryPartDone {
+                    sequence_number: s,
+                    item_id,
+                    output_index: o,
+                    summary_index: ci,
+                    part,
+                });
                 return;
             }
         }
-        self.emit(|s| StreamEvent::ContentPartDone { sequence_number: s, item_id, output_index: o, content_index: ci, part });
+        self.emit(|s| StreamEvent::ContentPartDone {
+            sequence_number: s,
+            item_id,
+            output_index: o,
+            content_index: ci,
+            part,
+        });
     }
 
     /// Finishes the item at `index` as `completed`.
@@ -314,9 +424,14 @@ impl ResponseBuilder {
         if !self.is_open(index) {
             return;
         }
+        if let Some(Item::FunctionCall(f)) = &replacement {
+            self.arguments_done(index, &f.arguments);
+        }
         self.close_part(index);
         self.open[index] = None;
-        let Some(slot) = self.response.output.get_mut(index) else { return };
+        let Some(slot) = self.response.output.get_mut(index) else {
+            return;
+        };
         if let Some(mut new) = replacement {
             if new.id().is_none() {
                 set_id(&mut new, slot.id().unwrap_or_default().to_owned());
@@ -327,9 +442,18 @@ impl ResponseBuilder {
         let item = slot.clone();
         if let Item::FunctionCall(f) = &item {
             let (item_id, arguments) = (f.id.clone().unwrap_or_default(), f.arguments.clone());
-            self.emit(|s| StreamEvent::FunctionCallArgumentsDone { sequence_number: s, item_id, output_index: index, arguments });
+            self.emit(|s| StreamEvent::FunctionCallArgumentsDone {
+                sequence_number: s,
+                item_id,
+                output_index: index,
+                arguments,
+            });
         }
-        self.emit(|s| StreamEvent::OutputItemDone { sequence_number: s, output_index: index, item });
+        self.emit(|s| StreamEvent::OutputItemDone {
+            sequence_number: s,
+            output_index: index,
+            item,
+        });
     }
 
     /// Announces an item the builder cannot stream (a provider extension);
@@ -367,7 +491,13 @@ impl ResponseBuilder {
                     }
                 }
                 let mut item = item;
-                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                set_id(
+                    &mut item,
+                    self.response.output[idx]
+                        .id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 self.end_item_with(idx, item);
                 idx
             }
@@ -375,7 +505,13 @@ impl ResponseBuilder {
                 let idx = self.start_function_call(f.id.clone(), f.call_id.clone(), f.name.clone());
                 self.arguments_delta(idx, &f.arguments);
                 let mut item = item;
-                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                set_id(
+                    &mut item,
+                    self.response.output[idx]
+                        .id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 self.end_item_with(idx, item);
                 idx
             }
@@ -390,7 +526,13 @@ impl ResponseBuilder {
                     self.reasoning_delta(idx, part.text().unwrap_or_default());
                 }
                 let mut item = item;
-                set_id(&mut item, self.response.output[idx].id().unwrap_or_default().to_owned());
+                set_id(
+                    &mut item,
+                    self.response.output[idx]
+                        .id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 self.end_item_with(idx, item);
                 idx
             }
@@ -429,7 +571,11 @@ impl ResponseBuilder {
         if self.finished {
             return;
         }
-        let item_status = if outcome == Outcome::Completed { "completed" } else { "incomplete" };
+        let item_status = if outcome == Outcome::Completed {
+            "completed"
+        } else {
+            "incomplete"
+        };
         for i in 0..self.open.len() {
             self.end_item_as(i, None, item_status);
         }
@@ -438,12 +584,18 @@ impl ResponseBuilder {
             Outcome::Completed => {
                 self.response.status = ResponseStatus::Completed;
                 self.response.completed_at = Some(now_secs);
-                self.emit_snapshot(|s, r| StreamEvent::Completed { sequence_number: s, response: r });
+                self.emit_snapshot(|s, r| StreamEvent::Completed {
+                    sequence_number: s,
+                    response: r,
+                });
             }
             Outcome::Incomplete(reason) => {
                 self.response.status = ResponseStatus::Incomplete;
                 self.response.incomplete_details = Some(IncompleteDetails { reason });
-                self.emit_snapshot(|s, r| StreamEvent::Incomplete { sequence_number: s, response: r });
+                self.emit_snapshot(|s, r| StreamEvent::Incomplete {
+                    sequence_number: s,
+                    response: r,
+                });
             }
             Outcome::Failed(error) => {
                 self.response.status = ResponseStatus::Failed;
@@ -451,8 +603,14 @@ impl ResponseBuilder {
                     code: error.code.clone().unwrap_or_else(|| error.kind.clone()),
                     message: error.message.clone(),
                 });
-                self.emit(|s| StreamEvent::Error { sequence_number: s, error });
-                self.emit_snapshot(|s, r| StreamEvent::Failed { sequence_number: s, response: r });
+                self.emit(|s| StreamEvent::Error {
+                    sequence_number: s,
+                    error,
+                });
+                self.emit_snapshot(|s, r| StreamEvent::Failed {
+                    sequence_number: s,
+                    response: r,
+                });
             }
         }
     }
@@ -480,7 +638,11 @@ impl ResponseBuilder {
         let index = self.response.output.len();
         self.response.output.push(item.clone());
         self.open.push(Some(None));
-        self.emit(|s| StreamEvent::OutputItemAdded { sequence_number: s, output_index: index, item });
+        self.emit(|s| StreamEvent::OutputItemAdded {
+            sequence_number: s,
+            output_index: index,
+            item,
+        });
         index
     }
 
@@ -499,7 +661,9 @@ impl ResponseBuilder {
             _ => return false,
         }
         self.close_part(index);
-        let Some(item) = self.response.output.get_mut(index) else { return false };
+        let Some(item) = self.response.output.get_mut(index) else {
+            return false;
+        };
         let item_id = item.id().unwrap_or_default().to_owned();
         let (pi, part) = match (item, kind) {
             (Item::Message(m), PartKind::Text | PartKind::Refusal) => {
@@ -508,7 +672,9 @@ impl ResponseBuilder {
                 } else {
                     ContentPart::Refusal(Refusal::default())
                 };
-                let MessageContent::Parts(parts) = &mut m.content else { return false };
+                let MessageContent::Parts(parts) = &mut m.content else {
+                    return false;
+                };
                 parts.push(part.clone());
                 (parts.len() - 1, part)
             }
@@ -527,17 +693,33 @@ impl ResponseBuilder {
         };
         self.open[index] = Some(Some((kind, pi)));
         if kind == PartKind::Summary {
-            self.emit(|s| StreamEvent::ReasoningSummaryPartAdded { sequence_number: s, item_id, output_index: index, summary_index: pi, part });
+            self.emit(|s| StreamEvent::ReasoningSummaryPartAdded {
+                sequence_number: s,
+                item_id,
+                output_index: index,
+                summary_index: pi,
+                part,
+            });
         } else {
-            self.emit(|s| StreamEvent::ContentPartAdded { sequence_number: s, item_id, output_index: index, content_index: pi, part });
+            self.emit(|s| StreamEvent::ContentPartAdded {
+                sequence_number: s,
+                item_id,
+                output_index: index,
+                content_index: pi,
+                part,
+            });
         }
         true
     }
 
     /// Appends to the open part; returns the item id and part index.
     fn append(&mut self, index: usize, delta: &str) -> (String, usize) {
-        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else { return (String::new(), 0) };
-        let Some(item) = self.response.output.get_mut(index) else { return (String::new(), 0) };
+        let Some(Some(Some((kind, pi)))) = self.open.get(index).cloned() else {
+            return (String::new(), 0);
+        };
+        let Some(item) = self.response.output.get_mut(index) else {
+            return (String::new(), 0);
+        };
         let id = item.id().unwrap_or_default().to_owned();
         let part = match (item, kind) {
             (Item::Message(m), _) => match &mut m.content {
@@ -551,7 +733,9 @@ impl ResponseBuilder {
         match part {
             Some(ContentPart::OutputText(t)) => t.text.push_str(delta),
             Some(ContentPart::Refusal(r)) => r.refusal.push_str(delta),
-            Some(ContentPart::ReasoningText(t) | ContentPart::SummaryText(t)) => t.text.push_str(delta),
+            Some(ContentPart::ReasoningText(t) | ContentPart::SummaryText(t)) => {
+                t.text.push_str(delta)
+            }
             _ => {}
         }
         (id, pi)

@@ -2,8 +2,15 @@ use super::*;
 use crate::types::{ContentPart, StreamEvent};
 
 fn builder() -> ResponseBuilder {
-    let body = crate::types::CreateResponseBody { model: Some("m".into()), ..Default::default() };
-    ResponseBuilder::new(crate::validate::skeleton(&body, "resp_1".into(), "m", 0), 7, true)
+    let body = crate::types::CreateResponseBody {
+        model: Some("m".into()),
+        ..Default::default()
+    };
+    ResponseBuilder::new(
+        crate::validate::skeleton(&body, "resp_1".into(), "m", 0),
+        7,
+        true,
+    )
 }
 
 fn types(b: &mut ResponseBuilder) -> Vec<String> {
@@ -24,19 +31,41 @@ fn message_lifecycle_and_indexes() {
     assert_eq!(
         types(&mut b),
         [
-            "response.created", "response.in_progress", "response.output_item.added",
-            "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
-            "response.output_text.done", "response.content_part.done", "response.content_part.added",
-            "response.refusal.delta", "response.output_item.added", "response.function_call_arguments.delta",
-            "response.refusal.done", "response.content_part.done", "response.output_item.done",
-            "response.function_call_arguments.done", "response.output_item.done", "response.completed",
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.content_part.added",
+            "response.refusal.delta",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.refusal.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.completed",
         ]
     );
     let r = b.into_response();
-    let Item::Message(msg) = &r.output[0] else { panic!() };
-    let MessageContent::Parts(parts) = &msg.content else { panic!() };
+    let Item::Message(msg) = &r.output[0] else {
+        panic!()
+    };
+    let MessageContent::Parts(parts) = &msg.content else {
+        panic!()
+    };
     assert_eq!(parts[0].text(), Some("Hello"));
-    assert_eq!(parts[1], ContentPart::Refusal(Refusal { refusal: "no".into(), extra: Default::default() }));
+    assert_eq!(
+        parts[1],
+        ContentPart::Refusal(Refusal {
+            refusal: "no".into(),
+            extra: Default::default()
+        })
+    );
     assert_eq!(r.completed_at, Some(9));
 }
 
@@ -46,17 +75,31 @@ fn failure_emits_error_then_failed_and_closes_items_incomplete() {
     b.start();
     let m = b.start_message(None, None);
     b.text_delta(m, "x");
-    let err = ErrorPayload { kind: "server_error".into(), code: None, message: "boom".into(), param: None };
+    let err = ErrorPayload {
+        kind: "server_error".into(),
+        code: None,
+        message: "boom".into(),
+        param: None,
+    };
     b.finish(Outcome::Failed(err), 1);
     let events: Vec<_> = b.drain().collect();
     let n = events.len();
     assert!(matches!(events[n - 2], StreamEvent::Error { .. }));
     assert!(matches!(events[n - 1], StreamEvent::Failed { .. }));
-    let seqs: Vec<u64> = events.iter().map(|e| serde_json::to_value(e).unwrap()["sequence_number"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["sequence_number"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(seqs, (0..n as u64).collect::<Vec<_>>());
     let r = b.into_response();
     assert_eq!(r.error.unwrap().code, "server_error");
-    let Item::Message(msg) = &r.output[0] else { panic!() };
+    let Item::Message(msg) = &r.output[0] else {
+        panic!()
+    };
     assert_eq!(msg.status.as_deref(), Some("incomplete"));
 }
 
@@ -70,6 +113,8 @@ fn finish_is_idempotent_and_deltas_after_end_are_ignored() {
     b.finish(Outcome::Incomplete("x".into()), 2);
     let r = b.into_response();
     assert_eq!(r.status, ResponseStatus::Completed);
-    let Item::FunctionCall(fc) = &r.output[0] else { panic!() };
+    let Item::FunctionCall(fc) = &r.output[0] else {
+        panic!()
+    };
     assert_eq!(fc.arguments, "");
 }

@@ -7,14 +7,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration (use 250ms, 30s, 5m, 1h)"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (use 250ms, 30s, 5m, 1h)"))?;
     let d = match unit.trim() {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
         "d" => Duration::from_secs(n * 86400),
-        u => return Err(format!("unknown duration unit `{u}` (use ms, s, m, h or d)")),
+        u => {
+            return Err(format!(
+                "unknown duration unit `{u}` (use ms, s, m, h or d)"
+            ))
+        }
     };
     Ok(d)
 }

@@ -36,7 +36,11 @@ pub(super) fn expand_value(
 }
 
 /// Expands one string. `$$` is a literal `$`.
-pub(super) fn expand_str(s: &str, key: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+pub(super) fn expand_str(
+    s: &str,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -47,7 +51,10 @@ pub(super) fn expand_str(s: &str, key: &str, env: &dyn Fn(&str) -> Option<String
             rest = r;
         } else if let Some(r) = rest.strip_prefix("${") {
             let Some(end) = r.find('}') else {
-                return Err(ConfigError::invalid(key, format!("unclosed `${{` in `{s}`")));
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("unclosed `${{` in `{s}`"),
+                ));
             };
             let expr = &r[..end];
             let (name, default) = match expr.find(":-") {
@@ -55,12 +62,20 @@ pub(super) fn expand_str(s: &str, key: &str, env: &dyn Fn(&str) -> Option<String
                 None => (expr, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(ConfigError::invalid(key, format!("`${{{expr}}}` is not a valid variable reference")));
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("`${{{expr}}}` is not a valid variable reference"),
+                ));
             }
             match (env(name).filter(|v| !v.is_empty()), default) {
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
-                (None, None) => return Err(ConfigError::MissingVar { key: key.to_owned(), var: name.to_owned() }),
+                (None, None) => {
+                    return Err(ConfigError::MissingVar {
+                        key: key.to_owned(),
+                        var: name.to_owned(),
+                    })
+                }
             }
             rest = &r[end + 1..];
         } else {

@@ -40,7 +40,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { key: key.into(), message: message.into() }
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -77,7 +80,10 @@ pub struct ServerConfig {
     #[serde(default = "default_max_body")]
     pub max_request_bytes: usize,
     /// Time allowed for an upstream's response headers (`30s`, `5m`).
-    #[serde(default = "default_upstream_timeout", deserialize_with = "duration::de")]
+    #[serde(
+        default = "default_upstream_timeout",
+        deserialize_with = "duration::de"
+    )]
     pub upstream_timeout: Duration,
     /// Longest silence allowed inside an upstream body.
     #[serde(default = "default_idle_timeout", deserialize_with = "duration::de")]
@@ -122,7 +128,11 @@ pub enum ProviderKind {
     #[serde(rename = "openai")]
     OpenAi,
     /// OpenAI Chat Completions, and every compatible server.
-    #[serde(rename = "openai-chat", alias = "openai_chat", alias = "openai-compatible")]
+    #[serde(
+        rename = "openai-chat",
+        alias = "openai_chat",
+        alias = "openai-compatible"
+    )]
     OpenAiChat,
     /// Built-in offline provider that answers without any network.
     #[serde(rename = "mock")]
@@ -235,14 +245,21 @@ fn default_ttl() -> Duration {
 
 impl Default for ConversationsConfig {
     fn default() -> Self {
-        ConversationsConfig { ttl: default_ttl(), store: None, url: None }
+        ConversationsConfig {
+            ttl: default_ttl(),
+            store: None,
+            url: None,
+        }
     }
 }
 
 impl Config {
     /// Parses, expands and validates a YAML configuration. `env` resolves
     /// `${VAR}`: the process environment, Worker secrets, Spin variables.
-    pub fn from_yaml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_yaml(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut value: serde_norway::Value =
             serde_norway::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
         if value.is_null() {
@@ -251,7 +268,14 @@ impl Config {
         expand::expand_value(&mut value, &mut String::new(), env)?;
         let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::invalid(if key == "." { String::from("(root)") } else { key }, e.into_inner().to_string())
+            ConfigError::invalid(
+                if key == "." {
+                    String::from("(root)")
+                } else {
+                    key
+                },
+                e.into_inner().to_string(),
+            )
         })?;
         config.validate()?;
         Ok(config)
@@ -265,12 +289,16 @@ impl Config {
             text.push_str(OPENAI_ADDON);
         }
         // The embedded text is fixed and tested; it cannot fail to load.
-        Config::from_yaml(&text, env).unwrap_or_else(|e| panic!("embedded default config is broken: {e}"))
+        Config::from_yaml(&text, env)
+            .unwrap_or_else(|e| panic!("embedded default config is broken: {e}"))
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
-            let enabled = auth.get("enabled").and_then(serde_norway::Value::as_bool).unwrap_or(true);
+            let enabled = auth
+                .get("enabled")
+                .and_then(serde_norway::Value::as_bool)
+                .unwrap_or(true);
             if enabled {
                 return Err(ConfigError::invalid(
                     "auth",
@@ -294,7 +322,12 @@ impl Config {
             }
             match p.endpoint.as_deref() {
                 None if p.kind == ProviderKind::Mock => {}
-                None => return Err(ConfigError::invalid(format!("{key}.endpoint"), "is required for this provider type")),
+                None => {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.endpoint"),
+                        "is required for this provider type",
+                    ))
+                }
                 Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                     return Err(ConfigError::invalid(
                         format!("{key}.endpoint"),
@@ -316,10 +349,16 @@ impl Config {
         for (i, m) in self.models.iter().enumerate() {
             let key = format!("models[{i}]");
             if m.name.is_empty() {
-                return Err(ConfigError::invalid(format!("{key}.name"), "must not be empty"));
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    "must not be empty",
+                ));
             }
             if !seen.insert(m.name.as_str()) {
-                return Err(ConfigError::invalid(format!("{key}.name"), format!("model `{}` is listed twice", m.name)));
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    format!("model `{}` is listed twice", m.name),
+                ));
             }
             if !self.providers.contains_key(&m.provider) {
                 return Err(ConfigError::invalid(

@@ -22,7 +22,10 @@ models:
     let c = Config::from_yaml(yaml, &env).unwrap();
     assert_eq!(c.providers["openai"].key(), Some("sk-test"));
     assert_eq!(c.providers["local"].key(), None);
-    assert_eq!(c.models[1].provider_model_id.as_deref(), Some("llama3.2:3b"));
+    assert_eq!(
+        c.models[1].provider_model_id.as_deref(),
+        Some("llama3.2:3b")
+    );
     assert_eq!(c.providers.keys().collect::<Vec<_>>(), ["openai", "local"]);
 }
 
@@ -30,11 +33,26 @@ models:
 fn errors_name_the_key() {
     let cases = [
         ("providers: { a: { type: nope } }", "providers.a.type"),
-        ("providers: { a: { type: openai, api_key: \"${MISSING}\" } }", "providers.a.api_key"),
-        ("providers: { a: { type: openai-chat } }", "providers.a.endpoint"),
-        ("providers: { a: { type: openai, endpont: x } }", "providers.a"),
-        ("models: [ { name: m, provider: ghost } ]", "models[0].provider"),
-        ("server: { upstream_timeout: 5 parsecs }", "server.upstream_timeout"),
+        (
+            "providers: { a: { type: openai, api_key: \"${MISSING}\" } }",
+            "providers.a.api_key",
+        ),
+        (
+            "providers: { a: { type: openai-chat } }",
+            "providers.a.endpoint",
+        ),
+        (
+            "providers: { a: { type: openai, endpont: x } }",
+            "providers.a",
+        ),
+        (
+            "models: [ { name: m, provider: ghost } ]",
+            "models[0].provider",
+        ),
+        (
+            "server: { upstream_timeout: 5 parsecs }",
+            "server.upstream_timeout",
+        ),
         ("auth: { enabled: true }", "auth"),
     ];
     for (yaml, key) in cases {
@@ -47,7 +65,10 @@ fn errors_name_the_key() {
 fn expansion_rules() {
     let k = "k";
     assert_eq!(expand::expand_str("a${EMPTY:-d}b", k, &env).unwrap(), "adb");
-    assert_eq!(expand::expand_str("$$x ${OPENAI_API_KEY}", k, &env).unwrap(), "$x sk-test");
+    assert_eq!(
+        expand::expand_str("$$x ${OPENAI_API_KEY}", k, &env).unwrap(),
+        "$x sk-test"
+    );
     assert_eq!(expand::expand_str("cost: $5", k, &env).unwrap(), "cost: $5");
     assert!(expand::expand_str("${OPEN", k, &env).is_err());
 }

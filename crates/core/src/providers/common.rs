@@ -17,7 +17,12 @@ pub fn join_url(base: &str, path: &str) -> String {
 }
 
 /// `{"error":{"message","type","param","code"}}`, or anything else.
-pub(crate) fn parse_openai_style_error(provider: &str, status: u16, retry_after: Option<String>, raw: Bytes) -> UpstreamError {
+pub(crate) fn parse_openai_style_error(
+    provider: &str,
+    status: u16,
+    retry_after: Option<String>,
+    raw: Bytes,
+) -> UpstreamError {
     let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let err = v.get("error").unwrap_or(&v);
     let str_of = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -27,10 +32,22 @@ pub(crate) fn parse_openai_style_error(provider: &str, status: u16, retry_after:
         .unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&raw);
             let text: String = text.chars().take(300).collect();
-            if text.trim().is_empty() { "(empty body)".to_owned() } else { text }
+            if text.trim().is_empty() {
+                "(empty body)".to_owned()
+            } else {
+                text
+            }
         });
     let code = str_of("code").or_else(|| str_of("type"));
-    UpstreamError::Status { provider: provider.to_owned(), status, message, code, param: str_of("param"), retry_after, raw }
+    UpstreamError::Status {
+        provider: provider.to_owned(),
+        status,
+        message,
+        code,
+        param: str_of("param"),
+        retry_after,
+        raw,
+    }
 }
 
 /// An error payload from an in-stream OpenAI-style error object.
@@ -39,19 +56,33 @@ pub(crate) fn stream_error(provider: &str, err: &Value) -> ErrorPayload {
     ErrorPayload {
         kind: s("type").unwrap_or_else(|| "server_error".into()),
         code: s("code").or_else(|| s("type")),
-        message: format!("upstream '{provider}' reported an error: {}", s("message").unwrap_or_else(|| err.to_string())),
+        message: format!(
+            "upstream '{provider}' reported an error: {}",
+            s("message").unwrap_or_else(|| err.to_string())
+        ),
         param: s("param"),
     }
 }
 
 /// The payload for an upstream body that could not be read.
-pub(crate) fn translate_error(provider: &str, message: impl Into<String>, raw: &[u8]) -> TranslateError {
-    TranslateError { provider: provider.to_owned(), message: message.into(), raw: Bytes::copy_from_slice(raw) }
+pub(crate) fn translate_error(
+    provider: &str,
+    message: impl Into<String>,
+    raw: &[u8],
+) -> TranslateError {
+    TranslateError {
+        provider: provider.to_owned(),
+        message: message.into(),
+        raw: Bytes::copy_from_slice(raw),
+    }
 }
 
 /// Reads a `u64` at a path of keys.
 pub(crate) fn u64_at(v: &Value, path: &[&str]) -> u64 {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_u64).unwrap_or(0)
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// Usage in the Responses shape (`input_tokens`, …).
@@ -60,7 +91,9 @@ pub(crate) fn responses_usage(u: &Value) -> Usage {
         input_tokens: u64_at(u, &["input_tokens"]),
         output_tokens: u64_at(u, &["output_tokens"]),
         total_tokens: u64_at(u, &["total_tokens"]),
-        input_tokens_details: InputTokensDetails { cached_tokens: u64_at(u, &["input_tokens_details", "cached_tokens"]) },
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: u64_at(u, &["input_tokens_details", "cached_tokens"]),
+        },
         output_tokens_details: OutputTokensDetails {
             reasoning_tokens: u64_at(u, &["output_tokens_details", "reasoning_tokens"]),
         },
@@ -71,12 +104,17 @@ pub(crate) fn responses_usage(u: &Value) -> Usage {
 pub(crate) fn chat_usage(u: &Value) -> Usage {
     let input = u64_at(u, &["prompt_tokens"]);
     let output = u64_at(u, &["completion_tokens"]);
-    let total = u.get("total_tokens").and_then(Value::as_u64).unwrap_or(input + output);
+    let total = u
+        .get("total_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(input + output);
     Usage {
         input_tokens: input,
         output_tokens: output,
         total_tokens: total,
-        input_tokens_details: InputTokensDetails { cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]) },
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]),
+        },
         output_tokens_details: OutputTokensDetails {
             reasoning_tokens: u64_at(u, &["completion_tokens_details", "reasoning_tokens"]),
         },
@@ -89,8 +127,17 @@ mod tests {
 
     #[test]
     fn join_url_does_not_double_v1() {
-        assert_eq!(join_url("https://api.openai.com", "/v1/responses"), "https://api.openai.com/v1/responses");
-        assert_eq!(join_url("https://api.openai.com/v1/", "/v1/responses"), "https://api.openai.com/v1/responses");
-        assert_eq!(join_url("https://api.groq.com/openai", "/v1/chat/completions"), "https://api.groq.com/openai/v1/chat/completions");
+        assert_eq!(
+            join_url("https://api.openai.com", "/v1/responses"),
+            "https://api.openai.com/v1/responses"
+        );
+        assert_eq!(
+            join_url("https://api.openai.com/v1/", "/v1/responses"),
+            "https://api.openai.com/v1/responses"
+        );
+        assert_eq!(
+            join_url("https://api.groq.com/openai", "/v1/chat/completions"),
+            "https://api.groq.com/openai/v1/chat/completions"
+        );
     }
 }

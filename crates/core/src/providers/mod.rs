@@ -31,7 +31,10 @@ pub fn build_request(
         kind => {
             return Err(RequestError::Unsupported {
                 param: "model".into(),
-                message: format!("provider type `{}` cannot make upstream requests", kind.as_str()),
+                message: format!(
+                    "provider type `{}` cannot make upstream requests",
+                    kind.as_str()
+                ),
             })
         }
     };
@@ -74,7 +77,12 @@ pub fn parse_response(
 }
 
 /// Turns an upstream error status and body into an [`UpstreamError`].
-pub fn parse_error(provider: &str, status: u16, retry_after: Option<String>, body: bytes::Bytes) -> UpstreamError {
+pub fn parse_error(
+    provider: &str,
+    status: u16,
+    retry_after: Option<String>,
+    body: bytes::Bytes,
+) -> UpstreamError {
     common::parse_openai_style_error(provider, status, retry_after, body)
 }
 
@@ -91,13 +99,19 @@ impl StreamTranslator {
     /// The translator for a provider type.
     pub fn new(kind: ProviderKind, provider: &str) -> Self {
         match kind {
-            ProviderKind::OpenAi => StreamTranslator::OpenAi(openai_responses::stream::OpenAiResponsesStream::new(provider)),
+            ProviderKind::OpenAi => StreamTranslator::OpenAi(
+                openai_responses::stream::OpenAiResponsesStream::new(provider),
+            ),
             _ => StreamTranslator::Chat(openai_chat::stream::ChatStream::new(provider)),
         }
     }
 
     /// Feeds one upstream event.
-    pub fn on_event(&mut self, ev: &SseEvent, b: &mut ResponseBuilder) -> Result<(), TranslateError> {
+    pub fn on_event(
+        &mut self,
+        ev: &SseEvent,
+        b: &mut ResponseBuilder,
+    ) -> Result<(), TranslateError> {
         match self {
             StreamTranslator::OpenAi(t) => t.on_event(ev, b),
             StreamTranslator::Chat(t) => t.on_event(ev, b),

@@ -94,7 +94,10 @@ pub struct TextPart {
 impl TextPart {
     /// A part with this text and nothing else.
     pub fn new(text: impl Into<String>) -> Self {
-        TextPart { text: text.into(), extra: Extra::new() }
+        TextPart {
+            text: text.into(),
+            extra: Extra::new(),
+        }
     }
 }
 

@@ -12,51 +12,168 @@ use super::{ContentPart, Item, ResponseResource};
 #[allow(missing_docs)] // fields are the spec's, documented there
 pub enum StreamEvent {
     #[serde(rename = "response.created")]
-    Created { sequence_number: u64, response: Box<ResponseResource> },
+    Created {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.in_progress")]
-    InProgress { sequence_number: u64, response: Box<ResponseResource> },
+    InProgress {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.completed")]
-    Completed { sequence_number: u64, response: Box<ResponseResource> },
+    Completed {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.incomplete")]
-    Incomplete { sequence_number: u64, response: Box<ResponseResource> },
+    Incomplete {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.failed")]
-    Failed { sequence_number: u64, response: Box<ResponseResource> },
+    Failed {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.output_item.added")]
-    OutputItemAdded { sequence_number: u64, output_index: usize, item: Item },
+    OutputItemAdded {
+        sequence_number: u64,
+        output_index: usize,
+        item: Item,
+    },
     #[serde(rename = "response.output_item.done")]
-    OutputItemDone { sequence_number: u64, output_index: usize, item: Item },
+    OutputItemDone {
+        sequence_number: u64,
+        output_index: usize,
+        item: Item,
+    },
     #[serde(rename = "response.content_part.added")]
-    ContentPartAdded { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, part: ContentPart },
+    ContentPartAdded {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        part: ContentPart,
+    },
     #[serde(rename = "response.content_part.done")]
-    ContentPartDone { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, part: ContentPart },
+    ContentPartDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        part: ContentPart,
+    },
     #[serde(rename = "response.output_text.delta")]
-    OutputTextDelta { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, delta: String, logprobs: Vec<Value> },
+    OutputTextDelta {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        delta: String,
+        logprobs: Vec<Value>,
+    },
     #[serde(rename = "response.output_text.done")]
-    OutputTextDone { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, text: String, logprobs: Vec<Value> },
+    OutputTextDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        text: String,
+        logprobs: Vec<Value>,
+    },
     #[serde(rename = "response.output_text.annotation.added")]
-    AnnotationAdded { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, annotation_index: usize, annotation: Value },
+    AnnotationAdded {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        annotation_index: usize,
+        annotation: Value,
+    },
     #[serde(rename = "response.refusal.delta")]
-    RefusalDelta { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, delta: String },
+    RefusalDelta {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        delta: String,
+    },
     #[serde(rename = "response.refusal.done")]
-    RefusalDone { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, refusal: String },
+    RefusalDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        refusal: String,
+    },
     #[serde(rename = "response.reasoning.delta")]
-    ReasoningDelta { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, delta: String },
+    ReasoningDelta {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        delta: String,
+    },
     #[serde(rename = "response.reasoning.done")]
-    ReasoningDone { sequence_number: u64, item_id: String, output_index: usize, content_index: usize, text: String },
+    ReasoningDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        content_index: usize,
+        text: String,
+    },
     #[serde(rename = "response.reasoning_summary_part.added")]
-    ReasoningSummaryPartAdded { sequence_number: u64, item_id: String, output_index: usize, summary_index: usize, part: ContentPart },
+    ReasoningSummaryPartAdded {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        summary_index: usize,
+        part: ContentPart,
+    },
     #[serde(rename = "response.reasoning_summary_part.done")]
-    ReasoningSummaryPartDone { sequence_number: u64, item_id: String, output_index: usize, summary_index: usize, part: ContentPart },
+    ReasoningSummaryPartDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        summary_index: usize,
+        part: ContentPart,
+    },
     #[serde(rename = "response.reasoning_summary_text.delta")]
-    ReasoningSummaryTextDelta { sequence_number: u64, item_id: String, output_index: usize, summary_index: usize, delta: String },
+    ReasoningSummaryTextDelta {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        summary_index: usize,
+        delta: String,
+    },
     #[serde(rename = "response.reasoning_summary_text.done")]
-    ReasoningSummaryTextDone { sequence_number: u64, item_id: String, output_index: usize, summary_index: usize, text: String },
+    ReasoningSummaryTextDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        summary_index: usize,
+        text: String,
+    },
     #[serde(rename = "response.function_call_arguments.delta")]
-    FunctionCallArgumentsDelta { sequence_number: u64, item_id: String, output_index: usize, delta: String },
+    FunctionCallArgumentsDelta {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        delta: String,
+    },
     #[serde(rename = "response.function_call_arguments.done")]
-    FunctionCallArgumentsDone { sequence_number: u64, item_id: String, output_index: usize, arguments: String },
+    FunctionCallArgumentsDone {
+        sequence_number: u64,
+        item_id: String,
+        output_index: usize,
+        arguments: String,
+    },
     #[serde(rename = "error")]
-    Error { sequence_number: u64, error: ErrorPayload },
+    Error {
+        sequence_number: u64,
+        error: ErrorPayload,
+    },
     /// A provider-specific event, its `type` prefixed with the provider
     /// slug (`openai:…`) and its `sequence_number` set by the builder.
     #[serde(untagged)]
@@ -83,12 +200,20 @@ impl StreamEvent {
             StreamEvent::RefusalDone { .. } => "response.refusal.done",
             StreamEvent::ReasoningDelta { .. } => "response.reasoning.delta",
             StreamEvent::ReasoningDone { .. } => "response.reasoning.done",
-            StreamEvent::ReasoningSummaryPartAdded { .. } => "response.reasoning_summary_part.added",
+            StreamEvent::ReasoningSummaryPartAdded { .. } => {
+                "response.reasoning_summary_part.added"
+            }
             StreamEvent::ReasoningSummaryPartDone { .. } => "response.reasoning_summary_part.done",
-            StreamEvent::ReasoningSummaryTextDelta { .. } => "response.reasoning_summary_text.delta",
+            StreamEvent::ReasoningSummaryTextDelta { .. } => {
+                "response.reasoning_summary_text.delta"
+            }
             StreamEvent::ReasoningSummaryTextDone { .. } => "response.reasoning_summary_text.done",
-            StreamEvent::FunctionCallArgumentsDelta { .. } => "response.function_call_arguments.delta",
-            StreamEvent::FunctionCallArgumentsDone { .. } => "response.function_call_arguments.done",
+            StreamEvent::FunctionCallArgumentsDelta { .. } => {
+                "response.function_call_arguments.delta"
+            }
+            StreamEvent::FunctionCallArgumentsDone { .. } => {
+                "response.function_call_arguments.done"
+            }
             StreamEvent::Error { .. } => "error",
             StreamEvent::Extension(v) => v.get("type").and_then(Value::as_str).unwrap_or("unknown"),
         }

@@ -47,11 +47,20 @@ impl<'de> Deserialize<'de> for Item {
             None | Some(Value::Null) if obj.contains_key("role") => "message".to_owned(),
             None | Some(Value::Null) if obj.contains_key("id") => "item_reference".to_owned(),
             None | Some(Value::Null) => {
-                return Err(D::Error::custom("an item needs a `type` (or a `role` for a message)"))
+                return Err(D::Error::custom(
+                    "an item needs a `type` (or a `role` for a message)",
+                ))
             }
-            Some(other) => return Err(D::Error::custom(format!("`type` must be a string, got {other}"))),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`type` must be a string, got {other}"
+                )))
+            }
         };
-        fn parse<T: serde::de::DeserializeOwned, E: serde::de::Error>(v: Value, tag: &str) -> Result<T, E> {
+        fn parse<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+            v: Value,
+            tag: &str,
+        ) -> Result<T, E> {
             serde_json::from_value(v).map_err(|e| E::custom(format!("invalid `{tag}` item: {e}")))
         }
         match tag.as_str() {
@@ -148,9 +157,14 @@ impl MessageContent {
         match self {
             MessageContent::Parts(p) => p.clone(),
             MessageContent::Text(t) if role == Role::Assistant => {
-                vec![ContentPart::OutputText(super::OutputText { text: t.clone(), ..Default::default() })]
+                vec![ContentPart::OutputText(super::OutputText {
+                    text: t.clone(),
+                    ..Default::default()
+                })]
             }
-            MessageContent::Text(t) => vec![ContentPart::InputText(super::TextPart::new(t.clone()))],
+            MessageContent::Text(t) => {
+                vec![ContentPart::InputText(super::TextPart::new(t.clone()))]
+            }
         }
     }
 }

@@ -15,8 +15,8 @@ mod tagged;
 pub use content::{ContentPart, InputFile, InputImage, OutputText, Refusal, TextPart};
 pub use event::{ErrorPayload, StreamEvent};
 pub use item::{
-    FunctionCall, FunctionCallOutput, FunctionOutput, Item, ItemReference, Message,
-    MessageContent, Reasoning, Role,
+    FunctionCall, FunctionCallOutput, FunctionOutput, Item, ItemReference, Message, MessageContent,
+    Reasoning, Role,
 };
 pub use request::{
     CreateResponseBody, FunctionTool, Input, NamedTool, ReasoningParam, TextFormat, TextParam,

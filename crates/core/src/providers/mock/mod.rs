@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::types::{
-    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, Tool, ToolChoice,
-    ToolChoiceMode, ToolChoiceObject, Usage,
+    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, Tool,
+    ToolChoice, ToolChoiceMode, ToolChoiceObject, Usage,
 };
 
 /// Produces the whole answer into the builder.
@@ -31,7 +31,11 @@ pub fn respond(body: &CreateResponseBody, b: &mut ResponseBuilder) -> Outcome {
         Some(Item::FunctionCallOutput(o)) => {
             let out = match &o.output {
                 FunctionOutput::Text(t) => t.clone(),
-                FunctionOutput::Parts(p) => p.iter().filter_map(ContentPart::text).collect::<Vec<_>>().join(" "),
+                FunctionOutput::Parts(p) => p
+                    .iter()
+                    .filter_map(ContentPart::text)
+                    .collect::<Vec<_>>()
+                    .join(" "),
             };
             Some(format!("The tool returned: {out}"))
         }
@@ -47,7 +51,11 @@ pub fn respond(body: &CreateResponseBody, b: &mut ResponseBuilder) -> Outcome {
         b.end_item(i);
         output_words = 1;
     } else {
-        let text = if last_user.is_empty() { "Hello from the latticelm mock provider.".to_owned() } else { format!("You said: {last_user}") };
+        let text = if last_user.is_empty() {
+            "Hello from the latticelm mock provider.".to_owned()
+        } else {
+            format!("You said: {last_user}")
+        };
         output_words = stream_text(b, &text);
     }
     let max = body.max_output_tokens.unwrap_or(u64::MAX);
@@ -98,10 +106,15 @@ fn stream_text(b: &mut ResponseBuilder, text: &str) -> u64 {
 }
 
 fn pick_tool(body: &CreateResponseBody, user: &str) -> Option<(String, String)> {
-    let tools: Vec<_> = body.tools.iter().flatten().filter_map(|t| match t {
-        Tool::Function(f) => Some(f),
-        Tool::Other(_) => None,
-    }).collect();
+    let tools: Vec<_> = body
+        .tools
+        .iter()
+        .flatten()
+        .filter_map(|t| match t {
+            Tool::Function(f) => Some(f),
+            Tool::Other(_) => None,
+        })
+        .collect();
     let forced = match &body.tool_choice {
         Some(ToolChoice::Mode(ToolChoiceMode::None)) => return None,
         Some(ToolChoice::Object(ToolChoiceObject::Function { name })) => Some(name.as_str()),
@@ -111,14 +124,20 @@ fn pick_tool(body: &CreateResponseBody, user: &str) -> Option<(String, String)> 
     let lower = user.to_lowercase();
     let tool = match forced {
         Some(name) => tools.iter().find(|f| f.name == name)?,
-        None => tools.iter().find(|f| lower.contains(&f.name.to_lowercase()))?,
+        None => tools
+            .iter()
+            .find(|f| lower.contains(&f.name.to_lowercase()))?,
     };
     let param = tool
         .parameters
         .as_ref()
         .and_then(|p| p.get("properties"))
         .and_then(Value::as_object)
-        .and_then(|props| props.iter().find(|(_, s)| s.get("type").and_then(Value::as_str) == Some("string")))
+        .and_then(|props| {
+            props
+                .iter()
+                .find(|(_, s)| s.get("type").and_then(Value::as_str) == Some("string"))
+        })
         .map(|(k, _)| k.clone());
     let args = match param {
         Some(k) => json!({ k: user }),

@@ -6,11 +6,15 @@ use crate::error::RequestError;
 use crate::providers::join_url;
 use crate::routing::Route;
 use crate::types::{
-    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat, Tool, ToolChoice,
-    ToolChoiceMode, ToolChoiceObject,
+    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
+    Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
 };
 
-fn unsupported(param: impl Into<String>, provider: &str, what: impl std::fmt::Display) -> RequestError {
+fn unsupported(
+    param: impl Into<String>,
+    provider: &str,
+    what: impl std::fmt::Display,
+) -> RequestError {
     RequestError::Unsupported {
         param: param.into(),
         message: format!("{what} is not supported by provider '{provider}' (openai-chat)"),
@@ -18,10 +22,17 @@ fn unsupported(param: impl Into<String>, provider: &str, what: impl std::fmt::Di
 }
 
 /// The URL and JSON body.
-pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Result<(String, Value), RequestError> {
+pub fn build(
+    route: &Route<'_>,
+    body: &CreateResponseBody,
+    stream: bool,
+) -> Result<(String, Value), RequestError> {
     let provider = route.provider_name;
     let mut out = Map::new();
-    out.insert("model".into(), Value::String(route.upstream_model.to_owned()));
+    out.insert(
+        "model".into(),
+        Value::String(route.upstream_model.to_owned()),
+    );
     out.insert("messages".into(), Value::Array(messages(body, provider)?));
 
     let allowed: Option<Vec<&str>> = match &body.tool_choice {
@@ -36,12 +47,19 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
             match tool {
                 // allowed_tools is enforced by offering only those tools:
                 // every Chat server understands that.
-                Tool::Function(f) if allowed.as_ref().is_none_or(|a| a.contains(&f.name.as_str())) => {
+                Tool::Function(f)
+                    if allowed
+                        .as_ref()
+                        .is_none_or(|a| a.contains(&f.name.as_str())) =>
+                {
                     let mut func = json!({"name": f.name});
                     if let Some(d) = &f.description {
                         func["description"] = json!(d);
                     }
-                    func["parameters"] = f.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+                    func["parameters"] = f
+                        .parameters
+                        .clone()
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
                     if let Some(s) = f.strict {
                         func["strict"] = json!(s);
                     }
@@ -50,7 +68,11 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
                 Tool::Function(_) => {}
                 Tool::Other(v) => {
                     let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                    return Err(unsupported(format!("tools[{i}].type"), provider, format_args!("tool type `{kind}`")));
+                    return Err(unsupported(
+                        format!("tools[{i}].type"),
+                        provider,
+                        format_args!("tool type `{kind}`"),
+                    ));
                 }
             }
         }
@@ -77,7 +99,12 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
             TextFormat::JsonObject => {
                 out.insert("response_format".into(), json!({"type": "json_object"}));
             }
-            TextFormat::JsonSchema { name, description, schema, strict } => {
+            TextFormat::JsonSchema {
+                name,
+                description,
+                schema,
+                strict,
+            } => {
                 let mut js = json!({"name": name, "schema": schema});
                 if let Some(d) = description {
                     js["description"] = json!(d);
@@ -85,7 +112,10 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
                 if let Some(s) = strict {
                     js["strict"] = json!(s);
                 }
-                out.insert("response_format".into(), json!({"type": "json_schema", "json_schema": js}));
+                out.insert(
+                    "response_format".into(),
+                    json!({"type": "json_schema", "json_schema": js}),
+                );
             }
         }
     }
@@ -99,13 +129,21 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
     num("presence_penalty", body.presence_penalty);
     num("frequency_penalty", body.frequency_penalty);
     if let Some(n) = body.max_output_tokens {
-        let field = route.provider.max_tokens_field.as_deref().unwrap_or("max_tokens");
+        let field = route
+            .provider
+            .max_tokens_field
+            .as_deref()
+            .unwrap_or("max_tokens");
         out.insert(field.into(), json!(n));
     }
     if let Some(effort) = body.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
         out.insert("reasoning_effort".into(), json!(effort));
     }
-    let wants_logprobs = body.include.iter().flatten().any(|i| i == "message.output_text.logprobs");
+    let wants_logprobs = body
+        .include
+        .iter()
+        .flatten()
+        .any(|i| i == "message.output_text.logprobs");
     if let Some(n) = body.top_logprobs.filter(|n| *n > 0) {
         out.insert("logprobs".into(), json!(true));
         out.insert("top_logprobs".into(), json!(n));
@@ -133,7 +171,10 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
     for (k, v) in &body.extra {
         out.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    Ok((join_url(route.provider.base_url(), "/v1/chat/completions"), Value::Object(out)))
+    Ok((
+        join_url(route.provider.base_url(), "/v1/chat/completions"),
+        Value::Object(out),
+    ))
 }
 
 fn mode(m: ToolChoiceMode) -> &'static str {
@@ -189,13 +230,19 @@ fn messages(body: &CreateResponseBody, provider: &str) -> Result<Vec<Value>, Req
                 match out.last_mut() {
                     Some(last) if open_assistant => {
                         let calls = last.as_object_mut().and_then(|o| {
-                            o.entry("tool_calls").or_insert_with(|| json!([])).as_array_mut().map(|a| a.push(call.clone()))
+                            o.entry("tool_calls")
+                                .or_insert_with(|| json!([]))
+                                .as_array_mut()
+                                .map(|a| a.push(call.clone()))
                         });
                         if calls.is_none() {
-                            out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]}));
+                            out.push(
+                                json!({"role": "assistant", "content": null, "tool_calls": [call]}),
+                            );
                         }
                     }
-                    _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+                    _ => out
+                        .push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
                 }
                 open_assistant = true;
             }
@@ -214,7 +261,10 @@ fn messages(body: &CreateResponseBody, provider: &str) -> Result<Vec<Value>, Req
                                     return Err(unsupported(
                                         format!("input[{i}].output[{j}]"),
                                         provider,
-                                        format_args!("`{}` in a function_call_output", other.type_name()),
+                                        format_args!(
+                                            "`{}` in a function_call_output",
+                                            other.type_name()
+                                        ),
                                     ))
                                 }
                             }
@@ -227,18 +277,30 @@ fn messages(body: &CreateResponseBody, provider: &str) -> Result<Vec<Value>, Req
             // Chat has no way to send reasoning back; the model re-reasons.
             Item::Reasoning(_) => {}
             Item::ItemReference(_) => {
-                return Err(unsupported(format!("input[{i}]"), provider, "`item_reference`"));
+                return Err(unsupported(
+                    format!("input[{i}]"),
+                    provider,
+                    "`item_reference`",
+                ));
             }
             Item::Other(v) => {
                 let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(format!("input[{i}].type"), provider, format_args!("item type `{kind}`")));
+                return Err(unsupported(
+                    format!("input[{i}].type"),
+                    provider,
+                    format_args!("item type `{kind}`"),
+                ));
             }
         }
     }
     Ok(out)
 }
 
-fn assistant_text(content: &MessageContent, i: usize, provider: &str) -> Result<(String, Option<String>), RequestError> {
+fn assistant_text(
+    content: &MessageContent,
+    i: usize,
+    provider: &str,
+) -> Result<(String, Option<String>), RequestError> {
     let mut text = String::new();
     let mut refusal: Option<String> = None;
     for (j, part) in content.to_parts(Role::Assistant).iter().enumerate() {
@@ -270,11 +332,17 @@ fn user_content(content: &MessageContent, i: usize, provider: &str) -> Result<Va
     let mut out = Vec::new();
     for (j, part) in parts.iter().enumerate() {
         out.push(match part {
-            ContentPart::InputText(t) | ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
+            ContentPart::InputText(t) | ContentPart::Text(t) => {
+                json!({"type": "text", "text": t.text})
+            }
             ContentPart::OutputText(t) => json!({"type": "text", "text": t.text}),
             ContentPart::InputImage(img) => {
                 let Some(url) = &img.image_url else {
-                    return Err(unsupported(format!("input[{i}].content[{j}]"), provider, "an image without `image_url`"));
+                    return Err(unsupported(
+                        format!("input[{i}].content[{j}]"),
+                        provider,
+                        "an image without `image_url`",
+                    ));
                 };
                 let mut image = json!({"url": url});
                 if let Some(d) = &img.detail {

@@ -48,7 +48,11 @@ impl ChatStream {
     }
 
     /// Feeds one chunk.
-    pub fn on_event(&mut self, ev: &SseEvent, b: &mut ResponseBuilder) -> Result<(), TranslateError> {
+    pub fn on_event(
+        &mut self,
+        ev: &SseEvent,
+        b: &mut ResponseBuilder,
+    ) -> Result<(), TranslateError> {
         let data = ev.data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -57,8 +61,13 @@ impl ChatStream {
         if data.is_empty() {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data)
-            .map_err(|e| translate_error(&self.provider, format!("invalid chunk JSON: {e}"), data.as_bytes()))?;
+        let v: Value = serde_json::from_str(data).map_err(|e| {
+            translate_error(
+                &self.provider,
+                format!("invalid chunk JSON: {e}"),
+                data.as_bytes(),
+            )
+        })?;
         if let Some(err) = v.get("error").filter(|e| e.is_object()) {
             self.error = Some(stream_error(&self.provider, err));
             return Ok(());
@@ -67,43 +76,76 @@ impl ChatStream {
             b.usage(chat_usage(u));
         }
         let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| {
-            c.iter().find(|ch| ch.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+            c.iter()
+                .find(|ch| ch.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
         }) else {
             return Ok(());
         };
         let delta = choice.get("delta").cloned().unwrap_or_default();
-        let s = |k: &str| delta.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+        let s = |k: &str| {
+            delta
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+        };
         if let Some(r) = s("reasoning_content").or_else(|| s("reasoning")) {
-            let i = *self.reasoning.get_or_insert_with(|| b.start_reasoning(None, None));
+            let i = *self
+                .reasoning
+                .get_or_insert_with(|| b.start_reasoning(None, None));
             b.reasoning_delta(i, r);
         }
         if let Some(text) = s("content") {
             self.end_reasoning(b);
-            let i = *self.message.get_or_insert_with(|| b.start_message(None, None));
+            let i = *self
+                .message
+                .get_or_insert_with(|| b.start_message(None, None));
             b.text_delta(i, text);
         }
         if let Some(text) = s("refusal") {
             self.end_reasoning(b);
-            let i = *self.message.get_or_insert_with(|| b.start_message(None, None));
+            let i = *self
+                .message
+                .get_or_insert_with(|| b.start_message(None, None));
             b.refusal_delta(i, text);
         }
-        for a in delta.get("annotations").and_then(Value::as_array).into_iter().flatten() {
+        for a in delta
+            .get("annotations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(i) = self.message {
                 b.annotation(i, annotation(a));
             }
         }
-        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             self.end_reasoning(b);
             if let Some(m) = self.message {
                 b.end_item(m);
             }
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(self.calls.len() as u64);
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(self.calls.len() as u64);
             let f = call.get("function").cloned().unwrap_or_default();
             let i = match self.calls.get(&index) {
                 Some(i) => *i,
                 None => {
-                    let call_id = call.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| b.new_id("call_"));
-                    let name = f.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let call_id = call
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| b.new_id("call_"));
+                    let name = f
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     let i = b.start_function_call(None, call_id, name);
                     self.calls.insert(index, i);
                     i
@@ -134,7 +176,10 @@ impl ChatStream {
             return Outcome::Failed(ErrorPayload {
                 kind: "server_error".into(),
                 code: Some("upstream_stream_truncated".into()),
-                message: format!("upstream '{}' ended the stream without a finish_reason or [DONE]", self.provider),
+                message: format!(
+                    "upstream '{}' ended the stream without a finish_reason or [DONE]",
+                    self.provider
+                ),
                 param: None,
             });
         }

@@ -11,7 +11,11 @@ use crate::types::CreateResponseBody;
 /// The URL and JSON body. Unknown fields pass through unchanged; the
 /// gateway's own fields (`provider`, and `previous_response_id`, which
 /// the gateway has already expanded) do not.
-pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Result<(String, Value), RequestError> {
+pub fn build(
+    route: &Route<'_>,
+    body: &CreateResponseBody,
+    stream: bool,
+) -> Result<(String, Value), RequestError> {
     let mut json = serde_json::to_value(body).map_err(|e| RequestError::InvalidValue {
         param: "input".into(),
         message: format!("cannot encode request: {e}"),
@@ -19,7 +23,10 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody, stream: bool) -> Resu
     if let Some(obj) = json.as_object_mut() {
         obj.remove("provider");
         obj.remove("previous_response_id");
-        obj.insert("model".into(), Value::String(route.upstream_model.to_owned()));
+        obj.insert(
+            "model".into(),
+            Value::String(route.upstream_model.to_owned()),
+        );
         obj.insert("stream".into(), Value::Bool(stream));
         if let Some(Value::Array(items)) = obj.get_mut("input") {
             items.iter_mut().for_each(strip_slug);

@@ -8,10 +8,19 @@ use crate::error::TranslateError;
 use crate::providers::common::{responses_usage, stream_error, translate_error};
 
 /// Reads a non-streaming response.
-pub fn parse(provider: &str, body: &[u8], b: &mut ResponseBuilder) -> Result<Outcome, TranslateError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| translate_error(provider, format!("invalid JSON: {e}"), body))?;
+pub fn parse(
+    provider: &str,
+    body: &[u8],
+    b: &mut ResponseBuilder,
+) -> Result<Outcome, TranslateError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| translate_error(provider, format!("invalid JSON: {e}"), body))?;
     let Some(output) = v.get("output").and_then(Value::as_array) else {
-        return Err(translate_error(provider, "the response has no `output` array", body));
+        return Err(translate_error(
+            provider,
+            "the response has no `output` array",
+            body,
+        ));
     };
     for raw in output {
         b.add_item(item_from_upstream(raw.clone()));
@@ -33,7 +42,11 @@ pub(super) fn outcome(provider: &str, response: &Value) -> Outcome {
                 .to_owned(),
         ),
         Some("failed") => {
-            let err = response.get("error").filter(|e| e.is_object()).cloned().unwrap_or_default();
+            let err = response
+                .get("error")
+                .filter(|e| e.is_object())
+                .cloned()
+                .unwrap_or_default();
             Outcome::Failed(stream_error(provider, &err))
         }
         _ => Outcome::Completed,

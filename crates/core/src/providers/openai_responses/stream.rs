@@ -27,7 +27,12 @@ pub struct OpenAiResponsesStream {
 impl OpenAiResponsesStream {
     /// A translator for the named provider.
     pub fn new(provider: &str) -> Self {
-        OpenAiResponsesStream { provider: provider.to_owned(), index: HashMap::new(), outcome: None, error: None }
+        OpenAiResponsesStream {
+            provider: provider.to_owned(),
+            index: HashMap::new(),
+            outcome: None,
+            error: None,
+        }
     }
 
     /// Whether the terminal event has been seen.
@@ -36,13 +41,44 @@ impl OpenAiResponsesStream {
     }
 
     /// Feeds one event.
-    pub fn on_event(&mut self, ev: &SseEvent, b: &mut ResponseBuilder) -> Result<(), TranslateError> {
+    pub fn on_event(
+        &mut self,
+        ev: &SseEvent,
+        b: &mut ResponseBuilder,
+    ) -> Result<(), TranslateError> {
         if ev.data == "[DONE]" {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(&ev.data)
-            .map_err(|e| translate_error(&self.provider, format!("invalid event JSON: {e}"), ev.data.as_bytes()))?;
-        let kind = v.get("type").and_then(Value::as_str).or(ev.event.as_deref()).unwrap_or_default();
+        let v: Value = match serde_json::from_str(&ev.data) {
+            Ok(v) => v,
+            // A malformed event whose SSE name says it carries nothing the
+            // translation needs is tolerated (such events have been seen
+            // truncated); usage is then unknown. Anything else fails.
+            Err(_)
+                if matches!(
+                    ev.event.as_deref(),
+                    Some("response.created" | "response.in_progress" | "response.queued")
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(_) if ev.event.as_deref() == Some("response.completed") => {
+                self.outcome = Some(Outcome::Completed);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(translate_error(
+                    &self.provider,
+                    format!("invalid event JSON: {e}"),
+                    ev.data.as_bytes(),
+                ));
+            }
+        };
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(ev.event.as_deref())
+            .unwrap_or_default();
         let up_index = v.get("output_index").and_then(Value::as_u64);
         let idx = up_index.and_then(|i| self.index.get(&i).copied());
         let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
@@ -53,14 +89,18 @@ impl OpenAiResponsesStream {
                 let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
                 let our = match item.get("type").and_then(Value::as_str) {
                     Some("message") => b.start_message(s("id"), s("phase")),
-                    Some("function_call") => {
-                        b.start_function_call(s("id"), s("call_id").unwrap_or_default(), s("name").unwrap_or_default())
-                    }
+                    Some("function_call") => b.start_function_call(
+                        s("id"),
+                        s("call_id").unwrap_or_default(),
+                        s("name").unwrap_or_default(),
+                    ),
                     Some("reasoning") => b.start_reasoning(s("id"), s("encrypted_content")),
                     _ => {
                         // Not a streamable spec item: it is reported whole at
                         // output_item.done; until then it is only announced.
-                        let Item::Other(mut raw) = item_from_upstream(item) else { return Ok(()) };
+                        let Item::Other(mut raw) = item_from_upstream(item) else {
+                            return Ok(());
+                        };
                         raw["status"] = Value::String("in_progress".into());
                         b.start_opaque(raw)
                     }
@@ -69,24 +109,36 @@ impl OpenAiResponsesStream {
                     self.index.insert(i, our);
                 }
             }
-            ("response.content_part.added", Some(i)) => match v.pointer("/part/type").and_then(Value::as_str) {
-                Some("refusal") => b.open_refusal(i),
-                Some("output_text") => b.open_text(i),
-                _ => {}
-            },
+            ("response.content_part.added", Some(i)) => {
+                match v.pointer("/part/type").and_then(Value::as_str) {
+                    Some("refusal") => b.open_refusal(i),
+                    Some("output_text") => b.open_text(i),
+                    _ => {}
+                }
+            }
             ("response.output_text.delta", Some(i)) => b.text_delta(i, text("delta")),
             ("response.output_text.annotation.added", Some(i)) => {
                 b.annotation(i, v.get("annotation").cloned().unwrap_or_default())
             }
             ("response.refusal.delta", Some(i)) => b.refusal_delta(i, text("delta")),
-            ("response.content_part.done" | "response.reasoning_summary_part.done", Some(i)) => b.close_part(i),
-            ("response.function_call_arguments.delta", Some(i)) => b.arguments_delta(i, text("delta")),
+            ("response.content_part.done" | "response.reasoning_summary_part.done", Some(i)) => {
+                b.close_part(i)
+            }
+            ("response.function_call_arguments.delta", Some(i)) => {
+                b.arguments_delta(i, text("delta"))
+            }
             ("response.reasoning_summary_part.added", Some(i)) => b.open_summary(i),
             ("response.reasoning_summary_text.delta", Some(i)) => b.summary_delta(i, text("delta")),
-            ("response.reasoning_text.delta" | "response.reasoning.delta", Some(i)) => b.reasoning_delta(i, text("delta")),
+            ("response.reasoning_text.delta" | "response.reasoning.delta", Some(i)) => {
+                b.reasoning_delta(i, text("delta"))
+            }
             ("response.output_item.done", Some(i)) => {
                 let item = item_from_upstream(v.get("item").cloned().unwrap_or_default());
                 b.end_item_with(i, item);
+            }
+            ("response.output_text.done", Some(i)) => b.text_done(i, text("text")),
+            ("response.function_call_arguments.done", Some(i)) => {
+                b.arguments_done(i, text("arguments"))
             }
             (
                 "response.output_text.done"
@@ -103,7 +155,9 @@ impl OpenAiResponsesStream {
                     b.usage(responses_usage(u));
                 }
                 self.outcome = Some(match (&self.error, outcome(&self.provider, &resp)) {
-                    (Some(err), Outcome::Failed(_)) => Outcome::Failed(stream_error(&self.provider, err)),
+                    (Some(err), Outcome::Failed(_)) => {
+                        Outcome::Failed(stream_error(&self.provider, err))
+                    }
                     (_, o) => o,
                 });
             }
@@ -138,7 +192,10 @@ impl OpenAiResponsesStream {
         Outcome::Failed(crate::types::ErrorPayload {
             kind: "server_error".into(),
             code: Some("upstream_stream_truncated".into()),
-            message: format!("upstream '{}' ended the stream before response.completed", self.provider),
+            message: format!(
+                "upstream '{}' ended the stream before response.completed",
+                self.provider
+            ),
             param: None,
         })
     }
