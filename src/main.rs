@@ -1,1 +1,92 @@
-fn main() {}
+//! `latticelm`: the native host of the latticelm gateway.
+
+mod body;
+mod host;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use latticelm_core::Config;
+
+/// An Open Responses gateway in front of many LLM providers.
+#[derive(Parser)]
+#[command(name = "latticelm", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, `latticelm` serves.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default command).
+    Serve(ServeArgs),
+    /// Load and check a configuration, then print the models it serves.
+    CheckConfig {
+        /// The YAML configuration file.
+        #[arg(long, short, env = "LATTICELM_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The YAML configuration file (default: the embedded configuration,
+    /// with the offline `mock` provider).
+    #[arg(long, short, env = "LATTICELM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, overriding `server.address` (`127.0.0.1:0` picks a
+    /// free port).
+    #[arg(long, env = "LATTICELM_ADDRESS")]
+    address: Option<String>,
+    /// Worker threads, one single-threaded runtime each (default: cores).
+    #[arg(long, env = "LATTICELM_THREADS")]
+    threads: Option<usize>,
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    match path {
+        None => Ok(Config::embedded_default(&env_var)),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
+            Config::from_yaml(&text, &env_var).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(args) => load_config(args.config.as_ref()).and_then(|mut config| {
+            if let Some(a) = args.address {
+                config.server.address = a;
+            }
+            let threads = args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+                .max(1);
+            server::run(config, threads)
+        }),
+        Command::CheckConfig { config } => load_config(config.as_ref()).map(|c| {
+            println!("configuration OK: {} providers, {} models", c.providers.len(), c.models.len());
+            for m in &c.models {
+                println!("  {} -> {}", m.name, m.provider);
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latticelm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The response body type: a whole body or the core's (non-`Send`) stream.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::stream::LocalBoxStream;
+use futures::StreamExt;
+use http_body::{Body, Frame};
+
+/// What hyper writes back. Each stream chunk is a frame, flushed as it
+/// comes; dropping this (client gone) drops the core's stream and with it
+/// the upstream request.
+pub enum NativeBody {
+    /// The whole body, taken once.
+    Full(Option<Bytes>),
+    /// Chunks as the core produces them.
+    Stream(LocalBoxStream<'static, Bytes>),
+}
+
+impl Body for NativeBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            NativeBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            NativeBody::Stream(s) => s.poll_next_unpin(cx).map(|c| c.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, NativeBody::Full(None))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            NativeBody::Full(Some(b)) => http_body::SizeHint::with_exact(b.len() as u64),
+            NativeBody::Full(None) => http_body::SizeHint::with_exact(0),
+            NativeBody::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The native [`Host`]: reqwest for upstream calls, an in-memory store,
+//! the system clock and the OS's randomness.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
+
+/// One per worker thread: a reqwest client's pooled connections belong to
+/// the runtime that opened them. The store is shared by all threads.
+#[derive(Clone)]
+pub struct NativeHost {
+    client: reqwest::Client,
+    idle_timeout: Duration,
+    store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+}
+
+impl NativeHost {
+    /// A host for one worker thread.
+    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .unwrap_or_default();
+        NativeHost { client, idle_timeout, store }
+    }
+}
+
+/// reqwest's error with its causes, which say what actually failed.
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+impl Host for NativeHost {
+    async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
+        let mut rb = self.client.post(&req.url).body(req.body);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        let resp = match tokio::time::timeout(req.timeout, rb.send()).await {
+            Err(_) => return Err(HostError::Timeout(format!("no response headers within {:?}", req.timeout))),
+            Ok(Err(e)) if e.is_timeout() => return Err(HostError::Timeout(describe(&e))),
+            Ok(Err(e)) => return Err(HostError::Transport(describe(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let idle = self.idle_timeout;
+        let inner = resp.bytes_stream();
+        // Each chunk must arrive within the idle timeout.
+        let body: ByteStream = futures::stream::unfold(Some(inner), move |state| async move {
+            let mut inner = state?;
+            match tokio::time::timeout(idle, inner.next()).await {
+                Err(_) => Some((Err(HostError::Timeout(format!("no data for {idle:?}"))), None)),
+                Ok(None) => None,
+                Ok(Some(Ok(b))) => Some((Ok::<Bytes, HostError>(b), Some(inner))),
+                Ok(Some(Err(e))) => Some((Err(HostError::Transport(describe(&e))), None)),
+            }
+        })
+        .boxed_local();
+        Ok(UpstreamResponse { status, headers, body })
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        match map.get(key) {
+            Some((_, exp)) if *exp <= Instant::now() => {
+                map.remove(key);
+                Ok(None)
+            }
+            Some((v, _)) => Ok(Some(v.clone())),
+            None => Ok(None),
+        }
+    }
+
+    async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        map.insert(key.to_owned(), (value, Instant::now() + ttl));
+        Ok(())
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        map.remove(key);
+        Ok(())
+    }
+
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        // The OS source does not fail on Linux; if it ever did, ids would
+        // still be unique per process through the time mix below.
+        if getrandom::fill(buf).is_err() {
+            let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
+            }
+        }
+    }
+}
