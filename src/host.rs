@@ -20,14 +20,22 @@ pub struct NativeHost {
 
 impl NativeHost {
     /// A host for one worker thread.
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>) -> Self {
+    pub fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .unwrap_or_default();
-        NativeHost { client, idle_timeout, store }
+        NativeHost {
+            client,
+            idle_timeout,
+            store,
+        }
     }
 }
 
@@ -50,7 +58,12 @@ impl Host for NativeHost {
             rb = rb.header(k.as_str(), v.as_str());
         }
         let resp = match tokio::time::timeout(req.timeout, rb.send()).await {
-            Err(_) => return Err(HostError::Timeout(format!("no response headers within {:?}", req.timeout))),
+            Err(_) => {
+                return Err(HostError::Timeout(format!(
+                    "no response headers within {:?}",
+                    req.timeout
+                )))
+            }
             Ok(Err(e)) if e.is_timeout() => return Err(HostError::Timeout(describe(&e))),
             Ok(Err(e)) => return Err(HostError::Transport(describe(&e))),
             Ok(Ok(r)) => r,
@@ -67,18 +80,28 @@ impl Host for NativeHost {
         let body: ByteStream = futures::stream::unfold(Some(inner), move |state| async move {
             let mut inner = state?;
             match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => Some((Err(HostError::Timeout(format!("no data for {idle:?}"))), None)),
+                Err(_) => Some((
+                    Err(HostError::Timeout(format!("no data for {idle:?}"))),
+                    None,
+                )),
                 Ok(None) => None,
                 Ok(Some(Ok(b))) => Some((Ok::<Bytes, HostError>(b), Some(inner))),
                 Ok(Some(Err(e))) => Some((Err(HostError::Transport(describe(&e))), None)),
             }
         })
         .boxed_local();
-        Ok(UpstreamResponse { status, headers, body })
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
-        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        let mut map = self
+            .store
+            .lock()
+            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
         match map.get(key) {
             Some((_, exp)) if *exp <= Instant::now() => {
                 map.remove(key);
@@ -90,13 +113,19 @@ impl Host for NativeHost {
     }
 
     async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
-        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        let mut map = self
+            .store
+            .lock()
+            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
         map.insert(key.to_owned(), (value, Instant::now() + ttl));
         Ok(())
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
-        let mut map = self.store.lock().map_err(|_| HostError::Store("store lock poisoned".into()))?;
+        let mut map = self
+            .store
+            .lock()
+            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
         map.remove(key);
         Ok(())
     }
@@ -109,7 +138,10 @@ impl Host for NativeHost {
         // The OS source does not fail on Linux; if it ever did, ids would
         // still be unique per process through the time mix below.
         if getrandom::fill(buf).is_err() {
-            let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let t = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos();
             for (i, b) in buf.iter_mut().enumerate() {
                 *b = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
             }

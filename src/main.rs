@@ -12,7 +12,12 @@ use latticelm_core::Config;
 
 /// An Open Responses gateway in front of many LLM providers.
 #[derive(Parser)]
-#[command(name = "latticelm", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "latticelm",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -56,7 +61,8 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     match path {
         None => Ok(Config::embedded_default(&env_var)),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
             Config::from_yaml(&text, &env_var).map_err(|e| format!("{}: {e}", p.display()))
         }
     }
@@ -71,12 +77,20 @@ fn main() -> ExitCode {
             }
             let threads = args
                 .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                })
                 .max(1);
             server::run(config, threads)
         }),
         Command::CheckConfig { config } => load_config(config.as_ref()).map(|c| {
-            println!("configuration OK: {} providers, {} models", c.providers.len(), c.models.len());
+            println!(
+                "configuration OK: {} providers, {} models",
+                c.providers.len(),
+                c.models.len()
+            );
             for m in &c.models {
                 println!("  {} -> {}", m.name, m.provider);
             }

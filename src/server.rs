@@ -31,11 +31,12 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Binds, prints the address, and serves until the process is stopped.
 pub fn run(config: Config, threads: usize) -> Result<(), String> {
-    let addr: SocketAddr = config
-        .server
-        .address
-        .parse()
-        .map_err(|e| format!("server.address `{}` is not an address: {e}", config.server.address))?;
+    let addr: SocketAddr = config.server.address.parse().map_err(|e| {
+        format!(
+            "server.address `{}` is not an address: {e}",
+            config.server.address
+        )
+    })?;
     // The first socket fixes the port (which may have been 0); the other
     // workers bind the same port.
     let first = bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -46,7 +47,10 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     }
     let gateway = Gateway::new(config);
     let store = Arc::new(Mutex::new(HashMap::new()));
-    println!("latticelm listening on http://{local} ({threads} threads, {} models)", gateway.config().models.len());
+    println!(
+        "latticelm listening on http://{local} ({threads} threads, {} models)",
+        gateway.config().models.len()
+    );
     let handles: Vec<_> = listeners
         .into_iter()
         .enumerate()
@@ -60,7 +64,8 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         })
         .collect::<Result<_, _>>()?;
     for h in handles {
-        h.join().map_err(|_| "a worker thread panicked".to_owned())??;
+        h.join()
+            .map_err(|_| "a worker thread panicked".to_owned())??;
     }
     Ok(())
 }
@@ -68,7 +73,10 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
 type Store = Arc<Mutex<HashMap<String, (Vec<u8>, std::time::Instant)>>>;
 
 fn worker(listener: std::net::TcpListener, gateway: Gateway, store: Store) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
@@ -100,16 +108,27 @@ fn worker(listener: std::net::TcpListener, gateway: Gateway, store: Store) -> Re
     })
 }
 
-async fn handle(gateway: &Gateway, host: &NativeHost, req: hyper::Request<Incoming>) -> hyper::Response<NativeBody> {
+async fn handle(
+    gateway: &Gateway,
+    host: &NativeHost,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<NativeBody> {
     let (parts, body) = req.into_parts();
     let limit = gateway.config().server.max_request_bytes;
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let err: ApiError = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            let err: ApiError = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 RequestError::TooLarge(limit).into()
             } else {
-                RequestError::InvalidBody { path: ".".into(), message: format!("could not read the body: {e}") }.into()
+                RequestError::InvalidBody {
+                    path: ".".into(),
+                    message: format!("could not read the body: {e}"),
+                }
+                .into()
             };
             return to_hyper(error_response(&err));
         }
@@ -119,7 +138,12 @@ async fn handle(gateway: &Gateway, host: &NativeHost, req: hyper::Request<Incomi
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let req = HttpRequest { method: parts.method.to_string(), path: parts.uri.path().to_owned(), headers, body };
+    let req = HttpRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers,
+        body,
+    };
     to_hyper(gateway.handle(host, req).await)
 }
 
@@ -129,12 +153,15 @@ fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
         Body::Stream(s) => NativeBody::Stream(s),
     };
     let mut out = hyper::Response::new(body);
-    *out.status_mut() = hyper::StatusCode::from_u16(resp.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in resp.headers {
-        if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::try_from(k), hyper::header::HeaderValue::try_from(v)) {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::try_from(k),
+            hyper::header::HeaderValue::try_from(v),
+        ) {
             out.headers_mut().append(k, v);
         }
     }
     out
 }
-

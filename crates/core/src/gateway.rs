@@ -105,7 +105,10 @@ impl Gateway {
             let json = mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json");
             // `curl -d '{…}'` sends a form content type with a JSON body.
             let looks_json = req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-            if !json && !(looks_json && (mime == "application/x-www-form-urlencoded" || mime == "text/plain")) {
+            if !json
+                && !(looks_json
+                    && (mime == "application/x-www-form-urlencoded" || mime == "text/plain"))
+            {
                 return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
             }
         }

@@ -1,0 +1,280 @@
+//! Synthesized answers in each protocol's recorded shape.
+
+use serde_json::{json, Value};
+
+/// The wire protocol of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
+    /// Chat Completions (`/v1/chat/completions`).
+    Chat,
+}
+
+/// What the mock decided to say.
+pub(crate) enum Answer {
+    Text(String),
+    Call { name: String, arguments: String },
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+/// Decides the answer from the request body.
+pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
+    let (last_user, tool_result, tools) = match protocol {
+        Protocol::Chat => {
+            let msgs = body["messages"].as_array().cloned().unwrap_or_default();
+            let user = msgs
+                .iter()
+                .rev()
+                .find(|m| m["role"] == "user")
+                .map(|m| text_of(&m["content"]));
+            let tool = msgs
+                .last()
+                .filter(|m| m["role"] == "tool")
+                .map(|m| text_of(&m["content"]));
+            let tools: Vec<(String, Value)> = body["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| {
+                    Some((
+                        t.pointer("/function/name")?.as_str()?.to_owned(),
+                        t.pointer("/function/parameters")
+                            .cloned()
+                            .unwrap_or_default(),
+                    ))
+                })
+                .collect();
+            (user, tool, tools)
+        }
+        Protocol::Responses => {
+            let items = match &body["input"] {
+                Value::String(s) => vec![json!({"type": "message", "role": "user", "content": s})],
+                Value::Array(a) => a.clone(),
+                _ => vec![],
+            };
+            let user = items
+                .iter()
+                .rev()
+                .find(|m| m["role"] == "user")
+                .map(|m| text_of(&m["content"]));
+            let tool = items
+                .last()
+                .filter(|m| m["type"] == "function_call_output")
+                .map(|m| text_of(&m["output"]));
+            let tools: Vec<(String, Value)> = body["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["parameters"].clone())))
+                .collect();
+            (user, tool, tools)
+        }
+    };
+    if let Some(result) = tool_result {
+        return Answer::Text(format!("tool said: {result}"));
+    }
+    let user = last_user.unwrap_or_default();
+    let lower = user.to_lowercase();
+    if body["tool_choice"] != "none" {
+        if let Some((name, params)) = tools
+            .iter()
+            .find(|(n, _)| lower.contains(&n.to_lowercase()))
+        {
+            let key = params["properties"]
+                .as_object()
+                .and_then(|p| p.keys().next().cloned())
+                .unwrap_or_else(|| "input".into());
+            return Answer::Call {
+                name: name.clone(),
+                arguments: json!({ key: user }).to_string(),
+            };
+        }
+    }
+    Answer::Text(format!("echo: {user}"))
+}
+
+/// Splits into small pieces, as a model streams tokens.
+fn pieces(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    chars.chunks(4).map(|c| c.iter().collect()).collect()
+}
+
+impl Answer {
+    fn usage_tokens(&self) -> (u64, u64) {
+        match self {
+            Answer::Text(t) => (12, t.split_whitespace().count() as u64),
+            Answer::Call { arguments, .. } => (12, (arguments.len() / 4) as u64),
+        }
+    }
+
+    /// The non-streaming body.
+    pub(crate) fn body(&self, protocol: Protocol, model: &str) -> Value {
+        let (input, output) = self.usage_tokens();
+        match protocol {
+            Protocol::Chat => {
+                let (message, finish) = match self {
+                    Answer::Text(t) => (
+                        json!({"role": "assistant", "content": t, "refusal": null, "annotations": []}),
+                        "stop",
+                    ),
+                    Answer::Call { name, arguments } => (
+                        json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [{"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": arguments}}]}),
+                        "tool_calls",
+                    ),
+                };
+                json!({
+                    "id": "chatcmpl-mock", "object": "chat.completion", "created": 1770933883, "model": model,
+                    "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+                    "usage": chat_usage(input, output), "service_tier": "default", "system_fingerprint": "fp_mock",
+                })
+            }
+            Protocol::Responses => {
+                let mut r = response_object(model, "completed");
+                r["output"] = json!([self.item("completed")]);
+                r["usage"] = responses_usage(input, output);
+                r
+            }
+        }
+    }
+
+    fn item(&self, status: &str) -> Value {
+        match self {
+            Answer::Text(t) => {
+                json!({"id": "msg_mock_1", "type": "message", "status": status, "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": if status == "completed" { t.as_str() } else { "" }}], "role": "assistant"})
+            }
+            Answer::Call { name, arguments } => {
+                json!({"id": "fc_mock_1", "type": "function_call", "status": status, "arguments": if status == "completed" { arguments.as_str() } else { "" }, "call_id": "call_mock_1", "name": name})
+            }
+        }
+    }
+
+    /// The streamed body, one SSE frame per element.
+    pub(crate) fn events(&self, protocol: Protocol, model: &str) -> Vec<String> {
+        let (input, output) = self.usage_tokens();
+        match protocol {
+            Protocol::Chat => {
+                let chunk = |delta: Value, finish: Value| {
+                    let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1770933892, "model": model, "service_tier": "default", "system_fingerprint": "fp_mock", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
+                    format!("data: {c}\n\n")
+                };
+                let mut frames = vec![chunk(
+                    json!({"role": "assistant", "content": "", "refusal": null}),
+                    Value::Null,
+                )];
+                let finish = match self {
+                    Answer::Text(t) => {
+                        frames.extend(
+                            pieces(t)
+                                .into_iter()
+                                .map(|p| chunk(json!({"content": p}), Value::Null)),
+                        );
+                        "stop"
+                    }
+                    Answer::Call { name, arguments } => {
+                        frames.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null));
+                        frames.extend(pieces(arguments).into_iter().map(|p| {
+                            chunk(
+                                json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}),
+                                Value::Null,
+                            )
+                        }));
+                        "tool_calls"
+                    }
+                };
+                frames.push(chunk(json!({}), json!(finish)));
+                let usage = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1770933892, "model": model, "choices": [], "usage": chat_usage(input, output)});
+                frames.push(format!("data: {usage}\n\n"));
+                frames.push("data: [DONE]\n\n".into());
+                frames
+            }
+            Protocol::Responses => {
+                let mut seq = 0u64;
+                let mut frames = Vec::new();
+                let mut ev = |mut v: Value| {
+                    v["sequence_number"] = json!(seq);
+                    seq += 1;
+                    frames.push(format!(
+                        "event: {}\ndata: {v}\n\n",
+                        v["type"].as_str().unwrap_or_default()
+                    ));
+                };
+                ev(
+                    json!({"type": "response.created", "response": response_object(model, "in_progress")}),
+                );
+                ev(
+                    json!({"type": "response.in_progress", "response": response_object(model, "in_progress")}),
+                );
+                ev(
+                    json!({"type": "response.output_item.added", "output_index": 0, "item": self.item("in_progress")}),
+                );
+                match self {
+                    Answer::Text(t) => {
+                        ev(
+                            json!({"type": "response.content_part.added", "item_id": "msg_mock_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
+                        );
+                        for p in pieces(t) {
+                            ev(
+                                json!({"type": "response.output_text.delta", "item_id": "msg_mock_1", "output_index": 0, "content_index": 0, "delta": p, "logprobs": []}),
+                            );
+                        }
+                        ev(
+                            json!({"type": "response.output_text.done", "item_id": "msg_mock_1", "output_index": 0, "content_index": 0, "text": t, "logprobs": []}),
+                        );
+                        ev(
+                            json!({"type": "response.content_part.done", "item_id": "msg_mock_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": t}}),
+                        );
+                    }
+                    Answer::Call { arguments, .. } => {
+                        for p in pieces(arguments) {
+                            ev(
+                                json!({"type": "response.function_call_arguments.delta", "item_id": "fc_mock_1", "output_index": 0, "delta": p}),
+                            );
+                        }
+                        ev(
+                            json!({"type": "response.function_call_arguments.done", "item_id": "fc_mock_1", "output_index": 0, "arguments": arguments}),
+                        );
+                    }
+                }
+                ev(
+                    json!({"type": "response.output_item.done", "output_index": 0, "item": self.item("completed")}),
+                );
+                let mut done = response_object(model, "completed");
+                done["output"] = json!([self.item("completed")]);
+                done["usage"] = responses_usage(input, output);
+                ev(json!({"type": "response.completed", "response": done}));
+                frames
+            }
+        }
+    }
+}
+
+fn chat_usage(input: u64, output: u64) -> Value {
+    json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}})
+}
+
+fn responses_usage(input: u64, output: u64) -> Value {
+    json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input + output})
+}
+
+fn response_object(model: &str, status: &str) -> Value {
+    json!({"id": "resp_mock_1", "object": "response", "created_at": 1770803615, "status": status, "background": false,
+        "error": null, "incomplete_details": null, "instructions": null, "max_output_tokens": null, "model": model,
+        "output": [], "parallel_tool_calls": true, "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
+        "store": true, "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
+        "top_p": 1.0, "truncation": "disabled", "usage": null, "metadata": {}})
+}
