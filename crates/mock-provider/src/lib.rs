@@ -106,14 +106,11 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
     let path = parts.uri.path().to_owned();
     if path == "/_mock/requests" {
         let mut reqs = state.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = serde_json::to_vec(&*reqs).unwrap_or_default();
         if parts.method == hyper::Method::DELETE {
             reqs.clear();
         }
-        return full(
-            200,
-            "application/json",
-            serde_json::to_vec(&*reqs).unwrap_or_default(),
-        );
+        return full(200, "application/json", listed);
     }
     let bytes = body
         .collect()

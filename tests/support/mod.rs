@@ -1,0 +1,193 @@
+//! End-to-end support: the mock provider in-process, and the real
+//! `latticelm` binary started on a free loopback port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use spec_check::*;
+
+/// A running gateway process (killed on drop) and the mock behind it.
+pub struct Gateway {
+    child: Child,
+    pub url: String,
+    pub mock: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test configuration: both OpenAI protocols at the mock, the
+/// built-in mock, and a provider nobody listens for.
+pub fn config(mock: &str) -> String {
+    format!(
+        r#"
+server:
+  address: "127.0.0.1:0"
+  upstream_timeout: 5s
+  max_request_bytes: 1048576
+providers:
+  oa: {{ type: openai, endpoint: "{mock}", api_key: "sk-oa" }}
+  chat: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "${{CHAT_KEY:-sk-chat}}" }}
+  builtin: {{ type: mock }}
+  dead: {{ type: openai-chat, endpoint: "http://127.0.0.1:9" }}
+models:
+  - {{ name: gpt-4o-mini, provider: oa }}
+  - {{ name: llama, provider: chat, provider_model_id: "llama3.2:3b" }}
+  - {{ name: offline, provider: builtin }}
+  - {{ name: unreachable, provider: dead }}
+"#
+    )
+}
+
+/// Starts the mock and the gateway binary.
+pub fn start() -> Gateway {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    start_with(&config(&mock), mock)
+}
+
+/// Starts the gateway with a given configuration.
+pub fn start_with(yaml: &str, mock: String) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latticelm"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--threads", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start latticelm");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("listening line");
+    Gateway {
+        child,
+        url: format!("http://{addr}"),
+        mock,
+        _dir: dir,
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+impl Gateway {
+    /// POSTs a JSON body to /v1/responses; returns status and JSON.
+    pub fn post(&self, body: &Value) -> (u16, Value) {
+        let r = client()
+            .post(format!("{}/v1/responses", self.url))
+            .json(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    /// POSTs raw bytes with a content type; returns status, headers and JSON.
+    pub fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = client()
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let r = client().get(format!("{}{path}", self.url)).send().unwrap();
+        (
+            r.status().as_u16(),
+            serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Streams a request; returns each SSE event with the time it arrived.
+    pub fn stream(&self, body: &Value) -> (u16, Vec<(Duration, Value)>) {
+        let start = Instant::now();
+        let mut r = client()
+            .post(format!("{}/v1/responses", self.url))
+            .json(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/event-stream",
+            "streaming content type"
+        );
+        let mut buf = Vec::new();
+        let mut timed = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = r.read(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = buf.drain(..end + 2).collect();
+                timed.push((start.elapsed(), block));
+            }
+        }
+        let all: Vec<u8> = timed.iter().flat_map(|(_, b)| b.clone()).collect();
+        let events = parse_sse(&all);
+        let times = timed.iter().map(|(t, _)| *t);
+        (status, times.zip(events).collect())
+    }
+
+    /// The requests the mock provider received, and forgets them.
+    pub fn upstream_requests(&self) -> Vec<Value> {
+        let r = client()
+            .delete(format!("{}/_mock/requests", self.mock))
+            .send()
+            .unwrap();
+        serde_json::from_slice(&r.bytes().unwrap()).unwrap()
+    }
+}
+
+/// The concatenated output text of a response.
+pub fn output_text(resp: &Value) -> String {
+    resp["output"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "message")
+        .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["text"].as_str().map(str::to_owned))
+        .collect()
+}
