@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::tagged::string_or_list;
 use super::{ContentPart, Extra};
 
 /// One item of input or output.
@@ -141,7 +142,7 @@ pub struct Message {
 }
 
 /// Message content: the string shorthand or a list of parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// A single string.
@@ -149,6 +150,19 @@ pub enum MessageContent {
     /// Content parts.
     Parts(Vec<ContentPart>),
 }
+
+string_or_list!(
+    MessageContent,
+    Parts,
+    ContentPart,
+    "a string or an array of content parts"
+);
+string_or_list!(
+    FunctionOutput,
+    Parts,
+    ContentPart,
+    "a string or an array of content parts"
+);
 
 impl MessageContent {
     /// The parts, with the string shorthand read as one text part of the
@@ -208,7 +222,7 @@ pub struct FunctionCallOutput {
 }
 
 /// A tool result: a string, or content parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum FunctionOutput {
     /// Usually a JSON string.

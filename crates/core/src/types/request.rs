@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::tagged::tagged_union;
+use super::tagged::{string_or_list, tagged_union};
 use super::{Extra, Item};
 
 /// `CreateResponseBody`. Fields the gateway does not know are kept in
@@ -97,7 +97,7 @@ pub struct CreateResponseBody {
 }
 
 /// `input`: the string shorthand or a list of items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Input {
     /// One user message.
@@ -105,6 +105,8 @@ pub enum Input {
     /// Items in order.
     Items(Vec<Item>),
 }
+
+string_or_list!(Input, Items, Item, "a string or an array of items");
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -31,3 +31,42 @@ macro_rules! tagged_union {
 }
 
 pub(crate) use tagged_union;
+
+/// Implements `Deserialize` for an enum of `Text(String)` and
+/// `$list(Vec<T>)`: a string or a list, where an invalid list element
+/// reports its own error and index (an untagged enum would only say
+/// "did not match any variant").
+macro_rules! string_or_list {
+    ($name:ident, $list:ident, $elem:ty, $what:literal) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::Text(v.to_owned()))
+                    }
+                    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::Text(v))
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> Result<$name, A::Error> {
+                        let mut out: Vec<$elem> = Vec::new();
+                        while let Some(x) = seq.next_element()? {
+                            out.push(x);
+                        }
+                        Ok($name::$list(out))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+pub(crate) use string_or_list;
