@@ -9,22 +9,21 @@ use bytes::Bytes;
 use futures::StreamExt;
 use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
 
+/// The in-memory store shared by every worker thread: value and expiry.
+pub type MemoryStore = Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>;
+
 /// One per worker thread: a reqwest client's pooled connections belong to
 /// the runtime that opened them. The store is shared by all threads.
 #[derive(Clone)]
 pub struct NativeHost {
     client: reqwest::Client,
     idle_timeout: Duration,
-    store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+    store: MemoryStore,
 }
 
 impl NativeHost {
     /// A host for one worker thread.
-    pub fn new(
-        connect_timeout: Duration,
-        idle_timeout: Duration,
-        store: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
-    ) -> Self {
+    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: MemoryStore) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)

@@ -16,7 +16,7 @@ use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpReques
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::body::NativeBody;
-use crate::host::NativeHost;
+use crate::host::{MemoryStore, NativeHost};
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -70,9 +70,11 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     Ok(())
 }
 
-type Store = Arc<Mutex<HashMap<String, (Vec<u8>, std::time::Instant)>>>;
-
-fn worker(listener: std::net::TcpListener, gateway: Gateway, store: Store) -> Result<(), String> {
+fn worker(
+    listener: std::net::TcpListener,
+    gateway: Gateway,
+    store: MemoryStore,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -19,12 +19,21 @@ fn envelope_ok(body: &Value) {
     );
 }
 
+/// What, content type, body, expected status, code and param.
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 #[test]
 fn bad_requests_get_the_envelope() {
     let gw = start();
     let big = "x".repeat(1_100_000);
-    // (what, content type, body, status, code, param)
-    let cases: Vec<(&str, &str, Vec<u8>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("empty body", "application/json", b"".to_vec(), 400, "invalid_body", None),
         ("not JSON", "application/json", b"{model: gpt".to_vec(), 400, "invalid_body", None),
         ("JSON array", "application/json", b"[1,2]".to_vec(), 400, "invalid_body", None),

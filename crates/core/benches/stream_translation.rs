@@ -10,12 +10,19 @@ use latticelm_core::types::CreateResponseBody;
 use latticelm_core::{Outcome, ResponseBuilder};
 
 fn recording(dir: &str, name: &str, responses: bool) -> Vec<u8> {
-    let path = format!("{}/../../../shared/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../../shared/fixtures/{dir}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).expect("fixture");
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         if responses {
-            let kind = line.split("\"type\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("x");
+            let kind = line
+                .split("\"type\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("x");
             out.extend_from_slice(format!("event: {kind}\n").as_bytes());
         }
         out.extend_from_slice(format!("data: {line}\n\n").as_bytes());
@@ -27,8 +34,15 @@ fn recording(dir: &str, name: &str, responses: bool) -> Vec<u8> {
 }
 
 fn translate(kind: ProviderKind, sse_bytes: &[u8], chunk: usize) -> usize {
-    let body = CreateResponseBody { model: Some("m".into()), ..Default::default() };
-    let mut b = ResponseBuilder::new(latticelm_core::validate::skeleton(&body, "resp_x".into(), "m", 0), 1, true);
+    let body = CreateResponseBody {
+        model: Some("m".into()),
+        ..Default::default()
+    };
+    let mut b = ResponseBuilder::new(
+        latticelm_core::validate::skeleton(&body, "resp_x".into(), "m", 0),
+        1,
+        true,
+    );
     let mut t = StreamTranslator::new(kind, "bench");
     let mut d = SseDecoder::new();
     let mut events = Vec::new();
@@ -47,7 +61,14 @@ fn translate(kind: ProviderKind, sse_bytes: &[u8], chunk: usize) -> usize {
         }
     }
     let outcome = t.finish(&mut b);
-    b.finish(if outcome == Outcome::Completed { Outcome::Completed } else { outcome }, 1);
+    b.finish(
+        if outcome == Outcome::Completed {
+            Outcome::Completed
+        } else {
+            outcome
+        },
+        1,
+    );
     for ev in b.drain() {
         sse::encode(&ev, &mut out);
     }
@@ -56,8 +77,16 @@ fn translate(kind: ProviderKind, sse_bytes: &[u8], chunk: usize) -> usize {
 
 fn bench(c: &mut Criterion) {
     let cases = [
-        ("openai-responses", recording("openai-responses", "openai-phase.1.chunks.txt", true), ProviderKind::OpenAi),
-        ("openai-chat", recording("openai-chat", "openai-text.chunks.txt", false), ProviderKind::OpenAiChat),
+        (
+            "openai-responses",
+            recording("openai-responses", "openai-phase.1.chunks.txt", true),
+            ProviderKind::OpenAi,
+        ),
+        (
+            "openai-chat",
+            recording("openai-chat", "openai-text.chunks.txt", false),
+            ProviderKind::OpenAiChat,
+        ),
     ];
     let mut g = c.benchmark_group("upstream_sse");
     for (name, bytes, kind) in &cases {
@@ -72,9 +101,11 @@ fn bench(c: &mut Criterion) {
                 events.len()
             })
         });
-        g.bench_with_input(BenchmarkId::new("decode_translate_encode", name), bytes, |b, bytes| {
-            b.iter(|| translate(*kind, bytes, 1400))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("decode_translate_encode", name),
+            bytes,
+            |b, bytes| b.iter(|| translate(*kind, bytes, 1400)),
+        );
     }
     g.finish();
 }
