@@ -88,3 +88,11 @@ fn durations() {
     assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
     assert!(parse_duration("h").is_err());
 }
+
+#[test]
+fn the_example_config_loads() {
+    let text = include_str!("../../../../config.example.yaml");
+    let c = Config::from_yaml(text, &env).unwrap();
+    assert_eq!(c.providers["groq"].headers["x-team"], "platform");
+    assert_eq!(c.conversations.ttl, Duration::from_secs(3600));
+}

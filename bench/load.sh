@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Load benchmark: the gateway's added latency over direct calls to the same
+# mock provider, measured in the same run, at a fixed request rate.
+#
+#   bench/load.sh                      # RATE=200 req/s, DURATION=10s, N=300 TTFB samples
+#
+# Needs `oha` (cargo install oha --locked) and curl. Writes
+# bench-results/load.md and prints it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${RATE:-200}
+DURATION=${DURATION:-10s}
+N=${N:-300}
+FIXTURES=${FIXTURES:-../shared/fixtures}
+command -v oha >/dev/null || cargo install oha --locked
+cargo build --release --quiet -p latticelm -p latticelm-mock
+bin=${CARGO_TARGET_DIR:-target}/release
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_line() { # file → the http:// address printed in it
+  for _ in $(seq 100); do
+    if grep -q 'http://' "$1" 2>/dev/null; then grep -o 'http://[0-9.:]*' "$1" | head -1; return; fi
+    sleep 0.05
+  done
+  echo "no address in $1" >&2; exit 1
+}
+
+"$bin/latticelm-mock" --port 0 --fixtures "$FIXTURES" >"$work/mock.log" 2>&1 & pids+=($!)
+MOCK=$(wait_line "$work/mock.log")
+cat >"$work/config.yaml" <<YAML
+server: { address: "127.0.0.1:0" }
+providers:
+  chat: { type: openai-chat, endpoint: "$MOCK" }
+  oa: { type: openai, endpoint: "$MOCK" }
+models:
+  - { name: chat-model, provider: chat, provider_model_id: bench }
+  - { name: responses-model, provider: oa, provider_model_id: bench }
+YAML
+"$bin/latticelm" serve --config "$work/config.yaml" --threads 1 >"$work/gw.log" 2>&1 & pids+=($!)
+GW_PID=$!
+GW=$(wait_line "$work/gw.log")
+
+direct_chat='{"model":"bench","messages":[{"role":"user","content":"hello benchmark"}]}'
+direct_chat_stream='{"model":"bench","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello benchmark"}]}'
+gw_chat='{"model":"chat-model","input":"hello benchmark"}'
+gw_chat_stream='{"model":"chat-model","input":"hello benchmark","stream":true}'
+direct_resp='{"model":"bench","input":"hello benchmark"}'
+gw_resp='{"model":"responses-model","input":"hello benchmark"}'
+
+# oha at a fixed rate → "p50 p99" in milliseconds.
+load() {
+  oha -z "$DURATION" -q "$RATE" -m POST -H 'content-type: application/json' -d "$2" --no-tui --output-format json "$1" >"$work/oha.json"
+  python3 - "$work/oha.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["latencyPercentiles"]
+ok = d["summary"]["successRate"]
+assert ok == 1.0, f"success rate {ok}"
+print(f'{p["p50"]*1000:.3f} {p["p99"]*1000:.3f}')
+PY
+}
+
+# Sequential time to first byte of a stream → "p50 p99" in milliseconds.
+ttfb() {
+  for _ in $(seq "$N"); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H 'content-type: application/json' -d "$2" "$1"
+  done | python3 -c '
+import sys
+v = sorted(float(x) * 1000 for x in sys.stdin)
+print(f"{v[len(v)//2]:.3f} {v[int(len(v)*0.99)-1]:.3f}")'
+}
+
+# Warm up connections and caches.
+oha -n 200 -m POST -H 'content-type: application/json' -d "$gw_chat" --no-tui "$GW/v1/responses" >/dev/null
+
+read -r d50 d99 < <(load "$MOCK/v1/chat/completions" "$direct_chat")
+read -r g50 g99 < <(load "$GW/v1/responses" "$gw_chat")
+read -r dr50 dr99 < <(load "$MOCK/v1/responses" "$direct_resp")
+read -r gr50 gr99 < <(load "$GW/v1/responses" "$gw_resp")
+read -r ds50 ds99 < <(load "$MOCK/v1/chat/completions" "$direct_chat_stream")
+read -r gs50 gs99 < <(load "$GW/v1/responses" "$gw_chat_stream")
+read -r dt50 dt99 < <(ttfb "$MOCK/v1/chat/completions" "$direct_chat_stream")
+read -r gt50 gt99 < <(ttfb "$GW/v1/responses" "$gw_chat_stream")
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
+
+row() { # name direct50 direct99 gw50 gw99
+  python3 -c "
+import sys
+n, d50, d99, g50, g99 = sys.argv[1], *map(float, sys.argv[2:])
+print(f'| {n} | {d50:.2f} / {d99:.2f} | {g50:.2f} / {g99:.2f} | +{g50-d50:.2f} / +{g99-d99:.2f} | {g50/d50:.2f}x / {g99/d99:.2f}x |')" "$@"
+}
+
+mkdir -p bench-results
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), gateway with 1 worker thread, mock and load tool on the same machine."
+  echo "Latency in ms, p50 / p99, at $RATE req/s for $DURATION (oha); TTFB over $N sequential streams (curl)."
+  echo
+  echo "| scenario | direct to mock | through latticelm | added | ratio |"
+  echo "|---|---|---|---|---|"
+  row "Chat Completions, non-streaming" "$d50" "$d99" "$g50" "$g99"
+  row "OpenAI Responses, non-streaming" "$dr50" "$dr99" "$gr50" "$gr99"
+  row "Chat Completions, streaming (whole stream)" "$ds50" "$ds99" "$gs50" "$gs99"
+  row "Chat Completions, streaming (TTFB)" "$dt50" "$dt99" "$gt50" "$gt99"
+  echo
+  echo "Gateway peak RSS: $((rss_kb / 1024)) MiB ($rss_kb kB VmHWM)."
+} | tee bench-results/load.md
