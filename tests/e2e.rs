@@ -303,3 +303,39 @@ fn recorded_fixtures_replay_end_to_end() {
     assert_eq!(events[n - 2]["error"]["code"], "insufficient_quota");
     assert_eq!(events[n - 1]["response"]["status"], "failed");
 }
+
+#[test]
+fn client_disconnect_cancels_the_upstream_request() {
+    use std::io::{Read, Write};
+    let gw = start();
+    let cfg = config(&gw.mock).replace(
+        "- { name: llama,",
+        "- { name: slow, provider: chat, provider_model_id: \"slow:100\" }\n  - { name: llama,",
+    );
+    let gw = start_with(&cfg, gw.mock.clone());
+    let addr = gw.url.trim_start_matches("http://");
+    let body = json!({"model": "slow", "input": "a long answer that takes a while to stream", "stream": true}).to_string();
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(conn, "POST /v1/responses HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut buf = [0u8; 1024];
+    let n = conn.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(conn); // the client goes away mid-stream
+    let streams = || -> Vec<String> {
+        client()
+            .get(format!("{}/_mock/streams", gw.mock))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while streams().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        streams(),
+        ["cancelled"],
+        "the upstream stream was dropped, not read to the end"
+    );
+}

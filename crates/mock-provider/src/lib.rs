@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::service::service_fn;
@@ -37,6 +36,9 @@ pub use synth::Protocol;
 pub struct State {
     fixtures: PathBuf,
     requests: Mutex<Vec<Value>>,
+    /// How each streamed answer ended: `completed`, or `cancelled` when
+    /// the client (the gateway) went away first.
+    streams: Arc<Mutex<Vec<&'static str>>>,
 }
 
 impl State {
@@ -45,6 +47,7 @@ impl State {
         Arc::new(State {
             fixtures,
             requests: Mutex::new(Vec::new()),
+            streams: Arc::default(),
         })
     }
 }
@@ -104,6 +107,18 @@ fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bod
 async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
+    if path == "/_mock/streams" {
+        let streams = state
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        return full(
+            200,
+            "application/json",
+            serde_json::to_vec(&streams).unwrap_or_default(),
+        );
+    }
     if path == "/_mock/requests" {
         let mut reqs = state.requests.lock().unwrap_or_else(|e| e.into_inner());
         let listed = serde_json::to_vec(&*reqs).unwrap_or_default();
@@ -190,7 +205,30 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             answer.body(protocol, &model).to_string(),
         );
     }
-    sse(answer.events(protocol, &model), delay)
+    sse(
+        answer.events(protocol, &model),
+        delay,
+        Some(state.streams.clone()),
+    )
+}
+
+/// Records how a streamed answer ended when the body is dropped.
+struct StreamEnd {
+    log: Option<Arc<Mutex<Vec<&'static str>>>>,
+    completed: bool,
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        if let Some(log) = &self.log {
+            let outcome = if self.completed {
+                "completed"
+            } else {
+                "cancelled"
+            };
+            log.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+        }
+    }
 }
 
 fn error_body(status: u16, kind: &str, message: &str) -> String {
@@ -198,13 +236,32 @@ fn error_body(status: u16, kind: &str, message: &str) -> String {
 }
 
 /// A `text/event-stream` response, written frame by frame.
-fn sse(frames: Vec<String>, delay: Option<Duration>) -> Response<Body> {
-    let stream = futures::stream::iter(frames).then(move |f| async move {
-        if let Some(d) = delay {
-            tokio::time::sleep(d).await;
-        }
-        Ok::<_, Infallible>(Frame::data(Bytes::from(f)))
-    });
+fn sse(
+    frames: Vec<String>,
+    delay: Option<Duration>,
+    log: Option<Arc<Mutex<Vec<&'static str>>>>,
+) -> Response<Body> {
+    let end = StreamEnd {
+        log,
+        completed: false,
+    };
+    let stream = futures::stream::unfold(
+        (frames.into_iter(), end),
+        move |(mut frames, mut end)| async move {
+            let Some(f) = frames.next() else {
+                end.completed = true;
+                drop(end);
+                return None;
+            };
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            Some((
+                Ok::<_, Infallible>(Frame::data(Bytes::from(f))),
+                (frames, end),
+            ))
+        },
+    );
     Response::builder()
         .status(200)
         .header("content-type", "text/event-stream; charset=utf-8")
@@ -262,5 +319,5 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
     if protocol == Protocol::Chat {
         frames.push("data: [DONE]\n\n".into());
     }
-    sse(frames, None)
+    sse(frames, None, None)
 }
