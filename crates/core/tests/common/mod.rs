@@ -14,6 +14,7 @@ use latticelm_core::{
 };
 
 use serde_json::Value;
+#[allow(unused_imports)] // not every test binary validates
 pub use spec_check::*;
 
 /// A canned upstream answer: status, headers and body chunks.
