@@ -12,31 +12,61 @@ fn cases() -> Vec<(&'static str, Value)> {
     let time = json!({"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {}}});
     vec![
         ("string input", json!({"input": "hi"})),
-        ("instructions and roles", json!({"instructions": "Be terse.", "input": [
+        (
+            "instructions and roles",
+            json!({"instructions": "Be terse.", "input": [
             {"role": "system", "content": "sys"}, {"role": "developer", "content": "dev"},
             {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"},
             {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
-            {"role": "user", "content": [{"type": "input_text", "text": "u2"}, {"type": "input_text", "text": "u3"}]}]})),
-        ("images and files", json!({"input": [{"role": "user", "content": [
+            {"role": "user", "content": [{"type": "input_text", "text": "u2"}, {"type": "input_text", "text": "u3"}]}]}),
+        ),
+        (
+            "images and files",
+            json!({"input": [{"role": "user", "content": [
             {"type": "input_text", "text": "look"},
             {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "high"},
             {"type": "input_image", "image_url": "https://example.com/a.jpg"},
-            {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}]}]})),
-        ("tools, parallel calls and outputs", json!({"tools": [weather, time], "parallel_tool_calls": false, "input": [
+            {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}]}]}),
+        ),
+        (
+            "tools, parallel calls and outputs",
+            json!({"tools": [weather, time], "parallel_tool_calls": false, "input": [
             {"role": "user", "content": "weather and time?"},
             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]},
             {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}"},
             {"type": "function_call", "call_id": "c2", "name": "get_time", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
             {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]},
-            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thought"}], "encrypted_content": "opaque"}]})),
-        ("tool_choice required", json!({"input": "x", "tools": [weather], "tool_choice": "required"})),
-        ("tool_choice function", json!({"input": "x", "tools": [weather, time], "tool_choice": {"type": "function", "name": "get_time"}})),
-        ("tool_choice allowed_tools", json!({"input": "x", "tools": [weather, time], "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]}})),
-        ("json_schema output", json!({"input": "x", "text": {"format": {"type": "json_schema", "name": "person", "strict": true, "schema": {"type": "object", "properties": {"name": {"type": "string"}}}}}})),
-        ("json_object output", json!({"input": "x", "text": {"format": {"type": "json_object"}}})),
-        ("sampling and limits", json!({"input": "x", "temperature": 0.3, "top_p": 0.9, "presence_penalty": 0.1, "frequency_penalty": 0.2, "max_output_tokens": 64, "top_logprobs": 2, "reasoning": {"effort": "low", "summary": "auto"}, "safety_identifier": "u-1", "prompt_cache_key": "k", "service_tier": "flex"})),
-        ("extra parameters pass through", json!({"input": "x", "top_k": 40, "repetition_penalty": 1.1})),
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thought"}], "encrypted_content": "opaque"}]}),
+        ),
+        (
+            "tool_choice required",
+            json!({"input": "x", "tools": [weather], "tool_choice": "required"}),
+        ),
+        (
+            "tool_choice function",
+            json!({"input": "x", "tools": [weather, time], "tool_choice": {"type": "function", "name": "get_time"}}),
+        ),
+        (
+            "tool_choice allowed_tools",
+            json!({"input": "x", "tools": [weather, time], "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]}}),
+        ),
+        (
+            "json_schema output",
+            json!({"input": "x", "text": {"format": {"type": "json_schema", "name": "person", "strict": true, "schema": {"type": "object", "properties": {"name": {"type": "string"}}}}}}),
+        ),
+        (
+            "json_object output",
+            json!({"input": "x", "text": {"format": {"type": "json_object"}}}),
+        ),
+        (
+            "sampling and limits",
+            json!({"input": "x", "temperature": 0.3, "top_p": 0.9, "presence_penalty": 0.1, "frequency_penalty": 0.2, "max_output_tokens": 64, "top_logprobs": 2, "reasoning": {"effort": "low", "summary": "auto"}, "safety_identifier": "u-1", "prompt_cache_key": "k", "service_tier": "flex"}),
+        ),
+        (
+            "extra parameters pass through",
+            json!({"input": "x", "top_k": 40, "repetition_penalty": 1.1}),
+        ),
         ("streaming", json!({"input": "x", "stream": true})),
     ]
 }
@@ -47,10 +77,16 @@ fn upstream_request_bodies() {
         let mut out = serde_json::Map::new();
         for (name, mut body) in cases() {
             body["model"] = json!("test-model");
-            let host = FakeHost::answering(Canned { status: 500, headers: vec![], chunks: vec![Bytes::from_static(b"{}")] });
+            let host = FakeHost::answering(Canned {
+                status: 500,
+                headers: vec![],
+                chunks: vec![Bytes::from_static(b"{}")],
+            });
             run(&gateway(kind), &host, post(&body));
             let sent = host.sent.borrow();
-            let req = sent.first().unwrap_or_else(|| panic!("{kind}/{name}: nothing sent"));
+            let req = sent
+                .first()
+                .unwrap_or_else(|| panic!("{kind}/{name}: nothing sent"));
             let upstream: Value = serde_json::from_slice(&req.body).unwrap();
             out.insert(name.to_owned(), json!({"url": req.url, "body": upstream}));
         }

@@ -1,0 +1,105 @@
+//! Streams that go wrong upstream: an error in the middle, a stream cut
+//! short, garbage. Each ends with `error` then `response.failed`, never a
+//! silently truncated "completed".
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::{json, Value};
+
+fn stream(kind: &str, sse: &str) -> Vec<Value> {
+    let host = FakeHost::answering(Canned {
+        status: 200,
+        headers: vec![],
+        chunks: vec![Bytes::from(sse.to_owned())],
+    });
+    let (status, body) = run(
+        &gateway(kind),
+        &host,
+        post(&json!({"model": "test-model", "input": "hi", "stream": true})),
+    );
+    assert_eq!(status, 200);
+    let events = parse_sse(&body.concat());
+    assert_valid_stream(&events);
+    events
+}
+
+fn tail(events: &[Value]) -> (&Value, &Value) {
+    let n = events.len();
+    (&events[n - 2], &events[n - 1])
+}
+
+#[test]
+fn chat_error_chunk_mid_stream() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n\
+               data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n";
+    let events = stream("openai-chat", sse);
+    let (err, failed) = tail(&events);
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["error"]["code"], "overloaded");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upstream 'up'"));
+    assert_eq!(failed["response"]["status"], "failed");
+    assert_eq!(
+        failed["response"]["output"][0]["status"], "incomplete",
+        "the partial message is kept, marked incomplete"
+    );
+    assert_eq!(failed["response"]["output"][0]["content"][0]["text"], "Hel");
+}
+
+#[test]
+fn chat_stream_cut_short() {
+    let events = stream(
+        "openai-chat",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+    );
+    let (err, failed) = tail(&events);
+    assert_eq!(err["error"]["code"], "upstream_stream_truncated");
+    assert_eq!(failed["response"]["status"], "failed");
+}
+
+#[test]
+fn chat_length_finish_is_incomplete() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n";
+    let events = stream("openai-chat", sse);
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.incomplete");
+    assert_eq!(
+        last["response"]["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+}
+
+#[test]
+fn responses_stream_cut_short_and_garbage() {
+    let sse = "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[]}}\n\n";
+    let events = stream("openai", sse);
+    let (err, _) = tail(&events);
+    assert_eq!(err["error"]["code"], "upstream_stream_truncated");
+    let events = stream(
+        "openai",
+        "event: response.output_text.delta\ndata: {not json\n\n",
+    );
+    let (err, failed) = tail(&events);
+    assert_eq!(err["error"]["code"], "upstream_invalid_response");
+    assert_eq!(failed["response"]["status"], "failed");
+}
+
+#[test]
+fn chat_refusal_and_content_filter() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"I can't\"}}]}\n\n\
+               data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"content_filter\"}]}\n\ndata: [DONE]\n\n";
+    let events = stream("openai-chat", sse);
+    let last = events.last().unwrap();
+    assert_eq!(
+        last["response"]["incomplete_details"]["reason"],
+        "content_filter"
+    );
+    assert_eq!(
+        last["response"]["output"][0]["content"][0],
+        json!({"type": "refusal", "refusal": "I can't"})
+    );
+}
