@@ -339,3 +339,28 @@ fn client_disconnect_cancels_the_upstream_request() {
         "the upstream stream was dropped, not read to the end"
     );
 }
+
+#[test]
+fn upstream_timeouts() {
+    let gw = start();
+    let cfg = config(&gw.mock)
+        .replace("upstream_timeout: 5s", "upstream_timeout: 300ms\n  upstream_idle_timeout: 300ms")
+        .replace("- { name: llama,", "- { name: hang, provider: chat, provider_model_id: \"sleep:2000\" }\n  - { name: stall, provider: chat, provider_model_id: \"slow:1000\" }\n  - { name: llama,");
+    let gw = start_with(&cfg, gw.mock.clone());
+    // No response headers in time: 504.
+    let (status, body) = gw.post(&json!({"model": "hang", "input": "x"}));
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_timeout");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upstream 'chat'"));
+    // A stream that goes silent: error event, then response.failed.
+    let (status, events) = gw.stream(&json!({"model": "stall", "input": "x", "stream": true}));
+    assert_eq!(status, 200);
+    let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
+    assert_valid_stream(&events);
+    let n = events.len();
+    assert_eq!(events[n - 2]["error"]["code"], "upstream_stream_error");
+    assert_eq!(events[n - 1]["response"]["status"], "failed");
+}

@@ -8,6 +8,7 @@
 //! - `error:<status>`: the protocol's error body with that status
 //!   (`retry-after: 3` on 429);
 //! - `slow:<ms>`: the synthesized answer, with a pause between events;
+//! - `sleep:<ms>`: the synthesized answer after a pause before the headers;
 //! - anything else: a synthesized answer. It echoes the last user text
 //!   (`echo: …`), reports a tool result (`tool said: …`), or calls the
 //!   first offered tool whose name the user text mentions.
@@ -192,6 +193,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
     }
     if let Some(case) = model.strip_prefix("fixture:") {
         return replay(state, protocol, case, stream);
+    }
+    if let Some(ms) = model.strip_prefix("sleep:").and_then(|ms| ms.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let delay = model
         .strip_prefix("slow:")

@@ -16,6 +16,11 @@ pub enum StreamEvent {
         sequence_number: u64,
         response: Box<ResponseResource>,
     },
+    #[serde(rename = "response.queued")]
+    Queued {
+        sequence_number: u64,
+        response: Box<ResponseResource>,
+    },
     #[serde(rename = "response.in_progress")]
     InProgress {
         sequence_number: u64,
@@ -185,6 +190,7 @@ impl StreamEvent {
     pub fn type_name(&self) -> &str {
         match self {
             StreamEvent::Created { .. } => "response.created",
+            StreamEvent::Queued { .. } => "response.queued",
             StreamEvent::InProgress { .. } => "response.in_progress",
             StreamEvent::Completed { .. } => "response.completed",
             StreamEvent::Incomplete { .. } => "response.incomplete",
