@@ -180,18 +180,15 @@ impl ResponseBuilder {
 
     /// Appends text to the message at `index`.
     pub fn text_delta(&mut self, index: usize, delta: &str) {
-        if delta.is_empty() || !self.ensure_part(index, PartKind::Text) {
-            return;
-        }
-        let (item_id, ci) = self.append(index, delta);
-        let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::OutputTextDelta {
-            sequence_number: s,
-            item_id,
-            output_index: index,
-            content_index: ci,
-            delta,
-            logprobs: Vec::new(),
+        self.part_delta(index, PartKind::Text, delta, |s, item_id, o, c, delta| {
+            StreamEvent::OutputTextDelta {
+                sequence_number: s,
+                item_id,
+                output_index: o,
+                content_index: c,
+                delta,
+                logprobs: Vec::new(),
+            }
         });
     }
 
@@ -225,51 +222,69 @@ impl ResponseBuilder {
 
     /// Appends refusal text to the message at `index`.
     pub fn refusal_delta(&mut self, index: usize, delta: &str) {
-        if delta.is_empty() || !self.ensure_part(index, PartKind::Refusal) {
-            return;
-        }
-        let (item_id, ci) = self.append(index, delta);
-        let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::RefusalDelta {
-            sequence_number: s,
-            item_id,
-            output_index: index,
-            content_index: ci,
+        self.part_delta(
+            index,
+            PartKind::Refusal,
             delta,
-        });
+            |s, item_id, o, c, delta| StreamEvent::RefusalDelta {
+                sequence_number: s,
+                item_id,
+                output_index: o,
+                content_index: c,
+                delta,
+            },
+        );
     }
 
     /// Appends raw reasoning text to the reasoning item at `index`.
     pub fn reasoning_delta(&mut self, index: usize, delta: &str) {
-        if delta.is_empty() || !self.ensure_part(index, PartKind::Reasoning) {
-            return;
-        }
-        let (item_id, ci) = self.append(index, delta);
-        let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::ReasoningDelta {
-            sequence_number: s,
-            item_id,
-            output_index: index,
-            content_index: ci,
+        self.part_delta(
+            index,
+            PartKind::Reasoning,
             delta,
-        });
+            |s, item_id, o, c, delta| StreamEvent::ReasoningDelta {
+                sequence_number: s,
+                item_id,
+                output_index: o,
+                content_index: c,
+                delta,
+            },
+        );
     }
 
     /// Appends summary text to the reasoning item at `index` (opens a
     /// summary part if none is open).
     pub fn summary_delta(&mut self, index: usize, delta: &str) {
-        if delta.is_empty() || !self.ensure_part(index, PartKind::Summary) {
+        self.part_delta(
+            index,
+            PartKind::Summary,
+            delta,
+            |s, item_id, o, c, delta| StreamEvent::ReasoningSummaryTextDelta {
+                sequence_number: s,
+                item_id,
+                output_index: o,
+                summary_index: c,
+                delta,
+            },
+        );
+    }
+
+    /// Appends to the open part of `kind` (opening it if needed) and emits
+    /// the delta event `make` builds from (sequence, item id, output index,
+    /// part index, delta).
+    fn part_delta(
+        &mut self,
+        index: usize,
+        kind: PartKind,
+        delta: &str,
+        make: fn(u64, String, usize, usize, String) -> StreamEvent,
+    ) {
+        if delta.is_empty() || !self.ensure_part(index, kind) {
             return;
         }
-        let (item_id, si) = self.append(index, delta);
+        let (item_id, pi) = self.append(index, delta);
         let delta = delta.to_owned();
-        self.emit(|s| StreamEvent::ReasoningSummaryTextDelta {
-            sequence_number: s,
-            item_id,
-            output_index: index,
-            summary_index: si,
-            delta,
-        });
+        self.emit(|s| make(s, item_id, index, pi, delta));
     }
 
     /// Appends to the arguments of the function call at `index`.

@@ -77,6 +77,12 @@ pub(crate) fn translate_error(
     }
 }
 
+/// Parses an upstream JSON body.
+pub(crate) fn parse_json(provider: &str, body: &[u8]) -> Result<Value, TranslateError> {
+    serde_json::from_slice(body)
+        .map_err(|e| translate_error(provider, format!("invalid JSON: {e}"), body))
+}
+
 /// Reads a `u64` at a path of keys.
 pub(crate) fn u64_at(v: &Value, path: &[&str]) -> u64 {
     path.iter()

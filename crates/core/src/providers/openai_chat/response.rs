@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::outcome_of;
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
-use crate::providers::common::{chat_usage, stream_error, translate_error};
+use crate::providers::common::{chat_usage, parse_json, stream_error, translate_error};
 
 /// Reads a non-streaming response: reasoning first, then the message,
 /// then the function calls, as a stream would order them.
@@ -14,8 +14,7 @@ pub fn parse(
     body: &[u8],
     b: &mut ResponseBuilder,
 ) -> Result<Outcome, TranslateError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| translate_error(provider, format!("invalid JSON: {e}"), body))?;
+    let v = parse_json(provider, body)?;
     if let Some(err) = v.get("error").filter(|e| e.is_object()) {
         return Ok(Outcome::Failed(stream_error(provider, err)));
     }

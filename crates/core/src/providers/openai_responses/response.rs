@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::wire::item_from_upstream;
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
-use crate::providers::common::{responses_usage, stream_error, translate_error};
+use crate::providers::common::{parse_json, responses_usage, stream_error, translate_error};
 
 /// Reads a non-streaming response.
 pub fn parse(
@@ -13,8 +13,7 @@ pub fn parse(
     body: &[u8],
     b: &mut ResponseBuilder,
 ) -> Result<Outcome, TranslateError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| translate_error(provider, format!("invalid JSON: {e}"), body))?;
+    let v = parse_json(provider, body)?;
     let Some(output) = v.get("output").and_then(Value::as_array) else {
         return Err(translate_error(
             provider,
