@@ -6,7 +6,7 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 
-const MODELS: [&str; 3] = ["gpt-4o-mini", "llama", "offline"];
+const MODELS: [&str; 5] = ["gpt-4o-mini", "llama", "offline", "az-responses", "az-chat"];
 
 #[test]
 fn health_ready_and_models() {
@@ -22,7 +22,17 @@ fn health_ready_and_models() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["gpt-4o-mini", "llama", "offline", "unreachable"]);
+    assert_eq!(
+        ids,
+        [
+            "gpt-4o-mini",
+            "llama",
+            "offline",
+            "unreachable",
+            "az-responses",
+            "az-chat"
+        ]
+    );
     assert_eq!(
         models["data"][1],
         json!({"id": "llama", "object": "model", "created": 0, "owned_by": "chat"})
@@ -43,7 +53,20 @@ fn text_on_every_protocol() {
         assert!(resp["usage"]["total_tokens"].as_u64().unwrap() > 0);
     }
     let sent = gw.upstream_requests();
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), 4);
+    // Azure: the deployment name, api-key auth, and each API's path.
+    assert_eq!(
+        (sent[2]["path"].as_str(), sent[2]["query"].as_str()),
+        (Some("/openai/v1/responses"), None)
+    );
+    assert_eq!(sent[2]["headers"]["api-key"], "az-key");
+    assert!(sent[2]["headers"].get("authorization").is_none());
+    assert_eq!(sent[2]["body"]["model"], "my-deployment");
+    assert_eq!(
+        sent[3]["path"],
+        "/openai/deployments/my-deployment/chat/completions"
+    );
+    assert_eq!(sent[3]["query"], "api-version=2024-10-21");
     assert_eq!(sent[0]["path"], "/v1/responses");
     assert_eq!(sent[0]["headers"]["authorization"], "Bearer sk-oa");
     assert_eq!(sent[0]["body"]["model"], "gpt-4o-mini");

@@ -39,11 +39,15 @@ providers:
   chat: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "${{CHAT_KEY:-sk-chat}}" }}
   builtin: {{ type: mock }}
   dead: {{ type: openai-chat, endpoint: "http://127.0.0.1:9" }}
+  azure: {{ type: azureopenai, endpoint: "{mock}", api_key: "az-key" }}
+  azure-chat: {{ type: azureopenai, api: chat, api_version: "2024-10-21", endpoint: "{mock}/openai", api_key: "az-key" }}
 models:
   - {{ name: gpt-4o-mini, provider: oa }}
   - {{ name: llama, provider: chat, provider_model_id: "llama3.2:3b" }}
   - {{ name: offline, provider: builtin }}
   - {{ name: unreachable, provider: dead }}
+  - {{ name: az-responses, provider: azure, provider_model_id: "my-deployment" }}
+  - {{ name: az-chat, provider: azure-chat, provider_model_id: "my-deployment" }}
 "#
     )
 }

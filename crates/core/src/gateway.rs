@@ -169,16 +169,18 @@ impl Gateway {
                 providers::parse_error(route.provider_name, status, retry_after, raw).into(),
             );
         }
-        let kind = route.provider.kind;
+        let Some(protocol) = providers::Protocol::of(route.provider) else {
+            return Err(ApiError::internal("provider without a protocol"));
+        };
         if !stream {
             let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
                 .await
                 .map_err(|e| host_error(&route, e))?;
-            let outcome = providers::parse_response(kind, route.provider_name, &raw, &mut b)?;
+            let outcome = providers::parse_response(protocol, route.provider_name, &raw, &mut b)?;
             b.finish(outcome, unix_secs(host));
             return Ok(finished_json(b));
         }
-        let translator = StreamTranslator::new(kind, route.provider_name);
+        let translator = StreamTranslator::new(protocol, route.provider_name);
         Ok(sse_response(translate_stream(
             resp.body,
             translator,

@@ -24,7 +24,7 @@ fn kind_of(path: &std::path::Path) -> &'static str {
 pub fn sse_of(kind: &str, text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if kind == "openai" {
+        if kind != "openai-chat" {
             // Some recorded lines are truncated JSON: read the type by hand.
             let kind = line
                 .split("\"type\":\"")

@@ -1,5 +1,5 @@
 //! A mock LLM provider that speaks the OpenAI Responses and Chat
-//! Completions wire formats as recorded in `shared/fixtures`: the same
+//! Completions wire formats (at OpenAI's and Azure's paths) as recorded in `shared/fixtures`: the same
 //! status codes, headers, SSE framing and error bodies.
 //!
 //! What it answers is chosen by the request's `model`:
@@ -148,8 +148,11 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         "method": parts.method.as_str(), "path": path, "query": parts.uri.query(), "headers": headers, "body": body,
     }));
     let protocol = match path.as_str() {
-        "/v1/responses" => Protocol::Responses,
+        "/v1/responses" | "/openai/v1/responses" => Protocol::Responses,
         "/v1/chat/completions" => Protocol::Chat,
+        p if p.starts_with("/openai/deployments/") && p.ends_with("/chat/completions") => {
+            Protocol::Chat
+        }
         _ => {
             return full(
                 404,

@@ -309,7 +309,7 @@ impl Config {
         for (name, p) in &mut self.providers {
             let key = format!("providers.{name}");
             match p.kind {
-                ProviderKind::Anthropic | ProviderKind::Google | ProviderKind::AzureOpenAi => {
+                ProviderKind::Anthropic | ProviderKind::Google => {
                     return Err(ConfigError::invalid(
                         format!("{key}.type"),
                         format!("provider type `{}` is not implemented yet", p.kind.as_str()),
@@ -335,6 +335,14 @@ impl Config {
                     ))
                 }
                 Some(_) => {}
+            }
+            if let Some(api) = p.api.as_deref() {
+                if p.kind != ProviderKind::AzureOpenAi || (api != "responses" && api != "chat") {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.api"),
+                        format!("`{api}`: only azureopenai providers take `api`, and it is `responses` or `chat`"),
+                    ));
+                }
             }
             if let Some(f) = p.max_tokens_field.as_deref() {
                 if f != "max_tokens" && f != "max_completion_tokens" {

@@ -9,7 +9,7 @@ pub mod openai_responses;
 mod common;
 
 use crate::builder::{Outcome, ResponseBuilder};
-use crate::config::ProviderKind;
+use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::{RequestError, TranslateError, UpstreamError};
 use crate::host::UpstreamRequest;
 use crate::routing::Route;
@@ -18,6 +18,64 @@ use crate::types::CreateResponseBody;
 
 pub use common::join_url;
 
+/// The wire protocol a provider speaks (`None` for the built-in mock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI Responses (OpenAI, Azure `api: responses`).
+    Responses,
+    /// Chat Completions (compatible servers, Azure `api: chat`).
+    Chat,
+}
+
+impl Protocol {
+    /// The protocol of a configured provider.
+    pub fn of(provider: &ProviderConfig) -> Option<Protocol> {
+        match provider.kind {
+            ProviderKind::OpenAi => Some(Protocol::Responses),
+            ProviderKind::OpenAiChat => Some(Protocol::Chat),
+            ProviderKind::AzureOpenAi if provider.api.as_deref() == Some("chat") => {
+                Some(Protocol::Chat)
+            }
+            ProviderKind::AzureOpenAi => Some(Protocol::Responses),
+            ProviderKind::Mock | ProviderKind::Anthropic | ProviderKind::Google => None,
+        }
+    }
+}
+
+/// The Azure API version used for the deployments path when none is set.
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// The upstream URL and the credential header for a route.
+fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(String, String)>) {
+    let p = route.provider;
+    let base = p.base_url();
+    let key = p.key();
+    if p.kind == ProviderKind::AzureOpenAi {
+        // Accept the resource URL with or without a trailing /openai[/v1].
+        let base = base.trim_end_matches("/v1").trim_end_matches("/openai");
+        let auth = key.map(|k| ("api-key".to_owned(), k.to_owned()));
+        let url = match protocol {
+            Protocol::Chat => format!(
+                "{base}/openai/deployments/{}/chat/completions?api-version={}",
+                route.upstream_model,
+                p.api_version
+                    .as_deref()
+                    .unwrap_or(AZURE_DEFAULT_API_VERSION)
+            ),
+            Protocol::Responses => match p.api_version.as_deref() {
+                Some(v) => format!("{base}/openai/v1/responses?api-version={v}"),
+                None => format!("{base}/openai/v1/responses"),
+            },
+        };
+        return (url, auth);
+    }
+    let bearer = key.map(|k| ("authorization".to_owned(), format!("Bearer {k}")));
+    match protocol {
+        Protocol::Responses => (join_url(base, "/v1/responses"), bearer),
+        Protocol::Chat => (join_url(base, "/v1/chat/completions"), bearer),
+    }
+}
+
 /// Builds the upstream request for a validated (and context-expanded) body.
 pub fn build_request(
     route: &Route<'_>,
@@ -25,26 +83,25 @@ pub fn build_request(
     stream: bool,
     timeout: std::time::Duration,
 ) -> Result<UpstreamRequest, RequestError> {
-    let (url, json) = match route.provider.kind {
-        ProviderKind::OpenAi => openai_responses::request::build(route, body, stream)?,
-        ProviderKind::OpenAiChat => openai_chat::request::build(route, body, stream)?,
-        kind => {
-            return Err(RequestError::Unsupported {
-                param: "model".into(),
-                message: format!(
-                    "provider type `{}` cannot make upstream requests",
-                    kind.as_str()
-                ),
-            })
-        }
+    let Some(protocol) = Protocol::of(route.provider) else {
+        return Err(RequestError::Unsupported {
+            param: "model".into(),
+            message: format!(
+                "provider type `{}` makes no upstream requests",
+                route.provider.kind.as_str()
+            ),
+        });
     };
+    let json = match protocol {
+        Protocol::Responses => openai_responses::request::build(route, body, stream)?,
+        Protocol::Chat => openai_chat::request::build(route, body, stream)?,
+    };
+    let (url, auth) = url_and_auth(route, protocol);
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if stream {
         headers.push(("accept".into(), "text/event-stream".into()));
     }
-    if let Some(key) = route.provider.key() {
-        headers.push(("authorization".into(), format!("Bearer {key}")));
-    }
+    headers.extend(auth);
     for (k, v) in &route.provider.headers {
         headers.push((k.to_ascii_lowercase(), v.clone()));
     }
@@ -65,14 +122,14 @@ pub fn build_request(
 
 /// Reads a non-streaming upstream body into the builder.
 pub fn parse_response(
-    kind: ProviderKind,
+    protocol: Protocol,
     provider: &str,
     body: &[u8],
     b: &mut ResponseBuilder,
 ) -> Result<Outcome, TranslateError> {
-    match kind {
-        ProviderKind::OpenAi => openai_responses::response::parse(provider, body, b),
-        _ => openai_chat::response::parse(provider, body, b),
+    match protocol {
+        Protocol::Responses => openai_responses::response::parse(provider, body, b),
+        Protocol::Chat => openai_chat::response::parse(provider, body, b),
     }
 }
 
@@ -97,12 +154,14 @@ pub enum StreamTranslator {
 
 impl StreamTranslator {
     /// The translator for a provider type.
-    pub fn new(kind: ProviderKind, provider: &str) -> Self {
-        match kind {
-            ProviderKind::OpenAi => StreamTranslator::OpenAi(
+    pub fn new(protocol: Protocol, provider: &str) -> Self {
+        match protocol {
+            Protocol::Responses => StreamTranslator::OpenAi(
                 openai_responses::stream::OpenAiResponsesStream::new(provider),
             ),
-            _ => StreamTranslator::Chat(openai_chat::stream::ChatStream::new(provider)),
+            Protocol::Chat => {
+                StreamTranslator::Chat(openai_chat::stream::ChatStream::new(provider))
+            }
         }
     }
 
@@ -134,5 +193,41 @@ impl StreamTranslator {
             StreamTranslator::OpenAi(t) => t.finish(b),
             StreamTranslator::Chat(t) => t.finish(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::routing::resolve;
+
+    fn url(yaml: &str, model: &str) -> (String, Option<(String, String)>) {
+        let c = Config::from_yaml(yaml, &|_| None).unwrap();
+        let r = resolve(&c, model, None).unwrap();
+        url_and_auth(&r, Protocol::of(r.provider).unwrap())
+    }
+
+    #[test]
+    fn azure_url_shapes() {
+        let (u, auth) = url(
+            "providers: { az: { type: azureopenai, endpoint: \"https://res.openai.azure.com/\", api_key: k } }\nmodels: [ { name: m, provider: az, provider_model_id: dep-1 } ]",
+            "m",
+        );
+        assert_eq!(u, "https://res.openai.azure.com/openai/v1/responses");
+        assert_eq!(auth, Some(("api-key".into(), "k".into())));
+        let (u, _) = url(
+            "providers: { az: { type: azureopenai, api: chat, endpoint: \"https://res.openai.azure.com/openai\" } }\nmodels: [ { name: m, provider: az, provider_model_id: dep-1 } ]",
+            "m",
+        );
+        assert_eq!(u, "https://res.openai.azure.com/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
+        let (u, _) = url(
+            "providers: { az: { type: azureopenai, api: chat, api_version: 2025-04-01-preview, endpoint: \"https://res.openai.azure.com\" } }\nmodels: [ { name: m, provider: az } ]",
+            "m",
+        );
+        assert_eq!(u, "https://res.openai.azure.com/openai/deployments/m/chat/completions?api-version=2025-04-01-preview");
+        let (u, auth) = url("providers: { o: { type: openai, api_key: k } }", "gpt-4o");
+        assert_eq!(u, "https://api.openai.com/v1/responses");
+        assert_eq!(auth, Some(("authorization".into(), "Bearer k".into())));
     }
 }

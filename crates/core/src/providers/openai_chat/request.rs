@@ -3,7 +3,6 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::RequestError;
-use crate::providers::join_url;
 use crate::routing::Route;
 use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
@@ -21,12 +20,12 @@ fn unsupported(
     }
 }
 
-/// The URL and JSON body.
+/// The JSON body.
 pub fn build(
     route: &Route<'_>,
     body: &CreateResponseBody,
     stream: bool,
-) -> Result<(String, Value), RequestError> {
+) -> Result<Value, RequestError> {
     let provider = route.provider_name;
     let mut out = Map::new();
     out.insert(
@@ -171,10 +170,7 @@ pub fn build(
     for (k, v) in &body.extra {
         out.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    Ok((
-        join_url(route.provider.base_url(), "/v1/chat/completions"),
-        Value::Object(out),
-    ))
+    Ok(Value::Object(out))
 }
 
 fn mode(m: ToolChoiceMode) -> &'static str {

@@ -4,18 +4,17 @@ use serde_json::Value;
 
 use super::wire::strip_slug;
 use crate::error::RequestError;
-use crate::providers::join_url;
 use crate::routing::Route;
 use crate::types::CreateResponseBody;
 
-/// The URL and JSON body. Unknown fields pass through unchanged; the
+/// The JSON body. Unknown fields pass through unchanged; the
 /// gateway's own fields (`provider`, and `previous_response_id`, which
 /// the gateway has already expanded) do not.
 pub fn build(
     route: &Route<'_>,
     body: &CreateResponseBody,
     stream: bool,
-) -> Result<(String, Value), RequestError> {
+) -> Result<Value, RequestError> {
     let mut json = serde_json::to_value(body).map_err(|e| RequestError::InvalidValue {
         param: "input".into(),
         message: format!("cannot encode request: {e}"),
@@ -35,5 +34,5 @@ pub fn build(
             tools.iter_mut().for_each(strip_slug);
         }
     }
-    Ok((join_url(route.provider.base_url(), "/v1/responses"), json))
+    Ok(json)
 }
