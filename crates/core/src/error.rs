@@ -318,6 +318,8 @@ impl From<UpstreamError> for ApiError {
                     403 => (403, "permission_error", "upstream_permission_denied"),
                     429 => (429, "too_many_requests", "rate_limit_exceeded"),
                     408 | 504 => (504, "server_error", "upstream_timeout"),
+                    // Anthropic's 529 "overloaded" and plain 503: retryable.
+                    503 | 529 => (503, "server_error", "upstream_overloaded"),
                     _ => (502, "server_error", "upstream_error"),
                 };
                 let mut err = ApiError::new(

@@ -176,11 +176,12 @@ impl Gateway {
             let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
                 .await
                 .map_err(|e| host_error(&route, e))?;
-            let outcome = providers::parse_response(protocol, route.provider_name, &raw, &mut b)?;
+            let outcome =
+                providers::parse_response(protocol, route.provider_name, &body, &raw, &mut b)?;
             b.finish(outcome, unix_secs(host));
             return Ok(finished_json(b));
         }
-        let translator = StreamTranslator::new(protocol, route.provider_name);
+        let translator = StreamTranslator::new(protocol, route.provider_name, &body);
         Ok(sse_response(translate_stream(
             resp.body,
             translator,

@@ -16,6 +16,8 @@ fn kind_of(path: &std::path::Path) -> &'static str {
         .and_then(|n| n.to_str())
     {
         Some("openai-chat") => "openai-chat",
+        Some("azure-openai-responses") => "azureopenai",
+        Some("anthropic") => "anthropic",
         _ => "openai",
     }
 }
@@ -69,7 +71,7 @@ fn assert_function_args_are_json(response: &Value) {
 fn streams() {
     insta::glob!(
         "../../../../shared/fixtures",
-        "{openai-responses,azure-openai-responses,open-responses,openai-chat}/*.chunks.txt",
+        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic}/*.chunks.txt",
         |path| {
             let kind = kind_of(path);
             // Some recordings hold several responses back to back (one per
@@ -110,7 +112,7 @@ fn streams() {
 fn bodies() {
     insta::glob!(
         "../../../../shared/fixtures",
-        "{openai-responses,azure-openai-responses,open-responses,openai-chat}/*.json",
+        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic}/*.json",
         |path| {
             let kind = kind_of(path);
             let text = std::fs::read_to_string(path).unwrap();
@@ -145,7 +147,7 @@ fn bodies() {
                     .contains("upstream 'up'"));
                 insta::assert_json_snapshot!(json!({"status": got, "body": out}));
             } else {
-                assert_eq!(got, 200);
+                assert_eq!(got, 200, "{}: {out}", path.display());
                 assert_valid("ResponseResource", &out);
                 assert_function_args_are_json(&out);
                 insta::assert_json_snapshot!(out);

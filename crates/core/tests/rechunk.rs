@@ -23,7 +23,7 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
                 let text = std::fs::read_to_string(&path).unwrap();
                 let mut sse = Vec::new();
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    if kind == "openai" {
+                    if kind != "openai-chat" {
                         let t = line
                             .split("\"type\":\"")
                             .nth(1)

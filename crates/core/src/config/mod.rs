@@ -191,6 +191,10 @@ pub struct ProviderConfig {
     /// (`max_tokens`, understood by most servers, or `max_completion_tokens`).
     #[serde(default)]
     pub max_tokens_field: Option<String>,
+    /// `anthropic`: `max_tokens` when the request sets no
+    /// `max_output_tokens` (Messages requires one; default 4096).
+    #[serde(default)]
+    pub default_max_tokens: Option<u64>,
     /// Azure: API version for the deployments path.
     #[serde(default)]
     pub api_version: Option<String>,
@@ -309,7 +313,7 @@ impl Config {
         for (name, p) in &mut self.providers {
             let key = format!("providers.{name}");
             match p.kind {
-                ProviderKind::Anthropic | ProviderKind::Google => {
+                ProviderKind::Google => {
                     return Err(ConfigError::invalid(
                         format!("{key}.type"),
                         format!("provider type `{}` is not implemented yet", p.kind.as_str()),

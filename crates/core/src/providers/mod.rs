@@ -2,6 +2,7 @@
 //! builder, a response parser and a stateful stream translator that feeds
 //! the shared [`ResponseBuilder`](crate::ResponseBuilder).
 
+pub mod anthropic;
 pub mod mock;
 pub mod openai_chat;
 pub mod openai_responses;
@@ -25,6 +26,8 @@ pub enum Protocol {
     Responses,
     /// Chat Completions (compatible servers, Azure `api: chat`).
     Chat,
+    /// Anthropic Messages.
+    Anthropic,
 }
 
 impl Protocol {
@@ -37,7 +40,8 @@ impl Protocol {
                 Some(Protocol::Chat)
             }
             ProviderKind::AzureOpenAi => Some(Protocol::Responses),
-            ProviderKind::Mock | ProviderKind::Anthropic | ProviderKind::Google => None,
+            ProviderKind::Anthropic => Some(Protocol::Anthropic),
+            ProviderKind::Mock | ProviderKind::Google => None,
         }
     }
 }
@@ -62,7 +66,8 @@ fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(Strin
                     .as_deref()
                     .unwrap_or(AZURE_DEFAULT_API_VERSION)
             ),
-            Protocol::Responses => match p.api_version.as_deref() {
+            // Azure speaks only the two OpenAI protocols.
+            Protocol::Responses | Protocol::Anthropic => match p.api_version.as_deref() {
                 Some(v) => format!("{base}/openai/v1/responses?api-version={v}"),
                 None => format!("{base}/openai/v1/responses"),
             },
@@ -73,6 +78,10 @@ fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(Strin
     match protocol {
         Protocol::Responses => (join_url(base, "/v1/responses"), bearer),
         Protocol::Chat => (join_url(base, "/v1/chat/completions"), bearer),
+        Protocol::Anthropic => (
+            join_url(base, "/v1/messages"),
+            key.map(|k| ("x-api-key".to_owned(), k.to_owned())),
+        ),
     }
 }
 
@@ -95,6 +104,7 @@ pub fn build_request(
     let json = match protocol {
         Protocol::Responses => openai_responses::request::build(route, body, stream)?,
         Protocol::Chat => openai_chat::request::build(route, body, stream)?,
+        Protocol::Anthropic => anthropic::request::build(route, body, stream)?,
     };
     let (url, auth) = url_and_auth(route, protocol);
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
@@ -102,6 +112,9 @@ pub fn build_request(
         headers.push(("accept".into(), "text/event-stream".into()));
     }
     headers.extend(auth);
+    if protocol == Protocol::Anthropic {
+        headers.push(("anthropic-version".into(), anthropic::VERSION.into()));
+    }
     for (k, v) in &route.provider.headers {
         headers.push((k.to_ascii_lowercase(), v.clone()));
     }
@@ -124,12 +137,16 @@ pub fn build_request(
 pub fn parse_response(
     protocol: Protocol,
     provider: &str,
+    request: &CreateResponseBody,
     body: &[u8],
     b: &mut ResponseBuilder,
 ) -> Result<Outcome, TranslateError> {
     match protocol {
         Protocol::Responses => openai_responses::response::parse(provider, body, b),
         Protocol::Chat => openai_chat::response::parse(provider, body, b),
+        Protocol::Anthropic => {
+            anthropic::response::parse(provider, anthropic::json_tool(request), body, b)
+        }
     }
 }
 
@@ -150,11 +167,13 @@ pub enum StreamTranslator {
     OpenAi(openai_responses::stream::OpenAiResponsesStream),
     /// Chat Completions chunks.
     Chat(openai_chat::stream::ChatStream),
+    /// Anthropic Messages events.
+    Anthropic(anthropic::stream::AnthropicStream),
 }
 
 impl StreamTranslator {
     /// The translator for a provider type.
-    pub fn new(protocol: Protocol, provider: &str) -> Self {
+    pub fn new(protocol: Protocol, provider: &str, request: &CreateResponseBody) -> Self {
         match protocol {
             Protocol::Responses => StreamTranslator::OpenAi(
                 openai_responses::stream::OpenAiResponsesStream::new(provider),
@@ -162,6 +181,9 @@ impl StreamTranslator {
             Protocol::Chat => {
                 StreamTranslator::Chat(openai_chat::stream::ChatStream::new(provider))
             }
+            Protocol::Anthropic => StreamTranslator::Anthropic(
+                anthropic::stream::AnthropicStream::new(provider, anthropic::json_tool(request)),
+            ),
         }
     }
 
@@ -174,6 +196,7 @@ impl StreamTranslator {
         match self {
             StreamTranslator::OpenAi(t) => t.on_event(ev, b),
             StreamTranslator::Chat(t) => t.on_event(ev, b),
+            StreamTranslator::Anthropic(t) => t.on_event(ev, b),
         }
     }
 
@@ -183,6 +206,7 @@ impl StreamTranslator {
         match self {
             StreamTranslator::OpenAi(t) => t.is_terminal(),
             StreamTranslator::Chat(t) => t.is_terminal(),
+            StreamTranslator::Anthropic(t) => t.is_terminal(),
         }
     }
 
@@ -192,6 +216,7 @@ impl StreamTranslator {
         match self {
             StreamTranslator::OpenAi(t) => t.finish(b),
             StreamTranslator::Chat(t) => t.finish(b),
+            StreamTranslator::Anthropic(t) => t.finish(b),
         }
     }
 }

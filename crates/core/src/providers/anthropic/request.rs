@@ -1,0 +1,354 @@
+//! Open Responses request → Anthropic Messages request.
+
+use serde_json::{json, Map, Value};
+
+use super::json_tool;
+use crate::error::RequestError;
+use crate::routing::Route;
+use crate::types::{
+    ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
+    Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
+};
+
+fn unsupported(
+    param: impl Into<String>,
+    provider: &str,
+    what: impl std::fmt::Display,
+) -> RequestError {
+    RequestError::Unsupported {
+        param: param.into(),
+        message: format!("{what} is not supported by provider '{provider}' (anthropic)"),
+    }
+}
+
+/// Thinking budget for a reasoning effort.
+fn budget(effort: &str) -> Option<u64> {
+    match effort {
+        "low" => Some(1024),
+        "medium" => Some(4096),
+        "high" => Some(16384),
+        "xhigh" => Some(32768),
+        _ => None, // none, minimal
+    }
+}
+
+/// The JSON body.
+pub fn build(
+    route: &Route<'_>,
+    body: &CreateResponseBody,
+    stream: bool,
+) -> Result<Value, RequestError> {
+    let provider = route.provider_name;
+    let mut out = Map::new();
+    out.insert("model".into(), json!(route.upstream_model));
+    let (system, messages) = messages(body, provider)?;
+    if !system.is_empty() {
+        out.insert("system".into(), Value::Array(system));
+    }
+    out.insert("messages".into(), Value::Array(messages));
+
+    let mut max_tokens = body
+        .max_output_tokens
+        .or(route.provider.default_max_tokens)
+        .unwrap_or(4096);
+    if let Some(b) = body
+        .reasoning
+        .as_ref()
+        .and_then(|r| r.effort.as_deref())
+        .and_then(budget)
+    {
+        // The budget counts against max_tokens; keep room for the answer.
+        if max_tokens <= b {
+            max_tokens = b + body.max_output_tokens.unwrap_or(4096);
+        }
+        out.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": b}),
+        );
+    }
+    out.insert("max_tokens".into(), json!(max_tokens));
+
+    let allowed: Option<Vec<&str>> = match &body.tool_choice {
+        Some(ToolChoice::Object(ToolChoiceObject::AllowedTools { tools, .. })) => {
+            Some(tools.iter().map(|t| t.name.as_str()).collect())
+        }
+        _ => None,
+    };
+    let mut tools = Vec::new();
+    for (i, tool) in body.tools.iter().flatten().enumerate() {
+        match tool {
+            Tool::Function(f)
+                if allowed
+                    .as_ref()
+                    .is_none_or(|a| a.contains(&f.name.as_str())) =>
+            {
+                let mut t = json!({"name": f.name, "input_schema": f.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
+                if let Some(d) = &f.description {
+                    t["description"] = json!(d);
+                }
+                tools.push(t);
+            }
+            Tool::Function(_) => {}
+            Tool::Other(v) => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
+                return Err(unsupported(
+                    format!("tools[{i}].type"),
+                    provider,
+                    format_args!("tool type `{kind}`"),
+                ));
+            }
+        }
+    }
+    let mut choice: Option<Value> = match &body.tool_choice {
+        None => None,
+        Some(ToolChoice::Mode(m)) => Some(mode(*m)),
+        Some(ToolChoice::Object(ToolChoiceObject::Function { name })) => {
+            Some(json!({"type": "tool", "name": name}))
+        }
+        Some(ToolChoice::Object(ToolChoiceObject::AllowedTools { mode: m, .. })) => {
+            Some(mode(m.unwrap_or(ToolChoiceMode::Auto)))
+        }
+    };
+    if let Some(name) = json_tool(body) {
+        let schema = match body.text.as_ref().and_then(|t| t.format.as_ref()) {
+            Some(TextFormat::JsonSchema {
+                schema: Some(s), ..
+            }) => s.clone(),
+            _ => json!({"type": "object"}),
+        };
+        let description = match body.text.as_ref().and_then(|t| t.format.as_ref()) {
+            Some(TextFormat::JsonSchema {
+                description: Some(d),
+                ..
+            }) => d.clone(),
+            _ => "Respond with a JSON object.".to_owned(),
+        };
+        tools.push(json!({"name": name, "description": description, "input_schema": schema}));
+        choice = Some(json!({"type": "tool", "name": name}));
+    }
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+        if body.parallel_tool_calls == Some(false) {
+            let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
+            if c["type"] != "none" {
+                c["disable_parallel_tool_use"] = json!(true);
+            }
+        }
+    }
+    if let Some(c) = choice {
+        out.insert("tool_choice".into(), c);
+    }
+    for (k, v) in [("temperature", body.temperature), ("top_p", body.top_p)] {
+        if let Some(x) = v {
+            out.insert(k.into(), json!(x));
+        }
+    }
+    if let Some(id) = &body.safety_identifier {
+        out.insert("metadata".into(), json!({"user_id": id}));
+    }
+    if stream {
+        out.insert("stream".into(), json!(true));
+    }
+    // `stop` (a string or a list), as Chat clients send it.
+    let mut extra = body.extra.clone();
+    if let Some(stop) = extra.remove("stop") {
+        let list = match stop {
+            Value::String(s) => json!([s]),
+            other => other,
+        };
+        out.insert("stop_sequences".into(), list);
+    }
+    for (k, v) in extra {
+        out.entry(k).or_insert(v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn mode(m: ToolChoiceMode) -> Value {
+    match m {
+        ToolChoiceMode::None => json!({"type": "none"}),
+        ToolChoiceMode::Auto => json!({"type": "auto"}),
+        ToolChoiceMode::Required => json!({"type": "any"}),
+    }
+}
+
+/// Appends blocks to the conversation, merging with the previous message
+/// when it has the same role (Messages wants one assistant turn holding
+/// all parallel tool_use blocks, and one user turn with their results).
+fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
+    if blocks.is_empty() {
+        return;
+    }
+    if let Some(last) = messages.last_mut().filter(|m| m["role"] == role) {
+        if let Some(content) = last["content"].as_array_mut() {
+            content.extend(blocks);
+            return;
+        }
+    }
+    messages.push(json!({"role": role, "content": blocks}));
+}
+
+fn messages(
+    body: &CreateResponseBody,
+    provider: &str,
+) -> Result<(Vec<Value>, Vec<Value>), RequestError> {
+    let mut system = Vec::new();
+    if let Some(i) = &body.instructions {
+        system.push(json!({"type": "text", "text": i}));
+    }
+    let mut messages = Vec::new();
+    let items = match &body.input {
+        None => return Ok((system, messages)),
+        Some(Input::Text(t)) => {
+            push(
+                &mut messages,
+                "user",
+                vec![json!({"type": "text", "text": t})],
+            );
+            return Ok((system, messages));
+        }
+        Some(Input::Items(items)) => items,
+    };
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Item::Message(m) => match m.role {
+                Role::System | Role::Developer => {
+                    for p in m.content.to_parts(m.role) {
+                        if let Some(t) = p.text() {
+                            system.push(json!({"type": "text", "text": t}));
+                        }
+                    }
+                }
+                Role::User => push(&mut messages, "user", user_blocks(&m.content, i, provider)?),
+                Role::Assistant => {
+                    let blocks = m
+                        .content
+                        .to_parts(Role::Assistant)
+                        .iter()
+                        .filter_map(ContentPart::text)
+                        .filter(|t| !t.is_empty())
+                        .map(|t| json!({"type": "text", "text": t}))
+                        .collect();
+                    push(&mut messages, "assistant", blocks);
+                }
+            },
+            Item::FunctionCall(f) => {
+                let input: Value = if f.arguments.trim().is_empty() {
+                    json!({})
+                } else {
+                    serde_json::from_str(&f.arguments).map_err(|e| RequestError::InvalidValue {
+                        param: format!("input[{i}].arguments"),
+                        message: format!("must be a JSON object for provider '{provider}': {e}"),
+                    })?
+                };
+                push(
+                    &mut messages,
+                    "assistant",
+                    vec![
+                        json!({"type": "tool_use", "id": f.call_id, "name": f.name, "input": input}),
+                    ],
+                );
+            }
+            Item::FunctionCallOutput(o) => {
+                let content = match &o.output {
+                    FunctionOutput::Text(t) => json!(t),
+                    FunctionOutput::Parts(parts) => Value::Array(user_blocks(
+                        &MessageContent::Parts(parts.clone()),
+                        i,
+                        provider,
+                    )?),
+                };
+                push(
+                    &mut messages,
+                    "user",
+                    vec![
+                        json!({"type": "tool_result", "tool_use_id": o.call_id, "content": content}),
+                    ],
+                );
+            }
+            Item::Reasoning(r) => {
+                let text: String = r
+                    .content
+                    .iter()
+                    .flatten()
+                    .filter_map(ContentPart::text)
+                    .collect();
+                let block = match (&r.encrypted_content, text.is_empty()) {
+                    (Some(sig), false) => {
+                        json!({"type": "thinking", "thinking": text, "signature": sig})
+                    }
+                    (Some(data), true) => json!({"type": "redacted_thinking", "data": data}),
+                    // Reasoning from another provider carries no signature
+                    // Anthropic would accept: it cannot be sent back.
+                    (None, _) => continue,
+                };
+                push(&mut messages, "assistant", vec![block]);
+            }
+            Item::ItemReference(_) => {
+                return Err(unsupported(
+                    format!("input[{i}]"),
+                    provider,
+                    "`item_reference`",
+                ))
+            }
+            Item::Other(v) => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
+                return Err(unsupported(
+                    format!("input[{i}].type"),
+                    provider,
+                    format_args!("item type `{kind}`"),
+                ));
+            }
+        }
+    }
+    Ok((system, messages))
+}
+
+/// A data URL's media type and base64 payload.
+fn data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media = meta.strip_suffix(";base64")?;
+    Some((media, data))
+}
+
+fn user_blocks(
+    content: &MessageContent,
+    i: usize,
+    provider: &str,
+) -> Result<Vec<Value>, RequestError> {
+    let mut out = Vec::new();
+    for (j, part) in content.to_parts(Role::User).iter().enumerate() {
+        out.push(match part {
+            ContentPart::InputText(t) | ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
+            ContentPart::OutputText(t) => json!({"type": "text", "text": t.text}),
+            ContentPart::InputImage(img) => {
+                let url = img.image_url.as_deref().unwrap_or_default();
+                match data_url(url) {
+                    Some((media, data)) => json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}),
+                    None if url.starts_with("http") => json!({"type": "image", "source": {"type": "url", "url": url}}),
+                    None => return Err(unsupported(format!("input[{i}].content[{j}]"), provider, "an image that is neither a base64 data URL nor an http(s) URL")),
+                }
+            }
+            ContentPart::InputFile(f) => {
+                let source = match (f.file_data.as_deref(), f.file_url.as_deref()) {
+                    (Some(d), _) => match data_url(d) {
+                        Some((media, data)) => json!({"type": "base64", "media_type": media, "data": data}),
+                        None => json!({"type": "base64", "media_type": "application/pdf", "data": d}),
+                    },
+                    (None, Some(u)) => json!({"type": "url", "url": u}),
+                    (None, None) => return Err(unsupported(format!("input[{i}].content[{j}]"), provider, "`input_file` without `file_data` or `file_url`")),
+                };
+                let mut doc = json!({"type": "document", "source": source});
+                if let Some(n) = &f.filename {
+                    doc["title"] = json!(n);
+                }
+                doc
+            }
+            other => {
+                return Err(unsupported(format!("input[{i}].content[{j}]"), provider, format_args!("content type `{}`", other.type_name())))
+            }
+        });
+    }
+    Ok(out)
+}
