@@ -276,7 +276,13 @@ pub fn skeleton(
     created_at: u64,
 ) -> ResponseResource {
     let mut text = body.text.clone().unwrap_or_default();
-    text.format.get_or_insert(TextFormat::Text);
+    match text.format.get_or_insert(TextFormat::Text) {
+        // The spec's response echo has a boolean `strict`.
+        TextFormat::JsonSchema { strict, .. } => {
+            strict.get_or_insert(false);
+        }
+        TextFormat::Text | TextFormat::JsonObject => {}
+    }
     ResponseResource {
         id,
         object: "response".into(),

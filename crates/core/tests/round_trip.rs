@@ -1,0 +1,120 @@
+//! Round trips: output items of one provider sent back as input reach the
+//! provider exactly (thinking signatures byte for byte, call ids kept),
+//! and structured output comes back as text.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::{json, Value};
+
+fn replay_stream(kind: &str, fixture: &str, request: Value) -> Value {
+    let text = std::fs::read_to_string(shared_dir().join("fixtures").join(fixture)).unwrap();
+    let mut sse = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let t = line
+            .split("\"type\":\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("x");
+        if kind != "google" {
+            sse.push_str(&format!("event: {t}\n"));
+        }
+        sse.push_str(&format!("data: {line}\n\n"));
+    }
+    let host = FakeHost::answering(Canned {
+        status: 200,
+        headers: vec![],
+        chunks: vec![Bytes::from(sse)],
+    });
+    let mut request = request;
+    request["stream"] = json!(true);
+    let (_, body) = run(&gateway(kind), &host, post(&request));
+    let events = parse_sse(&body.concat());
+    assert_valid_stream(&events);
+    events.last().unwrap()["response"].clone()
+}
+
+/// The upstream body the gateway builds for a request.
+fn upstream_body(kind: &str, request: &Value) -> Value {
+    let host = FakeHost::answering(Canned {
+        status: 500,
+        headers: vec![],
+        chunks: vec![Bytes::from_static(b"{}")],
+    });
+    run(&gateway(kind), &host, post(request));
+    let sent = host.sent.borrow();
+    serde_json::from_slice(&sent[0].body).unwrap()
+}
+
+#[test]
+fn anthropic_json_tool_becomes_text() {
+    let format =
+        json!({"format": {"type": "json_schema", "name": "json", "schema": {"type": "object"}}});
+    let resp = replay_stream(
+        "anthropic",
+        "anthropic/anthropic-json-tool.1.chunks.txt",
+        json!({"model": "test-model", "input": "weather?", "text": format}),
+    );
+    let out = resp["output"].as_array().unwrap();
+    assert_eq!(out.len(), 1, "{resp}");
+    assert_eq!(out[0]["type"], "message");
+    let text = out[0]["content"][0]["text"].as_str().unwrap();
+    let v: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(v["elements"][0]["location"], "San Francisco");
+    // The request forced the tool named after the schema.
+    let body = upstream_body(
+        "anthropic",
+        &json!({"model": "test-model", "input": "weather?", "text": format}),
+    );
+    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "json"}));
+    assert_eq!(body["tools"][0]["input_schema"], json!({"type": "object"}));
+}
+
+#[test]
+fn anthropic_thinking_and_tools_round_trip() {
+    let tools = json!([{"type": "function", "name": "calculator", "parameters": {"type": "object", "properties": {"a": {"type": "number"}}}}]);
+    let first = replay_stream(
+        "anthropic",
+        "anthropic/anthropic-clear-thinking.1.chunks.txt",
+        json!({"model": "test-model", "input": "925/5?", "tools": tools}),
+    );
+    let mut input = vec![json!({"role": "user", "content": "925/5?"})];
+    input.extend(first["output"].as_array().unwrap().iter().cloned());
+    input.push(json!({"type": "function_call", "call_id": "toolu_1", "name": "calculator", "arguments": "{\"a\":1}"}));
+    input.push(json!({"type": "function_call", "call_id": "toolu_2", "name": "calculator", "arguments": "{\"a\":2}"}));
+    input.push(json!({"type": "function_call_output", "call_id": "toolu_1", "output": "1"}));
+    input.push(json!({"type": "function_call_output", "call_id": "toolu_2", "output": "2"}));
+    input.push(json!({"role": "user", "content": "thanks"}));
+    let body = upstream_body(
+        "anthropic",
+        &json!({"model": "test-model", "input": input, "tools": tools}),
+    );
+    let msgs = body["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs.len(),
+        3,
+        "user, one merged assistant turn, one merged user turn: {body}"
+    );
+    let assistant = msgs[1]["content"].as_array().unwrap();
+    let reasoning = &first["output"][0];
+    assert_eq!(assistant[0]["type"], "thinking");
+    assert_eq!(
+        assistant[0]["signature"], reasoning["encrypted_content"],
+        "signature byte for byte"
+    );
+    assert_eq!(assistant[0]["thinking"], reasoning["content"][0]["text"]);
+    assert_eq!(
+        assistant[1],
+        json!({"type": "text", "text": "925 ÷ 5 = 185"})
+    );
+    assert_eq!(assistant[2]["type"], "tool_use");
+    assert_eq!(assistant[3]["id"], "toolu_2");
+    let user = msgs[2]["content"].as_array().unwrap();
+    assert_eq!(
+        user[0],
+        json!({"type": "tool_result", "tool_use_id": "toolu_1", "content": "1"})
+    );
+    assert_eq!(user[1]["tool_use_id"], "toolu_2");
+    assert_eq!(user[2], json!({"type": "text", "text": "thanks"}));
+}
