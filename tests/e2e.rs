@@ -6,7 +6,14 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 
-const MODELS: [&str; 5] = ["gpt-4o-mini", "llama", "offline", "az-responses", "az-chat"];
+const MODELS: [&str; 6] = [
+    "gpt-4o-mini",
+    "llama",
+    "offline",
+    "az-responses",
+    "az-chat",
+    "claude-test",
+];
 
 #[test]
 fn health_ready_and_models() {
@@ -30,7 +37,8 @@ fn health_ready_and_models() {
             "offline",
             "unreachable",
             "az-responses",
-            "az-chat"
+            "az-chat",
+            "claude-test"
         ]
     );
     assert_eq!(
@@ -53,7 +61,12 @@ fn text_on_every_protocol() {
         assert!(resp["usage"]["total_tokens"].as_u64().unwrap() > 0);
     }
     let sent = gw.upstream_requests();
-    assert_eq!(sent.len(), 4);
+    assert_eq!(sent.len(), 5);
+    assert_eq!(sent[4]["path"], "/v1/messages");
+    assert_eq!(sent[4]["headers"]["x-api-key"], "sk-ant");
+    assert_eq!(sent[4]["headers"]["anthropic-version"], "2023-06-01");
+    assert_eq!(sent[4]["body"]["model"], "claude-haiku-4-5");
+    assert_eq!(sent[4]["body"]["max_tokens"], 4096);
     // Azure: the deployment name, api-key auth, and each API's path.
     assert_eq!(
         (sent[2]["path"].as_str(), sent[2]["query"].as_str()),
@@ -257,10 +270,11 @@ fn upstream_errors_map_to_the_envelope() {
         ("error:400", 400, "invalid_request_error"),
         ("error:401", 401, "authentication_error"),
         ("error:500", 502, "server_error"),
-        ("error:503", 502, "server_error"),
+        ("error:503", 503, "server_error"),
+        ("error:529", 503, "server_error"),
     ];
     for (model, status, kind) in cases {
-        for provider in ["oa", "chat"] {
+        for provider in ["oa", "chat", "claude"] {
             let r = client()
                 .post(format!("{}/v1/responses", gw.url))
                 .json(&json!({"model": model, "provider": provider, "input": "x"}))
@@ -386,4 +400,40 @@ fn upstream_timeouts() {
     let n = events.len();
     assert_eq!(events[n - 2]["error"]["code"], "upstream_stream_error");
     assert_eq!(events[n - 1]["response"]["status"], "failed");
+}
+
+#[test]
+fn anthropic_upstream_shape() {
+    let gw = start();
+    let image = "data:image/png;base64,iVBORw0KGgo=";
+    let input = json!([
+        {"role": "user", "content": [{"type": "input_text", "text": "what is this?"}, {"type": "input_image", "image_url": image}, {"type": "input_image", "image_url": "https://example.com/cat.png"}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a cat"}]},
+        {"type": "message", "role": "developer", "content": "answer in French"},
+        {"role": "user", "content": "and now?"},
+    ]);
+    let (status, resp) = gw.post(&json!({"model": "claude-test", "instructions": "Be brief.", "input": input, "max_output_tokens": 100, "temperature": 0.5, "stop": ["END"]}));
+    assert_eq!(status, 200, "{resp}");
+    assert_valid("ResponseResource", &resp);
+    assert_eq!(output_text(&resp), "echo: and now?");
+    let body = &gw.upstream_requests()[0]["body"];
+    assert_eq!(
+        body["system"],
+        json!([{"type": "text", "text": "Be brief."}, {"type": "text", "text": "answer in French"}])
+    );
+    assert_eq!(body["max_tokens"], 100);
+    assert_eq!(body["temperature"], 0.5);
+    assert_eq!(body["stop_sequences"], json!(["END"]));
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+            ]},
+            {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
+            {"role": "user", "content": [{"type": "text", "text": "and now?"}]},
+        ])
+    );
 }

@@ -38,6 +38,7 @@ providers:
   oa: {{ type: openai, endpoint: "{mock}", api_key: "sk-oa" }}
   chat: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "${{CHAT_KEY:-sk-chat}}" }}
   builtin: {{ type: mock }}
+  claude: {{ type: anthropic, endpoint: "{mock}", api_key: "sk-ant" }}
   dead: {{ type: openai-chat, endpoint: "http://127.0.0.1:9" }}
   azure: {{ type: azureopenai, endpoint: "{mock}", api_key: "az-key" }}
   azure-chat: {{ type: azureopenai, api: chat, api_version: "2024-10-21", endpoint: "{mock}/openai", api_key: "az-key" }}
@@ -48,6 +49,7 @@ models:
   - {{ name: unreachable, provider: dead }}
   - {{ name: az-responses, provider: azure, provider_model_id: "my-deployment" }}
   - {{ name: az-chat, provider: azure-chat, provider_model_id: "my-deployment" }}
+  - {{ name: claude-test, provider: claude, provider_model_id: "claude-haiku-4-5" }}
 "#
     )
 }

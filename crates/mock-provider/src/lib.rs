@@ -150,6 +150,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
     let protocol = match path.as_str() {
         "/v1/responses" | "/openai/v1/responses" => Protocol::Responses,
         "/v1/chat/completions" => Protocol::Chat,
+        "/v1/messages" => Protocol::Anthropic,
         p if p.starts_with("/openai/deployments/") && p.ends_with("/chat/completions") => {
             Protocol::Chat
         }
@@ -157,7 +158,12 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             return full(
                 404,
                 "application/json",
-                error_body(404, "not_found_error", &format!("no route for {path}")),
+                error_body(
+                    Protocol::Chat,
+                    404,
+                    "not_found_error",
+                    &format!("no route for {path}"),
+                ),
             )
         }
     };
@@ -166,6 +172,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             400,
             "application/json",
             error_body(
+                protocol,
                 400,
                 "invalid_request_error",
                 "We could not parse the JSON body of your request.",
@@ -186,7 +193,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         let mut resp = full(
             status,
             "application/json",
-            error_body(status, kind, &format!("mock error {status}")),
+            error_body(protocol, status, kind, &format!("mock error {status}")),
         );
         if status == 429 {
             resp.headers_mut()
@@ -238,8 +245,8 @@ impl Drop for StreamEnd {
     }
 }
 
-fn error_body(status: u16, kind: &str, message: &str) -> String {
-    json!({"error": {"message": message, "type": kind, "param": null, "code": if status == 429 { json!("rate_limit_exceeded") } else { Value::Null }}}).to_string()
+fn error_body(protocol: Protocol, status: u16, kind: &str, message: &str) -> String {
+    synth::error_body(protocol, status, kind, message).to_string()
 }
 
 /// A `text/event-stream` response, written frame by frame.
@@ -283,7 +290,7 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
         return full(
             400,
             "application/json",
-            error_body(400, "invalid_request_error", "bad fixture name"),
+            error_body(protocol, 400, "invalid_request_error", "bad fixture name"),
         );
     }
     let ext = if stream { "chunks.txt" } else { "json" };
@@ -293,6 +300,7 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
             404,
             "application/json",
             error_body(
+                protocol,
                 404,
                 "not_found_error",
                 &format!("no fixture {}", path.display()),
@@ -312,7 +320,7 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| match protocol {
-            Protocol::Responses => {
+            Protocol::Responses | Protocol::Anthropic => {
                 let kind = line
                     .split("\"type\":\"")
                     .nth(1)

@@ -1,5 +1,7 @@
 //! Synthesized answers in each protocol's recorded shape.
 
+mod anthropic;
+
 use serde_json::{json, Value};
 
 /// The wire protocol of an endpoint.
@@ -9,6 +11,8 @@ pub enum Protocol {
     Responses,
     /// Chat Completions (`/v1/chat/completions`).
     Chat,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
 }
 
 /// What the mock decided to say.
@@ -32,6 +36,7 @@ fn text_of(content: &Value) -> String {
 /// Decides the answer from the request body.
 pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
     let (last_user, tool_result, tools) = match protocol {
+        Protocol::Anthropic => anthropic::extract(body),
         Protocol::Chat => {
             let msgs = body["messages"].as_array().cloned().unwrap_or_default();
             let user = msgs
@@ -106,7 +111,7 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
 }
 
 /// Splits into small pieces, as a model streams tokens.
-fn pieces(s: &str) -> Vec<String> {
+pub(crate) fn pieces(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     chars.chunks(4).map(|c| c.iter().collect()).collect()
 }
@@ -123,6 +128,7 @@ impl Answer {
     pub(crate) fn body(&self, protocol: Protocol, model: &str) -> Value {
         let (input, output) = self.usage_tokens();
         match protocol {
+            Protocol::Anthropic => anthropic::body(self, model, output),
             Protocol::Chat => {
                 let (message, finish) = match self {
                     Answer::Text(t) => (
@@ -164,6 +170,7 @@ impl Answer {
     pub(crate) fn events(&self, protocol: Protocol, model: &str) -> Vec<String> {
         let (input, output) = self.usage_tokens();
         match protocol {
+            Protocol::Anthropic => anthropic::events(self, model, output),
             Protocol::Chat => {
                 let chunk = |delta: Value, finish: Value| {
                     let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1770933892, "model": model, "service_tier": "default", "system_fingerprint": "fp_mock", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
@@ -277,4 +284,13 @@ fn response_object(model: &str, status: &str) -> Value {
         "output": [], "parallel_tool_calls": true, "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
         "store": true, "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
         "top_p": 1.0, "truncation": "disabled", "usage": null, "metadata": {}})
+}
+
+/// The protocol's error body for a status.
+pub(crate) fn error_body(protocol: Protocol, status: u16, kind: &str, message: &str) -> Value {
+    match protocol {
+        Protocol::Anthropic => anthropic::error(status, message),
+        _ => json!({"error": {"message": message, "type": kind, "param": null,
+            "code": if status == 429 { json!("rate_limit_exceeded") } else { Value::Null }}}),
+    }
 }
