@@ -153,6 +153,9 @@ impl Gateway {
             });
         }
 
+        let Some(protocol) = providers::Protocol::of(route.provider) else {
+            return Err(ApiError::internal("provider without a protocol"));
+        };
         let upstream_req =
             providers::build_request(&route, &body, stream, self.config.server.upstream_timeout)?;
         let resp = host
@@ -165,13 +168,15 @@ impl Gateway {
             let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
                 .await
                 .unwrap_or_default();
-            return Err(
-                providers::parse_error(route.provider_name, status, retry_after, raw).into(),
-            );
+            return Err(providers::parse_error(
+                protocol,
+                route.provider_name,
+                status,
+                retry_after,
+                raw,
+            )
+            .into());
         }
-        let Some(protocol) = providers::Protocol::of(route.provider) else {
-            return Err(ApiError::internal("provider without a protocol"));
-        };
         if !stream {
             let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
                 .await

@@ -18,6 +18,7 @@ fn kind_of(path: &std::path::Path) -> &'static str {
         Some("openai-chat") => "openai-chat",
         Some("azure-openai-responses") => "azureopenai",
         Some("anthropic") => "anthropic",
+        Some("google") => "google",
         _ => "openai",
     }
 }
@@ -26,7 +27,7 @@ fn kind_of(path: &std::path::Path) -> &'static str {
 pub fn sse_of(kind: &str, text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if kind != "openai-chat" {
+        if kind != "openai-chat" && kind != "google" {
             // Some recorded lines are truncated JSON: read the type by hand.
             let kind = line
                 .split("\"type\":\"")
@@ -71,7 +72,7 @@ fn assert_function_args_are_json(response: &Value) {
 fn streams() {
     insta::glob!(
         "../../../../shared/fixtures",
-        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic}/*.chunks.txt",
+        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic,google}/*.chunks.txt",
         |path| {
             let kind = kind_of(path);
             // Some recordings hold several responses back to back (one per
@@ -112,17 +113,21 @@ fn streams() {
 fn bodies() {
     insta::glob!(
         "../../../../shared/fixtures",
-        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic}/*.json",
+        "{openai-responses,azure-openai-responses,open-responses,openai-chat,anthropic,google}/*.json",
         |path| {
             let kind = kind_of(path);
             let text = std::fs::read_to_string(path).unwrap();
             let upstream: Value = serde_json::from_str(&text).unwrap();
             let is_error = upstream.get("error").is_some_and(Value::is_object);
-            let status = match upstream.pointer("/error/type").and_then(Value::as_str) {
-                Some("insufficient_quota") | Some("rate_limit_exceeded") => 429,
-                Some(_) => 400,
-                None => 200,
-            };
+            let status = match (
+            upstream.pointer("/error/code").and_then(Value::as_u64),
+            upstream.pointer("/error/type").and_then(Value::as_str),
+        ) {
+            (Some(code), _) => code as u16, // Gemini puts the status in the body
+            (_, Some("insufficient_quota" | "rate_limit_exceeded")) => 429,
+            (_, Some(_)) => 400,
+            _ => 200,
+        };
             let headers = if status == 429 {
                 vec![("retry-after".to_owned(), "7".to_owned())]
             } else {

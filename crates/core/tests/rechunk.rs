@@ -16,6 +16,8 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("open-responses", "openai"),
         ("azure-openai-responses", "openai"),
         ("openai-chat", "openai-chat"),
+        ("anthropic", "anthropic"),
+        ("google", "google"),
     ] {
         for entry in std::fs::read_dir(base.join(dir)).unwrap() {
             let path = entry.unwrap().path();
@@ -23,7 +25,7 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
                 let text = std::fs::read_to_string(&path).unwrap();
                 let mut sse = Vec::new();
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    if kind != "openai-chat" {
+                    if kind != "openai-chat" && kind != "google" {
                         let t = line
                             .split("\"type\":\"")
                             .nth(1)

@@ -73,7 +73,7 @@ fn cases() -> Vec<(&'static str, Value)> {
 
 #[test]
 fn upstream_request_bodies() {
-    for kind in ["openai-chat", "openai", "anthropic"] {
+    for kind in ["openai-chat", "openai", "anthropic", "google"] {
         let mut out = serde_json::Map::new();
         for (name, mut body) in cases() {
             body["model"] = json!("test-model");

@@ -99,8 +99,13 @@ fn anthropic_thinking_and_tools_round_trip() {
     let assistant = msgs[1]["content"].as_array().unwrap();
     let reasoning = &first["output"][0];
     assert_eq!(assistant[0]["type"], "thinking");
+    let signature = reasoning["encrypted_content"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("anthropic:")
+        .unwrap();
     assert_eq!(
-        assistant[0]["signature"], reasoning["encrypted_content"],
+        assistant[0]["signature"], signature,
         "signature byte for byte"
     );
     assert_eq!(assistant[0]["thinking"], reasoning["content"][0]["text"]);

@@ -312,15 +312,6 @@ impl Config {
         }
         for (name, p) in &mut self.providers {
             let key = format!("providers.{name}");
-            match p.kind {
-                ProviderKind::Google => {
-                    return Err(ConfigError::invalid(
-                        format!("{key}.type"),
-                        format!("provider type `{}` is not implemented yet", p.kind.as_str()),
-                    ));
-                }
-                _ => {}
-            }
             if p.endpoint.as_deref().is_none_or(str::is_empty) {
                 p.endpoint = p.kind.default_endpoint().map(str::to_owned);
             }

@@ -3,6 +3,7 @@
 //! the shared [`ResponseBuilder`](crate::ResponseBuilder).
 
 pub mod anthropic;
+pub mod google;
 pub mod mock;
 pub mod openai_chat;
 pub mod openai_responses;
@@ -11,7 +12,7 @@ mod common;
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{ProviderConfig, ProviderKind};
-use crate::error::{RequestError, TranslateError, UpstreamError};
+use crate::error::{ApiError, RequestError, TranslateError, UpstreamError};
 use crate::host::UpstreamRequest;
 use crate::routing::Route;
 use crate::sse::SseEvent;
@@ -28,6 +29,8 @@ pub enum Protocol {
     Chat,
     /// Anthropic Messages.
     Anthropic,
+    /// Google Gemini.
+    Google,
 }
 
 impl Protocol {
@@ -41,7 +44,8 @@ impl Protocol {
             }
             ProviderKind::AzureOpenAi => Some(Protocol::Responses),
             ProviderKind::Anthropic => Some(Protocol::Anthropic),
-            ProviderKind::Mock | ProviderKind::Google => None,
+            ProviderKind::Google => Some(Protocol::Google),
+            ProviderKind::Mock => None,
         }
     }
 }
@@ -50,7 +54,11 @@ impl Protocol {
 pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 
 /// The upstream URL and the credential header for a route.
-fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(String, String)>) {
+fn url_and_auth(
+    route: &Route<'_>,
+    protocol: Protocol,
+    stream: bool,
+) -> (String, Option<(String, String)>) {
     let p = route.provider;
     let base = p.base_url();
     let key = p.key();
@@ -67,10 +75,12 @@ fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(Strin
                     .unwrap_or(AZURE_DEFAULT_API_VERSION)
             ),
             // Azure speaks only the two OpenAI protocols.
-            Protocol::Responses | Protocol::Anthropic => match p.api_version.as_deref() {
-                Some(v) => format!("{base}/openai/v1/responses?api-version={v}"),
-                None => format!("{base}/openai/v1/responses"),
-            },
+            Protocol::Responses | Protocol::Anthropic | Protocol::Google => {
+                match p.api_version.as_deref() {
+                    Some(v) => format!("{base}/openai/v1/responses?api-version={v}"),
+                    None => format!("{base}/openai/v1/responses"),
+                }
+            }
         };
         return (url, auth);
     }
@@ -82,6 +92,19 @@ fn url_and_auth(route: &Route<'_>, protocol: Protocol) -> (String, Option<(Strin
             join_url(base, "/v1/messages"),
             key.map(|k| ("x-api-key".to_owned(), k.to_owned())),
         ),
+        Protocol::Google => {
+            let base = base.trim_end_matches("/v1beta");
+            let model = route.upstream_model.trim_start_matches("models/");
+            let url = if stream {
+                format!("{base}/v1beta/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("{base}/v1beta/models/{model}:generateContent")
+            };
+            (
+                url,
+                key.map(|k| ("x-goog-api-key".to_owned(), k.to_owned())),
+            )
+        }
     }
 }
 
@@ -105,8 +128,9 @@ pub fn build_request(
         Protocol::Responses => openai_responses::request::build(route, body, stream)?,
         Protocol::Chat => openai_chat::request::build(route, body, stream)?,
         Protocol::Anthropic => anthropic::request::build(route, body, stream)?,
+        Protocol::Google => google::request::build(route, body)?,
     };
-    let (url, auth) = url_and_auth(route, protocol);
+    let (url, auth) = url_and_auth(route, protocol, stream);
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if stream {
         headers.push(("accept".into(), "text/event-stream".into()));
@@ -140,24 +164,29 @@ pub fn parse_response(
     request: &CreateResponseBody,
     body: &[u8],
     b: &mut ResponseBuilder,
-) -> Result<Outcome, TranslateError> {
-    match protocol {
-        Protocol::Responses => openai_responses::response::parse(provider, body, b),
-        Protocol::Chat => openai_chat::response::parse(provider, body, b),
+) -> Result<Outcome, ApiError> {
+    Ok(match protocol {
+        Protocol::Responses => openai_responses::response::parse(provider, body, b)?,
+        Protocol::Chat => openai_chat::response::parse(provider, body, b)?,
         Protocol::Anthropic => {
-            anthropic::response::parse(provider, anthropic::json_tool(request), body, b)
+            anthropic::response::parse(provider, anthropic::json_tool(request), body, b)?
         }
-    }
+        Protocol::Google => google::response::parse(provider, body, b)?,
+    })
 }
 
 /// Turns an upstream error status and body into an [`UpstreamError`].
 pub fn parse_error(
+    protocol: Protocol,
     provider: &str,
     status: u16,
     retry_after: Option<String>,
     body: bytes::Bytes,
 ) -> UpstreamError {
-    common::parse_openai_style_error(provider, status, retry_after, body)
+    match protocol {
+        Protocol::Google => google::response::upstream_error(provider, status, retry_after, body),
+        _ => common::parse_openai_style_error(provider, status, retry_after, body),
+    }
 }
 
 /// The stream translator for one upstream response.
@@ -169,6 +198,8 @@ pub enum StreamTranslator {
     Chat(openai_chat::stream::ChatStream),
     /// Anthropic Messages events.
     Anthropic(anthropic::stream::AnthropicStream),
+    /// Gemini chunks.
+    Google(google::stream::GoogleStream),
 }
 
 impl StreamTranslator {
@@ -184,6 +215,9 @@ impl StreamTranslator {
             Protocol::Anthropic => StreamTranslator::Anthropic(
                 anthropic::stream::AnthropicStream::new(provider, anthropic::json_tool(request)),
             ),
+            Protocol::Google => {
+                StreamTranslator::Google(google::stream::GoogleStream::new(provider))
+            }
         }
     }
 
@@ -197,6 +231,7 @@ impl StreamTranslator {
             StreamTranslator::OpenAi(t) => t.on_event(ev, b),
             StreamTranslator::Chat(t) => t.on_event(ev, b),
             StreamTranslator::Anthropic(t) => t.on_event(ev, b),
+            StreamTranslator::Google(t) => t.on_event(ev, b),
         }
     }
 
@@ -207,6 +242,7 @@ impl StreamTranslator {
             StreamTranslator::OpenAi(t) => t.is_terminal(),
             StreamTranslator::Chat(t) => t.is_terminal(),
             StreamTranslator::Anthropic(t) => t.is_terminal(),
+            StreamTranslator::Google(t) => t.is_terminal(),
         }
     }
 
@@ -217,6 +253,7 @@ impl StreamTranslator {
             StreamTranslator::OpenAi(t) => t.finish(b),
             StreamTranslator::Chat(t) => t.finish(b),
             StreamTranslator::Anthropic(t) => t.finish(b),
+            StreamTranslator::Google(t) => t.finish(b),
         }
     }
 }
@@ -230,7 +267,7 @@ mod tests {
     fn url(yaml: &str, model: &str) -> (String, Option<(String, String)>) {
         let c = Config::from_yaml(yaml, &|_| None).unwrap();
         let r = resolve(&c, model, None).unwrap();
-        url_and_auth(&r, Protocol::of(r.provider).unwrap())
+        url_and_auth(&r, Protocol::of(r.provider).unwrap(), false)
     }
 
     #[test]

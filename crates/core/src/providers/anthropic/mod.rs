@@ -6,9 +6,11 @@
 //!   turns.
 //! - Reasoning round-trips exactly: a `thinking` block becomes a
 //!   `reasoning` item whose `reasoning_text` is the thinking and whose
-//!   `encrypted_content` is the signature; `redacted_thinking` becomes a
-//!   reasoning item with only `encrypted_content` (the data). Sent back,
-//!   they are rebuilt byte for byte.
+//!   `encrypted_content` is `anthropic:` + the signature;
+//!   `redacted_thinking` becomes a reasoning item with only
+//!   `encrypted_content` (`anthropic:` + the data). Sent back, they are
+//!   rebuilt byte for byte. Reasoning from other providers is not sent:
+//!   Anthropic would reject its signature.
 //! - `text.format` (json_schema / json_object) uses a forced tool named
 //!   after the schema (`json` for json_object); its input comes back as
 //!   `output_text`. That tool name is reserved for the request.
@@ -24,6 +26,9 @@ pub mod response;
 pub mod stream;
 
 use crate::types::{CreateResponseBody, TextFormat};
+
+/// The slug on signatures this provider issued.
+pub(crate) const SLUG: &str = "anthropic:";
 
 /// The API version header value.
 pub const VERSION: &str = "2023-06-01";

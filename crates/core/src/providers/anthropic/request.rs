@@ -267,20 +267,24 @@ fn messages(
                 );
             }
             Item::Reasoning(r) => {
+                // Only Anthropic's own signatures are accepted by Anthropic.
+                let Some(sig) = r
+                    .encrypted_content
+                    .as_deref()
+                    .and_then(|e| e.strip_prefix(super::SLUG))
+                else {
+                    continue;
+                };
                 let text: String = r
                     .content
                     .iter()
                     .flatten()
                     .filter_map(ContentPart::text)
                     .collect();
-                let block = match (&r.encrypted_content, text.is_empty()) {
-                    (Some(sig), false) => {
-                        json!({"type": "thinking", "thinking": text, "signature": sig})
-                    }
-                    (Some(data), true) => json!({"type": "redacted_thinking", "data": data}),
-                    // Reasoning from another provider carries no signature
-                    // Anthropic would accept: it cannot be sent back.
-                    (None, _) => continue,
+                let block = if text.is_empty() {
+                    json!({"type": "redacted_thinking", "data": sig})
+                } else {
+                    json!({"type": "thinking", "thinking": text, "signature": sig})
                 };
                 push(&mut messages, "assistant", vec![block]);
             }

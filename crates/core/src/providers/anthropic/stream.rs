@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{outcome_of, refusal_text, usage_of};
+use super::{outcome_of, refusal_text, usage_of, SLUG};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
 use crate::providers::common::{stream_error, translate_error};
@@ -171,14 +171,17 @@ impl AnthropicStream {
                     .get("signature")
                     .and_then(Value::as_str)
                     .filter(|x| !x.is_empty())
-                    .map(str::to_owned);
+                    .map(|x| format!("{SLUG}{x}"));
                 let i = b.start_reasoning(None, sig);
                 b.reasoning_delta(i, &s("thinking"));
                 (Kind::Thinking, i)
             }
             "redacted_thinking" => {
                 self.end_message(b);
-                (Kind::Thinking, b.start_reasoning(None, Some(s("data"))))
+                (
+                    Kind::Thinking,
+                    b.start_reasoning(None, Some(format!("{SLUG}{}", s("data")))),
+                )
             }
             other => {
                 // Server tools and their results: kept whole, under the slug.
@@ -211,7 +214,7 @@ impl AnthropicStream {
             (Kind::Thinking, "signature_delta") => {
                 if let Some(Item::Reasoning(r)) = b.item_mut(i) {
                     r.encrypted_content
-                        .get_or_insert_with(String::new)
+                        .get_or_insert_with(|| SLUG.to_owned())
                         .push_str(s("signature"));
                 }
             }

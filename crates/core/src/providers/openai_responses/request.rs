@@ -7,6 +7,12 @@ use crate::error::RequestError;
 use crate::routing::Route;
 use crate::types::CreateResponseBody;
 
+/// Whether encrypted reasoning carries another provider's slug.
+fn foreign(encrypted: &str) -> bool {
+    encrypted.starts_with(crate::providers::anthropic::SLUG)
+        || encrypted.starts_with(crate::providers::google::SLUG)
+}
+
 /// The JSON body. Unknown fields pass through unchanged; the
 /// gateway's own fields (`provider`, and `previous_response_id`, which
 /// the gateway has already expanded) do not.
@@ -28,6 +34,10 @@ pub fn build(
         );
         obj.insert("stream".into(), Value::Bool(stream));
         if let Some(Value::Array(items)) = obj.get_mut("input") {
+            // Reasoning another provider signed means nothing to OpenAI.
+            items.retain(|i| {
+                !(i["type"] == "reasoning" && i["encrypted_content"].as_str().is_some_and(foreign))
+            });
             items.iter_mut().for_each(strip_slug);
         }
         if let Some(Value::Array(tools)) = obj.get_mut("tools") {

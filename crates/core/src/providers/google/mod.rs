@@ -1,0 +1,69 @@
+//! Google Gemini API (`POST {endpoint}/v1beta/models/{model}:generateContent`
+//! and `:streamGenerateContent?alt=sse`).
+//!
+//! Mapping notes (lossy points are listed here, nowhere else):
+//! - `instructions` and system/developer messages become
+//!   `systemInstruction`, in order.
+//! - Thought signatures round-trip exactly. Each one becomes a `reasoning`
+//!   item whose `encrypted_content` is `google:` + the signature, placed
+//!   where the signature appeared: just before the function call it signs,
+//!   or after the text it closes. Sent back, a signature item before a
+//!   function call is put on that `functionCall` part, and any other one
+//!   becomes an empty text part carrying it, as Gemini streams them.
+//!   Thought summaries (`thought: true` parts) become the reasoning item's
+//!   `summary`.
+//! - Function call ids: Gemini's `id` when it sends one, otherwise a
+//!   generated `call_…`. A `function_call_output` is matched to its call by
+//!   `call_id` to recover the function name Gemini needs.
+//! - Streamed function arguments (`partialArgs`) are assembled and emitted
+//!   as one arguments delta when the call completes.
+//! - A prompt blocked for safety is an error (400, `content_filter`); an
+//!   answer stopped for safety is `incomplete` (`content_filter`).
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use serde_json::Value;
+
+use crate::builder::Outcome;
+use crate::providers::common::u64_at;
+use crate::types::{InputTokensDetails, OutputTokensDetails, Usage};
+
+/// The slug on signatures this provider issued.
+pub(crate) const SLUG: &str = "google:";
+
+/// `finishReason` → how the response ended.
+pub(crate) fn outcome_of(reason: Option<&str>) -> Outcome {
+    match reason {
+        Some("MAX_TOKENS") => Outcome::Incomplete("max_output_tokens".into()),
+        Some(
+            "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY"
+            | "LANGUAGE",
+        ) => Outcome::Incomplete("content_filter".into()),
+        _ => Outcome::Completed,
+    }
+}
+
+/// `usageMetadata` → spec usage. Thoughts count as output, and as
+/// reasoning tokens.
+pub(crate) fn usage_of(u: &Value) -> Usage {
+    let input = u64_at(u, &["promptTokenCount"]);
+    let thoughts = u64_at(u, &["thoughtsTokenCount"]);
+    let output = u64_at(u, &["candidatesTokenCount"]) + thoughts;
+    let total = u
+        .get("totalTokenCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(input + output);
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        total_tokens: total,
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: u64_at(u, &["cachedContentTokenCount"]),
+        },
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: thoughts,
+        },
+    }
+}
