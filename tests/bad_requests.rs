@@ -48,7 +48,7 @@ fn bad_requests_get_the_envelope() {
         ("max_output_tokens zero", "application/json", br#"{"model":"offline","input":"x","max_output_tokens":0}"#.to_vec(), 400, "invalid_value", Some("max_output_tokens")),
         ("max_output_tokens negative", "application/json", br#"{"model":"offline","input":"x","max_output_tokens":-5}"#.to_vec(), 400, "invalid_body", Some("max_output_tokens")),
         ("unknown model", "application/json", br#"{"model":"nonexistent-model","input":"x"}"#.to_vec(), 404, "model_not_found", Some("model")),
-        ("family without provider", "application/json", br#"{"model":"claude-3-5-sonnet","input":"x"}"#.to_vec(), 404, "model_not_found", Some("model")),
+        ("unconfigured provider prefix", "application/json", br#"{"model":"ghost/model-x","input":"x"}"#.to_vec(), 404, "model_not_found", Some("model")),
         ("unknown provider pin", "application/json", br#"{"model":"x","provider":"ghost","input":"x"}"#.to_vec(), 400, "unknown_provider", Some("provider")),
         ("item without type or role", "application/json", br#"{"model":"offline","input":[{"content":"x"}]}"#.to_vec(), 400, "invalid_body", Some("input[0]")),
         ("message with bad role", "application/json", br#"{"model":"offline","input":[{"role":"wizard","content":"x"}]}"#.to_vec(), 400, "invalid_body", Some("input[0]")),

@@ -6,13 +6,14 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 7] = [
     "gpt-4o-mini",
     "llama",
     "offline",
     "az-responses",
     "az-chat",
     "claude-test",
+    "gemini-test",
 ];
 
 #[test]
@@ -38,7 +39,8 @@ fn health_ready_and_models() {
             "unreachable",
             "az-responses",
             "az-chat",
-            "claude-test"
+            "claude-test",
+            "gemini-test"
         ]
     );
     assert_eq!(
@@ -61,7 +63,12 @@ fn text_on_every_protocol() {
         assert!(resp["usage"]["total_tokens"].as_u64().unwrap() > 0);
     }
     let sent = gw.upstream_requests();
-    assert_eq!(sent.len(), 5);
+    assert_eq!(sent.len(), 6);
+    assert_eq!(
+        sent[5]["path"],
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(sent[5]["headers"]["x-goog-api-key"], "g-key");
     assert_eq!(sent[4]["path"], "/v1/messages");
     assert_eq!(sent[4]["headers"]["x-api-key"], "sk-ant");
     assert_eq!(sent[4]["headers"]["anthropic-version"], "2023-06-01");
@@ -274,7 +281,7 @@ fn upstream_errors_map_to_the_envelope() {
         ("error:529", 503, "server_error"),
     ];
     for (model, status, kind) in cases {
-        for provider in ["oa", "chat", "claude"] {
+        for provider in ["oa", "chat", "claude", "gemini"] {
             let r = client()
                 .post(format!("{}/v1/responses", gw.url))
                 .json(&json!({"model": model, "provider": provider, "input": "x"}))
@@ -320,6 +327,8 @@ fn recorded_fixtures_replay_end_to_end() {
         ),
         ("oa", "open-responses/lmstudio-tool-call.1"),
         ("chat", "openai-chat/xai-tool-call"),
+        ("claude", "anthropic/anthropic-clear-thinking.1"),
+        ("gemini", "google/google-tool-call"),
     ] {
         let model = format!("fixture:{case}");
         let (status, resp) = gw.post(&json!({"model": model, "provider": provider, "input": "x"}));

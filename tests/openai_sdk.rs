@@ -33,5 +33,5 @@ fn openai_python_sdk() {
         out.status.success(),
         "sdk_check failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("17 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("21 passed, 0 failed"), "{stdout}");
 }

@@ -19,7 +19,7 @@ WEATHER = [{
 def main(base_url: str) -> None:
     client = OpenAI(base_url=base_url, api_key="not-needed", max_retries=0)
     checks = 0
-    for model in ["gpt-4o-mini", "llama", "offline", "claude-test"]:
+    for model in ["gpt-4o-mini", "llama", "offline", "claude-test", "gemini-test"]:
         # Plain text.
         r = client.responses.create(model=model, input="hello from the sdk", instructions="Be brief.")
         assert r.status == "completed", r

@@ -39,6 +39,7 @@ providers:
   chat: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "${{CHAT_KEY:-sk-chat}}" }}
   builtin: {{ type: mock }}
   claude: {{ type: anthropic, endpoint: "{mock}", api_key: "sk-ant" }}
+  gemini: {{ type: google, endpoint: "{mock}", api_key: "g-key" }}
   dead: {{ type: openai-chat, endpoint: "http://127.0.0.1:9" }}
   azure: {{ type: azureopenai, endpoint: "{mock}", api_key: "az-key" }}
   azure-chat: {{ type: azureopenai, api: chat, api_version: "2024-10-21", endpoint: "{mock}/openai", api_key: "az-key" }}
@@ -50,6 +51,7 @@ models:
   - {{ name: az-responses, provider: azure, provider_model_id: "my-deployment" }}
   - {{ name: az-chat, provider: azure-chat, provider_model_id: "my-deployment" }}
   - {{ name: claude-test, provider: claude, provider_model_id: "claude-haiku-4-5" }}
+  - {{ name: gemini-test, provider: gemini, provider_model_id: "gemini-2.5-flash" }}
 "#
     )
 }

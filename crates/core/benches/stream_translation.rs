@@ -3,8 +3,7 @@
 //! the gateway's events. Baseline: decoding alone, measured in the same run.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use latticelm_core::config::ProviderKind;
-use latticelm_core::providers::StreamTranslator;
+use latticelm_core::providers::{Protocol, StreamTranslator};
 use latticelm_core::sse::{self, SseDecoder};
 use latticelm_core::types::CreateResponseBody;
 use latticelm_core::{Outcome, ResponseBuilder};
@@ -33,7 +32,7 @@ fn recording(dir: &str, name: &str, responses: bool) -> Vec<u8> {
     out
 }
 
-fn translate(kind: ProviderKind, sse_bytes: &[u8], chunk: usize) -> usize {
+fn translate(kind: Protocol, sse_bytes: &[u8], chunk: usize) -> usize {
     let body = CreateResponseBody {
         model: Some("m".into()),
         ..Default::default()
@@ -43,7 +42,7 @@ fn translate(kind: ProviderKind, sse_bytes: &[u8], chunk: usize) -> usize {
         1,
         true,
     );
-    let mut t = StreamTranslator::new(kind, "bench");
+    let mut t = StreamTranslator::new(kind, "bench", &body);
     let mut d = SseDecoder::new();
     let mut events = Vec::new();
     let mut out = Vec::new();
@@ -80,12 +79,12 @@ fn bench(c: &mut Criterion) {
         (
             "openai-responses",
             recording("openai-responses", "openai-phase.1.chunks.txt", true),
-            ProviderKind::OpenAi,
+            Protocol::Responses,
         ),
         (
             "openai-chat",
             recording("openai-chat", "openai-text.chunks.txt", false),
-            ProviderKind::OpenAiChat,
+            Protocol::Chat,
         ),
     ];
     let mut g = c.benchmark_group("upstream_sse");

@@ -163,8 +163,8 @@ pub enum HostError {
 pub struct ApiError {
     /// HTTP status.
     pub status: u16,
-    /// The envelope's body.
-    pub payload: ErrorPayload,
+    /// The envelope's body (boxed: errors travel in `Result`s everywhere).
+    pub payload: Box<ErrorPayload>,
     /// `retry-after` to pass on.
     pub retry_after: Option<String>,
 }
@@ -180,12 +180,12 @@ impl ApiError {
     ) -> Self {
         ApiError {
             status,
-            payload: ErrorPayload {
+            payload: Box::new(ErrorPayload {
                 kind: kind.to_owned(),
                 code: code.map(str::to_owned),
                 message: message.into(),
                 param: param.map(str::to_owned),
-            },
+            }),
             retry_after: None,
         }
     }

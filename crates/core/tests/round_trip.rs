@@ -123,3 +123,86 @@ fn anthropic_thinking_and_tools_round_trip() {
     assert_eq!(user[1]["tool_use_id"], "toolu_2");
     assert_eq!(user[2], json!({"type": "text", "text": "thanks"}));
 }
+
+#[test]
+fn gemini_signatures_return_on_their_parts() {
+    let tools = json!([{"type": "function", "name": "weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]);
+    let first = replay_stream(
+        "google",
+        "google/google-tool-call.chunks.txt",
+        json!({"model": "test-model", "input": "weather in SF?", "tools": tools}),
+    );
+    let out = first["output"].as_array().unwrap();
+    assert_eq!(out[0]["type"], "reasoning");
+    assert_eq!(out[1]["type"], "function_call");
+    let call_id = out[1]["call_id"].as_str().unwrap();
+    let mut input = vec![json!({"role": "user", "content": "weather in SF?"})];
+    input.extend(out.iter().cloned());
+    input.push(
+        json!({"type": "function_call_output", "call_id": call_id, "output": "{\"temp\": 14}"}),
+    );
+    let body = upstream_body(
+        "google",
+        &json!({"model": "test-model", "input": input, "tools": tools, "instructions": "Be brief."}),
+    );
+    let contents = body["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 3, "{body}");
+    let call_part = &contents[1]["parts"][0];
+    assert_eq!(contents[1]["role"], "model");
+    let signature = out[0]["encrypted_content"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("google:")
+        .unwrap();
+    assert_eq!(
+        call_part["thoughtSignature"], signature,
+        "the signature is on the functionCall part"
+    );
+    assert_eq!(
+        call_part["functionCall"],
+        json!({"name": "weather", "args": {"location": "San Francisco"}})
+    );
+    assert_eq!(
+        contents[2],
+        json!({"role": "user", "parts": [{"functionResponse": {"name": "weather", "response": {"temp": 14}}}]})
+    );
+    assert_eq!(
+        body["systemInstruction"],
+        json!({"parts": [{"text": "Be brief."}]})
+    );
+    assert_eq!(
+        body["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]["properties"]
+            ["location"]["type"],
+        "string"
+    );
+}
+
+#[test]
+fn reasoning_never_crosses_providers() {
+    // A Claude thinking item, a Gemini signature and OpenAI encrypted
+    // reasoning, all in one history.
+    let input = json!([
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "t"}], "encrypted_content": "anthropic:SIG_A"},
+        {"type": "reasoning", "summary": [], "encrypted_content": "google:SIG_G"},
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA_openai"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]},
+        {"role": "user", "content": "again"},
+    ]);
+    let req = json!({"model": "test-model", "input": input});
+    let a = upstream_body("anthropic", &req).to_string();
+    assert!(
+        a.contains("SIG_A") && !a.contains("SIG_G") && !a.contains("gAAAA"),
+        "{a}"
+    );
+    let g = upstream_body("google", &req).to_string();
+    assert!(
+        g.contains("SIG_G") && !g.contains("SIG_A") && !g.contains("gAAAA"),
+        "{g}"
+    );
+    let o = upstream_body("openai", &req).to_string();
+    assert!(
+        o.contains("gAAAA_openai") && !o.contains("SIG_A") && !o.contains("SIG_G"),
+        "{o}"
+    );
+}

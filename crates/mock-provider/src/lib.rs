@@ -1,5 +1,6 @@
 //! A mock LLM provider that speaks the OpenAI Responses and Chat
-//! Completions wire formats (at OpenAI's and Azure's paths) as recorded in `shared/fixtures`: the same
+//! Completions (at OpenAI's and Azure's paths), Anthropic Messages and
+//! Gemini wire formats as recorded in `shared/fixtures`: the same
 //! status codes, headers, SSE framing and error bodies.
 //!
 //! What it answers is chosen by the request's `model`:
@@ -151,6 +152,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         "/v1/responses" | "/openai/v1/responses" => Protocol::Responses,
         "/v1/chat/completions" => Protocol::Chat,
         "/v1/messages" => Protocol::Anthropic,
+        p if p.starts_with("/v1beta/models/") => Protocol::Google,
         p if p.starts_with("/openai/deployments/") && p.ends_with("/chat/completions") => {
             Protocol::Chat
         }
@@ -179,8 +181,18 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             ),
         );
     }
-    let model = body["model"].as_str().unwrap_or_default().to_owned();
-    let stream = body["stream"].as_bool().unwrap_or(false);
+    // Gemini names the model and the streaming mode in the path.
+    let (model, stream) = match protocol {
+        Protocol::Google => {
+            let rest = path.trim_start_matches("/v1beta/models/");
+            let (model, method) = rest.rsplit_once(':').unwrap_or((rest, ""));
+            (model.to_owned(), method == "streamGenerateContent")
+        }
+        _ => (
+            body["model"].as_str().unwrap_or_default().to_owned(),
+            body["stream"].as_bool().unwrap_or(false),
+        ),
+    };
     if let Some(code) = model.strip_prefix("error:") {
         let status: u16 = code.parse().unwrap_or(500);
         let kind = match status {
@@ -328,7 +340,7 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
                     .unwrap_or("message");
                 format!("event: {kind}\ndata: {line}\n\n")
             }
-            Protocol::Chat => format!("data: {line}\n\n"),
+            Protocol::Chat | Protocol::Google => format!("data: {line}\n\n"),
         })
         .collect();
     if protocol == Protocol::Chat {

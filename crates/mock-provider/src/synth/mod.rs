@@ -1,6 +1,7 @@
 //! Synthesized answers in each protocol's recorded shape.
 
 mod anthropic;
+mod google;
 
 use serde_json::{json, Value};
 
@@ -13,6 +14,8 @@ pub enum Protocol {
     Chat,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// Gemini (`/v1beta/models/{model}:generateContent`).
+    Google,
 }
 
 /// What the mock decided to say.
@@ -37,6 +40,7 @@ fn text_of(content: &Value) -> String {
 pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
     let (last_user, tool_result, tools) = match protocol {
         Protocol::Anthropic => anthropic::extract(body),
+        Protocol::Google => google::extract(body),
         Protocol::Chat => {
             let msgs = body["messages"].as_array().cloned().unwrap_or_default();
             let user = msgs
@@ -129,6 +133,7 @@ impl Answer {
         let (input, output) = self.usage_tokens();
         match protocol {
             Protocol::Anthropic => anthropic::body(self, model, output),
+            Protocol::Google => google::body(self, model, output),
             Protocol::Chat => {
                 let (message, finish) = match self {
                     Answer::Text(t) => (
@@ -171,6 +176,7 @@ impl Answer {
         let (input, output) = self.usage_tokens();
         match protocol {
             Protocol::Anthropic => anthropic::events(self, model, output),
+            Protocol::Google => google::events(self, model, output),
             Protocol::Chat => {
                 let chunk = |delta: Value, finish: Value| {
                     let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1770933892, "model": model, "service_tier": "default", "system_fingerprint": "fp_mock", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
@@ -290,6 +296,7 @@ fn response_object(model: &str, status: &str) -> Value {
 pub(crate) fn error_body(protocol: Protocol, status: u16, kind: &str, message: &str) -> Value {
     match protocol {
         Protocol::Anthropic => anthropic::error(status, message),
+        Protocol::Google => google::error(status, message),
         _ => json!({"error": {"message": message, "type": kind, "param": null,
             "code": if status == 429 { json!("rate_limit_exceeded") } else { Value::Null }}}),
     }
