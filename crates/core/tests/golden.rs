@@ -44,6 +44,79 @@ pub fn sse_of(kind: &str, text: &str) -> Vec<u8> {
     out
 }
 
+/// The function-call arguments a recording carries, in order, as JSON.
+/// Gemini's streamed `partialArgs` are left to the snapshot.
+fn recorded_args(kind: &str, recording: &str) -> Vec<Value> {
+    let lines: Vec<Value> = recording
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let parse =
+        |s: &str| serde_json::from_str::<Value>(if s.is_empty() { "{}" } else { s }).unwrap();
+    match kind {
+        "openai-chat" => {
+            let mut by_index: std::collections::BTreeMap<u64, String> = Default::default();
+            for l in &lines {
+                for c in l
+                    .pointer("/choices/0/delta/tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let arg = c
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    by_index
+                        .entry(c["index"].as_u64().unwrap_or(0))
+                        .or_default()
+                        .push_str(arg);
+                }
+            }
+            by_index.values().map(|a| parse(a)).collect()
+        }
+        "anthropic" => {
+            let mut by_index: std::collections::BTreeMap<u64, String> = Default::default();
+            for l in &lines {
+                if l.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use") {
+                    by_index.insert(l["index"].as_u64().unwrap(), String::new());
+                }
+                if let (Some(s), Some(pj)) = (
+                    by_index.get_mut(&l["index"].as_u64().unwrap_or(u64::MAX)),
+                    l.pointer("/delta/partial_json").and_then(Value::as_str),
+                ) {
+                    s.push_str(pj);
+                }
+            }
+            by_index.values().map(|a| parse(a)).collect()
+        }
+        "google" => lines
+            .iter()
+            .flat_map(|l| {
+                l.pointer("/candidates/0/content/parts")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|p| p.pointer("/functionCall/args").cloned())
+            .collect(),
+        _ => lines
+            .iter()
+            .filter(|l| {
+                l["type"] == "response.output_item.done"
+                    && l.pointer("/item/type").and_then(Value::as_str) == Some("function_call")
+            })
+            .map(|l| {
+                parse(
+                    l.pointer("/item/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// Splits a recording at each `response.created`.
 fn split_responses(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -97,6 +170,17 @@ fn streams() {
                 let response = events.last().unwrap()["response"].clone();
                 assert_valid("ResponseResource", &response);
                 assert_function_args_are_json(&response);
+            let ours: Vec<Value> = response["output"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["type"] == "function_call")
+                .map(|i| serde_json::from_str(i["arguments"].as_str().unwrap()).unwrap())
+                .collect();
+            let partial = recording.contains("partialArgs");
+            if !partial {
+                assert_eq!(ours, recorded_args(kind, &recording), "function arguments equal the recording's");
+            }
                 snapshots.push(json!({"outline": outline(&events), "response": response}));
             }
             let snapshot = if snapshots.len() == 1 {
