@@ -103,3 +103,62 @@ fn chat_refusal_and_content_filter() {
         json!({"type": "refusal", "refusal": "I can't"})
     );
 }
+
+#[test]
+fn anthropic_error_event_and_truncation() {
+    let sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n\
+               event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n\
+               event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n\
+               event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let events = stream("anthropic", sse);
+    let (err, failed) = tail(&events);
+    assert_eq!(err["error"]["code"], "overloaded_error");
+    assert_eq!(failed["response"]["output"][0]["content"][0]["text"], "Hi");
+    let events = stream("anthropic", &sse[..sse.find("event: error").unwrap()]);
+    assert_eq!(
+        tail(&events).0["error"]["code"],
+        "upstream_stream_truncated"
+    );
+}
+
+#[test]
+fn gemini_safety_blocked_prompt_and_malformed_call() {
+    let safety = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"partial\"}],\"role\":\"model\"},\"finishReason\":\"SAFETY\"}]}\n\n";
+    let events = stream("google", safety);
+    assert_eq!(
+        events.last().unwrap()["response"]["incomplete_details"]["reason"],
+        "content_filter"
+    );
+    let blocked = "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":3}}\n\n";
+    let events = stream("google", blocked);
+    let (err, failed) = tail(&events);
+    assert_eq!(err["error"]["code"], "content_filter");
+    assert_eq!(failed["response"]["status"], "failed");
+    let malformed = "data: {\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"MALFORMED_FUNCTION_CALL\"}]}\n\n";
+    assert_eq!(
+        tail(&stream("google", malformed)).0["error"]["code"],
+        "malformed_function_call"
+    );
+}
+
+#[test]
+fn gemini_blocked_prompt_is_a_400_when_not_streaming() {
+    let body = r#"{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":3}}"#;
+    let host = FakeHost::answering(Canned {
+        status: 200,
+        headers: vec![],
+        chunks: vec![Bytes::from(body)],
+    });
+    let (status, out) = run(
+        &gateway("google"),
+        &host,
+        post(&json!({"model": "test-model", "input": "x"})),
+    );
+    let out: Value = serde_json::from_slice(&out.concat()).unwrap();
+    assert_eq!(status, 400, "{out}");
+    assert_eq!(out["error"]["code"], "content_filter");
+    assert!(out["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("PROHIBITED_CONTENT"));
+}
