@@ -1,16 +1,13 @@
-//! The native [`Host`]: reqwest for upstream calls, an in-memory store,
+//! The native [`Host`]: reqwest for upstream calls, the configured store,
 //! the system clock and the OS's randomness.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
 
-/// The in-memory store shared by every worker thread: value and expiry.
-pub type MemoryStore = Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>;
+use crate::store::NativeStore;
 
 /// One per worker thread: a reqwest client's pooled connections belong to
 /// the runtime that opened them. The store is shared by all threads.
@@ -18,12 +15,12 @@ pub type MemoryStore = Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>;
 pub struct NativeHost {
     client: reqwest::Client,
     idle_timeout: Duration,
-    store: MemoryStore,
+    store: NativeStore,
 }
 
 impl NativeHost {
     /// A host for one worker thread.
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: MemoryStore) -> Self {
+    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: NativeStore) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -97,36 +94,15 @@ impl Host for NativeHost {
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
-        let mut map = self
-            .store
-            .lock()
-            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
-        match map.get(key) {
-            Some((_, exp)) if *exp <= Instant::now() => {
-                map.remove(key);
-                Ok(None)
-            }
-            Some((v, _)) => Ok(Some(v.clone())),
-            None => Ok(None),
-        }
+        self.store.get(key).await
     }
 
     async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
-        let mut map = self
-            .store
-            .lock()
-            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
-        map.insert(key.to_owned(), (value, Instant::now() + ttl));
-        Ok(())
+        self.store.put(key, value, ttl).await
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
-        let mut map = self
-            .store
-            .lock()
-            .map_err(|_| HostError::Store("store lock poisoned".into()))?;
-        map.remove(key);
-        Ok(())
+        self.store.delete(key).await
     }
 
     fn now(&self) -> SystemTime {

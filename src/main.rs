@@ -3,6 +3,7 @@
 mod body;
 mod host;
 mod server;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

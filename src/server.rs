@@ -3,9 +3,7 @@
 //! socket, so the core's futures and streams never need to be `Send`
 //! (see `crates/core/src/lib.rs`), and a request never changes threads.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -16,7 +14,8 @@ use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpReques
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::body::NativeBody;
-use crate::host::{MemoryStore, NativeHost};
+use crate::host::NativeHost;
+use crate::store::StoreShared;
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -46,7 +45,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         listeners.push(bind(local).map_err(|e| format!("cannot listen on {local}: {e}"))?);
     }
     let gateway = Gateway::new(config);
-    let store = Arc::new(Mutex::new(HashMap::new()));
+    let store = StoreShared::from_config(&gateway.config().conversations)?;
     println!(
         "latticelm listening on http://{local} ({threads} threads, {} models)",
         gateway.config().models.len()
@@ -73,7 +72,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
 fn worker(
     listener: std::net::TcpListener,
     gateway: Gateway,
-    store: MemoryStore,
+    store: StoreShared,
 ) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -83,7 +82,7 @@ fn worker(
     local.block_on(&rt, async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let server = &gateway.config().server;
-        let host = NativeHost::new(server.upstream_connect_timeout, server.upstream_idle_timeout, store);
+        let host = NativeHost::new(server.upstream_connect_timeout, server.upstream_idle_timeout, store.for_worker());
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(s) => s,
@@ -143,6 +142,7 @@ async fn handle(
     let req = HttpRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
         headers,
         body,
     };

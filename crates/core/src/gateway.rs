@@ -9,12 +9,15 @@ use futures::stream::{self, StreamExt};
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{Config, ProviderKind};
+use crate::conversation;
 use crate::error::{ApiError, RequestError, UpstreamError};
 use crate::host::{Body, ByteStream, Host, HttpRequest, HttpResponse};
+use crate::ids::IdGen;
 use crate::providers::{self, StreamTranslator};
 use crate::routing::{self, Route};
 use crate::sse::{self, SseDecoder};
-use crate::types::ErrorPayload;
+use crate::stored::{self, Saver};
+use crate::types::{ErrorPayload, Input};
 use crate::validate;
 
 /// The gateway: an immutable configuration and the pipeline over it.
@@ -78,18 +81,14 @@ impl Gateway {
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses" => self.create_response(host, &req).await,
             p if p.starts_with("/v1/responses/") => {
-                let id = p["/v1/responses/".len()..]
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                Err(RequestError::NotFound {
-                    what: "response",
-                    id,
-                    param: None,
-                    code: "not_found",
+                let rest = &p["/v1/responses/".len()..];
+                match (method, rest.split_once('/')) {
+                    ("GET", None) => self.get_response(host, &req, rest).await,
+                    ("DELETE", None) => self.delete_response(host, &req, rest).await,
+                    ("GET", Some((id, "input_items"))) => self.input_items(host, &req, id).await,
+                    (_, None) | (_, Some((_, "input_items"))) => Err(wrong_method().into()),
+                    _ => Err(no_route().into()),
                 }
-                .into())
             }
             _ => Err(no_route().into()),
         }
@@ -115,16 +114,24 @@ impl Gateway {
         if req.body.len() > self.config.server.max_request_bytes {
             return Err(RequestError::TooLarge(self.config.server.max_request_bytes).into());
         }
-        let body = validate::parse_body(&req.body)?;
+        let mut body = validate::parse_body(&req.body)?;
         validate::validate(&body)?;
-        if let Some(prev) = &body.previous_response_id {
-            return Err(RequestError::NotFound {
-                what: "previous response",
-                id: prev.clone(),
-                param: Some("previous_response_id"),
-                code: "previous_response_not_found",
-            }
-            .into());
+        let principal = self.principal(req);
+        let now = unix_secs(host);
+        if let Some(prev_id) = &body.previous_response_id {
+            let Some(prev) = stored::load(host, prev_id, &principal, now).await? else {
+                return Err(RequestError::NotFound {
+                    what: "previous response",
+                    id: prev_id.clone(),
+                    param: Some("previous_response_id"),
+                    code: "previous_response_not_found",
+                }
+                .into());
+            };
+            body.input = Some(Input::Items(conversation::expand(
+                &prev,
+                body.input.as_ref(),
+            )));
         }
         let model = body.model.as_deref().unwrap_or_default();
         let route = routing::resolve(&self.config, model, body.provider.as_deref())?;
@@ -133,13 +140,28 @@ impl Gateway {
         host.random(&mut seed);
         let id = format!("resp_{}", hex(&seed[..16]));
         let id_seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
-        let skeleton = validate::skeleton(&body, id, model, unix_secs(host));
+        let skeleton = validate::skeleton(&body, id, model, now);
         let mut b = ResponseBuilder::new(skeleton, id_seed, stream);
+        let saver = body.store.unwrap_or(true).then(|| {
+            let mut input = conversation::input_items(body.input.as_ref());
+            conversation::assign_ids(&mut input, &mut IdGen::new(!id_seed));
+            Saver {
+                input,
+                provider: route.provider_name.to_owned(),
+                owner: principal.clone(),
+                ttl: self.config.conversations.ttl,
+            }
+        });
 
         if route.provider.kind == ProviderKind::Mock {
             b.start();
             let outcome = providers::mock::respond(&body, &mut b);
-            b.finish(outcome, unix_secs(host));
+            b.settle(outcome, unix_secs(host));
+            let saved = save(saver.as_ref(), host, &mut b).await;
+            if !stream {
+                saved?;
+            }
+            b.emit_terminal();
             return Ok(if stream {
                 sse_response(
                     stream::iter(vec![
@@ -183,7 +205,8 @@ impl Gateway {
                 .map_err(|e| host_error(&route, e))?;
             let outcome =
                 providers::parse_response(protocol, route.provider_name, &body, &raw, &mut b)?;
-            b.finish(outcome, unix_secs(host));
+            b.settle(outcome, unix_secs(host));
+            save(saver.as_ref(), host, &mut b).await?;
             return Ok(finished_json(b));
         }
         let translator = StreamTranslator::new(protocol, route.provider_name, &body);
@@ -193,7 +216,89 @@ impl Gateway {
             b,
             host.clone(),
             route.provider_name.to_owned(),
+            saver,
         )))
+    }
+
+    /// Who is calling. Until authentication exists everyone is
+    /// `anonymous`, unless the test-only identity header is configured.
+    fn principal(&self, req: &HttpRequest) -> String {
+        let header = self.config.server.insecure_test_principal_header.as_deref();
+        match header.and_then(|h| req.header(h)) {
+            Some(p) if !p.is_empty() => format!("test:{p}"),
+            _ => "anonymous".to_owned(),
+        }
+    }
+
+    async fn find<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<conversation::StoredResponse, ApiError> {
+        stored::load(host, id, &self.principal(req), unix_secs(host))
+            .await?
+            .ok_or_else(|| {
+                RequestError::NotFound {
+                    what: "response",
+                    id: id.to_owned(),
+                    param: None,
+                    code: "not_found",
+                }
+                .into()
+            })
+    }
+
+    async fn get_response<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<HttpResponse, ApiError> {
+        let found = self.find(host, req, id).await?;
+        Ok(json_ok_bytes(
+            serde_json::to_vec(&found.response).unwrap_or_default(),
+        ))
+    }
+
+    async fn delete_response<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<HttpResponse, ApiError> {
+        self.find(host, req, id).await?;
+        host.kv_delete(&conversation::key(id))
+            .await
+            .map_err(|e| stored::unavailable(&e))?;
+        Ok(json_ok(
+            serde_json::json!({"id": id, "object": "response", "deleted": true}),
+        ))
+    }
+
+    async fn input_items<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+        id: &str,
+    ) -> Result<HttpResponse, ApiError> {
+        let found = self.find(host, req, id).await?;
+        Ok(json_ok(conversation::input_items_page(
+            &found.input,
+            &req.query,
+        )?))
+    }
+}
+
+/// Saves a settled response when the request asked for it.
+async fn save<H: Host>(
+    saver: Option<&Saver>,
+    host: &H,
+    b: &mut ResponseBuilder,
+) -> Result<(), ApiError> {
+    match saver {
+        Some(s) => s.save(host, b, unix_secs(host)).await,
+        None => Ok(()),
     }
 }
 
@@ -205,6 +310,7 @@ fn translate_stream<H: Host + 'static>(
     mut b: ResponseBuilder,
     host: H,
     provider: String,
+    saver: Option<Saver>,
 ) -> futures::stream::LocalBoxStream<'static, Bytes> {
     b.start();
     let first = sse::encode_all(b.drain());
@@ -216,6 +322,7 @@ fn translate_stream<H: Host + 'static>(
         host: H,
         provider: String,
         events: Vec<sse::SseEvent>,
+        saver: Option<Saver>,
         done_sent: bool,
     }
     impl<H: Host> State<H> {
@@ -227,7 +334,7 @@ fn translate_stream<H: Host + 'static>(
                 param: None,
             };
             let now = unix_secs(&self.host);
-            self.b.finish(Outcome::Failed(error), now);
+            self.b.settle(Outcome::Failed(error), now);
         }
     }
     let state = State {
@@ -238,6 +345,7 @@ fn translate_stream<H: Host + 'static>(
         host,
         provider,
         events: Vec::new(),
+        saver,
         done_sent: false,
     };
     let rest = stream::unfold(state, |mut st| async move {
@@ -249,6 +357,10 @@ fn translate_stream<H: Host + 'static>(
                 st.done_sent = true;
                 // Stop reading (and drop) the upstream once it is finished.
                 st.upstream = None;
+                // Store before the terminal event: a failed write turns it
+                // into `error` + `response.failed`.
+                let _ = save(st.saver.as_ref(), &st.host, &mut st.b).await;
+                st.b.emit_terminal();
                 let mut out = sse::encode_all(st.b.drain()).to_vec();
                 out.extend_from_slice(sse::DONE);
                 return Some((Bytes::from(out), st));
@@ -286,7 +398,7 @@ fn translate_stream<H: Host + 'static>(
             if !st.b.is_finished() && (ended || st.translator.is_terminal()) {
                 let outcome = st.translator.finish(&mut st.b);
                 let now = unix_secs(&st.host);
-                st.b.finish(outcome, now);
+                st.b.settle(outcome, now);
                 continue;
             }
             let chunk = sse::encode_all(st.b.drain());

@@ -37,6 +37,8 @@ pub struct HttpRequest {
     pub method: String,
     /// The path, without the query string.
     pub path: String,
+    /// The query string, without `?` (empty when there is none).
+    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     /// The whole body; the host enforces the size limit while reading.

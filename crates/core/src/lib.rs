@@ -43,6 +43,7 @@
 
 mod builder;
 pub mod config;
+pub mod conversation;
 mod error;
 mod gateway;
 mod host;
@@ -50,6 +51,7 @@ mod ids;
 pub mod providers;
 pub mod routing;
 pub mod sse;
+mod stored;
 pub mod types;
 pub mod validate;
 

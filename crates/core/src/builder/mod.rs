@@ -47,6 +47,8 @@ pub struct ResponseBuilder {
     open: Vec<Option<Option<(PartKind, usize)>>>,
     ids: IdGen,
     finished: bool,
+    /// The error a failed response reports in its `error` event.
+    failure: Option<ErrorPayload>,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -63,6 +65,7 @@ impl ResponseBuilder {
             open: Vec::new(),
             ids: IdGen::new(id_seed),
             finished: false,
+            failure: None,
         }
     }
 
@@ -586,6 +589,17 @@ impl ResponseBuilder {
         if self.finished {
             return;
         }
+        self.settle(outcome, now_secs);
+        self.emit_terminal();
+    }
+
+    /// Closes every open item and sets the final status, without emitting
+    /// the terminal event yet: the gateway stores the response first, so
+    /// that no client sees `completed` for a response that was not stored.
+    pub fn settle(&mut self, outcome: Outcome, now_secs: u64) {
+        if self.finished {
+            return;
+        }
         let item_status = if outcome == Outcome::Completed {
             "completed"
         } else {
@@ -599,29 +613,48 @@ impl ResponseBuilder {
             Outcome::Completed => {
                 self.response.status = ResponseStatus::Completed;
                 self.response.completed_at = Some(now_secs);
-                self.emit_snapshot(|s, r| StreamEvent::Completed {
-                    sequence_number: s,
-                    response: r,
-                });
             }
             Outcome::Incomplete(reason) => {
                 self.response.status = ResponseStatus::Incomplete;
                 self.response.incomplete_details = Some(IncompleteDetails { reason });
-                self.emit_snapshot(|s, r| StreamEvent::Incomplete {
-                    sequence_number: s,
-                    response: r,
-                });
             }
-            Outcome::Failed(error) => {
-                self.response.status = ResponseStatus::Failed;
-                self.response.error = Some(ResponseError {
-                    code: error.code.clone().unwrap_or_else(|| error.kind.clone()),
-                    message: error.message.clone(),
-                });
-                self.emit(|s| StreamEvent::Error {
-                    sequence_number: s,
-                    error,
-                });
+            Outcome::Failed(error) => self.set_failed(error),
+        }
+    }
+
+    /// Turns a settled response into a failed one (its store write failed).
+    pub fn fail_settled(&mut self, error: ErrorPayload) {
+        self.response.completed_at = None;
+        self.set_failed(error);
+    }
+
+    fn set_failed(&mut self, error: ErrorPayload) {
+        self.response.status = ResponseStatus::Failed;
+        self.response.error = Some(ResponseError {
+            code: error.code.clone().unwrap_or_else(|| error.kind.clone()),
+            message: error.message.clone(),
+        });
+        self.failure = Some(error);
+    }
+
+    /// Emits the terminal event(s) for the settled status.
+    pub fn emit_terminal(&mut self) {
+        match self.response.status {
+            ResponseStatus::Completed => self.emit_snapshot(|s, r| StreamEvent::Completed {
+                sequence_number: s,
+                response: r,
+            }),
+            ResponseStatus::Incomplete => self.emit_snapshot(|s, r| StreamEvent::Incomplete {
+                sequence_number: s,
+                response: r,
+            }),
+            _ => {
+                if let Some(error) = self.failure.take() {
+                    self.emit(|s| StreamEvent::Error {
+                        sequence_number: s,
+                        error,
+                    });
+                }
                 self.emit_snapshot(|s, r| StreamEvent::Failed {
                     sequence_number: s,
                     response: r,

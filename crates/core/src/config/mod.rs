@@ -91,6 +91,11 @@ pub struct ServerConfig {
     /// Time allowed to connect to an upstream.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
     pub upstream_connect_timeout: Duration,
+    /// TESTS ONLY: a request header whose value is taken as the caller's
+    /// identity, until authentication exists. Never set it in production:
+    /// any client could claim any identity.
+    #[serde(default)]
+    pub insecure_test_principal_header: Option<String>,
 }
 
 fn default_address() -> String {
@@ -117,6 +122,7 @@ impl Default for ServerConfig {
             upstream_timeout: default_upstream_timeout(),
             upstream_idle_timeout: default_idle_timeout(),
             upstream_connect_timeout: default_connect_timeout(),
+            insecure_test_principal_header: None,
         }
     }
 }
@@ -241,6 +247,19 @@ pub struct ConversationsConfig {
     /// Store URL (for `redis`).
     #[serde(default)]
     pub url: Option<String>,
+    /// `memory` store: most responses kept (oldest evicted first).
+    #[serde(default = "default_max_entries")]
+    pub max_entries: usize,
+    /// `memory` store: most bytes kept (oldest evicted first).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+}
+
+fn default_max_entries() -> usize {
+    10_000
+}
+fn default_max_bytes() -> usize {
+    256 * 1024 * 1024
 }
 
 fn default_ttl() -> Duration {
@@ -253,6 +272,8 @@ impl Default for ConversationsConfig {
             ttl: default_ttl(),
             store: None,
             url: None,
+            max_entries: default_max_entries(),
+            max_bytes: default_max_bytes(),
         }
     }
 }
@@ -347,6 +368,25 @@ impl Config {
                     ));
                 }
             }
+        }
+        match self.conversations.store.as_deref() {
+            None | Some("memory") => {}
+            Some("redis") if self.conversations.url.is_some() => {}
+            Some("redis") => {
+                return Err(ConfigError::invalid(
+                    "conversations.url",
+                    "the redis store needs a `url` (redis://host:port)",
+                ))
+            }
+            // Host-specific backends (Durable Objects, KV, Spin) are
+            // checked by their host.
+            Some(_) => {}
+        }
+        if self.conversations.ttl.is_zero() {
+            return Err(ConfigError::invalid(
+                "conversations.ttl",
+                "must be longer than zero",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, m) in self.models.iter().enumerate() {

@@ -93,6 +93,18 @@ pub fn post(body: &Value) -> HttpRequest {
         path: "/v1/responses".into(),
         headers: vec![("content-type".into(), "application/json".into())],
         body: Bytes::from(serde_json::to_vec(body).unwrap()),
+        ..Default::default()
+    }
+}
+
+/// A GET or DELETE of a path, with a query string.
+pub fn request(method: &str, path: &str, query: &str, principal: Option<&str>) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: principal.map(|p| vec![("x-test-principal".to_owned(), p.to_owned())]).unwrap_or_default(),
+        body: Bytes::new(),
     }
 }
 
