@@ -85,17 +85,18 @@ impl Saver {
                 "cannot encode the response for storage: {e}"
             ))),
         };
-        if let Err(e) = &result {
+        result.map_err(|mut e| {
+            e.payload.message = format!(
+                "{} (response {} was generated but not stored)",
+                e.payload.message, record.response.id
+            );
             b.fail_settled(ErrorPayload {
                 kind: e.payload.kind.clone(),
                 code: e.payload.code.clone(),
-                message: format!(
-                    "{} (response {} was generated but not stored)",
-                    e.payload.message, record.response.id
-                ),
+                message: e.payload.message.clone(),
                 param: None,
             });
-        }
-        result
+            e
+        })
     }
 }

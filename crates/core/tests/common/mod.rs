@@ -32,6 +32,10 @@ pub struct FakeHost {
     pub canned: Rc<RefCell<Vec<Canned>>>,
     pub sent: Rc<RefCell<Vec<UpstreamRequest>>>,
     pub kv: Rc<RefCell<HashMap<String, Vec<u8>>>>,
+    /// Seconds added to the fixed clock.
+    pub clock: Rc<std::cell::Cell<u64>>,
+    /// Make every store write fail.
+    pub fail_puts: Rc<std::cell::Cell<bool>>,
 }
 
 impl FakeHost {
@@ -61,6 +65,9 @@ impl Host for FakeHost {
         Ok(self.kv.borrow().get(key).cloned())
     }
     async fn kv_put(&self, key: &str, value: Vec<u8>, _ttl: Duration) -> Result<(), HostError> {
+        if self.fail_puts.get() {
+            return Err(HostError::Store("disk on fire".into()));
+        }
         self.kv.borrow_mut().insert(key.into(), value);
         Ok(())
     }
@@ -69,7 +76,7 @@ impl Host for FakeHost {
         Ok(())
     }
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + self.clock.get())
     }
     fn random(&self, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
@@ -82,6 +89,14 @@ impl Host for FakeHost {
 pub fn gateway(kind: &str) -> Gateway {
     let yaml = format!(
         "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
+    );
+    Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
+}
+
+/// A gateway like [`gateway`], with extra top-level YAML.
+pub fn gateway_with(kind: &str, extra: &str) -> Gateway {
+    let yaml = format!(
+        "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n{extra}"
     );
     Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
 }
@@ -103,7 +118,9 @@ pub fn request(method: &str, path: &str, query: &str, principal: Option<&str>) -
         method: method.into(),
         path: path.into(),
         query: query.into(),
-        headers: principal.map(|p| vec![("x-test-principal".to_owned(), p.to_owned())]).unwrap_or_default(),
+        headers: principal
+            .map(|p| vec![("x-test-principal".to_owned(), p.to_owned())])
+            .unwrap_or_default(),
         body: Bytes::new(),
     }
 }
