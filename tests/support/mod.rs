@@ -199,3 +199,80 @@ pub fn output_text(resp: &Value) -> String {
         .filter_map(|p| p["text"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// A `redis-server` on a free loopback port, killed on drop.
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` (Debian's package). `None` when it is not
+/// installed, which CI does not allow.
+pub fn redis() -> Option<Redis> {
+    let installed = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install redis-server (.ci/run does)"
+        );
+        eprintln!("skipped: redis-server is not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            let mut buf = [0u8; 16];
+            if s.write_all(b"PING\r\n").is_ok()
+                && s.read(&mut buf)
+                    .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+            {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Redis {
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
+    })
+}
+
+/// The test config with a conversations section.
+pub fn config_with_conversations(mock: &str, conversations: &str) -> String {
+    format!("{}\nconversations: {conversations}\n", config(mock)).replace(
+        "server:\n",
+        "server:\n  insecure_test_principal_header: x-test-principal\n",
+    )
+}
