@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::error::{TranslateError, UpstreamError};
-use crate::types::{ErrorPayload, InputTokensDetails, OutputTokensDetails, Usage};
+use crate::error::{RequestError, TranslateError, UpstreamError};
+use crate::types::{ErrorPayload, InputTokensDetails, Item, OutputTokensDetails, Usage};
 
 /// Joins a base URL and an API path, without doubling a `/v1` the
 /// operator already put in the endpoint.
@@ -14,6 +14,101 @@ pub fn join_url(base: &str, path: &str) -> String {
         Some(rest) if base.ends_with("/v1") => format!("{base}{rest}"),
         _ => format!("{base}{path}"),
     }
+}
+
+/// A request feature a protocol cannot express: rejected, never dropped.
+pub(crate) fn unsupported(
+    param: impl Into<String>,
+    provider: &str,
+    protocol: &str,
+    what: impl std::fmt::Display,
+) -> RequestError {
+    RequestError::Unsupported {
+        param: param.into(),
+        message: format!("{what} is not supported by provider '{provider}' ({protocol})"),
+    }
+}
+
+/// The error for input item `i` when the protocol has no form for it
+/// (`item_reference`, provider extension items).
+pub(crate) fn unsupported_item(
+    i: usize,
+    item: &Item,
+    provider: &str,
+    protocol: &str,
+) -> RequestError {
+    match item {
+        Item::ItemReference(_) => unsupported(
+            format!("input[{i}]"),
+            provider,
+            protocol,
+            "`item_reference`",
+        ),
+        other => unsupported(
+            format!("input[{i}].type"),
+            provider,
+            protocol,
+            format_args!("item type `{}`", other.type_name()),
+        ),
+    }
+}
+
+/// The error for tool `i` when it is not a function.
+pub(crate) fn unsupported_tool(
+    i: usize,
+    tool: &Value,
+    provider: &str,
+    protocol: &str,
+) -> RequestError {
+    let kind = tool.get("type").and_then(Value::as_str).unwrap_or("?");
+    unsupported(
+        format!("tools[{i}].type"),
+        provider,
+        protocol,
+        format_args!("tool type `{kind}`"),
+    )
+}
+
+/// Function-call arguments (a JSON string) as a JSON value, for protocols
+/// that carry them as objects; empty arguments are `{}`.
+pub(crate) fn parse_arguments(
+    arguments: &str,
+    i: usize,
+    provider: &str,
+) -> Result<Value, RequestError> {
+    if arguments.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_str(arguments).map_err(|e| RequestError::InvalidValue {
+        param: format!("input[{i}].arguments"),
+        message: format!("must be a JSON object for provider '{provider}': {e}"),
+    })
+}
+
+/// A base64 `data:` URL's media type and payload.
+pub(crate) fn data_url(url: &str) -> Option<(&str, &str)> {
+    let (meta, data) = url.strip_prefix("data:")?.split_once(',')?;
+    Some((meta.strip_suffix(";base64")?, data))
+}
+
+/// Appends `items` under `key` to the last turn when it has the same role,
+/// or starts a new turn: the protocols that want consecutive same-role
+/// turns merged (parallel tool calls in one assistant turn, their results
+/// in one user turn).
+pub(crate) fn push_merged(turns: &mut Vec<Value>, role: &str, key: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut().filter(|t| t["role"] == role) {
+        if let Some(list) = last[key].as_array_mut() {
+            list.extend(items);
+            return;
+        }
+    }
+    let mut turn = serde_json::Map::new();
+    turn.insert("role".into(), Value::String(role.to_owned()));
+    turn.insert(key.to_owned(), Value::Array(items));
+    turns.push(Value::Object(turn));
 }
 
 /// `{"error":{"message","type","param","code"}}`, or anything else.

@@ -4,21 +4,22 @@ use serde_json::{json, Map, Value};
 
 use super::json_tool;
 use crate::error::RequestError;
+use crate::providers::common;
 use crate::routing::Route;
 use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
     Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
 };
 
+/// The protocol named in this module's errors.
+const PROTOCOL: &str = "anthropic";
+
 fn unsupported(
     param: impl Into<String>,
     provider: &str,
     what: impl std::fmt::Display,
 ) -> RequestError {
-    RequestError::Unsupported {
-        param: param.into(),
-        message: format!("{what} is not supported by provider '{provider}' (anthropic)"),
-    }
+    common::unsupported(param, provider, PROTOCOL, what)
 }
 
 /// Thinking budget for a reasoning effort.
@@ -89,14 +90,7 @@ pub fn build(
                 tools.push(t);
             }
             Tool::Function(_) => {}
-            Tool::Other(v) => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(
-                    format!("tools[{i}].type"),
-                    provider,
-                    format_args!("tool type `{kind}`"),
-                ));
-            }
+            Tool::Other(v) => return Err(common::unsupported_tool(i, v, provider, PROTOCOL)),
         }
     }
     let mut choice: Option<Value> = match &body.tool_choice {
@@ -176,16 +170,7 @@ fn mode(m: ToolChoiceMode) -> Value {
 /// when it has the same role (Messages wants one assistant turn holding
 /// all parallel tool_use blocks, and one user turn with their results).
 fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut().filter(|m| m["role"] == role) {
-        if let Some(content) = last["content"].as_array_mut() {
-            content.extend(blocks);
-            return;
-        }
-    }
-    messages.push(json!({"role": role, "content": blocks}));
+    common::push_merged(messages, role, "content", blocks);
 }
 
 fn messages(
@@ -233,14 +218,7 @@ fn messages(
                 }
             },
             Item::FunctionCall(f) => {
-                let input: Value = if f.arguments.trim().is_empty() {
-                    json!({})
-                } else {
-                    serde_json::from_str(&f.arguments).map_err(|e| RequestError::InvalidValue {
-                        param: format!("input[{i}].arguments"),
-                        message: format!("must be a JSON object for provider '{provider}': {e}"),
-                    })?
-                };
+                let input = common::parse_arguments(&f.arguments, i, provider)?;
                 push(
                     &mut messages,
                     "assistant",
@@ -288,32 +266,12 @@ fn messages(
                 };
                 push(&mut messages, "assistant", vec![block]);
             }
-            Item::ItemReference(_) => {
-                return Err(unsupported(
-                    format!("input[{i}]"),
-                    provider,
-                    "`item_reference`",
-                ))
-            }
-            Item::Other(v) => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(
-                    format!("input[{i}].type"),
-                    provider,
-                    format_args!("item type `{kind}`"),
-                ));
+            other @ (Item::ItemReference(_) | Item::Other(_)) => {
+                return Err(common::unsupported_item(i, other, provider, PROTOCOL))
             }
         }
     }
     Ok((system, messages))
-}
-
-/// A data URL's media type and base64 payload.
-fn data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media = meta.strip_suffix(";base64")?;
-    Some((media, data))
 }
 
 fn user_blocks(
@@ -328,7 +286,7 @@ fn user_blocks(
             ContentPart::OutputText(t) => json!({"type": "text", "text": t.text}),
             ContentPart::InputImage(img) => {
                 let url = img.image_url.as_deref().unwrap_or_default();
-                match data_url(url) {
+                match common::data_url(url) {
                     Some((media, data)) => json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}),
                     None if url.starts_with("http") => json!({"type": "image", "source": {"type": "url", "url": url}}),
                     None => return Err(unsupported(format!("input[{i}].content[{j}]"), provider, "an image that is neither a base64 data URL nor an http(s) URL")),
@@ -336,7 +294,7 @@ fn user_blocks(
             }
             ContentPart::InputFile(f) => {
                 let source = match (f.file_data.as_deref(), f.file_url.as_deref()) {
-                    (Some(d), _) => match data_url(d) {
+                    (Some(d), _) => match common::data_url(d) {
                         Some((media, data)) => json!({"type": "base64", "media_type": media, "data": data}),
                         None => json!({"type": "base64", "media_type": "application/pdf", "data": d}),
                     },

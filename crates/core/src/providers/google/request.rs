@@ -6,21 +6,22 @@ use serde_json::{json, Map, Value};
 
 use super::SLUG;
 use crate::error::RequestError;
+use crate::providers::common;
 use crate::routing::Route;
 use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
     Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
 };
 
+/// The protocol named in this module's errors.
+const PROTOCOL: &str = "google";
+
 fn unsupported(
     param: impl Into<String>,
     provider: &str,
     what: impl std::fmt::Display,
 ) -> RequestError {
-    RequestError::Unsupported {
-        param: param.into(),
-        message: format!("{what} is not supported by provider '{provider}' (google)"),
-    }
+    common::unsupported(param, provider, PROTOCOL, what)
 }
 
 /// The JSON body (the model goes in the URL).
@@ -47,14 +48,7 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
                 }
                 decls.push(d);
             }
-            Tool::Other(v) => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(
-                    format!("tools[{i}].type"),
-                    provider,
-                    format_args!("tool type `{kind}`"),
-                ));
-            }
+            Tool::Other(v) => return Err(common::unsupported_tool(i, v, provider, PROTOCOL)),
         }
     }
     if !decls.is_empty() {
@@ -152,16 +146,7 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
 }
 
 fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut().filter(|c| c["role"] == role) {
-        if let Some(p) = last["parts"].as_array_mut() {
-            p.extend(parts);
-            return;
-        }
-    }
-    contents.push(json!({"role": role, "parts": parts}));
+    common::push_merged(contents, role, "parts", parts);
 }
 
 fn contents(
@@ -228,14 +213,7 @@ fn contents(
                 }
             },
             Item::FunctionCall(f) => {
-                let args: Value = if f.arguments.trim().is_empty() {
-                    json!({})
-                } else {
-                    serde_json::from_str(&f.arguments).map_err(|e| RequestError::InvalidValue {
-                        param: format!("input[{i}].arguments"),
-                        message: format!("must be a JSON object for provider '{provider}': {e}"),
-                    })?
-                };
+                let args = common::parse_arguments(&f.arguments, i, provider)?;
                 let mut part = json!({"functionCall": {"name": f.name, "args": args}});
                 if let Some(sig) = signature.take() {
                     part["thoughtSignature"] = json!(sig);
@@ -280,20 +258,8 @@ fn contents(
                     signature = Some(sig.to_owned());
                 }
             }
-            Item::ItemReference(_) => {
-                return Err(unsupported(
-                    format!("input[{i}]"),
-                    provider,
-                    "`item_reference`",
-                ))
-            }
-            Item::Other(v) => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(
-                    format!("input[{i}].type"),
-                    provider,
-                    format_args!("item type `{kind}`"),
-                ));
+            other @ (Item::ItemReference(_) | Item::Other(_)) => {
+                return Err(common::unsupported_item(i, other, provider, PROTOCOL))
             }
         }
     }
@@ -321,10 +287,8 @@ fn mime_of(url: &str) -> &'static str {
     }
 }
 
-fn inline(data_url: &str) -> Option<Value> {
-    let rest = data_url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let mime = meta.strip_suffix(";base64")?;
+fn inline(url: &str) -> Option<Value> {
+    let (mime, data) = common::data_url(url)?;
     Some(json!({"inlineData": {"mimeType": mime, "data": data}}))
 }
 

@@ -3,21 +3,22 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::RequestError;
+use crate::providers::common;
 use crate::routing::Route;
 use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, TextFormat,
     Tool, ToolChoice, ToolChoiceMode, ToolChoiceObject,
 };
 
+/// The protocol named in this module's errors.
+const PROTOCOL: &str = "openai-chat";
+
 fn unsupported(
     param: impl Into<String>,
     provider: &str,
     what: impl std::fmt::Display,
 ) -> RequestError {
-    RequestError::Unsupported {
-        param: param.into(),
-        message: format!("{what} is not supported by provider '{provider}' (openai-chat)"),
-    }
+    common::unsupported(param, provider, PROTOCOL, what)
 }
 
 /// The JSON body.
@@ -65,14 +66,7 @@ pub fn build(
                     list.push(json!({"type": "function", "function": func}));
                 }
                 Tool::Function(_) => {}
-                Tool::Other(v) => {
-                    let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                    return Err(unsupported(
-                        format!("tools[{i}].type"),
-                        provider,
-                        format_args!("tool type `{kind}`"),
-                    ));
-                }
+                Tool::Other(v) => return Err(common::unsupported_tool(i, v, provider, PROTOCOL)),
             }
         }
         out.insert("tools".into(), Value::Array(list));
@@ -272,20 +266,8 @@ fn messages(body: &CreateResponseBody, provider: &str) -> Result<Vec<Value>, Req
             }
             // Chat has no way to send reasoning back; the model re-reasons.
             Item::Reasoning(_) => {}
-            Item::ItemReference(_) => {
-                return Err(unsupported(
-                    format!("input[{i}]"),
-                    provider,
-                    "`item_reference`",
-                ));
-            }
-            Item::Other(v) => {
-                let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-                return Err(unsupported(
-                    format!("input[{i}].type"),
-                    provider,
-                    format_args!("item type `{kind}`"),
-                ));
+            other @ (Item::ItemReference(_) | Item::Other(_)) => {
+                return Err(common::unsupported_item(i, other, provider, PROTOCOL))
             }
         }
     }
