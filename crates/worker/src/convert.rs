@@ -1,0 +1,44 @@
+//! `worker::Request` → core request, core response → `worker::Response`.
+
+use futures::StreamExt;
+use latticelm_core::{ApiError, Body, HttpRequest, HttpResponse, RequestError};
+use worker::{Headers, Request, Response, ResponseBuilder};
+
+/// The core's request. A body over `limit` (by `content-length`, or once
+/// read) is refused with 413.
+pub async fn to_core(mut req: Request, limit: usize) -> Result<HttpRequest, ApiError> {
+    let too_large = || ApiError::from(RequestError::TooLarge(limit));
+    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let url = req.url().map_err(|e| ApiError::internal(format!("request URL: {e}")))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::from(RequestError::InvalidBody { path: ".".into(), message: format!("could not read the body: {e}") }))?;
+    if body.len() > limit {
+        return Err(too_large());
+    }
+    Ok(HttpRequest {
+        method: req.method().to_string(),
+        path: url.path().to_owned(),
+        query: url.query().unwrap_or_default().to_owned(),
+        headers,
+        body: body.into(),
+    })
+}
+
+/// The Worker response; a stream body is written chunk by chunk.
+pub fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (k, v) in &resp.headers {
+        headers.append(k, v)?;
+    }
+    let builder = ResponseBuilder::new().with_status(resp.status).with_headers(headers);
+    match resp.body {
+        Body::Full(b) => Ok(builder.fixed(b.to_vec())),
+        Body::Stream(s) => builder.from_stream(s.map(|chunk| Ok::<Vec<u8>, worker::Error>(chunk.to_vec()))),
+    }
+}

@@ -1,0 +1,149 @@
+//! The Workers [`Host`]: `Fetch`, the conversation store, the clock and
+//! `crypto.getRandomValues`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::{select, Either};
+use futures::StreamExt;
+use latticelm_core::config::ConversationsConfig;
+use latticelm_core::{Host, HostError, UpstreamRequest, UpstreamResponse};
+use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// Durable Object namespace binding of the default store.
+pub const DO_BINDING: &str = "CONVERSATIONS";
+/// KV namespace binding of the optional store.
+pub const KV_BINDING: &str = "CONVERSATIONS_KV";
+/// KV refuses expirations under 60 s; shorter TTLs are enforced on read.
+const KV_MIN_TTL: u64 = 60;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    DurableObject,
+    Kv,
+}
+
+/// One per request: Workers hand the bindings to each request.
+#[derive(Clone)]
+pub struct WorkerHost {
+    env: std::rc::Rc<Env>,
+    store: StoreKind,
+}
+
+impl WorkerHost {
+    /// A host over this request's bindings.
+    pub fn new(env: Env, conversations: &ConversationsConfig) -> Self {
+        let store = match conversations.store.as_deref() {
+            Some("kv") => StoreKind::Kv,
+            _ => StoreKind::DurableObject,
+        };
+        WorkerHost { env: std::rc::Rc::new(env), store }
+    }
+
+    async fn object(&self, key: &str, method: Method, body: Option<Vec<u8>>, ttl: Option<Duration>) -> Result<worker::Response, HostError> {
+        let store = |e: worker::Error| HostError::Store(format!("durable object `{DO_BINDING}`: {e}"));
+        let ns = self.env.durable_object(DO_BINDING).map_err(store)?;
+        let stub = ns.id_from_name(key).map_err(store)?.get_stub().map_err(store)?;
+        let headers = Headers::new();
+        if let Some(ttl) = ttl {
+            headers.set("x-ttl-ms", &ttl.as_millis().to_string()).map_err(store)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(method).with_headers(headers);
+        if let Some(b) = body {
+            init.with_body(Some(js_sys::Uint8Array::from(b.as_slice()).into()));
+        }
+        let req = Request::new_with_init("https://conversation-store/value", &init).map_err(store)?;
+        stub.fetch_with_request(req).await.map_err(store)
+    }
+}
+
+fn transport(e: worker::Error) -> HostError {
+    HostError::Transport(e.to_string())
+}
+
+impl Host for WorkerHost {
+    async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
+        let headers = Headers::new();
+        for (k, v) in &req.headers {
+            headers.append(k, v).map_err(transport)?;
+        }
+        headers.set("content-length", &req.body.len().to_string()).map_err(transport)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(js_sys::Uint8Array::from(req.body.as_ref()).into()));
+        let request = Request::new_with_init(&req.url, &init).map_err(transport)?;
+        let fetch = Fetch::Request(request);
+        let sending = Box::pin(fetch.send());
+        let timer = Delay::from(req.timeout);
+        let mut resp = match select(sending, timer).await {
+            Either::Left((r, _)) => r.map_err(transport)?,
+            Either::Right(_) => return Err(HostError::Timeout(format!("no response headers within {:?}", req.timeout))),
+        };
+        let status = resp.status_code();
+        let headers = resp.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let body = resp
+            .stream()
+            .map_err(transport)?
+            .map(|chunk| chunk.map(bytes::Bytes::from).map_err(transport))
+            .boxed_local();
+        Ok(UpstreamResponse { status, headers, body })
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        match self.store {
+            StoreKind::DurableObject => {
+                let mut resp = self.object(key, Method::Get, None, None).await?;
+                match resp.status_code() {
+                    404 => Ok(None),
+                    200 => resp.bytes().await.map(Some).map_err(|e| HostError::Store(e.to_string())),
+                    s => Err(HostError::Store(format!("durable object answered {s}"))),
+                }
+            }
+            StoreKind::Kv => {
+                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
+                kv.get(key).bytes().await.map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
+            }
+        }
+    }
+
+    async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        match self.store {
+            StoreKind::DurableObject => {
+                let resp = self.object(key, Method::Put, Some(value), Some(ttl)).await?;
+                match resp.status_code() {
+                    200 | 204 => Ok(()),
+                    s => Err(HostError::Store(format!("durable object answered {s}"))),
+                }
+            }
+            StoreKind::Kv => {
+                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
+                kv.put_bytes(key, &value)
+                    .map_err(|e| HostError::Store(e.to_string()))?
+                    .expiration_ttl(ttl.as_secs().max(KV_MIN_TTL))
+                    .execute()
+                    .await
+                    .map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
+            }
+        }
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        match self.store {
+            StoreKind::DurableObject => self.object(key, Method::Delete, None, None).await.map(|_| ()),
+            StoreKind::Kv => {
+                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
+                kv.delete(key).await.map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
+            }
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(worker::Date::now().as_millis())
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        // crypto.getRandomValues does not fail for buffers this small.
+        let _ = getrandom::fill(buf);
+    }
+}
