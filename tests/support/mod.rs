@@ -16,10 +16,18 @@ pub struct Gateway {
     pub url: String,
     pub mock: String,
     _dir: tempfile::TempDir,
+    /// The child leads a process group to stop as a whole (wrangler
+    /// starts workerd).
+    group: bool,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        if self.group {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.child.id())])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -89,6 +97,7 @@ pub fn start_with(yaml: &str, mock: String) -> Gateway {
         url: format!("http://{addr}"),
         mock,
         _dir: dir,
+        group: false,
     }
 }
 
@@ -275,4 +284,82 @@ pub fn config_with_conversations(mock: &str, conversations: &str) -> String {
         "server:\n",
         "server:\n  insecure_test_principal_header: x-test-principal\n",
     )
+}
+
+/// The project root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts the Worker under `wrangler dev` (workerd) on a free loopback
+/// port with this configuration. `None` when the Workers tooling is not
+/// set up (`npm install`, worker-build), which CI does not allow.
+pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
+    use std::os::unix::process::CommandExt;
+    let wrangler = root().join("node_modules/.bin/wrangler");
+    let built = Command::new("worker-build")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !wrangler.exists() || !built {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set up the Workers tooling (.ci/run does)"
+        );
+        eprintln!("skipped: run `npm install` and install worker-build (see README) for the Workers tests");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("npx")
+        .current_dir(root())
+        .args([
+            "wrangler",
+            "dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--show-interactive-dev-session=false")
+        .arg("--persist-to")
+        .arg(dir.path())
+        .arg("--var")
+        .arg(format!("LATTICELM_CONFIG:{yaml}"))
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .expect("start wrangler dev");
+    let gw = Gateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        mock,
+        _dir: dir,
+        group: true,
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let probe = reqwest::blocking::Client::new()
+            .get(format!("{}/health", gw.url))
+            .timeout(Duration::from_secs(2))
+            .send();
+        if probe.is_ok_and(|r| r.status().is_success()) {
+            return Some(gw);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wrangler dev did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

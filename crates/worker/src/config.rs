@@ -12,7 +12,10 @@ thread_local! {
 
 /// A Worker var or secret, for `${VAR}` expansion.
 fn lookup(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }
 
 /// The isolate's gateway. A config error is answered on every request
@@ -23,8 +26,15 @@ pub fn gateway(env: &Env) -> Result<Gateway, ApiError> {
     }
     let vars = |name: &str| lookup(env, name);
     let config = match lookup(env, "LATTICELM_CONFIG").filter(|t| !t.trim().is_empty()) {
-        Some(text) => Config::from_yaml(&text, &vars)
-            .map_err(|e| ApiError::new(500, "server_error", Some("config_error"), None, format!("LATTICELM_CONFIG: {e}")))?,
+        Some(text) => Config::from_yaml(&text, &vars).map_err(|e| {
+            ApiError::new(
+                500,
+                "server_error",
+                Some("config_error"),
+                None,
+                format!("LATTICELM_CONFIG: {e}"),
+            )
+        })?,
         None => Config::embedded_default(&vars),
     };
     let gateway = Gateway::new(config);

@@ -8,16 +8,27 @@ use worker::{Headers, Request, Response, ResponseBuilder};
 /// read) is refused with 413.
 pub async fn to_core(mut req: Request, limit: usize) -> Result<HttpRequest, ApiError> {
     let too_large = || ApiError::from(RequestError::TooLarge(limit));
-    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let url = req.url().map_err(|e| ApiError::internal(format!("request URL: {e}")))?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::from(RequestError::InvalidBody { path: ".".into(), message: format!("could not read the body: {e}") }))?;
+    let url = req
+        .url()
+        .map_err(|e| ApiError::internal(format!("request URL: {e}")))?;
+    let body = req.bytes().await.map_err(|e| {
+        ApiError::from(RequestError::InvalidBody {
+            path: ".".into(),
+            message: format!("could not read the body: {e}"),
+        })
+    })?;
     if body.len() > limit {
         return Err(too_large());
     }
@@ -36,9 +47,13 @@ pub fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
     for (k, v) in &resp.headers {
         headers.append(k, v)?;
     }
-    let builder = ResponseBuilder::new().with_status(resp.status).with_headers(headers);
+    let builder = ResponseBuilder::new()
+        .with_status(resp.status)
+        .with_headers(headers);
     match resp.body {
         Body::Full(b) => Ok(builder.fixed(b.to_vec())),
-        Body::Stream(s) => builder.from_stream(s.map(|chunk| Ok::<Vec<u8>, worker::Error>(chunk.to_vec()))),
+        Body::Stream(s) => {
+            builder.from_stream(s.map(|chunk| Ok::<Vec<u8>, worker::Error>(chunk.to_vec())))
+        }
     }
 }

@@ -33,10 +33,15 @@ impl DurableObject for ConversationStore {
                 }
             }
             Method::Put => {
-                let ttl_ms: u64 = req.headers().get("x-ttl-ms")?.and_then(|t| t.parse().ok()).unwrap_or(3_600_000);
+                let ttl_ms: u64 = req
+                    .headers()
+                    .get("x-ttl-ms")?
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(3_600_000);
                 let bytes = req.bytes().await?;
                 // The gateway stores JSON: UTF-8 by construction.
-                let text = String::from_utf8(bytes).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
                 storage.put(VALUE, text).await?;
                 storage.put(EXPIRES, now + ttl_ms).await?;
                 storage.set_alarm(Duration::from_millis(ttl_ms)).await?;

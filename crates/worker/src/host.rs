@@ -36,23 +36,40 @@ impl WorkerHost {
             Some("kv") => StoreKind::Kv,
             _ => StoreKind::DurableObject,
         };
-        WorkerHost { env: std::rc::Rc::new(env), store }
+        WorkerHost {
+            env: std::rc::Rc::new(env),
+            store,
+        }
     }
 
-    async fn object(&self, key: &str, method: Method, body: Option<Vec<u8>>, ttl: Option<Duration>) -> Result<worker::Response, HostError> {
-        let store = |e: worker::Error| HostError::Store(format!("durable object `{DO_BINDING}`: {e}"));
+    async fn object(
+        &self,
+        key: &str,
+        method: Method,
+        body: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> Result<worker::Response, HostError> {
+        let store =
+            |e: worker::Error| HostError::Store(format!("durable object `{DO_BINDING}`: {e}"));
         let ns = self.env.durable_object(DO_BINDING).map_err(store)?;
-        let stub = ns.id_from_name(key).map_err(store)?.get_stub().map_err(store)?;
+        let stub = ns
+            .id_from_name(key)
+            .map_err(store)?
+            .get_stub()
+            .map_err(store)?;
         let headers = Headers::new();
         if let Some(ttl) = ttl {
-            headers.set("x-ttl-ms", &ttl.as_millis().to_string()).map_err(store)?;
+            headers
+                .set("x-ttl-ms", &ttl.as_millis().to_string())
+                .map_err(store)?;
         }
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers);
         if let Some(b) = body {
             init.with_body(Some(js_sys::Uint8Array::from(b.as_slice()).into()));
         }
-        let req = Request::new_with_init("https://conversation-store/value", &init).map_err(store)?;
+        let req =
+            Request::new_with_init("https://conversation-store/value", &init).map_err(store)?;
         stub.fetch_with_request(req).await.map_err(store)
     }
 }
@@ -67,7 +84,9 @@ impl Host for WorkerHost {
         for (k, v) in &req.headers {
             headers.append(k, v).map_err(transport)?;
         }
-        headers.set("content-length", &req.body.len().to_string()).map_err(transport)?;
+        headers
+            .set("content-length", &req.body.len().to_string())
+            .map_err(transport)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_headers(headers)
@@ -78,16 +97,29 @@ impl Host for WorkerHost {
         let timer = Delay::from(req.timeout);
         let mut resp = match select(sending, timer).await {
             Either::Left((r, _)) => r.map_err(transport)?,
-            Either::Right(_) => return Err(HostError::Timeout(format!("no response headers within {:?}", req.timeout))),
+            Either::Right(_) => {
+                return Err(HostError::Timeout(format!(
+                    "no response headers within {:?}",
+                    req.timeout
+                )))
+            }
         };
         let status = resp.status_code();
-        let headers = resp.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let headers = resp
+            .headers()
+            .entries()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
         let body = resp
             .stream()
             .map_err(transport)?
             .map(|chunk| chunk.map(bytes::Bytes::from).map_err(transport))
             .boxed_local();
-        Ok(UpstreamResponse { status, headers, body })
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
@@ -96,13 +128,23 @@ impl Host for WorkerHost {
                 let mut resp = self.object(key, Method::Get, None, None).await?;
                 match resp.status_code() {
                     404 => Ok(None),
-                    200 => resp.bytes().await.map(Some).map_err(|e| HostError::Store(e.to_string())),
+                    200 => resp
+                        .bytes()
+                        .await
+                        .map(Some)
+                        .map_err(|e| HostError::Store(e.to_string())),
                     s => Err(HostError::Store(format!("durable object answered {s}"))),
                 }
             }
             StoreKind::Kv => {
-                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
-                kv.get(key).bytes().await.map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
+                let kv = self
+                    .env
+                    .kv(KV_BINDING)
+                    .map_err(|e| HostError::Store(e.to_string()))?;
+                kv.get(key)
+                    .bytes()
+                    .await
+                    .map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
             }
         }
     }
@@ -110,14 +152,19 @@ impl Host for WorkerHost {
     async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
         match self.store {
             StoreKind::DurableObject => {
-                let resp = self.object(key, Method::Put, Some(value), Some(ttl)).await?;
+                let resp = self
+                    .object(key, Method::Put, Some(value), Some(ttl))
+                    .await?;
                 match resp.status_code() {
                     200 | 204 => Ok(()),
                     s => Err(HostError::Store(format!("durable object answered {s}"))),
                 }
             }
             StoreKind::Kv => {
-                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
+                let kv = self
+                    .env
+                    .kv(KV_BINDING)
+                    .map_err(|e| HostError::Store(e.to_string()))?;
                 kv.put_bytes(key, &value)
                     .map_err(|e| HostError::Store(e.to_string()))?
                     .expiration_ttl(ttl.as_secs().max(KV_MIN_TTL))
@@ -130,10 +177,18 @@ impl Host for WorkerHost {
 
     async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
         match self.store {
-            StoreKind::DurableObject => self.object(key, Method::Delete, None, None).await.map(|_| ()),
+            StoreKind::DurableObject => self
+                .object(key, Method::Delete, None, None)
+                .await
+                .map(|_| ()),
             StoreKind::Kv => {
-                let kv = self.env.kv(KV_BINDING).map_err(|e| HostError::Store(e.to_string()))?;
-                kv.delete(key).await.map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
+                let kv = self
+                    .env
+                    .kv(KV_BINDING)
+                    .map_err(|e| HostError::Store(e.to_string()))?;
+                kv.delete(key)
+                    .await
+                    .map_err(|e| HostError::Store(format!("kv `{KV_BINDING}`: {e}")))
             }
         }
     }
