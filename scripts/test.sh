@@ -22,7 +22,25 @@ if [ -n "$bad" ]; then
   exit 1
 fi
 
-step "tests (unit, golden, property, end-to-end, openai SDK)"
+# The Cloudflare Worker: build, size gate and wasm tests, when the tooling
+# is installed (scripts/setup-worker.sh; CI always has it).
+export CI_WORKER_ENV="CI=true WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false"
+if [ -x node_modules/.bin/wrangler ] && command -v worker-build >/dev/null; then
+  step "Worker: release build with wasm-opt, and wrangler deploy --dry-run"
+  env $CI_WORKER_ENV npx wrangler deploy --dry-run --outdir dist 2>&1 | grep -E "Total Upload|error|Error" | tee /tmp/latticelm-upload.txt
+  ./scripts/worker-size.sh /tmp/latticelm-upload.txt
+
+  step "Worker: wasm-bindgen tests under Node"
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p latticelm-worker --target wasm32-unknown-unknown --test wasm
+elif [ "${CI:-}" = "true" ]; then
+  echo "the Workers tooling is missing: run scripts/setup-worker.sh" >&2
+  exit 1
+else
+  step "Worker: skipped (run scripts/setup-worker.sh to include it)"
+fi
+
+step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
