@@ -167,6 +167,8 @@ pub struct ApiError {
     pub payload: Box<ErrorPayload>,
     /// `retry-after` to pass on.
     pub retry_after: Option<String>,
+    /// `WWW-Authenticate` for 401 and 403 answers.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -187,6 +189,7 @@ impl ApiError {
                 param: param.map(str::to_owned),
             }),
             retry_after: None,
+            challenge: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 
+use crate::auth::{AuthError, Authenticator, Principal};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{Config, ProviderKind};
 use crate::conversation;
@@ -25,6 +26,7 @@ use crate::validate;
 #[derive(Debug, Clone)]
 pub struct Gateway {
     config: Arc<Config>,
+    auth: Option<Arc<Authenticator>>,
 }
 
 /// Largest upstream body read whole (non-streaming or error bodies).
@@ -33,8 +35,14 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 impl Gateway {
     /// A gateway over a loaded configuration.
     pub fn new(config: Config) -> Self {
+        let auth = config
+            .auth
+            .clone()
+            .filter(|a| a.enabled)
+            .map(Authenticator::new);
         Gateway {
             config: Arc::new(config),
+            auth,
         }
     }
 
@@ -72,20 +80,36 @@ impl Gateway {
             path: req.path.clone(),
         };
         match path {
-            "/health" | "/ready" | "/v1/models" if method != "GET" => Err(wrong_method().into()),
-            "/health" => Ok(json_ok(serde_json::json!({"status": "ok"}))),
-            "/ready" => Ok(json_ok(
-                serde_json::json!({"status": "ready", "models": self.config.models.len()}),
-            )),
-            "/v1/models" => Ok(json_ok(routing::models_list(&self.config))),
+            "/health" | "/ready" if method != "GET" => return Err(wrong_method().into()),
+            // Open, for load balancers and orchestrators.
+            "/health" => return Ok(json_ok(serde_json::json!({"status": "ok"}))),
+            "/ready" => {
+                return Ok(json_ok(
+                    serde_json::json!({"status": "ready", "models": self.config.models.len()}),
+                ))
+            }
+            _ => {}
+        }
+        let principal = self.authenticate(host, &req).await?;
+        match path {
+            "/v1/models" if method != "GET" => Err(wrong_method().into()),
+            "/v1/models" => {
+                let mut list = routing::models_list(&self.config);
+                if let Some(data) = list["data"].as_array_mut() {
+                    data.retain(|m| m["id"].as_str().is_some_and(|id| principal.may_use(id)));
+                }
+                Ok(json_ok(list))
+            }
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
-            "/v1/responses" => self.create_response(host, &req).await,
+            "/v1/responses" => self.create_response(host, &req, &principal).await,
             p if p.starts_with("/v1/responses/") => {
                 let rest = &p["/v1/responses/".len()..];
                 match (method, rest.split_once('/')) {
-                    ("GET", None) => self.get_response(host, &req, rest).await,
-                    ("DELETE", None) => self.delete_response(host, &req, rest).await,
-                    ("GET", Some((id, "input_items"))) => self.input_items(host, &req, id).await,
+                    ("GET", None) => self.get_response(host, &principal, rest).await,
+                    ("DELETE", None) => self.delete_response(host, &principal, rest).await,
+                    ("GET", Some((id, "input_items"))) => {
+                        self.input_items(host, &req, &principal, id).await
+                    }
                     (_, None) | (_, Some((_, "input_items"))) => Err(wrong_method().into()),
                     _ => Err(no_route().into()),
                 }
@@ -98,6 +122,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
+        principal: &Principal,
     ) -> Result<HttpResponse, ApiError> {
         if let Some(ct) = req.header("content-type") {
             let mime = ct.split(';').next().unwrap_or_default().trim();
@@ -116,10 +141,16 @@ impl Gateway {
         }
         let mut body = validate::parse_body(&req.body)?;
         validate::validate(&body)?;
-        let principal = self.principal(req);
         let now = unix_secs(host);
+        if let Some(model) = body.model.as_deref().filter(|m| !principal.may_use(m)) {
+            return Err(AuthError::ModelForbidden {
+                principal: principal.id.clone(),
+                model: model.to_owned(),
+            }
+            .into());
+        }
         if let Some(prev_id) = &body.previous_response_id {
-            let Some(prev) = stored::load(host, prev_id, &principal, now).await? else {
+            let Some(prev) = stored::load(host, prev_id, &principal.id, now).await? else {
                 return Err(RequestError::NotFound {
                     what: "previous response",
                     id: prev_id.clone(),
@@ -148,7 +179,7 @@ impl Gateway {
             Saver {
                 input,
                 provider: route.provider_name.to_owned(),
-                owner: principal.clone(),
+                owner: principal.id.clone(),
                 ttl: self.config.conversations.ttl,
             }
         });
@@ -222,21 +253,31 @@ impl Gateway {
 
     /// Who is calling. Until authentication exists everyone is
     /// `anonymous`, unless the test-only identity header is configured.
-    fn principal(&self, req: &HttpRequest) -> String {
-        let header = self.config.server.insecure_test_principal_header.as_deref();
-        match header.and_then(|h| req.header(h)) {
-            Some(p) if !p.is_empty() => format!("test:{p}"),
-            _ => "anonymous".to_owned(),
+    async fn authenticate<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+    ) -> Result<Principal, ApiError> {
+        if let Some(auth) = &self.auth {
+            return Ok(auth.authenticate(host, req, unix_secs(host)).await?);
         }
+        let header = self.config.server.insecure_test_principal_header.as_deref();
+        Ok(match header.and_then(|h| req.header(h)) {
+            Some(p) if !p.is_empty() => Principal {
+                id: format!("test:{p}"),
+                models: None,
+            },
+            _ => Principal::anonymous(),
+        })
     }
 
     async fn find<H: Host>(
         &self,
         host: &H,
-        req: &HttpRequest,
+        principal: &Principal,
         id: &str,
     ) -> Result<conversation::StoredResponse, ApiError> {
-        stored::load(host, id, &self.principal(req), unix_secs(host))
+        stored::load(host, id, &principal.id, unix_secs(host))
             .await?
             .ok_or_else(|| {
                 RequestError::NotFound {
@@ -252,10 +293,10 @@ impl Gateway {
     async fn get_response<H: Host>(
         &self,
         host: &H,
-        req: &HttpRequest,
+        principal: &Principal,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
-        let found = self.find(host, req, id).await?;
+        let found = self.find(host, principal, id).await?;
         Ok(json_ok_bytes(
             serde_json::to_vec(&found.response).unwrap_or_default(),
         ))
@@ -264,10 +305,10 @@ impl Gateway {
     async fn delete_response<H: Host>(
         &self,
         host: &H,
-        req: &HttpRequest,
+        principal: &Principal,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
-        self.find(host, req, id).await?;
+        self.find(host, principal, id).await?;
         host.kv_delete(&conversation::key(id))
             .await
             .map_err(|e| stored::unavailable(&e))?;
@@ -280,9 +321,10 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
+        principal: &Principal,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
-        let found = self.find(host, req, id).await?;
+        let found = self.find(host, principal, id).await?;
         Ok(json_ok(conversation::input_items_page(
             &found.input,
             &req.query,
@@ -451,6 +493,9 @@ pub fn error_response(e: &ApiError) -> HttpResponse {
     let mut resp = HttpResponse::json(e.status, e.to_json());
     if let Some(ra) = &e.retry_after {
         resp.headers.push(("retry-after".into(), ra.clone()));
+    }
+    if let Some(c) = &e.challenge {
+        resp.headers.push(("www-authenticate".into(), c.clone()));
     }
     resp
 }

@@ -41,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 mod builder;
 pub mod config;
 pub mod conversation;
@@ -63,3 +64,13 @@ pub use host::{
     Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest, UpstreamResponse,
 };
 pub use ids::IdGen;
+
+// jwt-compact's RSA support links getrandom 0.2, which has no source of
+// randomness on wasm32-unknown-unknown. Verification never draws any, and
+// the core's only entropy is `Host::random`: refuse.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+fn no_os_randomness(_: &mut [u8]) -> Result<(), getrandom02::Error> {
+    Err(getrandom02::Error::UNSUPPORTED)
+}
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+getrandom02::register_custom_getrandom!(no_os_randomness);

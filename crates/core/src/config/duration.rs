@@ -25,7 +25,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-pub(super) fn de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     use serde::de::Error;
     #[derive(serde::Deserialize)]
     #[serde(untagged)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 
 /// Everything that can be wrong with a configuration.
@@ -63,10 +64,9 @@ pub struct Config {
     /// Stored conversations (`previous_response_id`).
     #[serde(default)]
     pub conversations: ConversationsConfig,
-    /// Authentication (not implemented yet: enabling it is an error, so a
-    /// gateway never runs open while its operator believes it is closed).
+    /// Authentication: API keys and OIDC/JWT.
     #[serde(default)]
-    pub auth: Option<serde_norway::Value>,
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 /// `server:`.
@@ -320,16 +320,7 @@ impl Config {
 
     fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
-            let enabled = auth
-                .get("enabled")
-                .and_then(serde_norway::Value::as_bool)
-                .unwrap_or(true);
-            if enabled {
-                return Err(ConfigError::invalid(
-                    "auth",
-                    "authentication is not available in this build yet; remove `auth` or set `auth.enabled: false`",
-                ));
-            }
+            auth.validate()?;
         }
         for (name, p) in &mut self.providers {
             let key = format!("providers.{name}");

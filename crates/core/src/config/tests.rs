@@ -54,6 +54,16 @@ fn errors_name_the_key() {
             "server.upstream_timeout",
         ),
         ("auth: { enabled: true }", "auth"),
+        ("auth: { issuer: \"http://example.com\" }", "auth.issuer"),
+        ("auth: { api_keys: [ { name: a } ] }", "auth.api_keys[0]"),
+        (
+            "auth: { api_keys: [ { name: a, key: \"${EMPTY}\" } ] }",
+            "auth.api_keys[0].key",
+        ),
+        (
+            "auth: { issuer: \"https://x\", algorithms: [HS256] }",
+            "auth.algorithms",
+        ),
     ];
     for (yaml, key) in cases {
         let err = Config::from_yaml(yaml, &env).unwrap_err().to_string();
