@@ -49,7 +49,12 @@ fn describe(e: &reqwest::Error) -> String {
 
 impl Host for NativeHost {
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
-        let mut rb = self.client.post(&req.url).body(req.body);
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let mut rb = self.client.request(method, &req.url);
+        if !req.body.is_empty() {
+            rb = rb.body(req.body);
+        }
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
         }

@@ -144,3 +144,13 @@ fn worker_end_to_end() {
         (404, Some("previous_response_not_found"))
     );
 }
+
+#[test]
+fn worker_auth() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let issuer = Issuer::start(&mock);
+    let Some(gw) = start_worker(&config_with_auth(&mock, &issuer.url), mock) else {
+        return;
+    };
+    auth_checks(&gw, &issuer);
+}

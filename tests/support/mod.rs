@@ -363,3 +363,153 @@ pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A signing key for the local OIDC issuer, its JWKS published on the mock.
+pub struct Issuer {
+    key: jwt_compact::alg::RsaPrivateKey,
+    /// `{mock}/oidc`.
+    pub url: String,
+}
+
+impl Issuer {
+    /// Generates an RS256 key and publishes its JWKS (kid `k1`).
+    pub fn start(mock: &str) -> Issuer {
+        use jwt_compact::alg::{RsaPrivateKey, RsaPublicKey};
+        let key = RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        let mut jwk = serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(
+            &RsaPublicKey::from(&key),
+        ))
+        .unwrap();
+        jwk["kid"] = Value::from("k1");
+        client()
+            .put(format!("{mock}/_mock/oidc/jwks"))
+            .json(&serde_json::json!({"keys": [jwk]}))
+            .send()
+            .unwrap();
+        Issuer {
+            key,
+            url: format!("{mock}/oidc"),
+        }
+    }
+
+    /// A token for `sub`, valid for `ttl_secs` (negative: already expired).
+    pub fn token(&self, sub: &str, audience: &str, ttl_secs: i64) -> String {
+        use jwt_compact::AlgorithmExt;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let mut claims = jwt_compact::Claims::new(
+            serde_json::json!({"iss": self.url, "sub": sub, "aud": audience}),
+        );
+        claims.expiration = chrono::DateTime::from_timestamp(now + ttl_secs, 0);
+        claims.issued_at = chrono::DateTime::from_timestamp(now, 0);
+        let header = jwt_compact::Header::empty().with_key_id("k1");
+        jwt_compact::alg::Rsa::rs256()
+            .token(&header, &claims, &self.key)
+            .unwrap()
+    }
+}
+
+/// The test config with OIDC (the local issuer) and two API keys.
+pub fn config_with_auth(mock: &str, issuer: &str) -> String {
+    format!(
+        "{}\nauth:\n  enabled: true\n  issuer: \"{issuer}\"\n  audience: latticelm\n  api_keys:\n    - {{ name: team-a, key: \"${{TEAM_A_KEY:-key-a-123}}\", models: [llama, offline] }}\n    - {{ name: team-b, key: \"key-b-456\" }}\n",
+        config(mock)
+    )
+}
+
+impl Gateway {
+    /// POSTs with headers; returns status, headers and JSON.
+    pub fn post_as(
+        &self,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut rb = client()
+            .post(format!("{}/v1/responses", self.url))
+            .json(body);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().unwrap();
+        let status = r.status().as_u16();
+        let h = r.headers().clone();
+        (
+            status,
+            h,
+            serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// The auth checks, the same on every host.
+pub fn auth_checks(gw: &Gateway, issuer: &Issuer) {
+    use serde_json::json;
+    let body = json!({"model": "llama", "input": "hello"});
+    // Tokens the local issuer mints are accepted; bad ones are 401.
+    let good = issuer.token("alice", "latticelm", 300);
+    let bearer = format!("Bearer {good}");
+    let (s, _, r) = gw.post_as(&[("authorization", &bearer)], &body);
+    assert_eq!(s, 200, "{r}");
+    let expired = format!("Bearer {}", issuer.token("alice", "latticelm", -3600));
+    let (s, h, e) = gw.post_as(&[("authorization", &expired)], &body);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (401, Some("token_expired"))
+    );
+    assert!(h["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let wrong_aud = format!("Bearer {}", issuer.token("alice", "someone-else", 300));
+    assert_eq!(gw.post_as(&[("authorization", &wrong_aud)], &body).0, 401);
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let (s, _, e) = gw.post_as(&[("authorization", &format!("Bearer {tampered}"))], &body);
+    assert_eq!(s, 401);
+    assert!(
+        !e.to_string().contains(&tampered),
+        "the token is never echoed"
+    );
+    // No credentials; health stays open.
+    let (s, h, _) = gw.post_as(&[], &body);
+    assert_eq!(s, 401);
+    assert_eq!(h["www-authenticate"], "Bearer realm=\"latticelm\"");
+    assert_eq!(gw.get("/health").0, 200);
+    assert_eq!(gw.get("/ready").0, 200);
+    // API keys: Bearer and x-api-key; wrong key; the model allow-list.
+    assert_eq!(
+        gw.post_as(&[("authorization", "Bearer key-a-123")], &body)
+            .0,
+        200
+    );
+    assert_eq!(gw.post_as(&[("x-api-key", "key-b-456")], &body).0, 200);
+    assert_eq!(gw.post_as(&[("x-api-key", "key-zzz")], &body).0, 401);
+    let (s, _, e) = gw.post_as(
+        &[("x-api-key", "key-a-123")],
+        &json!({"model": "gpt-4o-mini", "input": "x"}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("model_not_allowed"))
+    );
+    // Ownership: team-a's response is invisible to team-b and to alice.
+    let (_, _, mine) = gw.post_as(
+        &[("x-api-key", "key-a-123")],
+        &json!({"model": "llama", "input": "secret"}),
+    );
+    let follow = json!({"model": "llama", "input": "x", "previous_response_id": mine["id"]});
+    let (s, _, e) = gw.post_as(&[("x-api-key", "key-b-456")], &follow);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("previous_response_not_found"))
+    );
+    assert_eq!(gw.post_as(&[("authorization", &bearer)], &follow).0, 404);
+    assert_eq!(
+        gw.post_as(&[("x-api-key", "key-a-123")], &follow).0,
+        200,
+        "the owner can continue"
+    );
+}

@@ -16,6 +16,10 @@
 //!
 //! Every request is recorded; `GET /_mock/requests` lists them and
 //! `DELETE /_mock/requests` forgets them.
+//!
+//! It is also a minimal OIDC issuer for auth tests: `{base}/oidc` serves
+//! `/.well-known/openid-configuration` and `/jwks`, whose key set a test
+//! puts with `PUT /_mock/oidc/jwks`.
 
 mod synth;
 
@@ -41,6 +45,8 @@ pub struct State {
     /// How each streamed answer ended: `completed`, or `cancelled` when
     /// the client (the gateway) went away first.
     streams: Arc<Mutex<Vec<&'static str>>>,
+    /// The OIDC issuer's JWKS.
+    jwks: Mutex<Value>,
 }
 
 impl State {
@@ -50,6 +56,7 @@ impl State {
             fixtures,
             requests: Mutex::new(Vec::new()),
             streams: Arc::default(),
+            jwks: Mutex::new(json!({"keys": []})),
         })
     }
 }
@@ -109,6 +116,9 @@ fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bod
 async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
+    if let Some(resp) = oidc(state, &parts, &path) {
+        return resp;
+    }
     if path == "/_mock/streams" {
         let streams = state
             .streams
@@ -135,6 +145,10 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if path == "/_mock/oidc/jwks" {
+        *state.jwks.lock().unwrap_or_else(|e| e.into_inner()) = body;
+        return full(204, "application/json", Bytes::new());
+    }
     let headers: serde_json::Map<String, Value> = parts
         .headers
         .iter()
@@ -347,4 +361,25 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
         frames.push("data: [DONE]\n\n".into());
     }
     sse(frames, None, None)
+}
+
+/// The OIDC issuer endpoints (discovery, JWKS) and the test's JWKS setter.
+fn oidc(state: &State, parts: &hyper::http::request::Parts, path: &str) -> Option<Response<Body>> {
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let issuer = format!("http://{host}/oidc");
+    match (parts.method.as_str(), path) {
+        ("GET", "/oidc/.well-known/openid-configuration") => {
+            let doc = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks"), "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"]});
+            Some(full(200, "application/json", doc.to_string()))
+        }
+        ("GET", "/oidc/jwks") => {
+            let jwks = state.jwks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(full(200, "application/json", jwks.to_string()))
+        }
+        _ => None,
+    }
 }

@@ -84,13 +84,18 @@ impl Host for WorkerHost {
         for (k, v) in &req.headers {
             headers.append(k, v).map_err(transport)?;
         }
-        headers
-            .set("content-length", &req.body.len().to_string())
-            .map_err(transport)?;
         let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(js_sys::Uint8Array::from(req.body.as_ref()).into()));
+        if req.method == "GET" {
+            init.with_method(Method::Get).with_headers(headers);
+        } else {
+            // An explicit length: some servers read a chunked body as empty.
+            headers
+                .set("content-length", &req.body.len().to_string())
+                .map_err(transport)?;
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(js_sys::Uint8Array::from(req.body.as_ref()).into()));
+        }
         let request = Request::new_with_init(&req.url, &init).map_err(transport)?;
         let fetch = Fetch::Request(request);
         let sending = Box::pin(fetch.send());
