@@ -309,6 +309,10 @@ pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
         eprintln!("skipped: run `npm install` and install worker-build (see README) for the Workers tests");
         return None;
     }
+    // One Worker build at a time: each `wrangler dev` runs the build into
+    // the same directory.
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
