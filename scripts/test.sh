@@ -27,6 +27,7 @@ fi
 export CI_WORKER_ENV="CI=true WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false"
 if [ -x node_modules/.bin/wrangler ] && command -v worker-build >/dev/null; then
   step "Worker: release build with wasm-opt, and wrangler deploy --dry-run"
+  rm -rf dist
   env $CI_WORKER_ENV npx wrangler deploy --dry-run --outdir dist 2>&1 | grep -E "Total Upload|error|Error" | tee /tmp/latticelm-upload.txt
   ./scripts/worker-size.sh /tmp/latticelm-upload.txt
 
