@@ -1,6 +1,7 @@
 //! `latticelm`: the native host of the latticelm gateway.
 
 mod body;
+mod chat;
 mod host;
 mod server;
 mod store;
@@ -31,6 +32,21 @@ struct Cli {
 enum Command {
     /// Run the gateway (the default command).
     Serve(ServeArgs),
+    /// Chat with a running gateway in the terminal.
+    Chat {
+        /// The gateway's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The model to start with.
+        #[arg(long, short, default_value = "mock")]
+        model: String,
+        /// A bearer token (API key or JWT).
+        #[arg(long, env = "LATTICELM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Wait for whole answers instead of streaming them.
+        #[arg(long)]
+        no_stream: bool,
+    },
     /// Load and check a configuration, then print the models it serves.
     CheckConfig {
         /// The YAML configuration file.
@@ -85,6 +101,17 @@ fn main() -> ExitCode {
                 })
                 .max(1);
             server::run(config, threads)
+        }),
+        Command::Chat {
+            url,
+            model,
+            token,
+            no_stream,
+        } => chat::run(chat::ChatArgs {
+            url,
+            model,
+            token,
+            no_stream,
         }),
         Command::CheckConfig { config } => load_config(config.as_ref()).map(|c| {
             println!(
