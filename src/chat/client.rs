@@ -135,13 +135,12 @@ impl Client {
                         None => {
                             decoder.finish(&mut events);
                             pending.extend(events.iter().filter_map(to_event));
-                            return match pending.pop_front() {
-                                Some(ev) => Some((
+                            return pending.pop_front().map(|ev| {
+                                (
                                     Ok(ev),
                                     St::Streaming(Box::new(stream::empty()), decoder, pending),
-                                )),
-                                None => None,
-                            };
+                                )
+                            });
                         }
                     }
                     pending.extend(events.iter().filter_map(to_event));
