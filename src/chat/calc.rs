@@ -97,10 +97,10 @@ impl Parser<'_> {
     }
 
     fn product(&mut self) -> Result<f64, String> {
-        let mut v = self.power()?;
+        let mut v = self.unary()?;
         while let Some(op @ ('*' | '/' | '%')) = self.peek() {
             self.i += 1;
-            let r = self.power()?;
+            let r = self.unary()?;
             v = match op {
                 '*' => v * r,
                 '/' if r == 0.0 => return Err("division by zero".into()),
@@ -111,21 +111,23 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn power(&mut self) -> Result<f64, String> {
-        let base = self.unary()?;
-        if self.peek() == Some('^') {
-            self.i += 1;
-            return Ok(base.powf(self.power()?));
-        }
-        Ok(base)
-    }
-
+    /// Unary minus binds looser than `^`: -2^2 is -4.
     fn unary(&mut self) -> Result<f64, String> {
         if self.peek() == Some('-') {
             self.i += 1;
             return Ok(-self.unary()?);
         }
-        self.atom()
+        self.power()
+    }
+
+    /// Right-associative; the exponent may be negative (2^-1).
+    fn power(&mut self) -> Result<f64, String> {
+        let base = self.atom()?;
+        if self.peek() == Some('^') {
+            self.i += 1;
+            return Ok(base.powf(self.unary()?));
+        }
+        Ok(base)
     }
 
     fn atom(&mut self) -> Result<f64, String> {
@@ -163,6 +165,8 @@ mod tests {
         assert_eq!(evaluate("(2 + 3) * 4.5 / 2"), Ok(11.25));
         assert_eq!(evaluate("-2^2"), Ok(-4.0));
         assert_eq!(evaluate("2^3^2"), Ok(512.0));
+        assert_eq!(evaluate("2^-1"), Ok(0.5));
+        assert_eq!(evaluate("-(3-5)*2"), Ok(4.0));
         assert!(evaluate("1/0").is_err());
         assert!(evaluate("2+").is_err());
         assert!(evaluate("rm -rf").is_err());
