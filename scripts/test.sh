@@ -41,7 +41,17 @@ else
   step "Worker: skipped (run scripts/setup-worker.sh to include it)"
 fi
 
-step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd)"
+step "clippy on the edge targets (-D warnings)"
+cargo clippy --quiet -p latticelm-worker --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet -p latticelm-spin --target wasm32-wasip2 -- -D warnings
+
+step "Spin: the component (wasm32-wasip2, release) and the wasmtime test harness"
+cargo build --quiet -p latticelm-spin --target wasm32-wasip2 --release
+cargo build --quiet -p spin-harness
+component="${CARGO_TARGET_DIR:-target}/wasm32-wasip2/release/latticelm_spin.wasm"
+echo "component: $(stat -c%s "$component") bytes raw, $(gzip -9c "$component" | wc -c) bytes gzip"
+
+step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd, Spin under wasmtime)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

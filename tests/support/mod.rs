@@ -517,3 +517,51 @@ pub fn auth_checks(gw: &Gateway, issuer: &Issuer) {
         "the owner can continue"
     );
 }
+
+/// The build output directory (`target/` or `$CARGO_TARGET_DIR`).
+fn target_dir() -> std::path::PathBuf {
+    // This test binary lives in <target>/debug/deps/.
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+/// Serves the Spin component with the wasmtime test harness on a free
+/// loopback port, the configuration in `SPIN_VARIABLE_LATTICELM_CONFIG`.
+/// `None` when the component or harness is not built (`scripts/test.sh`
+/// builds both), which CI does not allow.
+pub fn start_spin(yaml: &str, mock: String) -> Option<Gateway> {
+    let harness = target_dir().join("debug/spin-harness");
+    let component = target_dir().join("wasm32-wasip2/release/latticelm_spin.wasm");
+    if !harness.exists() || !component.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must build the Spin component and harness (scripts/test.sh does)"
+        );
+        eprintln!("skipped: build the Spin component and harness (see scripts/test.sh)");
+        return None;
+    }
+    let mut child = Command::new(harness)
+        .arg(&component)
+        .env("SPIN_VARIABLE_LATTICELM_CONFIG", yaml)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start spin-harness");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("listening line")
+        .to_owned();
+    Some(Gateway {
+        child,
+        url: format!("http://{addr}"),
+        mock,
+        _dir: tempfile::tempdir().unwrap(),
+        group: false,
+    })
+}

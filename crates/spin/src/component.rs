@@ -1,0 +1,232 @@
+//! The HTTP handler and the Spin [`Host`].
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use latticelm_core::{
+    error_response, ApiError, Body, Config, Gateway, Host, HostError, HttpRequest, HttpResponse,
+    RequestError, UpstreamRequest, UpstreamResponse,
+};
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{box_body, BoxBody, FullBody, Request};
+use spin_sdk::key_value::Store;
+
+/// The Spin variable holding the YAML config (`SPIN_VARIABLE_LATTICELM_CONFIG`).
+const CONFIG_VARIABLE: &str = "latticelm_config";
+
+#[spin_sdk::http_service]
+async fn handle(req: Request) -> anyhow::Result<http::Response<BoxBody>> {
+    let resp = match gateway().await {
+        Ok(gateway) => match to_core(req, gateway.config().server.max_request_bytes).await {
+            Ok(core_req) => gateway.handle(&SpinHost, core_req).await,
+            Err(e) => error_response(&e),
+        },
+        Err(e) => error_response(&e),
+    };
+    to_spin(resp)
+}
+
+/// `${VAR}` names in the YAML, so their Spin variables can be read first
+/// (variable reads are async; config expansion is not).
+fn referenced_vars(yaml: &str) -> Vec<String> {
+    yaml.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split(['}', ':']).next())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Spin variable names are lower case: `${OPENAI_API_KEY}` reads
+/// `openai_api_key`.
+async fn lookup(name: &str) -> Option<String> {
+    spin_sdk::variables::get(name.to_ascii_lowercase())
+        .await
+        .ok()
+}
+
+async fn gateway() -> Result<Gateway, ApiError> {
+    let text = lookup(CONFIG_VARIABLE)
+        .await
+        .filter(|t| !t.trim().is_empty());
+    let mut vars = HashMap::new();
+    let names = match &text {
+        Some(t) => referenced_vars(t),
+        None => vec!["OPENAI_API_KEY".to_owned()],
+    };
+    for name in names {
+        if let Some(v) = lookup(&name).await {
+            vars.insert(name, v);
+        }
+    }
+    let env = |name: &str| vars.get(name).cloned();
+    let config = match text {
+        Some(t) => Config::from_yaml(&t, &env).map_err(|e| {
+            ApiError::new(
+                500,
+                "server_error",
+                Some("config_error"),
+                None,
+                format!("{CONFIG_VARIABLE}: {e}"),
+            )
+        })?,
+        None => Config::embedded_default(&env),
+    };
+    Ok(Gateway::new(config))
+}
+
+async fn to_core(req: Request, limit: usize) -> Result<HttpRequest, ApiError> {
+    let (parts, body) = req.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(RequestError::TooLarge(limit).into());
+    }
+    let body = body.bytes().await.map_err(|e| {
+        ApiError::from(RequestError::InvalidBody {
+            path: ".".into(),
+            message: format!("could not read the body: {e:?}"),
+        })
+    })?;
+    if body.len() > limit {
+        return Err(RequestError::TooLarge(limit).into());
+    }
+    Ok(HttpRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers,
+        body,
+    })
+}
+
+fn to_spin(resp: HttpResponse) -> anyhow::Result<http::Response<BoxBody>> {
+    let mut builder = http::Response::builder().status(resp.status);
+    for (k, v) in &resp.headers {
+        builder = builder.header(k, v);
+    }
+    let body = match resp.body {
+        Body::Full(b) => box_body(FullBody::new(b)),
+        Body::Stream(mut s) => {
+            let (mut tx, body) = spin_sdk::http::body::stream::<Bytes>();
+            // Each chunk is handed over as the core produces it; a client
+            // that goes away ends the send and drops the upstream stream.
+            spin_sdk::wasip3::spawn(async move {
+                while let Some(chunk) = s.next().await {
+                    if tx.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            box_body(body)
+        }
+    };
+    Ok(builder.body(body)?)
+}
+
+/// Spin's capabilities. Stateless: instances live for one request.
+#[derive(Clone, Copy)]
+struct SpinHost;
+
+fn store_err(e: impl std::fmt::Debug) -> HostError {
+    HostError::Store(format!("spin key-value: {e:?}"))
+}
+
+/// Spin KV has no TTL: values carry their expiry (milliseconds since the
+/// epoch, 8 bytes big-endian) in front, and an expired value reads as
+/// missing and is deleted.
+fn with_expiry(value: &[u8], expires_ms: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expires_ms.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Host for SpinHost {
+    async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
+        let transport = |e: String| HostError::Transport(e);
+        let mut builder = http::Request::builder().method(req.method).uri(&req.url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        // An explicit length: some servers read a chunked body as empty.
+        builder = builder.header("content-length", req.body.len());
+        let outgoing = builder
+            .body(FullBody::new(req.body))
+            .map_err(|e| transport(e.to_string()))?;
+        let resp = spin_sdk::http::send(outgoing)
+            .await
+            .map_err(|e| transport(format!("{e:?}")))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let body = resp
+            .into_body()
+            .stream()
+            .map(|chunk| chunk.map_err(|e| HostError::Transport(format!("{e:?}"))))
+            .boxed_local();
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let store = Store::open_default().await.map_err(store_err)?;
+        let Some(raw) = store.get(key).await.map_err(store_err)? else {
+            return Ok(None);
+        };
+        let (Some(exp), Some(value)) = (raw.get(..8), raw.get(8..)) else {
+            return Ok(None);
+        };
+        let expires = u64::from_be_bytes(exp.try_into().unwrap_or_default());
+        if expires <= now_ms() {
+            let _ = store.delete(key).await;
+            return Ok(None);
+        }
+        Ok(Some(value.to_vec()))
+    }
+
+    async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        let store = Store::open_default().await.map_err(store_err)?;
+        let expires = now_ms() + ttl.as_millis() as u64;
+        store
+            .set(key, with_expiry(&value, expires))
+            .await
+            .map_err(store_err)
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        let store = Store::open_default().await.map_err(store_err)?;
+        store.delete(key).await.map_err(store_err)
+    }
+
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        // wasi:random does not fail.
+        let _ = getrandom::fill(buf);
+    }
+}
