@@ -46,9 +46,8 @@ cargo clippy --quiet -p latticelm-worker --target wasm32-unknown-unknown -- -D w
 cargo clippy --quiet -p latticelm-spin --target wasm32-wasip2 -- -D warnings
 
 step "Spin: the component (wasm32-wasip2, release) and the wasmtime test harness"
-cargo build --quiet -p latticelm-spin --target wasm32-wasip2 --release
+component=$(./scripts/build-spin.sh)
 cargo build --quiet -p spin-harness
-component="${CARGO_TARGET_DIR:-target}/wasm32-wasip2/release/latticelm_spin.wasm"
 echo "component: $(stat -c%s "$component") bytes raw, $(gzip -9c "$component" | wc -c) bytes gzip"
 
 step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd, Spin under wasmtime)"

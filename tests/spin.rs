@@ -108,3 +108,61 @@ fn spin_auth() {
     };
     auth_checks(&gw, &issuer);
 }
+
+/// Neither the harness nor `wasmtime serve` enforces `allowed_outbound_hosts`,
+/// so check the manifests list what the gateway calls.
+#[test]
+fn manifests_allow_what_the_gateway_calls() {
+    let read = |f: &str| std::fs::read_to_string(root().join(f)).unwrap();
+    let (prod, dev) = (read("spin.toml"), read("spin.dev.toml"));
+    let hosts = |m: &str| -> Vec<String> {
+        let start = m.find("allowed_outbound_hosts = [").unwrap();
+        let list = &m[start..m[start..].find(']').unwrap() + start];
+        list.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    // The default endpoint of every provider type, and Google's OIDC issuer.
+    for needed in [
+        "https://api.openai.com",
+        "https://api.anthropic.com",
+        "https://generativelanguage.googleapis.com",
+        "https://*.openai.azure.com",
+        "https://accounts.google.com",
+    ] {
+        assert!(
+            hosts(&prod).iter().any(|h| h == needed),
+            "spin.toml lacks {needed}"
+        );
+        assert!(
+            hosts(&dev).iter().any(|h| h == needed),
+            "spin.dev.toml lacks {needed}"
+        );
+    }
+    assert!(
+        hosts(&dev).iter().any(|h| h == "http://127.0.0.1:*"),
+        "spin.dev.toml allows local mocks"
+    );
+    assert!(
+        !hosts(&prod)
+            .iter()
+            .any(|h| h.contains("127.0.0.1") || h.contains("localhost")),
+        "no loopback in production"
+    );
+    for m in [&prod, &dev] {
+        assert!(m.contains("key_value_stores = [\"default\"]"));
+        for var in [
+            "latticelm_config",
+            "openai_api_key",
+            "anthropic_api_key",
+            "gemini_api_key",
+        ] {
+            assert!(
+                m.contains(&format!("{var} = \"{{{{ {var} }}}}\"")),
+                "{var} is mapped into the component"
+            );
+        }
+    }
+}
