@@ -6,16 +6,6 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 
-const MODELS: [&str; 7] = [
-    "gpt-4o-mini",
-    "llama",
-    "offline",
-    "az-responses",
-    "az-chat",
-    "claude-test",
-    "gemini-test",
-];
-
 #[test]
 fn health_ready_and_models() {
     let gw = start();

@@ -83,15 +83,7 @@ pub fn start_with(yaml: &str, mock: String) -> Gateway {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start latticelm");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("listening line");
+    let addr = listening_address(&mut child);
     Gateway {
         child,
         url: format!("http://{addr}"),
@@ -100,6 +92,30 @@ pub fn start_with(yaml: &str, mock: String) -> Gateway {
         group: false,
     }
 }
+
+/// The `host:port` from a server's first line (`… listening on http://…`).
+fn listening_address(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("listening line")
+        .to_owned()
+}
+
+/// Every model of the test config that answers (one per provider type).
+pub const MODELS: [&str; 7] = [
+    "gpt-4o-mini",
+    "llama",
+    "offline",
+    "az-responses",
+    "az-chat",
+    "claude-test",
+    "gemini-test",
+];
 
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -547,16 +563,7 @@ pub fn start_spin(yaml: &str, mock: String) -> Option<Gateway> {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start spin-harness");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("listening line")
-        .to_owned();
+    let addr = listening_address(&mut child);
     Some(Gateway {
         child,
         url: format!("http://{addr}"),
@@ -578,15 +585,7 @@ pub fn edge_suite(gw: &Gateway) {
     assert_eq!((s, models["object"].as_str()), (200, Some("list")));
 
     // Text on every provider type, validated against the spec.
-    let models = [
-        "gpt-4o-mini",
-        "llama",
-        "offline",
-        "az-responses",
-        "az-chat",
-        "claude-test",
-        "gemini-test",
-    ];
+    let models = MODELS;
     for model in models {
         let (s, resp) = gw.post(&json!({"model": model, "input": "hello worker"}));
         assert_eq!(s, 200, "{model}: {resp}");
