@@ -28,17 +28,6 @@ async fn handle(req: Request) -> anyhow::Result<http::Response<BoxBody>> {
     to_spin(resp)
 }
 
-/// `${VAR}` names in the YAML, so their Spin variables can be read first
-/// (variable reads are async; config expansion is not).
-fn referenced_vars(yaml: &str) -> Vec<String> {
-    yaml.split("${")
-        .skip(1)
-        .filter_map(|rest| rest.split(['}', ':']).next())
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Spin variable names are lower case: `${OPENAI_API_KEY}` reads
 /// `openai_api_key`.
 async fn lookup(name: &str) -> Option<String> {
@@ -53,7 +42,8 @@ async fn gateway() -> Result<Gateway, ApiError> {
         .filter(|t| !t.trim().is_empty());
     let mut vars = HashMap::new();
     let names = match &text {
-        Some(t) => referenced_vars(t),
+        // Variable reads are async; expansion is not: read them first.
+        Some(t) => latticelm_core::config::referenced_vars(t),
         None => vec!["OPENAI_API_KEY".to_owned()],
     };
     for name in names {

@@ -86,3 +86,20 @@ pub(super) fn expand_str(
     out.push_str(rest);
     Ok(out)
 }
+
+/// The variable names `${…}` references in a text, for hosts whose
+/// variable reads are async (Spin): read them first, then expand.
+pub fn referenced_vars(text: &str) -> Vec<String> {
+    // `$$` is a literal `$`, not the start of a reference.
+    let mut names: Vec<String> = text
+        .replace("$$", "")
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split(['}', ':']).next())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
+pub use expand::referenced_vars;
 
 /// Everything that can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]

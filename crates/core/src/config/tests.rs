@@ -106,3 +106,9 @@ fn the_example_config_loads() {
     assert_eq!(c.providers["groq"].headers["x-team"], "platform");
     assert_eq!(c.conversations.ttl, Duration::from_secs(3600));
 }
+
+#[test]
+fn referenced_variables() {
+    let yaml = "a: \"${OPENAI_API_KEY}\"\nb: \"${X:-d} ${OPENAI_API_KEY} $${NOT_ONE} ${bad-name}\"";
+    assert_eq!(referenced_vars(yaml), ["OPENAI_API_KEY", "X"]);
+}

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::error::{RequestError, TranslateError, UpstreamError};
-use crate::types::{ErrorPayload, InputTokensDetails, Item, OutputTokensDetails, Usage};
+use crate::types::{ErrorPayload, Item, Usage};
 
 /// Joins a base URL and an API path, without doubling a `/v1` the
 /// operator already put in the endpoint.
@@ -172,6 +172,21 @@ pub(crate) fn translate_error(
     }
 }
 
+/// Parses one upstream SSE event's JSON (`what` names it in the error).
+pub(crate) fn parse_event(
+    provider: &str,
+    ev: &crate::sse::SseEvent,
+    what: &str,
+) -> Result<Value, TranslateError> {
+    serde_json::from_str(&ev.data).map_err(|e| {
+        translate_error(
+            provider,
+            format!("invalid {what} JSON: {e}"),
+            ev.data.as_bytes(),
+        )
+    })
+}
+
 /// Parses an upstream JSON body.
 pub(crate) fn parse_json(provider: &str, body: &[u8]) -> Result<Value, TranslateError> {
     serde_json::from_slice(body)
@@ -188,17 +203,13 @@ pub(crate) fn u64_at(v: &Value, path: &[&str]) -> u64 {
 
 /// Usage in the Responses shape (`input_tokens`, …).
 pub(crate) fn responses_usage(u: &Value) -> Usage {
-    Usage {
-        input_tokens: u64_at(u, &["input_tokens"]),
-        output_tokens: u64_at(u, &["output_tokens"]),
-        total_tokens: u64_at(u, &["total_tokens"]),
-        input_tokens_details: InputTokensDetails {
-            cached_tokens: u64_at(u, &["input_tokens_details", "cached_tokens"]),
-        },
-        output_tokens_details: OutputTokensDetails {
-            reasoning_tokens: u64_at(u, &["output_tokens_details", "reasoning_tokens"]),
-        },
-    }
+    Usage::from_counts(
+        u64_at(u, &["input_tokens"]),
+        u64_at(u, &["output_tokens"]),
+        u64_at(u, &["total_tokens"]),
+        u64_at(u, &["input_tokens_details", "cached_tokens"]),
+        u64_at(u, &["output_tokens_details", "reasoning_tokens"]),
+    )
 }
 
 /// Usage in the Chat Completions shape (`prompt_tokens`, …).
@@ -209,17 +220,13 @@ pub(crate) fn chat_usage(u: &Value) -> Usage {
         .get("total_tokens")
         .and_then(Value::as_u64)
         .unwrap_or(input + output);
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        total_tokens: total,
-        input_tokens_details: InputTokensDetails {
-            cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]),
-        },
-        output_tokens_details: OutputTokensDetails {
-            reasoning_tokens: u64_at(u, &["completion_tokens_details", "reasoning_tokens"]),
-        },
-    }
+    Usage::from_counts(
+        input,
+        output,
+        total,
+        u64_at(u, &["prompt_tokens_details", "cached_tokens"]),
+        u64_at(u, &["completion_tokens_details", "reasoning_tokens"]),
+    )
 }
 
 #[cfg(test)]

@@ -139,6 +139,23 @@ pub struct Usage {
     pub output_tokens_details: OutputTokensDetails,
 }
 
+impl Usage {
+    /// Usage from its counts.
+    pub fn from_counts(input: u64, output: u64, total: u64, cached: u64, reasoning: u64) -> Self {
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: total,
+            input_tokens_details: InputTokensDetails {
+                cached_tokens: cached,
+            },
+            output_tokens_details: OutputTokensDetails {
+                reasoning_tokens: reasoning,
+            },
+        }
+    }
+}
+
 /// Input token breakdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputTokensDetails {

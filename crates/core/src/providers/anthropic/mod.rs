@@ -87,13 +87,6 @@ pub(crate) fn usage_of(
     } else {
         prev.output_tokens
     };
-    crate::types::Usage {
-        input_tokens: input,
-        output_tokens: output,
-        total_tokens: input + output,
-        input_tokens_details: crate::types::InputTokensDetails {
-            cached_tokens: cache_read,
-        },
-        output_tokens_details: Default::default(),
-    }
+    // Anthropic reports no reasoning token count.
+    crate::types::Usage::from_counts(input, output, input + output, cache_read, 0)
 }

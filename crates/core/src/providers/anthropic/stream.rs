@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{outcome_of, refusal_text, usage_of, SLUG};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
-use crate::providers::common::{stream_error, translate_error};
+use crate::providers::common::{parse_event, stream_error};
 use crate::sse::SseEvent;
 use crate::types::{ErrorPayload, Item};
 
@@ -62,13 +62,7 @@ impl AnthropicStream {
         ev: &SseEvent,
         b: &mut ResponseBuilder,
     ) -> Result<(), TranslateError> {
-        let v: Value = serde_json::from_str(&ev.data).map_err(|e| {
-            translate_error(
-                &self.provider,
-                format!("invalid event JSON: {e}"),
-                ev.data.as_bytes(),
-            )
-        })?;
+        let v = parse_event(&self.provider, ev, "event")?;
         self.on_value(&v, b);
         Ok(())
     }

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::builder::Outcome;
 use crate::providers::common::u64_at;
-use crate::types::{InputTokensDetails, OutputTokensDetails, Usage};
+use crate::types::Usage;
 
 /// The slug on signatures this provider issued.
 pub(crate) const SLUG: &str = "google:";
@@ -55,15 +55,11 @@ pub(crate) fn usage_of(u: &Value) -> Usage {
         .get("totalTokenCount")
         .and_then(Value::as_u64)
         .unwrap_or(input + output);
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        total_tokens: total,
-        input_tokens_details: InputTokensDetails {
-            cached_tokens: u64_at(u, &["cachedContentTokenCount"]),
-        },
-        output_tokens_details: OutputTokensDetails {
-            reasoning_tokens: thoughts,
-        },
-    }
+    Usage::from_counts(
+        input,
+        output,
+        total,
+        u64_at(u, &["cachedContentTokenCount"]),
+        thoughts,
+    )
 }

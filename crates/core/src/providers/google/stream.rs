@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::{outcome_of, usage_of, SLUG};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
-use crate::providers::common::translate_error;
+use crate::providers::common::parse_event;
 use crate::sse::SseEvent;
 use crate::types::ErrorPayload;
 
@@ -53,13 +53,7 @@ impl GoogleStream {
         ev: &SseEvent,
         b: &mut ResponseBuilder,
     ) -> Result<(), TranslateError> {
-        let v: Value = serde_json::from_str(&ev.data).map_err(|e| {
-            translate_error(
-                &self.provider,
-                format!("invalid chunk JSON: {e}"),
-                ev.data.as_bytes(),
-            )
-        })?;
+        let v = parse_event(&self.provider, ev, "chunk")?;
         self.on_value(&v, b);
         Ok(())
     }
