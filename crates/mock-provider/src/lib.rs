@@ -17,18 +17,58 @@
 //! Every request is recorded; `GET /_mock/requests` lists them and
 //! `DELETE /_mock/requests` forgets them.
 //!
+//! ## Faults
+//!
+//! A provider path may start with `/_fault/<spec>`, so that a gateway
+//! configured with the endpoint `http://127.0.0.1:PORT/_fault/<spec>`
+//! meets a failing provider. The mock strips the prefix, serves the rest
+//! of the path as above (the `model` prefixes still work) and applies the
+//! faults of `<spec>`, a comma-separated list of `key` or `key=value`:
+//! - `status=N`: the protocol's error body, with HTTP status N;
+//! - `retry_after=S`: with `status` or `open_error`, a `retry-after: S`
+//!   header on the error status answer;
+//! - `drop`: the connection is closed without any response;
+//! - `slow_headers=MS`: a pause of MS milliseconds before the response
+//!   headers (then the other faults, or the normal answer);
+//! - `stop_after=N`: a streamed answer is aborted after N SSE frames: no
+//!   terminal event, no clean end of the chunked body;
+//! - `stall_after=N`: a streamed answer goes silent after N SSE frames
+//!   (for a minute, then it is aborted);
+//! - `open_error`: a streamed answer is a 200 `text/event-stream` whose
+//!   first event is the protocol's error event (Anthropic `event: error`
+//!   `overloaded_error`; Chat Completions a `data: {"error":{…,"code":503}}`
+//!   chunk as vLLM sends; Responses `event: error` then
+//!   `event: response.failed`; Gemini `data: {"error":{"code":503,…,
+//!   "status":"UNAVAILABLE"}}`), then the body ends; a non-streamed
+//!   answer is a 503 with the protocol's error body;
+//! - `mid_error=N`: a streamed answer sends its first N frames (at most
+//!   all but its last), then that error event, then ends;
+//! - `first=K`: the faults apply to the first K requests with this exact
+//!   `<spec>` only; later ones are served normally.
+//!
+//! `stop_after` and `mid_error` leave non-streamed answers alone. An
+//! unknown key or a bad value is a 400 that names it. Requests are
+//! recorded with their full path, prefix included. `GET /_mock/counts`
+//! maps each `<spec>` to the number of requests seen with it (not cleared
+//! by `DELETE /_mock/requests`); `DELETE /_mock/counts` clears it, which
+//! also re-arms `first`. How each streamed answer ended (`completed`,
+//! `cancelled` by the client, `aborted` by `stop_after`) is listed at
+//! `GET /_mock/streams`.
+//!
 //! It is also a minimal OIDC issuer for auth tests: `{base}/oidc` serves
 //! `/.well-known/openid-configuration` and `/jwks`, whose key set a test
 //! puts with `PUT /_mock/oidc/jwks`.
 
+mod faults;
 mod synth;
 
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use faults::Faults;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::service::service_fn;
@@ -47,6 +87,8 @@ pub struct State {
     streams: Arc<Mutex<Vec<&'static str>>>,
     /// The OIDC issuer's JWKS.
     jwks: Mutex<Value>,
+    /// How many requests arrived with each fault spec.
+    counts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl State {
@@ -57,11 +99,34 @@ impl State {
             requests: Mutex::new(Vec::new()),
             streams: Arc::default(),
             jwks: Mutex::new(json!({"keys": []})),
+            counts: Mutex::default(),
         })
+    }
+
+    /// Counts a request with this fault spec; returns its rank (1-based).
+    fn seen(&self, spec: &str) -> u64 {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(spec.to_owned()).or_default();
+        *n += 1;
+        *n
     }
 }
 
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// The service's error for `drop`: hyper then closes the connection
+/// without writing a response.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("mock fault: connection dropped")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// Serves until the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
@@ -73,7 +138,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                async move { handle(&state, req).await }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -109,35 +174,20 @@ fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bod
         .status(status)
         .header("content-type", content_type)
         .header("x-request-id", "req_mock")
-        .body(Full::new(body.into()).boxed())
+        .body(Full::new(body.into()).map_err(|e| match e {}).boxed())
         .unwrap_or_default()
 }
 
-async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<Body> {
+const JSON: &str = "application/json";
+
+async fn handle(
+    state: &State,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Dropped> {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    if let Some(resp) = oidc(state, &parts, &path) {
-        return resp;
-    }
-    if path == "/_mock/streams" {
-        let streams = state
-            .streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        return full(
-            200,
-            "application/json",
-            serde_json::to_vec(&streams).unwrap_or_default(),
-        );
-    }
-    if path == "/_mock/requests" {
-        let mut reqs = state.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let listed = serde_json::to_vec(&*reqs).unwrap_or_default();
-        if parts.method == hyper::Method::DELETE {
-            reqs.clear();
-        }
-        return full(200, "application/json", listed);
+    let raw = parts.uri.path().to_owned();
+    if let Some(resp) = control(state, &parts, &raw) {
+        return Ok(resp);
     }
     let bytes = body
         .collect()
@@ -145,9 +195,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if path == "/_mock/oidc/jwks" {
+    if raw == "/_mock/oidc/jwks" {
         *state.jwks.lock().unwrap_or_else(|e| e.into_inner()) = body;
-        return full(204, "application/json", Bytes::new());
+        return Ok(full(204, JSON, Bytes::new()));
     }
     let headers: serde_json::Map<String, Value> = parts
         .headers
@@ -160,33 +210,122 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         })
         .collect();
     state.requests.lock().unwrap_or_else(|e| e.into_inner()).push(json!({
-        "method": parts.method.as_str(), "path": path, "query": parts.uri.query(), "headers": headers, "body": body,
+        "method": parts.method.as_str(), "path": raw, "query": parts.uri.query(), "headers": headers, "body": body,
     }));
-    let protocol = match path.as_str() {
-        "/v1/responses" | "/openai/v1/responses" => Protocol::Responses,
-        "/v1/chat/completions" => Protocol::Chat,
-        "/v1/messages" => Protocol::Anthropic,
-        p if p.starts_with("/v1beta/models/") => Protocol::Google,
-        p if p.starts_with("/openai/deployments/") && p.ends_with("/chat/completions") => {
-            Protocol::Chat
-        }
-        _ => {
-            return full(
-                404,
-                "application/json",
-                error_body(
-                    Protocol::Chat,
-                    404,
-                    "not_found_error",
-                    &format!("no route for {path}"),
-                ),
-            )
+    let (spec, path) = faults::split(&raw);
+    let protocol = protocol_of(path);
+    let faults = match spec {
+        None => Faults::default(),
+        Some(spec) => {
+            let nth = state.seen(spec);
+            match faults::parse(spec) {
+                Ok(f) if f.applies(nth) => f,
+                Ok(_) => Faults::default(),
+                Err(msg) => {
+                    let protocol = protocol.unwrap_or(Protocol::Chat);
+                    let body = error_body(protocol, 400, "invalid_request_error", &msg);
+                    return Ok(full(400, JSON, body));
+                }
+            }
         }
     };
+    let Some(protocol) = protocol else {
+        let msg = format!("no route for {path}");
+        let body = error_body(Protocol::Chat, 404, "not_found_error", &msg);
+        return Ok(full(404, JSON, body));
+    };
+    if let Some(ms) = faults.slow_headers {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if faults.drop {
+        return Err(Dropped);
+    }
+    if let Some(status) = faults.status {
+        return Ok(status_error(protocol, status, faults.retry_after));
+    }
+    Ok(provider(state, protocol, path, &body, &faults).await)
+}
+
+/// The wire protocol served at a path, if any.
+fn protocol_of(path: &str) -> Option<Protocol> {
+    match path {
+        "/v1/responses" | "/openai/v1/responses" => Some(Protocol::Responses),
+        "/v1/chat/completions" => Some(Protocol::Chat),
+        "/v1/messages" => Some(Protocol::Anthropic),
+        p if p.starts_with("/v1beta/models/") => Some(Protocol::Google),
+        p if p.starts_with("/openai/deployments/") && p.ends_with("/chat/completions") => {
+            Some(Protocol::Chat)
+        }
+        _ => None,
+    }
+}
+
+/// The mock's own endpoints: the OIDC issuer, and what was received.
+fn control(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+) -> Option<Response<Body>> {
+    if let Some(resp) = oidc(state, parts, path) {
+        return Some(resp);
+    }
+    let delete = parts.method == hyper::Method::DELETE;
+    let listed = match path {
+        "/_mock/streams" => {
+            let streams = state.streams.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&*streams)
+        }
+        "/_mock/requests" => {
+            let mut reqs = state.requests.lock().unwrap_or_else(|e| e.into_inner());
+            let listed = serde_json::to_vec(&*reqs);
+            if delete {
+                reqs.clear();
+            }
+            listed
+        }
+        "/_mock/counts" => {
+            let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
+            let listed = serde_json::to_vec(&*counts);
+            if delete {
+                counts.clear();
+            }
+            listed
+        }
+        _ => return None,
+    };
+    Some(full(200, JSON, listed.unwrap_or_default()))
+}
+
+/// The protocol's error answer with this status (and `retry-after`).
+fn status_error(protocol: Protocol, status: u16, retry_after: Option<u64>) -> Response<Body> {
+    let kind = match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        404 => "not_found_error",
+        429 => "rate_limit_exceeded",
+        _ => "server_error",
+    };
+    let message = format!("mock error {status}");
+    let mut resp = full(status, JSON, error_body(protocol, status, kind, &message));
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert("retry-after", hyper::header::HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// The provider's answer to a request on a known route.
+async fn provider(
+    state: &State,
+    protocol: Protocol,
+    path: &str,
+    body: &Value,
+    faults: &Faults,
+) -> Response<Body> {
     if body.is_null() {
         return full(
             400,
-            "application/json",
+            JSON,
             error_body(
                 protocol,
                 400,
@@ -207,28 +346,28 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             body["stream"].as_bool().unwrap_or(false),
         ),
     };
-    if let Some(code) = model.strip_prefix("error:") {
-        let status: u16 = code.parse().unwrap_or(500);
-        let kind = match status {
-            400 => "invalid_request_error",
-            401 => "authentication_error",
-            404 => "not_found_error",
-            429 => "rate_limit_exceeded",
-            _ => "server_error",
-        };
-        let mut resp = full(
-            status,
-            "application/json",
-            error_body(protocol, status, kind, &format!("mock error {status}")),
-        );
-        if status == 429 {
-            resp.headers_mut()
-                .insert("retry-after", hyper::header::HeaderValue::from_static("3"));
+    if faults.open_error {
+        if !stream {
+            return status_error(protocol, 503, faults.retry_after);
         }
-        return resp;
+        return sse(
+            faults::error_events(protocol, &model, 0),
+            None,
+            None,
+            None,
+            None,
+        );
+    }
+    if let Some(code) = model.strip_prefix("error:") {
+        let status = code
+            .parse()
+            .ok()
+            .filter(|s| (100..=599).contains(s))
+            .unwrap_or(500);
+        return status_error(protocol, status, (status == 429).then_some(3));
     }
     if let Some(case) = model.strip_prefix("fixture:") {
-        return replay(state, protocol, case, stream);
+        return replay(state, protocol, case, stream, faults, &model);
     }
     if let Some(ms) = model.strip_prefix("sleep:").and_then(|ms| ms.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -237,36 +376,33 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         .strip_prefix("slow:")
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis);
-    let answer = synth::answer(protocol, &body);
+    let answer = synth::answer(protocol, body);
     if !stream {
-        return full(
-            200,
-            "application/json",
-            answer.body(protocol, &model).to_string(),
-        );
+        return full(200, JSON, answer.body(protocol, &model).to_string());
     }
+    let frames = faults.frames(protocol, &model, answer.events(protocol, &model));
     sse(
-        answer.events(protocol, &model),
+        frames,
         delay,
         Some(state.streams.clone()),
+        faults.stop_after,
+        faults.stall_after,
     )
 }
 
-/// Records how a streamed answer ended when the body is dropped.
+/// Records how a streamed answer ended when the body is dropped:
+/// `completed`, `aborted` (`stop_after`), or else `cancelled`.
 struct StreamEnd {
     log: Option<Arc<Mutex<Vec<&'static str>>>>,
-    completed: bool,
+    outcome: &'static str,
 }
 
 impl Drop for StreamEnd {
     fn drop(&mut self) {
         if let Some(log) = &self.log {
-            let outcome = if self.completed {
-                "completed"
-            } else {
-                "cancelled"
-            };
-            log.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+            log.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.outcome);
         }
     }
 }
@@ -275,31 +411,47 @@ fn error_body(protocol: Protocol, status: u16, kind: &str, message: &str) -> Str
     synth::error_body(protocol, status, kind, message).to_string()
 }
 
-/// A `text/event-stream` response, written frame by frame.
+/// A `text/event-stream` response, written frame by frame; with
+/// `abort_after`, the body fails after that many frames, which makes
+/// hyper abort the connection mid-body.
 fn sse(
     frames: Vec<String>,
     delay: Option<Duration>,
     log: Option<Arc<Mutex<Vec<&'static str>>>>,
+    abort_after: Option<usize>,
+    stall_after: Option<usize>,
 ) -> Response<Body> {
     let end = StreamEnd {
         log,
-        completed: false,
+        outcome: "cancelled",
     };
     let stream = futures::stream::unfold(
-        (frames.into_iter(), end),
-        move |(mut frames, mut end)| async move {
+        (frames.into_iter(), end, 0usize),
+        move |(mut frames, mut end, sent)| async move {
+            if end.outcome == "aborted" {
+                return None;
+            }
+            let stall = stall_after.is_some_and(|n| sent >= n);
+            if stall {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            if stall || abort_after.is_some_and(|n| sent >= n) {
+                // hyper drops its unflushed buffer on a body error: give it
+                // a pending poll to write the frames already sent.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                end.outcome = "aborted";
+                let err: BoxError = "mock fault: stream stopped (stop_after)".into();
+                return Some((Err(err), (frames, end, sent)));
+            }
             let Some(f) = frames.next() else {
-                end.completed = true;
+                end.outcome = "completed";
                 drop(end);
                 return None;
             };
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
-            Some((
-                Ok::<_, Infallible>(Frame::data(Bytes::from(f))),
-                (frames, end),
-            ))
+            Some((Ok(Frame::data(Bytes::from(f))), (frames, end, sent + 1)))
         },
     );
     Response::builder()
@@ -311,7 +463,14 @@ fn sse(
         .unwrap_or_default()
 }
 
-fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Response<Body> {
+fn replay(
+    state: &State,
+    protocol: Protocol,
+    case: &str,
+    stream: bool,
+    faults: &Faults,
+    model: &str,
+) -> Response<Body> {
     if case.contains("..") {
         return full(
             400,
@@ -360,7 +519,8 @@ fn replay(state: &State, protocol: Protocol, case: &str, stream: bool) -> Respon
     if protocol == Protocol::Chat {
         frames.push("data: [DONE]\n\n".into());
     }
-    sse(frames, None, None)
+    let frames = faults.frames(protocol, model, frames);
+    sse(frames, None, None, faults.stop_after, faults.stall_after)
 }
 
 /// The OIDC issuer endpoints (discovery, JWKS) and the test's JWKS setter.

@@ -284,7 +284,8 @@ fn responses_usage(input: u64, output: u64) -> Value {
         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input + output})
 }
 
-fn response_object(model: &str, status: &str) -> Value {
+/// A Responses `response` object with this status and no output yet.
+pub(crate) fn response_object(model: &str, status: &str) -> Value {
     json!({"id": "resp_mock_1", "object": "response", "created_at": 1770803615, "status": status, "background": false,
         "error": null, "incomplete_details": null, "instructions": null, "max_output_tokens": null, "model": model,
         "output": [], "parallel_tool_calls": true, "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
