@@ -1,26 +1,32 @@
 //! The native [`Host`]: reqwest for upstream calls, the configured store,
 //! the system clock and the OS's randomness.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use futures::StreamExt;
+use latticelm_core::routing::RoutingState;
 use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
 
 use crate::store::NativeStore;
 
 /// One per worker thread: a reqwest client's pooled connections belong to
-/// the runtime that opened them. The store is shared by all threads.
+/// the runtime that opened them. The store and the routing state are
+/// shared by all threads.
 #[derive(Clone)]
 pub struct NativeHost {
     client: reqwest::Client,
-    idle_timeout: Duration,
     store: NativeStore,
+    routing: Arc<Mutex<RoutingState>>,
 }
 
 impl NativeHost {
     /// A host for one worker thread.
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration, store: NativeStore) -> Self {
+    pub fn new(
+        connect_timeout: Duration,
+        store: NativeStore,
+        routing: Arc<Mutex<RoutingState>>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -29,8 +35,8 @@ impl NativeHost {
             .unwrap_or_default();
         NativeHost {
             client,
-            idle_timeout,
             store,
+            routing,
         }
     }
 }
@@ -75,22 +81,11 @@ impl Host for NativeHost {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let idle = self.idle_timeout;
-        let inner = resp.bytes_stream();
-        // Each chunk must arrive within the idle timeout.
-        let body: ByteStream = futures::stream::unfold(Some(inner), move |state| async move {
-            let mut inner = state?;
-            match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => Some((
-                    Err(HostError::Timeout(format!("no data for {idle:?}"))),
-                    None,
-                )),
-                Ok(None) => None,
-                Ok(Some(Ok(b))) => Some((Ok::<Bytes, HostError>(b), Some(inner))),
-                Ok(Some(Err(e))) => Some((Err(HostError::Transport(describe(&e))), None)),
-            }
-        })
-        .boxed_local();
+        // The core applies the idle timeout and the deadline.
+        let body: ByteStream = resp
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|e| HostError::Transport(describe(&e))))
+            .boxed_local();
         Ok(UpstreamResponse {
             status,
             headers,
@@ -112,6 +107,16 @@ impl Host for NativeHost {
 
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+
+    fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R {
+        // Plans and outcomes are short and never await: a plain lock.
+        let mut state = self.routing.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state)
     }
 
     fn random(&self, buf: &mut [u8]) {

@@ -120,8 +120,28 @@ fn main() -> ExitCode {
                 c.models.len()
             );
             for m in &c.models {
-                println!("  {} -> {}", m.name, m.provider);
+                let targets: Vec<String> = m
+                    .targets
+                    .iter()
+                    .map(|t| {
+                        let id = t.provider_model_id.as_deref().unwrap_or(&m.name);
+                        format!("{}/{id}", t.provider)
+                    })
+                    .collect();
+                let mut line = format!("  {} -> {}", m.name, targets.join(", "));
+                if m.targets.len() > 1 {
+                    line.push_str(&format!(" ({:?})", m.strategy).to_lowercase());
+                }
+                if !m.fallbacks.is_empty() {
+                    line.push_str(&format!("; then {}", m.fallbacks.join(", ")));
+                }
+                println!("{line}");
             }
+            let r = &c.routing;
+            println!(
+                "routing: {} retries, backoff {:?} to {:?}, circuit opens after {} failures for {:?}, deadline {:?}",
+                r.retries, r.backoff, r.max_backoff, r.circuit_breaker.failures, r.circuit_breaker.cooldown, r.deadline
+            );
         }),
     };
     match result {

@@ -4,12 +4,14 @@
 //! (see `crates/core/src/lib.rs`), and a request never changes threads.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use latticelm_core::routing::RoutingState;
 use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpRequest, RequestError};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -46,6 +48,8 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
+    // One routing state for the process: every thread sees every outcome.
+    let routing = Arc::new(Mutex::new(RoutingState::default()));
     println!(
         "latticelm listening on http://{local} ({threads} threads, {} models)",
         gateway.config().models.len()
@@ -56,9 +60,10 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         .map(|(i, listener)| {
             let gateway = gateway.clone();
             let store = store.clone();
+            let routing = routing.clone();
             std::thread::Builder::new()
                 .name(format!("latticelm-worker-{i}"))
-                .spawn(move || worker(listener, gateway, store))
+                .spawn(move || worker(listener, gateway, store, routing))
                 .map_err(|e| format!("cannot start worker thread: {e}"))
         })
         .collect::<Result<_, _>>()?;
@@ -73,6 +78,7 @@ fn worker(
     listener: std::net::TcpListener,
     gateway: Gateway,
     store: StoreShared,
+    routing: Arc<Mutex<RoutingState>>,
 ) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -82,7 +88,7 @@ fn worker(
     local.block_on(&rt, async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let server = &gateway.config().server;
-        let host = NativeHost::new(server.upstream_connect_timeout, server.upstream_idle_timeout, store.for_worker());
+        let host = NativeHost::new(server.upstream_connect_timeout, store.for_worker(), routing);
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(s) => s,

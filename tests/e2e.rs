@@ -330,14 +330,14 @@ fn recorded_fixtures_replay_end_to_end() {
         let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
         assert_valid_stream(&events);
     }
-    let (status, events) = gw.stream(&json!({"model": "fixture:openai-responses/openai-error.1", "provider": "oa", "input": "x", "stream": true}));
-    assert_eq!(status, 200);
-    let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
-    assert_valid_stream(&events);
-    let n = events.len();
-    assert_eq!(events[n - 2]["type"], "error");
-    assert_eq!(events[n - 2]["error"]["code"], "insufficient_quota");
-    assert_eq!(events[n - 1]["response"]["status"], "failed");
+    // A recorded stream that fails before any output is held back: the
+    // client gets the error as a status, not a failed stream.
+    let (status, e) = gw.post(&json!({"model": "fixture:openai-responses/openai-error.1", "provider": "oa", "input": "x", "stream": true}));
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (429, Some("insufficient_quota")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -381,7 +381,8 @@ fn upstream_timeouts() {
     let gw = start();
     let cfg = config(&gw.mock)
         .replace("upstream_timeout: 5s", "upstream_timeout: 300ms\n  upstream_idle_timeout: 300ms")
-        .replace("- { name: llama,", "- { name: hang, provider: chat, provider_model_id: \"sleep:2000\" }\n  - { name: stall, provider: chat, provider_model_id: \"slow:1000\" }\n  - { name: llama,");
+        .replace("- { name: llama,", "- { name: hang, provider: chat, provider_model_id: \"sleep:2000\" }\n  - { name: stall, provider: stalls, provider_model_id: \"stall\" }\n  - { name: llama,")
+        .replace("providers:\n", &format!("providers:\n  stalls: {{ type: openai-chat, endpoint: \"{}/_fault/stall_after=3/v1\" }}\n", gw.mock));
     let gw = start_with(&cfg, gw.mock.clone());
     // No response headers in time: 504.
     let (status, body) = gw.post(&json!({"model": "hang", "input": "x"}));
@@ -391,14 +392,19 @@ fn upstream_timeouts() {
         .as_str()
         .unwrap()
         .contains("upstream 'chat'"));
-    // A stream that goes silent: error event, then response.failed.
-    let (status, events) = gw.stream(&json!({"model": "stall", "input": "x", "stream": true}));
+    // A stream that goes silent after its first output: error event, then
+    // response.failed, with the output so far.
+    let (status, events) = gw.stream(&json!({"model": "stall", "input": "x y z", "stream": true}));
     assert_eq!(status, 200);
     let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
     assert_valid_stream(&events);
     let n = events.len();
-    assert_eq!(events[n - 2]["error"]["code"], "upstream_stream_error");
+    assert_eq!(events[n - 2]["error"]["code"], "upstream_timeout");
     assert_eq!(events[n - 1]["response"]["status"], "failed");
+    assert!(!events[n - 1]["response"]["output"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]

@@ -91,6 +91,16 @@ pub enum RouteError {
     /// The request pins a provider that is not configured.
     #[error("unknown provider '{0}': it is not in the gateway's configuration")]
     UnknownProvider(String),
+    /// Every target of the model has an open circuit or is cooling down.
+    #[error("every target of model '{model}' is unavailable (circuit open or cooling down after retry-after); retry in {retry_after_secs} s")]
+    Unavailable {
+        /// The requested model.
+        model: String,
+        /// Seconds until the first target is back.
+        retry_after_secs: u64,
+        /// 429 when they are all rate-limited, 503 otherwise.
+        status: u16,
+    },
 }
 
 /// A failure reported by, or while talking to, an upstream provider.
@@ -290,6 +300,25 @@ impl From<RouteError> for ApiError {
                 Some("provider"),
                 msg,
             ),
+            RouteError::Unavailable {
+                retry_after_secs,
+                status,
+                ..
+            } => {
+                let mut e = if status == 429 {
+                    ApiError::new(
+                        429,
+                        "too_many_requests",
+                        Some("rate_limit_exceeded"),
+                        None,
+                        msg,
+                    )
+                } else {
+                    ApiError::new(503, "server_error", Some("no_available_target"), None, msg)
+                };
+                e.retry_after = Some(retry_after_secs.to_string());
+                e
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use futures::stream::LocalBoxStream;
 
 use crate::error::HostError;
+use crate::routing::RoutingState;
 
 /// A stream of body chunks. Not `Send`: Workers and Spin bodies are not,
 /// and the native host runs one single-threaded runtime per core.
@@ -28,6 +29,18 @@ pub trait Host {
     fn now(&self) -> SystemTime;
     /// Fills `buf` with random bytes (ids). Tests may make it deterministic.
     fn random(&self, buf: &mut [u8]);
+    /// Resolves after `duration` (backoff, timeouts, the deadline). Tests
+    /// may advance a fake clock instead of waiting.
+    async fn sleep(&self, duration: Duration);
+    /// Runs `f` on the routing state. It lives where the host keeps it:
+    /// shared by every thread of the process (native), per isolate
+    /// (Workers), or per instance and synced through the store (Spin,
+    /// with [`Host::ROUTING_IN_STORE`]). `f` never awaits.
+    fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R;
+    /// Whether the routing state must be read from the store before a
+    /// request and written back after it, because instances do not
+    /// outlive a request.
+    const ROUTING_IN_STORE: bool = false;
 }
 
 /// A request as the host received it.

@@ -62,6 +62,15 @@ impl Host for IssuerHost {
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW + self.clock.get())
     }
+    async fn sleep(&self, _: Duration) {
+        futures::future::pending::<()>().await
+    }
+    fn with_routing<R>(
+        &self,
+        f: impl FnOnce(&mut latticelm_core::routing::RoutingState) -> R,
+    ) -> R {
+        f(&mut Default::default())
+    }
     fn random(&self, buf: &mut [u8]) {
         buf.fill(7);
     }

@@ -159,12 +159,18 @@ fn streams() {
                     headers: vec![],
                     chunks: vec![Bytes::from(sse)],
                 });
+                // One attempt: a stream that fails before any output is
+                // held back and answered as an error status.
                 let (status, body) = run(
-                    &gateway(kind),
+                    &gateway_with(kind, "routing: { retries: 0 }"),
                     &host,
                     post(&json!({"model": "test-model", "input": "hi", "stream": true})),
                 );
-                assert_eq!(status, 200);
+                if status != 200 {
+                    let error: Value = serde_json::from_slice(&body.concat()).unwrap();
+                    snapshots.push(json!({"status": status, "body": error}));
+                    continue;
+                }
                 let events = parse_sse(&body.concat());
                 assert_valid_stream(&events);
                 let response = events.last().unwrap()["response"].clone();

@@ -1,6 +1,7 @@
 //! Streams that go wrong upstream: an error in the middle, a stream cut
-//! short, garbage. Each ends with `error` then `response.failed`, never a
-//! silently truncated "completed".
+//! short, garbage. After output each ends with `error` then
+//! `response.failed`, never a silently truncated "completed"; before any
+//! output the stream is held back, and the failure is an error status.
 
 mod common;
 
@@ -9,20 +10,32 @@ use common::*;
 use serde_json::{json, Value};
 
 fn stream(kind: &str, sse: &str) -> Vec<Value> {
+    let (status, body) = attempt(kind, sse);
+    assert_eq!(status, 200);
+    let events = parse_sse(&body);
+    assert_valid_stream(&events);
+    events
+}
+
+/// A stream that fails before any output: the error envelope.
+fn held_error(kind: &str, sse: &str) -> (u16, Value) {
+    let (status, body) = attempt(kind, sse);
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// One streaming attempt (no retries) on a canned upstream body.
+fn attempt(kind: &str, sse: &str) -> (u16, Vec<u8>) {
     let host = FakeHost::answering(Canned {
         status: 200,
         headers: vec![],
         chunks: vec![Bytes::from(sse.to_owned())],
     });
     let (status, body) = run(
-        &gateway(kind),
+        &gateway_with(kind, "routing: { retries: 0 }"),
         &host,
         post(&json!({"model": "test-model", "input": "hi", "stream": true})),
     );
-    assert_eq!(status, 200);
-    let events = parse_sse(&body.concat());
-    assert_valid_stream(&events);
-    events
+    (status, body.concat())
 }
 
 fn tail(events: &[Value]) -> (&Value, &Value) {
@@ -79,13 +92,12 @@ fn responses_stream_cut_short_and_garbage() {
     let events = stream("openai", sse);
     let (err, _) = tail(&events);
     assert_eq!(err["error"]["code"], "upstream_stream_truncated");
-    let events = stream(
+    let (status, err) = held_error(
         "openai",
         "event: response.output_text.delta\ndata: {not json\n\n",
     );
-    let (err, failed) = tail(&events);
+    assert_eq!(status, 502);
     assert_eq!(err["error"]["code"], "upstream_invalid_response");
-    assert_eq!(failed["response"]["status"], "failed");
 }
 
 #[test]
@@ -130,14 +142,17 @@ fn gemini_safety_blocked_prompt_and_malformed_call() {
         "content_filter"
     );
     let blocked = "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":3}}\n\n";
-    let events = stream("google", blocked);
-    let (err, failed) = tail(&events);
-    assert_eq!(err["error"]["code"], "content_filter");
-    assert_eq!(failed["response"]["status"], "failed");
-    let malformed = "data: {\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"MALFORMED_FUNCTION_CALL\"}]}\n\n";
+    let (status, err) = held_error("google", blocked);
     assert_eq!(
-        tail(&stream("google", malformed)).0["error"]["code"],
-        "malformed_function_call"
+        (status, err["error"]["code"].as_str()),
+        (400, Some("content_filter")),
+        "a blocked prompt is the same 400 as when not streaming"
+    );
+    let malformed = "data: {\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"MALFORMED_FUNCTION_CALL\"}]}\n\n";
+    let (status, err) = held_error("google", malformed);
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (502, Some("malformed_function_call"))
     );
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use latticelm_core::routing::RoutingState;
 use latticelm_core::{
     error_response, ApiError, Body, Config, Gateway, Host, HostError, HttpRequest, HttpResponse,
     RequestError, UpstreamRequest, UpstreamResponse,
@@ -127,6 +128,12 @@ fn to_spin(resp: HttpResponse) -> anyhow::Result<http::Response<BoxBody>> {
 #[derive(Clone, Copy)]
 struct SpinHost;
 
+thread_local! {
+    /// This instance's copy of the routing state, read from and written
+    /// back to the key-value store around each request.
+    static ROUTING: std::cell::RefCell<RoutingState> = std::cell::RefCell::new(RoutingState::default());
+}
+
 fn store_err(e: impl std::fmt::Debug) -> HostError {
     HostError::Store(format!("spin key-value: {e:?}"))
 }
@@ -214,6 +221,17 @@ impl Host for SpinHost {
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    async fn sleep(&self, duration: Duration) {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(nanos).await;
+    }
+
+    fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R {
+        ROUTING.with(|r| f(&mut r.borrow_mut()))
+    }
+
+    const ROUTING_IN_STORE: bool = true;
 
     fn random(&self, buf: &mut [u8]) {
         // wasi:random does not fail.

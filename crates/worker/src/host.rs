@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use latticelm_core::config::ConversationsConfig;
+use latticelm_core::routing::RoutingState;
 use latticelm_core::{Host, HostError, UpstreamRequest, UpstreamResponse};
 use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -20,6 +21,12 @@ const KV_MIN_TTL: u64 = 60;
 enum StoreKind {
     DurableObject,
     Kv,
+}
+
+thread_local! {
+    /// The isolate's routing state: every request this isolate serves
+    /// shares it; other isolates keep their own.
+    static ROUTING: std::cell::RefCell<RoutingState> = std::cell::RefCell::new(RoutingState::default());
 }
 
 /// One per request: Workers hand the bindings to each request.
@@ -200,6 +207,14 @@ impl Host for WorkerHost {
 
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(worker::Date::now().as_millis())
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        Delay::from(duration).await;
+    }
+
+    fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R {
+        ROUTING.with(|r| f(&mut r.borrow_mut()))
     }
 
     fn random(&self, buf: &mut [u8]) {

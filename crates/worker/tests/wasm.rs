@@ -19,6 +19,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 #[derive(Clone, Default)]
 struct NodeHost {
     kv: Rc<RefCell<HashMap<String, Vec<u8>>>>,
+    routing: Rc<RefCell<latticelm_core::routing::RoutingState>>,
 }
 
 impl Host for NodeHost {
@@ -38,6 +39,16 @@ impl Host for NodeHost {
     }
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
+    }
+    async fn sleep(&self, _: Duration) {
+        // Every upstream here answers at once: no timer ever has to fire.
+        futures::future::pending::<()>().await
+    }
+    fn with_routing<R>(
+        &self,
+        f: impl FnOnce(&mut latticelm_core::routing::RoutingState) -> R,
+    ) -> R {
+        f(&mut self.routing.borrow_mut())
     }
     fn random(&self, buf: &mut [u8]) {
         getrandom::fill(buf).expect("crypto.getRandomValues");

@@ -96,6 +96,11 @@ impl ResponseBuilder {
         self.response
     }
 
+    /// The error of a settled, failed response.
+    pub fn failure(&self) -> Option<&ErrorPayload> {
+        self.failure.as_ref()
+    }
+
     /// Whether `finish` has run.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -6,6 +6,7 @@
 
 mod duration;
 mod expand;
+mod routing;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
+pub use routing::{BreakerConfig, ModelConfig, RetryOn, RoutingConfig, Strategy, TargetConfig};
 
 /// Everything that can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,9 @@ pub struct Config {
     /// Model names clients may use.
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    /// Retries, backoff, circuit breaking and the request deadline.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// Stored conversations (`previous_response_id`).
     #[serde(default)]
     pub conversations: ConversationsConfig,
@@ -222,19 +227,6 @@ impl ProviderConfig {
     }
 }
 
-/// One entry of `models:`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// The name clients send.
-    pub name: String,
-    /// A key of `providers:`.
-    pub provider: String,
-    /// The model id the provider knows (defaults to `name`).
-    #[serde(default)]
-    pub provider_model_id: Option<String>,
-}
-
 /// `conversations:`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -380,28 +372,7 @@ impl Config {
                 "must be longer than zero",
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for (i, m) in self.models.iter().enumerate() {
-            let key = format!("models[{i}]");
-            if m.name.is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("{key}.name"),
-                    "must not be empty",
-                ));
-            }
-            if !seen.insert(m.name.as_str()) {
-                return Err(ConfigError::invalid(
-                    format!("{key}.name"),
-                    format!("model `{}` is listed twice", m.name),
-                ));
-            }
-            if !self.providers.contains_key(&m.provider) {
-                return Err(ConfigError::invalid(
-                    format!("{key}.provider"),
-                    format!("provider `{}` is not defined under `providers`", m.provider),
-                ));
-            }
-        }
+        routing::validate(&mut self.models, &self.providers, &self.routing)?;
         Ok(())
     }
 }

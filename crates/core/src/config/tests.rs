@@ -23,7 +23,7 @@ models:
     assert_eq!(c.providers["openai"].key(), Some("sk-test"));
     assert_eq!(c.providers["local"].key(), None);
     assert_eq!(
-        c.models[1].provider_model_id.as_deref(),
+        c.models[1].targets[0].provider_model_id.as_deref(),
         Some("llama3.2:3b")
     );
     assert_eq!(c.providers.keys().collect::<Vec<_>>(), ["openai", "local"]);

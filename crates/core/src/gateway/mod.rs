@@ -1,25 +1,32 @@
 //! The request pipeline: [`Gateway::handle`] turns one HTTP request into
 //! one HTTP response, using only the [`Host`] capabilities.
 
+mod attempt;
+mod clock;
+mod live;
+mod parse;
+mod routing_store;
+mod stream;
+
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
 
-use crate::auth::{AuthError, Authenticator, Principal};
-use crate::builder::{Outcome, ResponseBuilder};
-use crate::config::{Config, ProviderKind};
+use crate::auth::{Authenticator, Principal};
+use crate::builder::ResponseBuilder;
+use crate::config::Config;
 use crate::conversation;
-use crate::error::{ApiError, RequestError, UpstreamError};
-use crate::host::{Body, ByteStream, Host, HttpRequest, HttpResponse};
+use crate::error::{ApiError, RequestError};
+use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ids::IdGen;
-use crate::providers::{self, StreamTranslator};
-use crate::routing::{self, Route};
-use crate::sse::{self, SseDecoder};
+use crate::routing::{self, PlanInput};
 use crate::stored::{self, Saver};
-use crate::types::{ErrorPayload, Input};
+use crate::types::{CreateResponseBody, Input};
 use crate::validate;
+
+use attempt::{ServedBody, Target};
+use clock::unix_secs;
+use parse::parse;
 
 /// The gateway: an immutable configuration and the pipeline over it.
 /// Cheap to clone.
@@ -28,9 +35,6 @@ pub struct Gateway {
     config: Arc<Config>,
     auth: Option<Arc<Authenticator>>,
 }
-
-/// Largest upstream body read whole (non-streaming or error bodies).
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 impl Gateway {
     /// A gateway over a loaded configuration.
@@ -118,137 +122,115 @@ impl Gateway {
         }
     }
 
+    /// `POST /v1/responses`, as named stages: parse, expand, plan, the
+    /// attempt loop (with translation), store, respond.
     async fn create_response<H: Host + Clone + 'static>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Principal,
     ) -> Result<HttpResponse, ApiError> {
-        if let Some(ct) = req.header("content-type") {
-            let mime = ct.split(';').next().unwrap_or_default().trim();
-            let json = mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json");
-            // `curl -d '{…}'` sends a form content type with a JSON body.
-            let looks_json = req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-            if !json
-                && !(looks_json
-                    && (mime == "application/x-www-form-urlencoded" || mime == "text/plain"))
-            {
-                return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
-            }
-        }
-        if req.body.len() > self.config.server.max_request_bytes {
-            return Err(RequestError::TooLarge(self.config.server.max_request_bytes).into());
-        }
-        let mut body = validate::parse_body(&req.body)?;
-        validate::validate(&body)?;
-        let now = unix_secs(host);
-        if let Some(model) = body.model.as_deref().filter(|m| !principal.may_use(m)) {
-            return Err(AuthError::ModelForbidden {
-                principal: principal.id.clone(),
-                model: model.to_owned(),
-            }
-            .into());
-        }
-        if let Some(prev_id) = &body.previous_response_id {
-            let Some(prev) = stored::load(host, prev_id, &principal.id, now).await? else {
-                return Err(RequestError::NotFound {
-                    what: "previous response",
-                    id: prev_id.clone(),
-                    param: Some("previous_response_id"),
-                    code: "previous_response_not_found",
-                }
-                .into());
-            };
-            body.input = Some(Input::Items(conversation::expand(
-                &prev,
-                body.input.as_ref(),
-            )));
-        }
-        let model = body.model.as_deref().unwrap_or_default();
-        let route = routing::resolve(&self.config, model, body.provider.as_deref())?;
+        let mut body = parse(&self.config, req, principal)?;
+        self.expand(host, principal, &mut body).await?;
         let stream = body.stream.unwrap_or(false);
-        let mut seed = [0u8; 24];
+        let model = body.model.clone().unwrap_or_default();
+        let now = clock::now_ms(host);
+        let mut seed = [0u8; 32];
         host.random(&mut seed);
+        let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
         let id = format!("resp_{}", hex(&seed[..16]));
-        let id_seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
-        let skeleton = validate::skeleton(&body, id, model, now);
-        let mut b = ResponseBuilder::new(skeleton, id_seed, stream);
+        let id_seed = word(16);
+        routing_store::load(host).await;
+        let candidates = host.with_routing(|state| {
+            routing::plan(
+                &self.config,
+                state,
+                PlanInput {
+                    model: &model,
+                    pinned: body.provider.as_deref(),
+                    now,
+                    input_tokens: req.body.len() as u64 / 4,
+                    output_tokens: body.max_output_tokens.unwrap_or(req.body.len() as u64 / 4),
+                    seed: word(24),
+                    explore: self.config.routing.explore,
+                },
+            )
+        })?;
+        let skeleton = validate::skeleton(&body, id, &model, now / 1000);
+        let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
+        let job = attempt::Job {
+            body: &body,
+            stream,
+            skeleton: &skeleton,
+            id_seed,
+            seed: word(24).rotate_left(32),
+            deadline,
+        };
+        let served = attempt::run(&self.config, host, &job, &candidates).await;
+        routing_store::save(host).await;
+        let served = match served {
+            Ok(s) => s,
+            Err(gave_up) => {
+                let mut resp = error_response(&gave_up.error);
+                served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
+                return Ok(resp);
+            }
+        };
         let saver = body.store.unwrap_or(true).then(|| {
             let mut input = conversation::input_items(body.input.as_ref());
             conversation::assign_ids(&mut input, &mut IdGen::new(!id_seed));
             Saver {
                 input,
-                provider: route.provider_name.to_owned(),
+                provider: served.target.provider.clone(),
                 owner: principal.id.clone(),
                 ttl: self.config.conversations.ttl,
             }
         });
-
-        if route.provider.kind == ProviderKind::Mock {
-            b.start();
-            let outcome = providers::mock::respond(&body, &mut b);
-            b.settle(outcome, unix_secs(host));
-            let saved = save(saver.as_ref(), host, &mut b).await;
-            if !stream {
-                saved?;
+        let mut resp = match served.body {
+            ServedBody::Whole(mut b) => {
+                save(saver.as_ref(), host, &mut b).await?;
+                finished_json(*b)
             }
-            b.emit_terminal();
-            return Ok(if stream {
-                sse_response(
-                    stream::iter(vec![
-                        sse::encode_all(b.drain()),
-                        Bytes::from_static(sse::DONE),
-                    ])
-                    .boxed_local(),
-                )
-            } else {
-                finished_json(b)
-            });
-        }
-
-        let Some(protocol) = providers::Protocol::of(route.provider) else {
-            return Err(ApiError::internal("provider without a protocol"));
+            ServedBody::Stream(live) => {
+                let job = stream::StreamJob {
+                    host: host.clone(),
+                    config: self.config.clone(),
+                    target: served.target.clone(),
+                    saver,
+                    deadline,
+                };
+                sse_response(stream::body(*live, job))
+            }
         };
-        let upstream_req =
-            providers::build_request(&route, &body, stream, self.config.server.upstream_timeout)?;
-        let resp = host
-            .send(upstream_req)
-            .await
-            .map_err(|e| host_error(&route, e))?;
-        if !(200..300).contains(&resp.status) {
-            let retry_after = resp.header("retry-after").map(str::to_owned);
-            let status = resp.status;
-            let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
-                .await
-                .unwrap_or_default();
-            return Err(providers::parse_error(
-                protocol,
-                route.provider_name,
-                status,
-                retry_after,
-                raw,
-            )
+        served_headers(&mut resp, Some(&served.target), served.attempts);
+        Ok(resp)
+    }
+
+    /// Expands `previous_response_id` into the full input.
+    async fn expand<H: Host>(
+        &self,
+        host: &H,
+        principal: &Principal,
+        body: &mut CreateResponseBody,
+    ) -> Result<(), ApiError> {
+        let Some(prev_id) = &body.previous_response_id else {
+            return Ok(());
+        };
+        let now = unix_secs(host);
+        let Some(prev) = stored::load(host, prev_id, &principal.id, now).await? else {
+            return Err(RequestError::NotFound {
+                what: "previous response",
+                id: prev_id.clone(),
+                param: Some("previous_response_id"),
+                code: "previous_response_not_found",
+            }
             .into());
-        }
-        if !stream {
-            let raw = read_all(resp.body, MAX_UPSTREAM_BODY)
-                .await
-                .map_err(|e| host_error(&route, e))?;
-            let outcome =
-                providers::parse_response(protocol, route.provider_name, &body, &raw, &mut b)?;
-            b.settle(outcome, unix_secs(host));
-            save(saver.as_ref(), host, &mut b).await?;
-            return Ok(finished_json(b));
-        }
-        let translator = StreamTranslator::new(protocol, route.provider_name, &body);
-        Ok(sse_response(translate_stream(
-            resp.body,
-            translator,
-            b,
-            host.clone(),
-            route.provider_name.to_owned(),
-            saver,
-        )))
+        };
+        body.input = Some(Input::Items(conversation::expand(
+            &prev,
+            body.input.as_ref(),
+        )));
+        Ok(())
     }
 
     /// Who is calling. Until authentication exists everyone is
@@ -344,119 +326,17 @@ async fn save<H: Host>(
     }
 }
 
-/// The SSE body: the builder's opening events at once, then each upstream
-/// chunk's translation as soon as it arrives, then `[DONE]`.
-fn translate_stream<H: Host + 'static>(
-    upstream: ByteStream,
-    translator: StreamTranslator,
-    mut b: ResponseBuilder,
-    host: H,
-    provider: String,
-    saver: Option<Saver>,
-) -> futures::stream::LocalBoxStream<'static, Bytes> {
-    b.start();
-    let first = sse::encode_all(b.drain());
-    struct State<H> {
-        upstream: Option<ByteStream>,
-        decoder: SseDecoder,
-        translator: StreamTranslator,
-        b: ResponseBuilder,
-        host: H,
-        provider: String,
-        events: Vec<sse::SseEvent>,
-        saver: Option<Saver>,
-        done_sent: bool,
+/// Who served the response: `x-latticelm-provider`, `x-latticelm-model`
+/// (the upstream model id) and `x-latticelm-attempts`.
+fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
+    if let Some(t) = target {
+        resp.headers
+            .push(("x-latticelm-provider".into(), t.provider.clone()));
+        resp.headers
+            .push(("x-latticelm-model".into(), t.model.clone()));
     }
-    impl<H: Host> State<H> {
-        fn fail(&mut self, code: &str, message: String) {
-            let error = ErrorPayload {
-                kind: "server_error".into(),
-                code: Some(code.into()),
-                message,
-                param: None,
-            };
-            let now = unix_secs(&self.host);
-            self.b.settle(Outcome::Failed(error), now);
-        }
-    }
-    let state = State {
-        upstream: Some(upstream),
-        decoder: SseDecoder::new(),
-        translator,
-        b,
-        host,
-        provider,
-        events: Vec::new(),
-        saver,
-        done_sent: false,
-    };
-    let rest = stream::unfold(state, |mut st| async move {
-        loop {
-            if st.b.is_finished() {
-                if st.done_sent {
-                    return None;
-                }
-                st.done_sent = true;
-                // Stop reading (and drop) the upstream once it is finished.
-                st.upstream = None;
-                // Store before the terminal event: a failed write turns it
-                // into `error` + `response.failed`.
-                let _ = save(st.saver.as_ref(), &st.host, &mut st.b).await;
-                st.b.emit_terminal();
-                let mut out = sse::encode_all(st.b.drain()).to_vec();
-                out.extend_from_slice(sse::DONE);
-                return Some((Bytes::from(out), st));
-            }
-            let next = match st.upstream.as_mut() {
-                Some(up) => up.next().await,
-                None => None,
-            };
-            let ended = match next {
-                Some(Ok(chunk)) => {
-                    st.decoder.push(&chunk, &mut st.events);
-                    false
-                }
-                Some(Err(e)) => {
-                    let message = format!("upstream '{}' stream failed: {e}", st.provider);
-                    st.fail("upstream_stream_error", message);
-                    continue;
-                }
-                None => {
-                    st.decoder.finish(&mut st.events);
-                    true
-                }
-            };
-            for ev in std::mem::take(&mut st.events) {
-                // Nothing after the upstream's terminal event belongs to
-                // this response, however the bytes were chunked.
-                if st.translator.is_terminal() {
-                    break;
-                }
-                if let Err(e) = st.translator.on_event(&ev, &mut st.b) {
-                    st.fail("upstream_invalid_response", e.to_string());
-                    break;
-                }
-            }
-            if !st.b.is_finished() && (ended || st.translator.is_terminal()) {
-                let outcome = st.translator.finish(&mut st.b);
-                let now = unix_secs(&st.host);
-                st.b.settle(outcome, now);
-                continue;
-            }
-            let chunk = sse::encode_all(st.b.drain());
-            if !chunk.is_empty() {
-                return Some((chunk, st));
-            }
-        }
-    });
-    stream::iter([first]).chain(rest).boxed_local()
-}
-
-fn unix_secs<H: Host>(host: &H) -> u64 {
-    host.now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    resp.headers
+        .push(("x-latticelm-attempts".into(), attempts.to_string()));
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -498,32 +378,4 @@ pub fn error_response(e: &ApiError) -> HttpResponse {
         resp.headers.push(("www-authenticate".into(), c.clone()));
     }
     resp
-}
-
-fn host_error(route: &Route<'_>, e: crate::error::HostError) -> ApiError {
-    let provider = route.provider_name.to_owned();
-    match e {
-        crate::error::HostError::Timeout(message) => {
-            UpstreamError::Timeout { provider, message }.into()
-        }
-        other => UpstreamError::Transport {
-            provider,
-            message: other.to_string(),
-        }
-        .into(),
-    }
-}
-
-async fn read_all(mut body: ByteStream, limit: usize) -> Result<Bytes, crate::error::HostError> {
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        if out.len() + chunk.len() > limit {
-            return Err(crate::error::HostError::Transport(format!(
-                "upstream body exceeds {limit} bytes"
-            )));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(out))
 }

@@ -20,7 +20,7 @@ use crate::types::CreateResponseBody;
 
 pub use common::join_url;
 
-/// The wire protocol a provider speaks (`None` for the built-in mock).
+/// The wire protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// OpenAI Responses (OpenAI, Azure `api: responses`).
@@ -34,18 +34,16 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The protocol of a configured provider.
-    pub fn of(provider: &ProviderConfig) -> Option<Protocol> {
+    /// The protocol of a configured provider (the built-in mock speaks
+    /// OpenAI Responses).
+    pub fn of(provider: &ProviderConfig) -> Protocol {
         match provider.kind {
-            ProviderKind::OpenAi => Some(Protocol::Responses),
-            ProviderKind::OpenAiChat => Some(Protocol::Chat),
-            ProviderKind::AzureOpenAi if provider.api.as_deref() == Some("chat") => {
-                Some(Protocol::Chat)
-            }
-            ProviderKind::AzureOpenAi => Some(Protocol::Responses),
-            ProviderKind::Anthropic => Some(Protocol::Anthropic),
-            ProviderKind::Google => Some(Protocol::Google),
-            ProviderKind::Mock => None,
+            ProviderKind::OpenAi | ProviderKind::Mock => Protocol::Responses,
+            ProviderKind::OpenAiChat => Protocol::Chat,
+            ProviderKind::AzureOpenAi if provider.api.as_deref() == Some("chat") => Protocol::Chat,
+            ProviderKind::AzureOpenAi => Protocol::Responses,
+            ProviderKind::Anthropic => Protocol::Anthropic,
+            ProviderKind::Google => Protocol::Google,
         }
     }
 }
@@ -115,15 +113,7 @@ pub fn build_request(
     stream: bool,
     timeout: std::time::Duration,
 ) -> Result<UpstreamRequest, RequestError> {
-    let Some(protocol) = Protocol::of(route.provider) else {
-        return Err(RequestError::Unsupported {
-            param: "model".into(),
-            message: format!(
-                "provider type `{}` makes no upstream requests",
-                route.provider.kind.as_str()
-            ),
-        });
-    };
+    let protocol = Protocol::of(route.provider);
     let json = match protocol {
         Protocol::Responses => openai_responses::request::build(route, body, stream)?,
         Protocol::Chat => openai_chat::request::build(route, body, stream)?,
@@ -267,7 +257,7 @@ mod tests {
     fn url(yaml: &str, model: &str) -> (String, Option<(String, String)>) {
         let c = Config::from_yaml(yaml, &|_| None).unwrap();
         let r = resolve(&c, model, None).unwrap();
-        url_and_auth(&r, Protocol::of(r.provider).unwrap(), false)
+        url_and_auth(&r, Protocol::of(r.provider), false)
     }
 
     #[test]

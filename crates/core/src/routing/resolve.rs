@@ -1,8 +1,9 @@
-//! Model routing: which provider serves a model name, under which id.
+//! Name resolution for what is not a configured model: a pinned
+//! provider, `<provider>/<model>`, and the model family.
 
 use serde_json::json;
 
-use crate::config::{Config, ProviderConfig, ProviderKind};
+use crate::config::{Config, ModelConfig, ProviderConfig, ProviderKind, TargetConfig};
 use crate::error::RouteError;
 
 /// Where a request goes.
@@ -36,8 +37,10 @@ pub fn resolve<'a>(
         let upstream_model = config
             .models
             .iter()
-            .find(|m| m.name == model && m.provider == name)
-            .and_then(|m| m.provider_model_id.as_deref())
+            .filter(|m| m.name == model)
+            .flat_map(|m| &m.targets)
+            .find(|t| t.provider == name)
+            .and_then(|t| t.provider_model_id.as_deref())
             .unwrap_or(model);
         return Ok(Route {
             provider_name,
@@ -46,14 +49,8 @@ pub fn resolve<'a>(
         });
     }
     if let Some(m) = config.models.iter().find(|m| m.name == model) {
-        // Validated at load: the provider exists.
-        if let Some((provider_name, provider)) = config.providers.get_key_value(&m.provider) {
-            let upstream_model = m.provider_model_id.as_deref().unwrap_or(&m.name);
-            return Ok(Route {
-                provider_name,
-                provider,
-                upstream_model,
-            });
+        if let Some(route) = m.targets.first().and_then(|t| target_route(config, m, t)) {
+            return Ok(route);
         }
     }
     if let Some((prefix, rest)) = model.split_once('/') {
@@ -83,6 +80,21 @@ pub fn resolve<'a>(
         })
 }
 
+/// The route to one configured target (validated at load: its provider
+/// exists).
+pub(crate) fn target_route<'a>(
+    config: &'a Config,
+    model: &'a ModelConfig,
+    target: &'a TargetConfig,
+) -> Option<Route<'a>> {
+    let (provider_name, provider) = config.providers.get_key_value(&target.provider)?;
+    Some(Route {
+        provider_name,
+        provider,
+        upstream_model: target.provider_model_id.as_deref().unwrap_or(&model.name),
+    })
+}
+
 fn family(model: &str) -> Option<(&'static [ProviderKind], &'static str)> {
     const OPENAI: &[ProviderKind] = &[ProviderKind::OpenAi, ProviderKind::AzureOpenAi];
     let m = model.to_ascii_lowercase();
@@ -105,7 +117,7 @@ pub fn models_list(config: &Config) -> serde_json::Value {
     let data: Vec<_> = config
         .models
         .iter()
-        .map(|m| json!({"id": m.name, "object": "model", "created": 0, "owned_by": m.provider}))
+        .map(|m| json!({"id": m.name, "object": "model", "created": 0, "owned_by": m.owner()}))
         .collect();
     json!({"object": "list", "data": data})
 }

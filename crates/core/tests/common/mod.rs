@@ -36,6 +36,12 @@ pub struct FakeHost {
     pub clock: Rc<std::cell::Cell<u64>>,
     /// Make every store write fail.
     pub fail_puts: Rc<std::cell::Cell<bool>>,
+    /// Milliseconds added to the clock by `sleep`.
+    pub slept_ms: Rc<std::cell::Cell<u64>>,
+    /// Every sleep, in order.
+    pub sleeps: Rc<RefCell<Vec<Duration>>>,
+    /// The routing state (per host, as on a Worker isolate).
+    pub routing: Rc<RefCell<latticelm_core::routing::RoutingState>>,
 }
 
 impl FakeHost {
@@ -76,7 +82,20 @@ impl Host for FakeHost {
         Ok(())
     }
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + self.clock.get())
+        SystemTime::UNIX_EPOCH
+            + Duration::from_secs(1_800_000_000 + self.clock.get())
+            + Duration::from_millis(self.slept_ms.get())
+    }
+    async fn sleep(&self, duration: Duration) {
+        self.sleeps.borrow_mut().push(duration);
+        self.slept_ms
+            .set(self.slept_ms.get() + duration.as_millis() as u64);
+    }
+    fn with_routing<R>(
+        &self,
+        f: impl FnOnce(&mut latticelm_core::routing::RoutingState) -> R,
+    ) -> R {
+        f(&mut self.routing.borrow_mut())
     }
     fn random(&self, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {

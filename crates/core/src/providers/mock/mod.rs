@@ -1,6 +1,8 @@
 //! The built-in offline provider (`type: mock`): it answers from the
 //! request alone, with no network, so that a fresh install works and the
-//! whole pipeline can be exercised anywhere.
+//! whole pipeline can be exercised anywhere. It is a fake upstream that
+//! speaks the OpenAI Responses protocol ([`serve`]), so its answers go
+//! through the same attempt loop and translation as any provider's.
 //!
 //! - After a `function_call_output`, it reports the tool's result.
 //! - With tools offered (and `tool_choice` not `none`), it calls the first
@@ -8,13 +10,50 @@
 //!   passing the message as the tool's first string parameter.
 //! - Otherwise it echoes the last user message, word by word.
 
+use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::builder::{Outcome, ResponseBuilder};
+use crate::error::HostError;
+use crate::host::{UpstreamRequest, UpstreamResponse};
 use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, Tool,
     ToolChoice, ToolChoiceMode, ToolChoiceObject, Usage,
 };
+
+/// Answers an OpenAI Responses request, as OpenAI would: a JSON body, or
+/// an SSE stream of the spec's events. `seed` makes its ids.
+pub fn serve(req: &UpstreamRequest, seed: u64, now_secs: u64) -> UpstreamResponse {
+    let body = match crate::validate::parse_body(&req.body) {
+        Ok(b) => b,
+        Err(e) => {
+            let err = json!({"error": {"message": e.to_string(), "type": "invalid_request_error", "param": null, "code": null}});
+            return answer(400, "application/json", Bytes::from(err.to_string()));
+        }
+    };
+    let model = body.model.clone().unwrap_or_default();
+    let id = crate::ids::IdGen::new(seed).next("resp_");
+    let skeleton = crate::validate::skeleton(&body, id, &model, now_secs);
+    let mut b = ResponseBuilder::new(skeleton, seed.rotate_left(17), req.stream);
+    b.start();
+    let outcome = respond(&body, &mut b);
+    b.finish(outcome, now_secs);
+    if req.stream {
+        let sse = crate::sse::encode_all(b.drain());
+        return answer(200, "text/event-stream", sse);
+    }
+    let json = serde_json::to_vec(&b.into_response()).unwrap_or_default();
+    answer(200, "application/json", Bytes::from(json))
+}
+
+fn answer(status: u16, content_type: &str, body: Bytes) -> UpstreamResponse {
+    UpstreamResponse {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body: futures::stream::iter([Ok::<_, HostError>(body)]).boxed_local(),
+    }
+}
 
 /// Produces the whole answer into the builder.
 pub fn respond(body: &CreateResponseBody, b: &mut ResponseBuilder) -> Outcome {

@@ -1,0 +1,415 @@
+//! The attempt loop: send the request to the plan's candidates in turn,
+//! within `routing.retries` and the deadline, until one produces output.
+//! A failure the policy retries moves on (backing off before a target is
+//! tried again); any other is returned at once. Every outcome goes into
+//! the routing state.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::builder::ResponseBuilder;
+use crate::config::Config;
+use crate::error::{ApiError, HostError, UpstreamError};
+use crate::host::{ByteStream, Host, UpstreamResponse};
+use crate::providers::{self, Protocol, StreamTranslator};
+use crate::routing::{self, Availability, Candidate, Failure, RoutingState, TargetOutcome};
+use crate::types::{CreateResponseBody, ResponseResource};
+
+use super::clock::{now_ms, unix_secs, within};
+use super::live::{Live, StreamFault};
+
+/// What every attempt of one request shares.
+pub(crate) struct Job<'a> {
+    /// The validated, expanded request.
+    pub body: &'a CreateResponseBody,
+    /// Whether the client streams.
+    pub stream: bool,
+    /// The response every attempt starts from.
+    pub skeleton: &'a ResponseResource,
+    /// Seeds the builder's ids.
+    pub id_seed: u64,
+    /// Randomness for backoff jitter.
+    pub seed: u64,
+    /// The request deadline, in ms since the epoch.
+    pub deadline: u64,
+}
+
+/// The attempt that produced output.
+pub(crate) struct Served {
+    /// Who served it.
+    pub target: Target,
+    /// Upstream requests made, this one included.
+    pub attempts: u32,
+    /// The response so far.
+    pub body: ServedBody,
+}
+
+/// A target as the response headers and the breaker name it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    /// The configured provider name.
+    pub provider: String,
+    /// The upstream model id.
+    pub model: String,
+    /// The routing state key.
+    pub key: String,
+}
+
+/// A served response: settled (not streaming), or streaming on.
+pub(crate) enum ServedBody {
+    /// Not streaming: the builder, settled.
+    Whole(Box<ResponseBuilder>),
+    /// Streaming: the first output is in the builder, the rest upstream.
+    Stream(Box<Live>),
+}
+
+/// Why the loop gave up: the error for the client, the attempts made and
+/// the last target tried.
+pub(crate) struct GaveUp {
+    pub error: ApiError,
+    pub attempts: u32,
+    pub last: Option<Target>,
+}
+
+/// One failed attempt.
+struct AttemptError {
+    error: ApiError,
+    /// `None`: the request cannot be built for this target.
+    failure: Option<Failure>,
+    retry_after: Option<Duration>,
+}
+
+/// Runs the attempt loop over `candidates`.
+pub(crate) async fn run<H: Host>(
+    config: &Config,
+    host: &H,
+    job: &Job<'_>,
+    candidates: &[Candidate<'_>],
+) -> Result<Served, GaveUp> {
+    let policy = &config.routing;
+    let max_attempts = policy.retries.saturating_add(1);
+    let mut tried = vec![0u32; candidates.len()];
+    // Targets that cannot take this request at all.
+    let mut excluded = vec![false; candidates.len()];
+    let mut gave_up = GaveUp {
+        error: ApiError::internal("no target could be tried"),
+        attempts: 0,
+        last: None,
+    };
+    let mut cursor = 0usize;
+    let mut skipped = 0usize;
+    while gave_up.attempts < max_attempts && skipped < candidates.len() {
+        let i = cursor % candidates.len();
+        cursor += 1;
+        let c = &candidates[i];
+        if excluded[i] {
+            skipped += 1;
+            continue;
+        }
+        let now = now_ms(host);
+        if now >= job.deadline {
+            break;
+        }
+        if tried[i] > 0 {
+            // Trying a target again: back off, or wait out its cooldown
+            // when that is short enough.
+            let mut wait =
+                routing::backoff(policy, tried[i], job.seed ^ u64::from(gave_up.attempts));
+            if let Availability::Blocked { until, .. } =
+                host.with_routing(|s| s.availability(&c.key, now))
+            {
+                wait = wait.max(Duration::from_millis(until - now));
+            }
+            if wait > policy.max_backoff
+                || now.saturating_add(routing::millis(wait)) >= job.deadline
+            {
+                skipped += 1;
+                continue;
+            }
+            host.sleep(wait).await;
+        }
+        let now = now_ms(host);
+        let lease = policy.circuit_breaker.cooldown;
+        if !host.with_routing(|s| s.acquire(&c.key, now, lease)) {
+            skipped += 1;
+            continue;
+        }
+        skipped = 0;
+        tried[i] += 1;
+        gave_up.attempts += 1;
+        gave_up.last = Some(target_of(c));
+        let started = now_ms(host);
+        match attempt(config, host, job, c).await {
+            Ok(body) => {
+                let ttfb = Duration::from_millis(now_ms(host).saturating_sub(started));
+                record(config, host, &c.key, TargetOutcome::Success { ttfb });
+                return Ok(Served {
+                    target: target_of(c),
+                    attempts: gave_up.attempts,
+                    body,
+                });
+            }
+            Err(e) => {
+                let Some(failure) = e.failure else {
+                    // This target cannot take the request (no upstream
+                    // call was made): the first candidate's verdict
+                    // stands; a later one is skipped.
+                    gave_up.attempts -= 1;
+                    excluded[i] = true;
+                    skipped += 1;
+                    if tried.iter().sum::<u32>() == 1 {
+                        gave_up.error = e.error;
+                        return Err(gave_up);
+                    }
+                    continue;
+                };
+                let retryable = routing::is_retryable(policy, failure);
+                let outcome = if retryable || failure.status() >= 500 {
+                    TargetOutcome::Failure {
+                        retry_after: e.retry_after,
+                        status: failure.status(),
+                    }
+                } else {
+                    TargetOutcome::Answered
+                };
+                record(config, host, &c.key, outcome);
+                gave_up.error = e.error;
+                if !retryable {
+                    return Err(gave_up);
+                }
+            }
+        }
+    }
+    if now_ms(host) >= job.deadline && gave_up.attempts == 0 {
+        gave_up.error = deadline_error(config);
+    }
+    Err(gave_up)
+}
+
+fn target_of(c: &Candidate<'_>) -> Target {
+    Target {
+        provider: c.route.provider_name.to_owned(),
+        model: c.route.upstream_model.to_owned(),
+        key: c.key.clone(),
+    }
+}
+
+/// Records an outcome in the routing state.
+pub(crate) fn record<H: Host>(config: &Config, host: &H, key: &str, outcome: TargetOutcome) {
+    let now = now_ms(host);
+    let breaker = &config.routing.circuit_breaker;
+    host.with_routing(|s: &mut RoutingState| s.record(key, outcome, now, breaker));
+}
+
+fn deadline_error(config: &Config) -> ApiError {
+    ApiError::new(
+        504,
+        "server_error",
+        Some("deadline_exceeded"),
+        None,
+        format!(
+            "the request deadline ({:?}, routing.deadline) passed before any upstream answered",
+            config.routing.deadline
+        ),
+    )
+}
+
+/// One upstream request, up to its first output (streaming) or its whole
+/// answer.
+async fn attempt<H: Host>(
+    config: &Config,
+    host: &H,
+    job: &Job<'_>,
+    c: &Candidate<'_>,
+) -> Result<ServedBody, AttemptError> {
+    let route = &c.route;
+    let provider = route.provider_name;
+    let protocol = Protocol::of(route.provider);
+    let remaining = Duration::from_millis(job.deadline.saturating_sub(now_ms(host)));
+    let header_timeout = config.server.upstream_timeout.min(remaining);
+    let request =
+        providers::build_request(route, job.body, job.stream, header_timeout).map_err(|e| {
+            AttemptError {
+                error: e.into(),
+                failure: None,
+                retry_after: None,
+            }
+        })?;
+    let sent = if route.provider.kind == crate::config::ProviderKind::Mock {
+        Some(Ok(providers::mock::serve(
+            &request,
+            job.id_seed ^ 0x6d6f636b,
+            unix_secs(host),
+        )))
+    } else {
+        within(host, header_timeout, host.send(request)).await
+    };
+    let resp = match sent {
+        Some(Ok(r)) => r,
+        Some(Err(HostError::Timeout(message))) => {
+            return Err(failed(
+                UpstreamError::Timeout {
+                    provider: provider.into(),
+                    message,
+                }
+                .into(),
+                Failure::Timeout,
+            ))
+        }
+        None => {
+            let message = format!("no response headers within {header_timeout:?}");
+            return Err(failed(
+                UpstreamError::Timeout {
+                    provider: provider.into(),
+                    message,
+                }
+                .into(),
+                Failure::Timeout,
+            ));
+        }
+        Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
+            return Err(failed(
+                UpstreamError::Transport {
+                    provider: provider.into(),
+                    message,
+                }
+                .into(),
+                Failure::Connect,
+            ))
+        }
+    };
+    let idle = config.server.upstream_idle_timeout;
+    if !(200..300).contains(&resp.status) {
+        return Err(status_error(host, protocol, provider, resp, idle, job.deadline).await);
+    }
+    let mut b = ResponseBuilder::new(job.skeleton.clone(), job.id_seed, job.stream);
+    if !job.stream {
+        let raw = read_all(host, resp.body, idle, job.deadline)
+            .await
+            .map_err(|message| {
+                failed(
+                    UpstreamError::Transport {
+                        provider: provider.into(),
+                        message,
+                    }
+                    .into(),
+                    Failure::Connect,
+                )
+            })?;
+        let outcome = providers::parse_response(protocol, provider, job.body, &raw, &mut b)
+            .map_err(|e| {
+                let status = e.status;
+                failed(e, Failure::Status(status))
+            })?;
+        b.settle(outcome, unix_secs(host));
+        return Ok(ServedBody::Whole(Box::new(b)));
+    }
+    b.start();
+    let translator = StreamTranslator::new(protocol, provider, job.body);
+    let mut live = Live::new(resp.body, translator, b);
+    // The first-byte hold: nothing reaches the client until the upstream
+    // has produced output, so a failure before that can fail over.
+    loop {
+        if live.has_output() {
+            return Ok(ServedBody::Stream(Box::new(live)));
+        }
+        if live.b.is_finished() {
+            let Some(err) = live.b.failure() else {
+                return Ok(ServedBody::Stream(Box::new(live)));
+            };
+            let status = routing::status_of_error(err);
+            let error = UpstreamError::Status {
+                provider: provider.into(),
+                status,
+                message: err.message.clone(),
+                code: err.code.clone(),
+                param: err.param.clone(),
+                retry_after: None,
+                raw: Bytes::new(),
+            };
+            return Err(failed(error.into(), Failure::Status(status)));
+        }
+        if let Err(fault) = live.pump(host, provider, idle, job.deadline).await {
+            return Err(fault_error(provider, fault));
+        }
+    }
+}
+
+fn failed(error: ApiError, failure: Failure) -> AttemptError {
+    AttemptError {
+        error,
+        failure: Some(failure),
+        retry_after: None,
+    }
+}
+
+fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
+    let error = match fault.failure {
+        Failure::Timeout => UpstreamError::Timeout {
+            provider: provider.into(),
+            message: fault.message,
+        }
+        .into(),
+        Failure::Connect => UpstreamError::Transport {
+            provider: provider.into(),
+            message: fault.message,
+        }
+        .into(),
+        Failure::Status(_) => {
+            ApiError::new(502, "server_error", Some(fault.code), None, fault.message)
+        }
+    };
+    failed(error, fault.failure)
+}
+
+/// An upstream error status, its body read into the envelope.
+async fn status_error<H: Host>(
+    host: &H,
+    protocol: Protocol,
+    provider: &str,
+    resp: UpstreamResponse,
+    idle: Duration,
+    deadline: u64,
+) -> AttemptError {
+    let header = resp.header("retry-after").map(str::to_owned);
+    let retry_after = header.as_deref().and_then(routing::parse_retry_after);
+    let status = resp.status;
+    let raw = read_all(host, resp.body, idle, deadline)
+        .await
+        .unwrap_or_default();
+    let error = providers::parse_error(protocol, provider, status, header, raw);
+    AttemptError {
+        error: error.into(),
+        failure: Some(Failure::Status(status)),
+        retry_after,
+    }
+}
+
+/// Largest upstream body read whole (non-streaming or error bodies).
+const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+/// A whole upstream body, each chunk within the idle timeout and all of
+/// it before the deadline.
+async fn read_all<H: Host>(
+    host: &H,
+    mut body: ByteStream,
+    idle: Duration,
+    deadline: u64,
+) -> Result<Bytes, String> {
+    let mut out = Vec::new();
+    loop {
+        let remaining = Duration::from_millis(deadline.saturating_sub(now_ms(host)));
+        let Some(next) = within(host, idle.min(remaining), body.next()).await else {
+            return Err(format!("the body stalled for {:?}", idle.min(remaining)));
+        };
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if out.len() + chunk.len() > MAX_UPSTREAM_BODY {
+            return Err(format!("upstream body exceeds {MAX_UPSTREAM_BODY} bytes"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}

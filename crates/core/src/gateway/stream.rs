@@ -1,0 +1,103 @@
+//! The SSE body after the first-byte hold: the held events at once, then
+//! each upstream chunk's translation as it arrives, then the stored
+//! terminal event and `[DONE]`. A failure after output ends the stream
+//! with `error` and `response.failed`, and counts against the target.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{self, LocalBoxStream, StreamExt};
+
+use crate::builder::Outcome;
+use crate::config::Config;
+use crate::host::Host;
+use crate::routing::TargetOutcome;
+use crate::sse;
+use crate::stored::Saver;
+use crate::types::ErrorPayload;
+
+use super::attempt::{record, Target};
+use super::clock::unix_secs;
+use super::live::Live;
+use super::routing_store;
+
+/// What the stream needs after the response has started.
+pub(crate) struct StreamJob<H> {
+    pub host: H,
+    pub config: std::sync::Arc<Config>,
+    pub target: Target,
+    pub saver: Option<Saver>,
+    pub deadline: u64,
+}
+
+/// The SSE body for a served stream.
+pub(crate) fn body<H: Host + 'static>(
+    mut live: Live,
+    job: StreamJob<H>,
+) -> LocalBoxStream<'static, Bytes> {
+    let held = sse::encode_all(live.b.drain());
+    struct State<H> {
+        live: Live,
+        job: StreamJob<H>,
+        done: bool,
+    }
+    let state = State {
+        live,
+        job,
+        done: false,
+    };
+    let idle: Duration = state.job.config.server.upstream_idle_timeout;
+    let rest = stream::unfold(state, move |mut st| async move {
+        loop {
+            if st.done {
+                return None;
+            }
+            if st.live.b.is_finished() {
+                st.done = true;
+                let j = &st.job;
+                // Store before the terminal event: a failed write turns it
+                // into `error` + `response.failed`.
+                if let Some(saver) = &j.saver {
+                    let _ = saver
+                        .save(&j.host, &mut st.live.b, unix_secs(&j.host))
+                        .await;
+                }
+                st.live.b.emit_terminal();
+                let mut out = sse::encode_all(st.live.b.drain()).to_vec();
+                out.extend_from_slice(sse::DONE);
+                return Some((Bytes::from(out), st));
+            }
+            let j = &st.job;
+            if let Err(fault) = st
+                .live
+                .pump(&j.host, &j.target.provider, idle, j.deadline)
+                .await
+            {
+                let failure = fault.failure;
+                record(
+                    &j.config,
+                    &j.host,
+                    &j.target.key,
+                    TargetOutcome::Failure {
+                        retry_after: None,
+                        status: failure.status(),
+                    },
+                );
+                routing_store::save(&j.host).await;
+                let error = ErrorPayload {
+                    kind: "server_error".into(),
+                    code: Some(fault.code.into()),
+                    message: fault.message,
+                    param: None,
+                };
+                st.live.b.settle(Outcome::Failed(error), unix_secs(&j.host));
+                continue;
+            }
+            let chunk = sse::encode_all(st.live.b.drain());
+            if !chunk.is_empty() {
+                return Some((chunk, st));
+            }
+        }
+    });
+    stream::iter([held]).chain(rest).boxed_local()
+}
