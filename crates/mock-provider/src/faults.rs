@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn parses_every_key() {
-        let f = parse("status=429,retry_after=2,drop,slow_headers=50,stop_after=3,open_error,mid_error=1,first=4,")
+        let f = parse("status=429,retry_after=2,drop,slow_headers=50,stop_after=3,stall_after=5,open_error,mid_error=1,first=4,")
             .unwrap();
         assert_eq!(
             f,
@@ -192,6 +192,7 @@ mod tests {
                 drop: true,
                 slow_headers: Some(50),
                 stop_after: Some(3),
+                stall_after: Some(5),
                 open_error: true,
                 mid_error: Some(1),
                 first: Some(4),
