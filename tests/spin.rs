@@ -26,6 +26,15 @@ fn spin_end_to_end() {
 }
 
 #[test]
+fn spin_routing() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin(&config_with_routing(&mock), mock) else {
+        return;
+    };
+    routing_suite(&gw);
+}
+
+#[test]
 fn spin_auth() {
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
     let issuer = Issuer::start(&mock);

@@ -23,3 +23,12 @@ fn worker_auth() {
     };
     auth_checks(&gw, &issuer);
 }
+
+#[test]
+fn worker_routing() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config_with_routing(&mock), mock) else {
+        return;
+    };
+    routing_suite(&gw);
+}

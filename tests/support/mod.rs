@@ -10,6 +10,9 @@ use serde_json::Value;
 
 pub use spec_check::*;
 
+mod routing;
+pub use routing::*;
+
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {
     child: Child,

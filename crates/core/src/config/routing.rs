@@ -242,6 +242,7 @@ pub(crate) fn validate(
                 format!("model `{}` is listed twice", m.name),
             ));
         }
+        let single_form = m.provider.is_some();
         match (m.provider.take(), m.targets.is_empty()) {
             (Some(provider), true) => m.targets.push(TargetConfig {
                 provider,
@@ -267,7 +268,7 @@ pub(crate) fn validate(
         for (j, t) in m.targets.iter().enumerate() {
             let tkey = format!("{key}.targets[{j}]");
             if !providers.contains_key(&t.provider) {
-                let shown = if m.targets.len() == 1 && j == 0 {
+                let shown = if single_form {
                     format!("{key}.provider")
                 } else {
                     format!("{tkey}.provider")

@@ -141,7 +141,7 @@ impl Gateway {
         let id = format!("resp_{}", hex(&seed[..16]));
         let id_seed = word(16);
         routing_store::load(host).await;
-        let candidates = host.with_routing(|state| {
+        let planned = host.with_routing(|state| {
             routing::plan(
                 &self.config,
                 state,
@@ -155,7 +155,15 @@ impl Gateway {
                     explore: self.config.routing.explore,
                 },
             )
-        })?;
+        });
+        let candidates = match planned {
+            Ok(c) => c,
+            Err(e) => {
+                let mut resp = error_response(&e.into());
+                served_headers(&mut resp, None, 0);
+                return Ok(resp);
+            }
+        };
         let skeleton = validate::skeleton(&body, id, &model, now / 1000);
         let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
         let job = attempt::Job {

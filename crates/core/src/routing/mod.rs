@@ -14,3 +14,6 @@ pub use resolve::{models_list, resolve, Route};
 pub use state::{Availability, RoutingState, TargetOutcome, TargetState};
 
 pub(crate) use state::millis;
+
+#[cfg(test)]
+mod tests;
