@@ -39,6 +39,11 @@ providers:
 models:
   - { name: chat-model, provider: chat, provider_model_id: bench }
   - { name: responses-model, provider: oa, provider_model_id: bench }
+  - name: two-targets
+    strategy: weighted
+    targets:
+      - { provider: chat, provider_model_id: bench, weight: 1 }
+      - { provider: chat, provider_model_id: bench-b, weight: 1 }
 YAML
 "$bin/latticelm" serve --config "$work/config.yaml" --threads 1 >"$work/gw.log" 2>&1 & pids+=($!)
 GW_PID=$!
@@ -48,6 +53,7 @@ direct_chat='{"model":"bench","messages":[{"role":"user","content":"hello benchm
 direct_chat_stream='{"model":"bench","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello benchmark"}]}'
 gw_chat='{"model":"chat-model","input":"hello benchmark"}'
 gw_chat_stream='{"model":"chat-model","input":"hello benchmark","stream":true}'
+gw_two='{"model":"two-targets","input":"hello benchmark"}'
 direct_resp='{"model":"bench","input":"hello benchmark"}'
 gw_resp='{"model":"responses-model","input":"hello benchmark"}'
 
@@ -79,6 +85,7 @@ oha -n 200 -m POST -H 'content-type: application/json' -d "$gw_chat" --no-tui "$
 
 read -r d50 d99 < <(load "$MOCK/v1/chat/completions" "$direct_chat")
 read -r g50 g99 < <(load "$GW/v1/responses" "$gw_chat")
+read -r g2_50 g2_99 < <(load "$GW/v1/responses" "$gw_two")
 read -r dr50 dr99 < <(load "$MOCK/v1/responses" "$direct_resp")
 read -r gr50 gr99 < <(load "$GW/v1/responses" "$gw_resp")
 read -r ds50 ds99 < <(load "$MOCK/v1/chat/completions" "$direct_chat_stream")
@@ -102,6 +109,7 @@ mkdir -p bench-results
   echo "| scenario | direct to mock | through latticelm | added | ratio |"
   echo "|---|---|---|---|---|"
   row "Chat Completions, non-streaming" "$d50" "$d99" "$g50" "$g99"
+  row "Chat Completions, non-streaming, two-target weighted model" "$d50" "$d99" "$g2_50" "$g2_99"
   row "OpenAI Responses, non-streaming" "$dr50" "$dr99" "$gr50" "$gr99"
   row "Chat Completions, streaming (whole stream)" "$ds50" "$ds99" "$gs50" "$gs99"
   row "Chat Completions, streaming (TTFB)" "$dt50" "$dt99" "$gt50" "$gt99"

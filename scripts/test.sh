@@ -3,7 +3,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's duration goes to $LATTICELM_TIMINGS (".ci/run" prints them
+# all at the end) or, run alone, is printed at the end of this script.
+timings=${LATTICELM_TIMINGS:-$(mktemp)}
+own_timings=${LATTICELM_TIMINGS:-}
+step_name=""
+step_start=$SECONDS
+close_step() {
+  if [ -n "$step_name" ]; then
+    printf '%6ds  %s\n' $((SECONDS - step_start)) "$step_name" >>"$timings"
+  fi
+}
+step() {
+  close_step
+  step_name="$*"
+  step_start=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+report() {
+  close_step
+  step_name=""
+  if [ -z "$own_timings" ]; then
+    printf '\nstep durations:\n'
+    cat "$timings"
+    # The closing line again, last.
+    cat "$timings.summary" 2>/dev/null || true
+    rm -f "$timings" "$timings.summary"
+  fi
+}
 
 step "formatting"
 cargo fmt --all --check
@@ -52,12 +79,12 @@ echo "component: $(stat -c%s "$component") bytes raw, $(gzip -9c "$component" | 
 
 step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd, Spin under wasmtime)"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; report' EXIT
 set +e
 cargo test --workspace --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
-     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log" | tee "$timings.summary"
 exit "$status"

@@ -130,7 +130,7 @@ fn main() -> ExitCode {
                     .collect();
                 let mut line = format!("  {} -> {}", m.name, targets.join(", "));
                 if m.targets.len() > 1 {
-                    line.push_str(&format!(" ({:?})", m.strategy).to_lowercase());
+                    line.push_str(&format!(" ({})", m.strategy.as_str()));
                 }
                 if !m.fallbacks.is_empty() {
                     line.push_str(&format!("; then {}", m.fallbacks.join(", ")));

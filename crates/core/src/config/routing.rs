@@ -84,6 +84,18 @@ pub enum Strategy {
     Cost,
 }
 
+impl Strategy {
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Priority => "priority",
+            Strategy::Weighted => "weighted",
+            Strategy::LeastLatency => "least-latency",
+            Strategy::Cost => "cost",
+        }
+    }
+}
+
 /// `routing:`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
