@@ -38,6 +38,16 @@
 //!    or secrets.
 //! 8. **Never log** request headers, upstream request headers or config
 //!    values: they carry credentials.
+//! 9. **Sleep on the host's timer.** [`Host::sleep`] backs every timeout,
+//!    backoff and deadline in the core (header and idle timeouts are
+//!    raced against it), so a host needs no timers of its own. Dropping
+//!    the future cancels it.
+//! 10. **Keep the routing state where it outlives a request.**
+//!    [`Host::with_routing`] runs a closure on the
+//!    [`routing::RoutingState`]: shared by every thread of a process, or
+//!    per isolate. A host whose instances live for one request (Spin) sets
+//!    [`Host::ROUTING_IN_STORE`], and the core reads it from the store
+//!    before planning and writes it back after.
 
 #![warn(missing_docs)]
 
