@@ -43,11 +43,11 @@
 //!    raced against it), so a host needs no timers of its own. Dropping
 //!    the future cancels it.
 //! 10. **Keep the routing state where it outlives a request.**
-//!    [`Host::with_routing`] runs a closure on the
-//!    [`routing::RoutingState`]: shared by every thread of a process, or
-//!    per isolate. A host whose instances live for one request (Spin) sets
-//!    [`Host::ROUTING_IN_STORE`], and the core reads it from the store
-//!    before planning and writes it back after.
+//!     [`Host::with_routing`] runs a closure on the
+//!     [`routing::RoutingState`]: shared by every thread of a process, or
+//!     per isolate. A host whose instances live for one request (Spin)
+//!     sets [`Host::ROUTING_IN_STORE`], and the core reads it from the
+//!     store before planning and writes it back after.
 
 #![warn(missing_docs)]
 
