@@ -11,6 +11,7 @@ use serde_json::Value;
 pub use spec_check::*;
 
 mod routing;
+#[allow(unused_imports)] // not every test binary routes
 pub use routing::*;
 
 /// A running gateway process (killed on drop) and the mock behind it.
