@@ -313,7 +313,7 @@ pub fn root() -> std::path::PathBuf {
 
 /// Starts the Worker under `wrangler dev` (workerd) on a free loopback
 /// port with this configuration. `None` when the Workers tooling is not
-/// set up (`npm install`, worker-build), which CI does not allow.
+/// set up (scripts/setup-worker.sh), which CI does not allow.
 pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
     use std::os::unix::process::CommandExt;
     let wrangler = root().join("node_modules/.bin/wrangler");
@@ -326,7 +326,7 @@ pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
             std::env::var("CI").is_err(),
             "CI must set up the Workers tooling (.ci/run does)"
         );
-        eprintln!("skipped: run `npm install` and install worker-build (see README) for the Workers tests");
+        eprintln!("skipped: run scripts/setup-worker.sh for the Workers tests");
         return None;
     }
     // One Worker build at a time: each `wrangler dev` runs the build into
