@@ -144,7 +144,20 @@ pub(crate) async fn run<H: Host>(
         match attempt(config, host, job, c).await {
             Ok(body) => {
                 let ttfb = Duration::from_millis(now_ms(host).saturating_sub(started));
-                record(config, host, &c.key, TargetOutcome::Success { ttfb });
+                // A stream may already have failed right after its first
+                // output: the client keeps that output, the breaker counts
+                // the failure.
+                let failed_after_output =
+                    matches!(&body, ServedBody::Stream(live) if live.b.failure().is_some());
+                let outcome = if failed_after_output {
+                    TargetOutcome::Failure {
+                        retry_after: None,
+                        status: 502,
+                    }
+                } else {
+                    TargetOutcome::Success { ttfb }
+                };
+                record(config, host, &c.key, outcome);
                 return Ok(Served {
                     target: target_of(c),
                     attempts: gave_up.attempts,
