@@ -39,6 +39,16 @@ pub enum RequestError {
     /// The body exceeds the configured limit.
     #[error("request body exceeds the limit of {0} bytes")]
     TooLarge(usize),
+    /// A count or size in the body exceeds a cap of `server.limits`.
+    #[error("the request exceeds server.limits.{limit} ({max})")]
+    LimitExceeded {
+        /// The cap's name under `server.limits`.
+        limit: &'static str,
+        /// Its value.
+        max: usize,
+        /// Where in the body, when known.
+        param: Option<String>,
+    },
     /// Not `application/json`.
     #[error("unsupported content type `{0}`: send `application/json`")]
     UnsupportedMediaType(String),
@@ -249,6 +259,13 @@ impl From<RequestError> for ApiError {
                 "invalid_request_error",
                 Some("unsupported_parameter"),
                 Some(param),
+                msg,
+            ),
+            RequestError::LimitExceeded { param, .. } => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("limit_exceeded"),
+                param.as_deref(),
                 msg,
             ),
             RequestError::TooLarge(_) => ApiError::new(

@@ -59,6 +59,7 @@ mod error;
 mod gateway;
 mod host;
 mod ids;
+pub mod limits;
 pub mod providers;
 pub mod routing;
 pub mod sse;

@@ -1,6 +1,8 @@
 //! Parsing and validating `POST /v1/responses` bodies, and the response
 //! skeleton that echoes a request.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use crate::error::RequestError;
@@ -50,6 +52,9 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
     match body.model.as_deref() {
         None => return Err(RequestError::Missing("model")),
         Some("") => return Err(invalid("model", "must not be empty")),
+        Some(m) if m.chars().any(char::is_control) => {
+            return Err(invalid("model", "must not contain control characters"))
+        }
         _ => {}
     }
     if body.input.is_none() && body.previous_response_id.is_none() {
@@ -83,9 +88,6 @@ pub fn validate(body: &CreateResponseBody) -> Result<(), RequestError> {
         }
     }
     if let Some(meta) = &body.metadata {
-        if meta.len() > 16 {
-            return Err(invalid("metadata", "at most 16 pairs are allowed"));
-        }
         for (k, v) in meta {
             if k.chars().count() > 64 {
                 return Err(invalid(
@@ -149,8 +151,8 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
-    let mut names = Vec::new();
+fn validate_tools(tools: &[Tool]) -> Result<HashSet<&str>, RequestError> {
+    let mut names = HashSet::with_capacity(tools.len());
     for (i, tool) in tools.iter().enumerate() {
         match tool {
             Tool::Function(f) => {
@@ -160,7 +162,7 @@ fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
                         "must be 1-64 characters of a-z, A-Z, 0-9, _ or -",
                     ));
                 }
-                if names.contains(&f.name.as_str()) {
+                if !names.insert(f.name.as_str()) {
                     return Err(invalid(
                         format!("tools[{i}].name"),
                         format!("tool `{}` is defined twice", f.name),
@@ -175,7 +177,6 @@ fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
                         "must be a JSON schema object",
                     ));
                 }
-                names.push(f.name.as_str());
             }
             Tool::Other(v) => {
                 if v.get("type").and_then(Value::as_str).is_none() {
@@ -190,9 +191,12 @@ fn validate_tools(tools: &[Tool]) -> Result<Vec<&str>, RequestError> {
     Ok(names)
 }
 
-fn validate_tool_choice(choice: Option<&ToolChoice>, names: &[&str]) -> Result<(), RequestError> {
+fn validate_tool_choice(
+    choice: Option<&ToolChoice>,
+    names: &HashSet<&str>,
+) -> Result<(), RequestError> {
     let check = |param: &str, name: &str| {
-        if names.contains(&name) {
+        if names.contains(name) {
             Ok(())
         } else {
             Err(invalid(param, format!("tool `{name}` is not in `tools`")))

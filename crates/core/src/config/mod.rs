@@ -97,6 +97,9 @@ pub struct ServerConfig {
     /// Time allowed to connect to an upstream.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
     pub upstream_connect_timeout: Duration,
+    /// Caps on the shape of requests.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// TESTS ONLY: a request header whose value is taken as the caller's
     /// identity, until authentication exists. Never set it in production:
     /// any client could claim any identity.
@@ -128,6 +131,7 @@ impl Default for ServerConfig {
             upstream_timeout: default_upstream_timeout(),
             upstream_idle_timeout: default_idle_timeout(),
             upstream_connect_timeout: default_connect_timeout(),
+            limits: Default::default(),
             insecure_test_principal_header: None,
         }
     }

@@ -234,10 +234,9 @@ impl Gateway {
             }
             .into());
         };
-        body.input = Some(Input::Items(conversation::expand(
-            &prev,
-            body.input.as_ref(),
-        )));
+        let items = conversation::expand(&prev, body.input.as_ref());
+        crate::limits::check_items(&items, &self.config.server.limits)?;
+        body.input = Some(Input::Items(items));
         Ok(())
     }
 

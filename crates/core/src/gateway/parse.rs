@@ -29,7 +29,10 @@ pub(crate) fn parse(
     if req.body.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
     }
+    let limits = &config.server.limits;
+    crate::limits::scan(&req.body, limits)?;
     let body = validate::parse_body(&req.body)?;
+    crate::limits::check(&body, limits)?;
     validate::validate(&body)?;
     if let Some(model) = body.model.as_deref().filter(|m| !principal.may_use(m)) {
         return Err(AuthError::ModelForbidden {

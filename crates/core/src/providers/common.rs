@@ -16,6 +16,27 @@ pub fn join_url(base: &str, path: &str) -> String {
     }
 }
 
+/// A model or deployment name as one URL path segment: percent-encoded
+/// (everything but `A-Z a-z 0-9 - . _ ~`), so that nothing a client sends
+/// can change the upstream path or query; `.` and `..` are refused.
+pub(crate) fn path_segment(name: &str) -> Result<String, RequestError> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(RequestError::InvalidValue {
+            param: "model".into(),
+            message: format!("`{name}` cannot name an upstream model"),
+        });
+    }
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
 /// A request feature a protocol cannot express: rejected, never dropped.
 pub(crate) fn unsupported(
     param: impl Into<String>,

@@ -56,7 +56,7 @@ fn url_and_auth(
     route: &Route<'_>,
     protocol: Protocol,
     stream: bool,
-) -> (String, Option<(String, String)>) {
+) -> Result<(String, Option<(String, String)>), RequestError> {
     let p = route.provider;
     let base = p.base_url();
     let key = p.key();
@@ -67,7 +67,7 @@ fn url_and_auth(
         let url = match protocol {
             Protocol::Chat => format!(
                 "{base}/openai/deployments/{}/chat/completions?api-version={}",
-                route.upstream_model,
+                common::path_segment(route.upstream_model)?,
                 p.api_version
                     .as_deref()
                     .unwrap_or(AZURE_DEFAULT_API_VERSION)
@@ -80,10 +80,10 @@ fn url_and_auth(
                 }
             }
         };
-        return (url, auth);
+        return Ok((url, auth));
     }
     let bearer = key.map(|k| ("authorization".to_owned(), format!("Bearer {k}")));
-    match protocol {
+    Ok(match protocol {
         Protocol::Responses => (join_url(base, "/v1/responses"), bearer),
         Protocol::Chat => (join_url(base, "/v1/chat/completions"), bearer),
         Protocol::Anthropic => (
@@ -92,7 +92,7 @@ fn url_and_auth(
         ),
         Protocol::Google => {
             let base = base.trim_end_matches("/v1beta");
-            let model = route.upstream_model.trim_start_matches("models/");
+            let model = common::path_segment(route.upstream_model.trim_start_matches("models/"))?;
             let url = if stream {
                 format!("{base}/v1beta/models/{model}:streamGenerateContent?alt=sse")
             } else {
@@ -103,7 +103,7 @@ fn url_and_auth(
                 key.map(|k| ("x-goog-api-key".to_owned(), k.to_owned())),
             )
         }
-    }
+    })
 }
 
 /// Builds the upstream request for a validated (and context-expanded) body.
@@ -120,7 +120,7 @@ pub fn build_request(
         Protocol::Anthropic => anthropic::request::build(route, body, stream)?,
         Protocol::Google => google::request::build(route, body)?,
     };
-    let (url, auth) = url_and_auth(route, protocol, stream);
+    let (url, auth) = url_and_auth(route, protocol, stream)?;
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if stream {
         headers.push(("accept".into(), "text/event-stream".into()));
@@ -257,7 +257,7 @@ mod tests {
     fn url(yaml: &str, model: &str) -> (String, Option<(String, String)>) {
         let c = Config::from_yaml(yaml, &|_| None).unwrap();
         let r = resolve(&c, model, None).unwrap();
-        url_and_auth(&r, Protocol::of(r.provider), false)
+        url_and_auth(&r, Protocol::of(r.provider), false).unwrap()
     }
 
     #[test]
@@ -281,5 +281,32 @@ mod tests {
         let (u, auth) = url("providers: { o: { type: openai, api_key: k } }", "gpt-4o");
         assert_eq!(u, "https://api.openai.com/v1/responses");
         assert_eq!(auth, Some(("authorization".into(), "Bearer k".into())));
+    }
+
+    #[test]
+    fn client_model_names_cannot_change_upstream_urls() {
+        let gemini = "providers: { g: { type: google, api_key: k } }";
+        for (model, expected) in [
+            (
+                "gemini-x/../../v1/files?key=1#f",
+                "/v1beta/models/gemini-x%2F..%2F..%2Fv1%2Ffiles%3Fkey%3D1%23f:generateContent",
+            ),
+            (
+                "gemini-%2e%2e",
+                "/v1beta/models/gemini-%252e%252e:generateContent",
+            ),
+        ] {
+            let (u, _) = url(gemini, model);
+            assert_eq!(
+                u,
+                format!("https://generativelanguage.googleapis.com{expected}")
+            );
+        }
+        let azure = "providers: { az: { type: azureopenai, api: chat, endpoint: \"https://res.openai.azure.com\" } }";
+        let (u, _) = url(azure, "az/dep?api-version=x&evil=1");
+        assert_eq!(u, "https://res.openai.azure.com/openai/deployments/dep%3Fapi-version%3Dx%26evil%3D1/chat/completions?api-version=2024-10-21");
+        let c = Config::from_yaml(azure, &|_| None).unwrap();
+        let r = resolve(&c, "az/..", None).unwrap();
+        assert!(url_and_auth(&r, Protocol::Chat, false).is_err());
     }
 }

@@ -167,13 +167,15 @@ fn order(
         }
         Strategy::LeastLatency => {
             // Unmeasured targets first, so that they get measured.
-            let ttfb = |i: usize| {
-                state
-                    .target(&target_key(m, i))
-                    .and_then(|t| t.ttfb_ms)
-                    .unwrap_or(0.0)
-            };
-            idx.sort_by(|&a, &b| ttfb(a).total_cmp(&ttfb(b)));
+            let ttfb: Vec<f64> = (0..n)
+                .map(|i| {
+                    state
+                        .target(&target_key(m, i))
+                        .and_then(|t| t.ttfb_ms)
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            idx.sort_by(|&a, &b| ttfb[a].total_cmp(&ttfb[b]));
             if rng.unit() < input.explore {
                 let other = 1 + (rng.next() % (n as u64 - 1)) as usize;
                 let chosen = idx.remove(other);

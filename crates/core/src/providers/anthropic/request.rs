@@ -69,7 +69,7 @@ pub fn build(
     }
     out.insert("max_tokens".into(), json!(max_tokens));
 
-    let allowed: Option<Vec<&str>> = match &body.tool_choice {
+    let allowed: Option<std::collections::HashSet<&str>> = match &body.tool_choice {
         Some(ToolChoice::Object(ToolChoiceObject::AllowedTools { tools, .. })) => {
             Some(tools.iter().map(|t| t.name.as_str()).collect())
         }
@@ -78,11 +78,7 @@ pub fn build(
     let mut tools = Vec::new();
     for (i, tool) in body.tools.iter().flatten().enumerate() {
         match tool {
-            Tool::Function(f)
-                if allowed
-                    .as_ref()
-                    .is_none_or(|a| a.contains(&f.name.as_str())) =>
-            {
+            Tool::Function(f) if allowed.as_ref().is_none_or(|a| a.contains(f.name.as_str())) => {
                 let mut t = json!({"name": f.name, "input_schema": f.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
                 if let Some(d) = &f.description {
                     t["description"] = json!(d);

@@ -71,7 +71,8 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
             let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
             if let Some(Value::Array(t)) = out.get_mut("tools") {
                 if let Some(Value::Array(d)) = t[0].get_mut("functionDeclarations") {
-                    d.retain(|f| f["name"].as_str().is_some_and(|n| names.contains(&n)));
+                    let set: std::collections::HashSet<&str> = names.iter().copied().collect();
+                    d.retain(|f| f["name"].as_str().is_some_and(|n| set.contains(n)));
                 }
             }
             match m.unwrap_or(ToolChoiceMode::Auto) {

@@ -9,6 +9,10 @@
 //!   tool whose name appears in the last user message, or the forced one,
 //!   passing the message as the tool's first string parameter.
 //! - Otherwise it echoes the last user message, word by word.
+//!
+//! Its work is linear in the request and its answer is bounded: it echoes
+//! at most [`MAX_ECHO_BYTES`] of the message and matches tool names against
+//! the message's words (a set), and the stream is handed over in chunks.
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -21,6 +25,12 @@ use crate::types::{
     ContentPart, CreateResponseBody, FunctionOutput, Input, Item, MessageContent, Role, Tool,
     ToolChoice, ToolChoiceMode, ToolChoiceObject, Usage,
 };
+
+/// The most of the user's message the mock repeats.
+pub const MAX_ECHO_BYTES: usize = 16 * 1024;
+
+/// Events per chunk of the streamed answer.
+const EVENTS_PER_CHUNK: usize = 64;
 
 /// Answers an OpenAI Responses request, as OpenAI would: a JSON body, or
 /// an SSE stream of the spec's events. `seed` makes its ids.
@@ -40,8 +50,16 @@ pub fn serve(req: &UpstreamRequest, seed: u64, now_secs: u64) -> UpstreamRespons
     let outcome = respond(&body, &mut b);
     b.finish(outcome, now_secs);
     if req.stream {
-        let sse = crate::sse::encode_all(b.drain());
-        return answer(200, "text/event-stream", sse);
+        let events: Vec<_> = b.drain().collect();
+        let chunks: Vec<Result<Bytes, HostError>> = events
+            .chunks(EVENTS_PER_CHUNK)
+            .map(|c| Ok(crate::sse::encode_all(c.iter().cloned())))
+            .collect();
+        return UpstreamResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: futures::stream::iter(chunks).boxed_local(),
+        };
     }
     let json = serde_json::to_vec(&b.into_response()).unwrap_or_default();
     answer(200, "application/json", Bytes::from(json))
@@ -93,7 +111,7 @@ pub fn respond(body: &CreateResponseBody, b: &mut ResponseBuilder) -> Outcome {
         let text = if last_user.is_empty() {
             "Hello from the latticelm mock provider.".to_owned()
         } else {
-            format!("You said: {last_user}")
+            format!("You said: {}", truncate(&last_user, MAX_ECHO_BYTES))
         };
         output_words = stream_text(b, &text);
     }
@@ -129,6 +147,18 @@ fn user_text(item: &Item) -> Option<String> {
     })
 }
 
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn words(s: &str) -> u64 {
     s.split_whitespace().count() as u64
 }
@@ -160,12 +190,20 @@ fn pick_tool(body: &CreateResponseBody, user: &str) -> Option<(String, String)> 
         Some(ToolChoice::Mode(ToolChoiceMode::Required)) => tools.first().map(|f| f.name.as_str()),
         _ => None,
     };
-    let lower = user.to_lowercase();
     let tool = match forced {
         Some(name) => tools.iter().find(|f| f.name == name)?,
-        None => tools
-            .iter()
-            .find(|f| lower.contains(&f.name.to_lowercase()))?,
+        None => {
+            // Tool names are words of [A-Za-z0-9_-]: one pass over the
+            // message, one lookup per tool.
+            let words: std::collections::HashSet<String> = user
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            tools
+                .iter()
+                .find(|f| words.contains(&f.name.to_ascii_lowercase()))?
+        }
     };
     let param = tool
         .parameters

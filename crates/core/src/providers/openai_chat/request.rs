@@ -35,7 +35,7 @@ pub fn build(
     );
     out.insert("messages".into(), Value::Array(messages(body, provider)?));
 
-    let allowed: Option<Vec<&str>> = match &body.tool_choice {
+    let allowed: Option<std::collections::HashSet<&str>> = match &body.tool_choice {
         Some(ToolChoice::Object(ToolChoiceObject::AllowedTools { tools, .. })) => {
             Some(tools.iter().map(|t| t.name.as_str()).collect())
         }
@@ -48,9 +48,7 @@ pub fn build(
                 // allowed_tools is enforced by offering only those tools:
                 // every Chat server understands that.
                 Tool::Function(f)
-                    if allowed
-                        .as_ref()
-                        .is_none_or(|a| a.contains(&f.name.as_str())) =>
+                    if allowed.as_ref().is_none_or(|a| a.contains(f.name.as_str())) =>
                 {
                     let mut func = json!({"name": f.name});
                     if let Some(d) = &f.description {

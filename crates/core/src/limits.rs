@@ -1,0 +1,161 @@
+//! Request caps (`server.limits`), checked in time linear in the body's
+//! size before anything else looks at it: a single request must not be
+//! able to occupy a worker thread for long.
+
+use serde::Deserialize;
+
+use crate::error::RequestError;
+use crate::types::{CreateResponseBody, Input, Item, MessageContent};
+
+/// `server.limits`: the largest request shapes the gateway accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Entries in `tools`.
+    #[serde(default = "default_tools")]
+    pub max_tools: usize,
+    /// Items in `input` (after `previous_response_id` expansion too).
+    #[serde(default = "default_input_items")]
+    pub max_input_items: usize,
+    /// Content parts in one message.
+    #[serde(default = "default_parts")]
+    pub max_parts_per_message: usize,
+    /// Entries in `metadata`.
+    #[serde(default = "default_metadata")]
+    pub max_metadata_entries: usize,
+    /// Bytes in any one JSON string of the body (text, data URLs, ids).
+    #[serde(default = "default_string_bytes")]
+    pub max_string_bytes: usize,
+    /// Nesting depth of the body's JSON.
+    #[serde(default = "default_depth")]
+    pub max_json_depth: usize,
+}
+
+fn default_tools() -> usize {
+    512
+}
+fn default_input_items() -> usize {
+    10_000
+}
+fn default_parts() -> usize {
+    1_000
+}
+fn default_metadata() -> usize {
+    16
+}
+fn default_string_bytes() -> usize {
+    20 * 1024 * 1024
+}
+fn default_depth() -> usize {
+    64
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tools: default_tools(),
+            max_input_items: default_input_items(),
+            max_parts_per_message: default_parts(),
+            max_metadata_entries: default_metadata(),
+            max_string_bytes: default_string_bytes(),
+            max_json_depth: default_depth(),
+        }
+    }
+}
+
+fn exceeded(limit: &'static str, max: usize, param: Option<String>) -> RequestError {
+    RequestError::LimitExceeded { limit, max, param }
+}
+
+/// One pass over the raw JSON: the longest string and the deepest nesting.
+/// Runs before the body is parsed, so that neither costs more than a scan.
+pub fn scan(bytes: &[u8], limits: &Limits) -> Result<(), RequestError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut len = 0usize;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                continue;
+            }
+            len += 1;
+            if len > limits.max_string_bytes {
+                return Err(exceeded("max_string_bytes", limits.max_string_bytes, None));
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                len = 0;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limits.max_json_depth {
+                    return Err(exceeded("max_json_depth", limits.max_json_depth, None));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The counts of a parsed body: tools, input items, parts per message,
+/// metadata entries.
+pub fn check(body: &CreateResponseBody, limits: &Limits) -> Result<(), RequestError> {
+    if let Some(tools) = &body.tools {
+        if tools.len() > limits.max_tools {
+            return Err(exceeded(
+                "max_tools",
+                limits.max_tools,
+                Some("tools".into()),
+            ));
+        }
+    }
+    if let Some(meta) = &body.metadata {
+        if meta.len() > limits.max_metadata_entries {
+            return Err(exceeded(
+                "max_metadata_entries",
+                limits.max_metadata_entries,
+                Some("metadata".into()),
+            ));
+        }
+    }
+    if let Some(Input::Items(items)) = &body.input {
+        check_items(items, limits)?;
+    }
+    Ok(())
+}
+
+/// The input items' count and each message's parts.
+pub fn check_items(items: &[Item], limits: &Limits) -> Result<(), RequestError> {
+    if items.len() > limits.max_input_items {
+        return Err(exceeded(
+            "max_input_items",
+            limits.max_input_items,
+            Some("input".into()),
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        if let Item::Message(m) = item {
+            if let MessageContent::Parts(parts) = &m.content {
+                if parts.len() > limits.max_parts_per_message {
+                    return Err(exceeded(
+                        "max_parts_per_message",
+                        limits.max_parts_per_message,
+                        Some(format!("input[{i}].content")),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
