@@ -41,7 +41,9 @@ impl NativeHost {
     }
 }
 
-/// reqwest's error with its causes, which say what actually failed.
+/// reqwest's error with its causes, which say what actually failed,
+/// without the upstream URL: it can name internal hosts, so the client's
+/// message leaves it out and only the log has it.
 fn describe(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -50,7 +52,14 @@ fn describe(e: &reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         source = s.source();
     }
-    msg
+    match e.url() {
+        Some(url) => {
+            eprintln!("latticelm: upstream request failed: {msg}");
+            msg.replace(&format!(" for url ({url})"), "")
+                .replace(url.as_str(), "(upstream)")
+        }
+        None => msg,
+    }
 }
 
 impl Host for NativeHost {

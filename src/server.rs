@@ -156,6 +156,9 @@ async fn handle(
 }
 
 fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
+    if let Some(detail) = &resp.detail {
+        eprintln!("latticelm: {} answered with: {detail}", resp.status);
+    }
     let body = match resp.body {
         Body::Full(b) => NativeBody::Full(Some(b)),
         Body::Stream(s) => NativeBody::Stream(s),

@@ -265,7 +265,8 @@ fn upstream_errors_map_to_the_envelope() {
     let cases = [
         ("error:429", 429, "rate_limit_exceeded"),
         ("error:400", 400, "invalid_request_error"),
-        ("error:401", 401, "authentication_error"),
+        ("error:401", 502, "server_error"),
+        ("error:403", 502, "server_error"),
         ("error:500", 502, "server_error"),
         ("error:503", 503, "server_error"),
         ("error:529", 503, "server_error"),
@@ -284,6 +285,12 @@ fn upstream_errors_map_to_the_envelope() {
             let body: Value = r.json().unwrap();
             let msg = body["error"]["message"].as_str().unwrap();
             assert!(msg.contains(&format!("upstream '{provider}'")), "{msg}");
+            if model == "error:401" || model == "error:403" {
+                // The operator's credentials: the provider's words stay
+                // in the log.
+                assert_eq!(body["error"]["code"], "upstream_auth_error");
+                assert!(!msg.contains("mock error"), "{msg}");
+            }
             let t = body["error"]["type"].as_str().unwrap();
             assert!(
                 t == kind || (status == 429 && t == "too_many_requests"),
@@ -294,10 +301,12 @@ fn upstream_errors_map_to_the_envelope() {
     let (status, body) = gw.post(&json!({"model": "unreachable", "input": "x"}));
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "upstream_unreachable");
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("upstream 'dead'"));
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("upstream 'dead'"), "{msg}");
+    assert!(
+        !msg.contains("127.0.0.1:9"),
+        "internal endpoints stay out of client messages: {msg}"
+    );
     // A streaming request to a failing upstream gets the envelope, not a broken stream.
     let (status, body) =
         gw.post(&json!({"model": "error:429", "provider": "chat", "input": "x", "stream": true}));

@@ -189,6 +189,8 @@ pub struct ApiError {
     pub retry_after: Option<String>,
     /// `WWW-Authenticate` for 401 and 403 answers.
     pub challenge: Option<String>,
+    /// What the operator's log gets and the client does not.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -210,6 +212,7 @@ impl ApiError {
             }),
             retry_after: None,
             challenge: None,
+            detail: None,
         }
     }
 
@@ -345,6 +348,26 @@ impl From<UpstreamError> for ApiError {
         let msg = e.to_string();
         match e {
             UpstreamError::Status {
+                status: status @ (401 | 403),
+                ref provider,
+                ..
+            } => {
+                // The operator's credentials, not the client's: the
+                // provider's message can hold a masked key or an org id,
+                // so it goes to the log only.
+                let mut err = ApiError::new(
+                    502,
+                    "server_error",
+                    Some("upstream_auth_error"),
+                    None,
+                    format!(
+                        "upstream '{provider}' refused the gateway's credentials (HTTP {status}); the gateway's operator must check them"
+                    ),
+                );
+                err.detail = Some(msg);
+                err
+            }
+            UpstreamError::Status {
                 status,
                 code,
                 param,
@@ -359,12 +382,6 @@ impl From<UpstreamError> for ApiError {
                     400 | 404 | 409 | 413 | 422 => {
                         (status, "invalid_request_error", "upstream_invalid_request")
                     }
-                    401 => (
-                        401,
-                        "authentication_error",
-                        "upstream_authentication_failed",
-                    ),
-                    403 => (403, "permission_error", "upstream_permission_denied"),
                     429 => (429, "too_many_requests", "rate_limit_exceeded"),
                     408 | 504 => (504, "server_error", "upstream_timeout"),
                     // Anthropic's 529 "overloaded" and plain 503: retryable.

@@ -76,6 +76,9 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Body,
+    /// For the operator's log, never sent: what an error's envelope left
+    /// out (an upstream's own message, an internal URL).
+    pub detail: Option<String>,
 }
 
 /// A response body: whole, or streamed chunk by chunk as produced.
@@ -94,6 +97,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: Body::Full(body),
+            detail: None,
         }
     }
 }

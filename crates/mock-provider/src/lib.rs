@@ -339,7 +339,7 @@ async fn provider(
         Protocol::Google => {
             let rest = path.trim_start_matches("/v1beta/models/");
             let (model, method) = rest.rsplit_once(':').unwrap_or((rest, ""));
-            (model.to_owned(), method == "streamGenerateContent")
+            (percent_decode(model), method == "streamGenerateContent")
         }
         _ => (
             body["model"].as_str().unwrap_or_default().to_owned(),
@@ -388,6 +388,31 @@ async fn provider(
         faults.stop_after,
         faults.stall_after,
     )
+}
+
+/// A path segment with `%XX` escapes decoded, as a real server reads it.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Records how a streamed answer ended when the body is dropped:

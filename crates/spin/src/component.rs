@@ -101,6 +101,9 @@ async fn to_core(req: Request, limit: usize) -> Result<HttpRequest, ApiError> {
 }
 
 fn to_spin(resp: HttpResponse) -> anyhow::Result<http::Response<BoxBody>> {
+    if let Some(detail) = &resp.detail {
+        eprintln!("latticelm: {} answered with: {detail}", resp.status);
+    }
     let mut builder = http::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         builder = builder.header(k, v);

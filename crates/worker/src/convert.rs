@@ -43,6 +43,9 @@ pub async fn to_core(mut req: Request, limit: usize) -> Result<HttpRequest, ApiE
 
 /// The Worker response; a stream body is written chunk by chunk.
 pub fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
+    if let Some(detail) = &resp.detail {
+        worker::console_error!("latticelm: {} answered with: {detail}", resp.status);
+    }
     let headers = Headers::new();
     for (k, v) in &resp.headers {
         headers.append(k, v)?;

@@ -371,6 +371,7 @@ fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpRe
             ("x-accel-buffering".into(), "no".into()),
         ],
         body: Body::Stream(body),
+        detail: None,
     }
 }
 
@@ -384,5 +385,6 @@ pub fn error_response(e: &ApiError) -> HttpResponse {
     if let Some(c) = &e.challenge {
         resp.headers.push(("www-authenticate".into(), c.clone()));
     }
+    resp.detail = e.detail.clone();
     resp
 }
