@@ -36,6 +36,14 @@ pub enum RequestError {
         /// What was unsupported, and where.
         message: String,
     },
+    /// A parameter the operator has not allowed this caller to send.
+    #[error("{message}")]
+    NotAllowed {
+        /// The parameter.
+        param: String,
+        /// What is not allowed, and how the operator would allow it.
+        message: String,
+    },
     /// The body exceeds the configured limit.
     #[error("request body exceeds the limit of {0} bytes")]
     TooLarge(usize),
@@ -261,6 +269,13 @@ impl From<RequestError> for ApiError {
                 400,
                 "invalid_request_error",
                 Some("unsupported_parameter"),
+                Some(param),
+                msg,
+            ),
+            RequestError::NotAllowed { param, .. } => ApiError::new(
+                403,
+                "permission_error",
+                Some("not_allowed"),
                 Some(param),
                 msg,
             ),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::stream::LocalBoxStream;
 
-use crate::error::HostError;
+use crate::error::{HostError, RequestError};
 use crate::routing::RoutingState;
 
 /// A stream of body chunks. Not `Send`: Workers and Spin bodies are not,
@@ -140,4 +140,27 @@ impl UpstreamResponse {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Reads a request body chunk by chunk, refusing it as soon as it passes
+/// `limit` (rule 2 of the crate docs): a client cannot make a host hold
+/// more than `limit` bytes of it, whatever `content-length` said.
+pub async fn read_body_limited<S, E>(mut body: S, limit: usize) -> Result<Bytes, RequestError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| RequestError::InvalidBody {
+            path: ".".into(),
+            message: format!("could not read the body: {e}"),
+        })?;
+        if out.len() + chunk.len() > limit {
+            return Err(RequestError::TooLarge(limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
 }

@@ -72,7 +72,8 @@ pub use config::{Config, ConfigError};
 pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
 pub use gateway::{error_response, Gateway};
 pub use host::{
-    Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest, UpstreamResponse,
+    read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest,
+    UpstreamResponse,
 };
 pub use ids::IdGen;
 

@@ -153,6 +153,7 @@ fn call(
         headers: headers
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
+            .chain([("content-type".to_owned(), "application/json".to_owned())])
             .collect(),
         body: Bytes::from(json!({"model": model, "input": "hi"}).to_string()),
         ..Default::default()

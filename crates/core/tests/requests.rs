@@ -82,7 +82,7 @@ fn upstream_request_bodies() {
                 headers: vec![],
                 chunks: vec![Bytes::from_static(b"{}")],
             });
-            run(&gateway(kind), &host, post(&body));
+            run(&gateway_passthrough(kind), &host, post(&body));
             let sent = host.sent.borrow();
             let req = sent
                 .first()

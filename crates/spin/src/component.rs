@@ -82,15 +82,10 @@ async fn to_core(req: Request, limit: usize) -> Result<HttpRequest, ApiError> {
     if declared.is_some_and(|n| n > limit) {
         return Err(RequestError::TooLarge(limit).into());
     }
-    let body = body.bytes().await.map_err(|e| {
-        ApiError::from(RequestError::InvalidBody {
-            path: ".".into(),
-            message: format!("could not read the body: {e:?}"),
-        })
-    })?;
-    if body.len() > limit {
-        return Err(RequestError::TooLarge(limit).into());
-    }
+    // Read chunk by chunk, stopping at the limit, whatever content-length
+    // said (it may be absent, with a chunked body).
+    let chunks = body.stream().map(|c| c.map_err(|e| format!("{e:?}")));
+    let body = latticelm_core::read_body_limited(chunks, limit).await?;
     Ok(HttpRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),

@@ -23,21 +23,23 @@ pub async fn to_core(mut req: Request, limit: usize) -> Result<HttpRequest, ApiE
     let url = req
         .url()
         .map_err(|e| ApiError::internal(format!("request URL: {e}")))?;
-    let body = req.bytes().await.map_err(|e| {
-        ApiError::from(RequestError::InvalidBody {
-            path: ".".into(),
-            message: format!("could not read the body: {e}"),
-        })
-    })?;
-    if body.len() > limit {
-        return Err(too_large());
-    }
+    let method = req.method().to_string();
+    // Read chunk by chunk, stopping at the limit, whatever content-length
+    // said (it may be absent, with a chunked body).
+    let body = match req.stream() {
+        Ok(stream) => {
+            let chunks = stream.map(|c| c.map(bytes::Bytes::from));
+            latticelm_core::read_body_limited(chunks, limit).await?
+        }
+        // No body at all.
+        Err(_) => bytes::Bytes::new(),
+    };
     Ok(HttpRequest {
-        method: req.method().to_string(),
+        method,
         path: url.path().to_owned(),
         query: url.query().unwrap_or_default().to_owned(),
         headers,
-        body: body.into(),
+        body,
     })
 }
 

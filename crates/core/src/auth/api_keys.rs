@@ -23,6 +23,7 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                 principal: Principal {
                     id: format!("key:{}", k.name),
                     models: k.models.clone(),
+                    passthrough: k.passthrough.clone(),
                 },
             })
         })

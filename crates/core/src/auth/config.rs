@@ -76,6 +76,10 @@ pub struct ApiKeyConfig {
     /// The models this key may use (unset: all).
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// Passthrough fields and hosted tools this key may send, on top of
+    /// each provider's `passthrough`.
+    #[serde(default)]
+    pub passthrough: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -162,5 +162,6 @@ pub(super) fn verify(
     Ok(Principal {
         id: format!("oidc:{issuer}#{sub}"),
         models: None,
+        passthrough: Vec::new(),
     })
 }

@@ -28,6 +28,9 @@ pub struct Principal {
     pub id: String,
     /// The models this principal may use (`None`: all).
     pub models: Option<Vec<String>>,
+    /// Passthrough fields and hosted tools this principal may send on top
+    /// of what the provider allows (see `providers.<name>.passthrough`).
+    pub passthrough: Vec<String>,
 }
 
 impl Principal {
@@ -36,6 +39,7 @@ impl Principal {
         Principal {
             id: "anonymous".into(),
             models: None,
+            passthrough: Vec::new(),
         }
     }
 

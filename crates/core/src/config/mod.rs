@@ -217,6 +217,12 @@ pub struct ProviderConfig {
     /// Azure: `responses` or `chat`.
     #[serde(default)]
     pub api: Option<String>,
+    /// Request fields and hosted tools that reach organisation-level
+    /// resources of the provider account (`conversation`, `prompt`,
+    /// `service_tier`, `file_search`, `mcp`, `code_interpreter`, …),
+    /// allowed for every caller. Off unless listed.
+    #[serde(default)]
+    pub passthrough: Vec<String>,
 }
 
 impl ProviderConfig {

@@ -34,6 +34,8 @@ pub(crate) struct Job<'a> {
     pub seed: u64,
     /// The request deadline, in ms since the epoch.
     pub deadline: u64,
+    /// The passthrough fields the caller's key allows.
+    pub caller_passthrough: &'a [String],
 }
 
 /// The attempt that produced output.
@@ -242,14 +244,17 @@ async fn attempt<H: Host>(
     let protocol = Protocol::of(route.provider);
     let remaining = Duration::from_millis(job.deadline.saturating_sub(now_ms(host)));
     let header_timeout = config.server.upstream_timeout.min(remaining);
+    let cannot = |e: crate::error::RequestError| AttemptError {
+        error: e.into(),
+        failure: None,
+        retry_after: None,
+    };
+    if route.provider.kind != crate::config::ProviderKind::Mock {
+        providers::passthrough::check(job.body, provider, route.provider, job.caller_passthrough)
+            .map_err(cannot)?;
+    }
     let request =
-        providers::build_request(route, job.body, job.stream, header_timeout).map_err(|e| {
-            AttemptError {
-                error: e.into(),
-                failure: None,
-                retry_after: None,
-            }
-        })?;
+        providers::build_request(route, job.body, job.stream, header_timeout).map_err(cannot)?;
     let sent = if route.provider.kind == crate::config::ProviderKind::Mock {
         Some(Ok(providers::mock::serve(
             &request,

@@ -173,6 +173,7 @@ impl Gateway {
             id_seed,
             seed: word(24).rotate_left(32),
             deadline,
+            caller_passthrough: &principal.passthrough,
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
@@ -255,6 +256,7 @@ impl Gateway {
             Some(p) if !p.is_empty() => Principal {
                 id: format!("test:{p}"),
                 models: None,
+                passthrough: Vec::new(),
             },
             _ => Principal::anonymous(),
         })

@@ -14,17 +14,17 @@ pub(crate) fn parse(
     req: &HttpRequest,
     principal: &Principal,
 ) -> Result<CreateResponseBody, ApiError> {
-    if let Some(ct) = req.header("content-type") {
-        let mime = ct.split(';').next().unwrap_or_default().trim();
-        let json = mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json");
-        // `curl -d '{…}'` sends a form content type with a JSON body.
-        let looks_json = req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        if !json
-            && !(looks_json
-                && (mime == "application/x-www-form-urlencoded" || mime == "text/plain"))
-        {
-            return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
-        }
+    // JSON only, and said so: a web page can post a form, text or a body
+    // with no type to any address without asking (no CORS preflight),
+    // so anything else could be another site driving a gateway on
+    // localhost or an intranet.
+    let ct = req.header("content-type").unwrap_or_default();
+    let mime = ct.split(';').next().unwrap_or_default().trim();
+    let lower = mime.to_ascii_lowercase();
+    let json = lower == "application/json"
+        || (lower.starts_with("application/") && lower.ends_with("+json"));
+    if !json {
+        return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
     }
     if req.body.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
@@ -40,6 +40,21 @@ pub(crate) fn parse(
             model: model.to_owned(),
         }
         .into());
+    }
+    // A key limited to some models reaches them only through their
+    // configured targets: a `provider` pin must be one of those.
+    if let (Some(_), Some(pin), Some(model)) = (&principal.models, &body.provider, &body.model) {
+        let configured = config.models.iter().find(|m| &m.name == model);
+        if !configured.is_some_and(|m| m.targets.iter().any(|t| &t.provider == pin)) {
+            return Err(RequestError::NotAllowed {
+                param: "provider".into(),
+                message: format!(
+                    "`{}` may use model `{model}` only through its configured targets, and provider `{pin}` is not one of them",
+                    principal.id
+                ),
+            }
+            .into());
+        }
     }
     Ok(body)
 }

@@ -9,6 +9,7 @@ pub mod openai_chat;
 pub mod openai_responses;
 
 mod common;
+pub(crate) mod passthrough;
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{ProviderConfig, ProviderKind};

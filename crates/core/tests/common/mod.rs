@@ -112,6 +112,15 @@ pub fn gateway(kind: &str) -> Gateway {
     Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
 }
 
+/// A gateway like [`gateway`] whose provider lets every caller send
+/// `service_tier` and the other passthrough fields (translation tests).
+pub fn gateway_passthrough(kind: &str) -> Gateway {
+    let yaml = format!(
+        "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test, passthrough: [service_tier, conversation, prompt] }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
+    );
+    Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
+}
+
 /// A gateway like [`gateway`], with extra top-level YAML.
 pub fn gateway_with(kind: &str, extra: &str) -> Gateway {
     let yaml = format!(

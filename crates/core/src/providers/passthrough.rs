@@ -1,0 +1,57 @@
+//! Request fields and hosted tools that reach organisation-level resources
+//! of the provider account behind the gateway: stored conversations and
+//! prompts, files and vector stores, remote MCP servers, sandboxes, a more
+//! expensive service tier. The operator's key pays for and exposes them,
+//! so they are off unless the provider's `passthrough` or the caller's API
+//! key lists them.
+
+use serde_json::Value;
+
+use crate::config::ProviderConfig;
+use crate::error::RequestError;
+use crate::types::{CreateResponseBody, Tool};
+
+/// Body fields that need an allowance.
+const FIELDS: [&str; 2] = ["conversation", "prompt"];
+
+/// Refuses what neither the provider nor the caller allows.
+pub(crate) fn check(
+    body: &CreateResponseBody,
+    provider_name: &str,
+    provider: &ProviderConfig,
+    caller: &[String],
+) -> Result<(), RequestError> {
+    let allowed = |name: &str| {
+        provider.passthrough.iter().any(|p| p == name) || caller.iter().any(|p| p == name)
+    };
+    let refuse = |param: String, name: &str| {
+        RequestError::NotAllowed {
+        message: format!(
+            "`{name}` reaches resources of the gateway's account at provider '{provider_name}' and is not allowed; the operator can allow it with providers.{provider_name}.passthrough or an API key's passthrough"
+        ),
+        param,
+    }
+    };
+    for field in FIELDS {
+        if body.extra.get(field).is_some_and(|v| !v.is_null()) && !allowed(field) {
+            return Err(refuse(field.to_owned(), field));
+        }
+    }
+    if let Some(tier) = body.service_tier.as_deref() {
+        if tier != "auto" && tier != "default" && !allowed("service_tier") {
+            return Err(refuse("service_tier".into(), "service_tier"));
+        }
+    }
+    // Other protocols refuse hosted tools anyway, as unsupported.
+    if super::Protocol::of(provider) != super::Protocol::Responses {
+        return Ok(());
+    }
+    for (i, tool) in body.tools.iter().flatten().enumerate() {
+        let Tool::Other(v) = tool else { continue };
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+        if !allowed(kind) {
+            return Err(refuse(format!("tools[{i}]"), kind));
+        }
+    }
+    Ok(())
+}
