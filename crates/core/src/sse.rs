@@ -18,11 +18,21 @@ pub struct SseEvent {
 /// line ends, multi-line `data:`, comments, a leading BOM. Bytes are only
 /// decoded once their line is complete, so a UTF-8 sequence split across
 /// chunks is reassembled.
-#[derive(Debug, Default)]
+///
+/// The upstream controls the input, so the work is linear in it however
+/// it is chunked (each byte is scanned once), and an event or line larger
+/// than the limit stops the decoder ([`SseDecoder::overflowed`]) instead
+/// of growing without bound.
+#[derive(Debug)]
 pub struct SseDecoder {
     buf: Vec<u8>,
     /// Start of the unconsumed part of `buf`.
     pos: usize,
+    /// Bytes after `pos` already scanned for a line end.
+    scanned: usize,
+    /// Largest line or event, in bytes.
+    limit: usize,
+    overflow: bool,
     event: Option<String>,
     data: String,
     has_data: bool,
@@ -31,14 +41,48 @@ pub struct SseDecoder {
     skip_lf: bool,
 }
 
+/// The largest event [`SseDecoder::new`] accepts: 16 MiB.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_limit(MAX_EVENT_BYTES)
+    }
+}
+
 impl SseDecoder {
-    /// A new decoder.
+    /// A new decoder for events up to [`MAX_EVENT_BYTES`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A decoder for lines and events of at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        SseDecoder {
+            buf: Vec::new(),
+            pos: 0,
+            scanned: 0,
+            limit,
+            overflow: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            started: false,
+            skip_lf: false,
+        }
+    }
+
+    /// Whether a line or event went past the limit: the decoder has
+    /// stopped, and the stream cannot be trusted.
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
     /// Feeds bytes; appends every event they complete to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        if self.overflow {
+            return;
+        }
         let mut chunk = chunk;
         if self.skip_lf {
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -51,9 +95,20 @@ impl SseDecoder {
         self.buf.extend_from_slice(chunk);
         loop {
             let rest = &self.buf[self.pos..];
-            let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let from = self.scanned.min(rest.len());
+            let Some(i) = rest[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|i| i + from)
+            else {
+                self.scanned = rest.len();
+                if rest.len() > self.limit {
+                    self.stop();
+                    return;
+                }
                 break;
             };
+            self.scanned = 0;
             let is_cr = rest[i] == b'\r';
             let mut consumed = i + 1;
             if is_cr {
@@ -67,6 +122,10 @@ impl SseDecoder {
             let line = String::from_utf8_lossy(&rest[..i]).into_owned();
             self.pos += consumed;
             self.line(&line, out);
+            if self.data.len() > self.limit {
+                self.stop();
+                return;
+            }
         }
         // Compact once the consumed prefix dominates, keeping pushes O(n).
         if self.pos > 4096 && self.pos * 2 > self.buf.len() {
@@ -78,8 +137,20 @@ impl SseDecoder {
         }
     }
 
+    fn stop(&mut self) {
+        self.overflow = true;
+        self.buf = Vec::new();
+        self.pos = 0;
+        self.scanned = 0;
+        self.data = String::new();
+        self.has_data = false;
+    }
+
     /// Ends the stream: dispatches a final event that lacked its blank line.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if self.overflow {
+            return;
+        }
         if self.pos < self.buf.len() {
             let line = String::from_utf8_lossy(&self.buf[self.pos..]).into_owned();
             self.buf.clear();
@@ -136,10 +207,16 @@ impl SseDecoder {
 /// The terminal `data: [DONE]` event.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// Encodes one gateway event as `event: <type>\ndata: <json>\n\n`.
+/// Encodes one gateway event as `event: <type>\ndata: <json>\n\n`. An
+/// event type from an upstream (extension events) is written with only
+/// `A-Z a-z 0-9 . _ : -`, anything else as `_`, so that it cannot end the
+/// line and inject an event of its own.
 pub fn encode(event: &StreamEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"event: ");
-    out.extend_from_slice(event.type_name().as_bytes());
+    for b in event.type_name().bytes() {
+        let safe = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
+        out.push(if safe { b } else { b'_' });
+    }
     out.extend_from_slice(b"\ndata: ");
     // Serializing our own types cannot fail.
     let _ = serde_json::to_writer(&mut *out, event);
@@ -158,6 +235,55 @@ pub fn encode_all(events: impl IntoIterator<Item = StreamEvent>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_in_tiny_chunks_is_linear_and_bounded() {
+        // 4 MiB without a line end, one byte at a time: scanning the
+        // whole partial line on every push would be 8 trillion steps.
+        let mut d = SseDecoder::with_limit(1024 * 1024);
+        let mut out = Vec::new();
+        let start = std::time::Instant::now();
+        for _ in 0..4 * 1024 * 1024 {
+            d.push(b"x", &mut out);
+        }
+        assert!(d.overflowed(), "past the limit");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // Under the limit, a long line in small chunks still decodes.
+        let mut d = SseDecoder::with_limit(1024 * 1024);
+        let line = format!("data: {}\n\n", "y".repeat(500_000));
+        for c in line.as_bytes().chunks(7) {
+            d.push(c, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data.len(), 500_000);
+        assert!(!d.overflowed());
+    }
+
+    #[test]
+    fn many_data_lines_cannot_grow_one_event_without_bound() {
+        let mut d = SseDecoder::with_limit(1000);
+        let mut out = Vec::new();
+        for _ in 0..200 {
+            d.push(b"data: 0123456789\n", &mut out);
+        }
+        assert!(d.overflowed());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn upstream_event_types_cannot_inject_lines() {
+        let ev = StreamEvent::Extension(
+            serde_json::json!({"type": "openai:x\n\nevent: response.completed\r", "a": 1}),
+        );
+        let mut out = Vec::new();
+        encode(&ev, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("event: openai:x__event:_response.completed_\ndata: "),
+            "{text}"
+        );
+        assert_eq!(text.matches('\n').count(), 3);
+    }
 
     fn decode_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
         let mut d = SseDecoder::new();

@@ -116,3 +116,28 @@ fn the_mock_does_not_amplify_its_input() {
     assert!(total < 4 * 1024 * 1024, "{total} bytes out for 2 MiB in");
     assert!(chunks.len() > 2, "the answer is streamed in chunks");
 }
+
+#[test]
+fn an_upstream_cannot_stream_without_bound() {
+    let yaml = "server: { max_upstream_stream_bytes: 2000 }\nproviders: { up: { type: openai-chat, endpoint: \"http://up.test\" } }\nmodels: [ { name: m, provider: up } ]\n";
+    let gw = Gateway::new(Config::from_yaml(yaml, &|_| None).unwrap());
+    let delta = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word \"}}]}\n\n";
+    let host = FakeHost::answering(Canned {
+        status: 200,
+        headers: vec![],
+        chunks: (0..100).map(|_| bytes::Bytes::from(delta)).collect(),
+    });
+    let (status, chunks) = run(
+        &gw,
+        &host,
+        post(&json!({"model": "m", "input": "x", "stream": true})),
+    );
+    assert_eq!(status, 200);
+    let events = parse_sse(&chunks.concat());
+    let n = events.len();
+    assert_eq!(
+        events[n - 2]["error"]["code"],
+        "upstream_response_too_large"
+    );
+    assert_eq!(events[n - 1]["response"]["status"], "failed");
+}

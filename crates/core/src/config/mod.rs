@@ -97,6 +97,9 @@ pub struct ServerConfig {
     /// Time allowed to connect to an upstream.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
     pub upstream_connect_timeout: Duration,
+    /// Most bytes one upstream stream may send (a response past it fails).
+    #[serde(default = "default_max_stream")]
+    pub max_upstream_stream_bytes: usize,
     /// Caps on the shape of requests.
     #[serde(default)]
     pub limits: crate::limits::Limits,
@@ -112,6 +115,9 @@ fn default_address() -> String {
 }
 fn default_max_body() -> usize {
     32 * 1024 * 1024
+}
+fn default_max_stream() -> usize {
+    256 * 1024 * 1024
 }
 fn default_upstream_timeout() -> Duration {
     Duration::from_secs(120)
@@ -131,6 +137,7 @@ impl Default for ServerConfig {
             upstream_timeout: default_upstream_timeout(),
             upstream_idle_timeout: default_idle_timeout(),
             upstream_connect_timeout: default_connect_timeout(),
+            max_upstream_stream_bytes: default_max_stream(),
             limits: Default::default(),
             insecure_test_principal_header: None,
         }

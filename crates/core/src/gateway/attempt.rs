@@ -326,7 +326,8 @@ async fn attempt<H: Host>(
     }
     b.start();
     let translator = StreamTranslator::new(protocol, provider, job.body);
-    let mut live = Live::new(resp.body, translator, b);
+    let max = config.server.max_upstream_stream_bytes;
+    let mut live = Live::new(resp.body, translator, b, max);
     // The first-byte hold: nothing reaches the client until the upstream
     // has produced output, so a failure before that can fail over.
     loop {

@@ -21,6 +21,9 @@ pub(crate) struct Live {
     decoder: SseDecoder,
     translator: StreamTranslator,
     events: Vec<SseEvent>,
+    /// Bytes received from the upstream so far, and the most allowed.
+    received: usize,
+    max_bytes: usize,
     /// The builder: its events are what the client gets.
     pub b: ResponseBuilder,
 }
@@ -38,12 +41,19 @@ pub(crate) struct StreamFault {
 
 impl Live {
     /// A stream whose builder has not started yet.
-    pub fn new(upstream: ByteStream, translator: StreamTranslator, b: ResponseBuilder) -> Self {
+    pub fn new(
+        upstream: ByteStream,
+        translator: StreamTranslator,
+        b: ResponseBuilder,
+        max_bytes: usize,
+    ) -> Self {
         Live {
             upstream: Some(upstream),
             decoder: SseDecoder::new(),
             translator,
             events: Vec::new(),
+            received: 0,
+            max_bytes,
             b,
         }
     }
@@ -95,7 +105,20 @@ impl Live {
                 })
             }
             Some(Some(Ok(chunk))) => {
+                self.received = self.received.saturating_add(chunk.len());
                 self.decoder.push(&chunk, &mut self.events);
+                if self.decoder.overflowed() || self.received > self.max_bytes {
+                    self.upstream = None;
+                    return Err(StreamFault {
+                        code: "upstream_response_too_large",
+                        message: format!(
+                            "upstream '{provider}' sent an event over {} bytes, or more than {} bytes in all (server.max_upstream_stream_bytes)",
+                            crate::sse::MAX_EVENT_BYTES,
+                            self.max_bytes
+                        ),
+                        failure: Failure::Status(502),
+                    });
+                }
                 false
             }
             Some(None) => {

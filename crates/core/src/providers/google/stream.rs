@@ -241,8 +241,15 @@ enum Which {
     Both,
 }
 
+/// Deepest `jsonPath` a partial argument may have.
+const MAX_PARTIAL_DEPTH: usize = 64;
+
 /// Applies one `partialArgs` entry (`jsonPath` `$.a.b[0]` and a typed
 /// value) to the arguments; a string continues the string already there.
+/// The upstream chooses the path: one deeper than [`MAX_PARTIAL_DEPTH`],
+/// or an index past the end of its array (arrays grow one element at a
+/// time), is ignored, so a path cannot make the gateway allocate more
+/// than the stream's own size.
 fn apply_partial(args: &mut Value, p: &Value) {
     let Some(path) = p.get("jsonPath").and_then(Value::as_str) else {
         return;
@@ -262,6 +269,9 @@ fn apply_partial(args: &mut Value, p: &Value) {
         .split('.')
         .filter(|s| !s.is_empty())
         .collect();
+    if steps.len() > MAX_PARTIAL_DEPTH {
+        return;
+    }
     for step in steps {
         let (key, index) = match step.split_once('[') {
             Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
@@ -279,7 +289,10 @@ fn apply_partial(args: &mut Value, p: &Value) {
                 *target = json!([]);
             }
             let Value::Array(arr) = target else { return };
-            while arr.len() <= i {
+            if i > arr.len() {
+                return;
+            }
+            if i == arr.len() {
                 arr.push(Value::Null);
             }
             target = &mut arr[i];
@@ -288,5 +301,27 @@ fn apply_partial(args: &mut Value, p: &Value) {
     match (target, value) {
         (Value::String(old), Value::String(more)) => old.push_str(&more),
         (slot, v) => *slot = v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_paths_are_bounded() {
+        let mut args = json!({});
+        apply_partial(
+            &mut args,
+            &json!({"jsonPath": "$.a[999999999]", "numberValue": 1}),
+        );
+        assert_eq!(args, json!({"a": []}), "no billion nulls");
+        apply_partial(&mut args, &json!({"jsonPath": "$.a[0]", "numberValue": 1}));
+        apply_partial(&mut args, &json!({"jsonPath": "$.a[1]", "numberValue": 2}));
+        assert_eq!(args, json!({"a": [1, 2]}));
+        let deep = format!("${}", ".x".repeat(10_000));
+        let mut args = json!({});
+        apply_partial(&mut args, &json!({"jsonPath": deep, "stringValue": "v"}));
+        assert_eq!(args, json!({}));
     }
 }
