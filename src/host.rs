@@ -30,6 +30,10 @@ impl NativeHost {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
+            // Credentials ride in provider-specific headers (x-api-key,
+            // api-key, x-goog-api-key) that a redirect would carry to
+            // wherever it points: provider APIs do not redirect.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .unwrap_or_default();

@@ -27,13 +27,39 @@ struct IssuerHost {
     fetches: Rc<Cell<u32>>,
     clock: Rc<Cell<u64>>,
     kv: Rc<RefCell<HashMap<String, Vec<u8>>>>,
+    /// The issuer cannot be reached.
+    down: Rc<Cell<bool>>,
+    /// The discovery document's jwks_uri, when not the default.
+    jwks_uri: Rc<RefCell<Option<String>>>,
+}
+
+/// Pending once, then ready: lets other requests run in between.
+struct YieldOnce(bool);
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl Host for IssuerHost {
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
+        YieldOnce(false).await;
+        if self.down.get() {
+            return Err(HostError::Transport("connection refused".into()));
+        }
         let body = match req.url.as_str() {
             "https://issuer.test/.well-known/openid-configuration" => {
-                json!({"issuer": ISSUER, "jwks_uri": "https://issuer.test/jwks"})
+                let uri = self.jwks_uri.borrow().clone();
+                json!({"issuer": ISSUER, "jwks_uri": uri.unwrap_or_else(|| "https://issuer.test/jwks".into())})
             }
             "https://issuer.test/jwks" => {
                 self.fetches.set(self.fetches.get() + 1);
@@ -427,4 +453,87 @@ fn api_keys_and_model_allow_list() {
     assert_eq!(get("/v1/models", vec![]).0, 401);
     let (s, list) = get("/v1/models", bearer("secret-a"));
     assert_eq!((s, list["data"].as_array().unwrap().len()), (200, 1));
+}
+
+#[test]
+fn jwks_is_fetched_once_for_many_and_served_stale_when_the_issuer_is_down() {
+    let k = keys();
+    let host = IssuerHost::default();
+    *host.jwks.borrow_mut() = jwks(&k, "rsa-1");
+    let gw = gateway("latticelm");
+    let token = rs256(&k.rsa, "rsa-1", &claims(json!({})));
+    // Ten requests at once on a cold cache: one fetch.
+    let statuses = futures::executor::block_on(futures::future::join_all((0..10).map(|_| {
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/v1/responses".into(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {token}")),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: Bytes::from(json!({"model": "mock", "input": "hi"}).to_string()),
+            ..Default::default()
+        };
+        let (gw, host) = (&gw, &host);
+        async move { gw.handle(host, req).await.status }
+    })));
+    assert_eq!(statuses, vec![200; 10]);
+    assert_eq!(
+        host.fetches.get(),
+        1,
+        "a single fetch for concurrent requests"
+    );
+    // Past the TTL with the issuer down: the last good keys still verify.
+    host.down.set(true);
+    host.clock.set(2 * 3600);
+    let mut c = claims(json!({}));
+    c.expiration = chrono::DateTime::from_timestamp((NOW + 2 * 3600 + 600) as i64, 0);
+    let token = rs256(&k.rsa, "rsa-1", &c);
+    let r = call(&gw, &host, bearer(&token), "mock");
+    assert_eq!(r.0, 200, "stale-if-error: {}", r.1);
+    // Not forever.
+    host.clock.set(3 * 24 * 3600);
+    let mut c = claims(json!({}));
+    c.expiration = chrono::DateTime::from_timestamp((NOW + 3 * 24 * 3600 + 600) as i64, 0);
+    let r = call(&gw, &host, bearer(&rs256(&k.rsa, "rsa-1", &c)), "mock");
+    assert_eq!(r.0, 503, "{}", r.1);
+}
+
+#[test]
+fn a_discovered_jwks_uri_must_be_https() {
+    let k = keys();
+    let host = IssuerHost::default();
+    *host.jwks.borrow_mut() = jwks(&k, "rsa-1");
+    *host.jwks_uri.borrow_mut() = Some("http://issuer.test/jwks".into());
+    let gw = gateway("latticelm");
+    let r = call(
+        &gw,
+        &host,
+        bearer(&rs256(&k.rsa, "rsa-1", &claims(json!({})))),
+        "mock",
+    );
+    assert_eq!(r.0, 503, "{}", r.1);
+    assert!(r.1.to_string().contains("not an https:// URL"), "{}", r.1);
+    assert_eq!(host.fetches.get(), 0, "the keys were not fetched over http");
+}
+
+#[test]
+fn malformed_alg_or_kid_is_a_401() {
+    let host = IssuerHost::default();
+    let gw = gateway("latticelm");
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let payload = b64(json!({"iss": ISSUER, "sub": "x", "aud": "latticelm", "exp": NOW + 600}));
+    for header in [
+        json!({"alg": 7}),
+        json!({"alg": null}),
+        json!({"alg": ["RS256"]}),
+        json!({"alg": "RS256", "kid": {"x": 1}}),
+        json!({"alg": "RS256", "kid": 12}),
+        json!({"alg": "RS256\u{0}", "kid": "a"}),
+        json!({}),
+    ] {
+        let token = format!("{}.{payload}.c2ln", b64(header.clone()));
+        let r = call(&gw, &host, bearer(&token), "mock");
+        assert_eq!(r.0, 401, "{header}: {}", r.1);
+    }
 }

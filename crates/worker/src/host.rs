@@ -92,6 +92,9 @@ impl Host for WorkerHost {
             headers.append(k, v).map_err(transport)?;
         }
         let mut init = RequestInit::new();
+        // Never follow a redirect: it would carry the credential headers
+        // to wherever it points.
+        init.with_redirect(worker::RequestRedirect::Manual);
         if req.method == "GET" {
             init.with_method(Method::Get).with_headers(headers);
         } else {

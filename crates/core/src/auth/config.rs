@@ -14,7 +14,7 @@ pub struct AuthConfig {
     /// OIDC issuer (`https://accounts.google.com`); enables JWT bearer tokens.
     #[serde(default)]
     pub issuer: Option<String>,
-    /// Accepted `aud` values (one or a list); unset accepts any audience.
+    /// Accepted `aud` values (one or a list); required with an `issuer`.
     #[serde(default)]
     pub audience: Option<Audience>,
     /// The JWKS URL, when discovery (`{issuer}/.well-known/openid-configuration`)
@@ -112,6 +112,12 @@ impl AuthConfig {
             ));
         }
         if let Some(iss) = &self.issuer {
+            if self.audience.is_none() {
+                return Err(invalid(
+                    "auth.audience".into(),
+                    "is required with an `issuer`: without it, a token the issuer minted for any other application would be accepted here".into(),
+                ));
+            }
             if !iss.starts_with("https://") && !is_loopback_http(iss) {
                 return Err(invalid(
                     "auth.issuer".into(),
@@ -172,7 +178,7 @@ impl AuthConfig {
 }
 
 /// `http://127.0.0.1…` and `http://localhost…`: a local issuer for tests.
-fn is_loopback_http(url: &str) -> bool {
+pub(super) fn is_loopback_http(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("http://") else {
         return false;
     };

@@ -13,10 +13,16 @@ use crate::host::{Host, UpstreamRequest};
 
 /// A forced refetch (unknown `kid`) happens at most this often.
 const REFETCH_INTERVAL: u64 = 30;
+/// How long past its TTL a JWKS is still served while the issuer cannot
+/// be reached (stale-if-error).
+const STALE_IF_ERROR: u64 = 24 * 3600;
 
+/// The keys, and one fetch at a time: requests that find the cache stale
+/// while a fetch is under way wait for it instead of fetching too.
 #[derive(Debug, Default)]
 pub(super) struct JwksCache {
     state: Mutex<Option<Cached>>,
+    fetching: futures::lock::Mutex<()>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -54,6 +60,16 @@ impl JwksCache {
                 return Ok(c.keys.clone());
             }
         }
+        // One fetch at a time; whoever waited finds the fresh keys.
+        let _fetching = self.fetching.lock().await;
+        let cached = self.state.lock().ok().and_then(|s| s.clone());
+        if let Some(c) = &cached {
+            let fresh = now.saturating_sub(c.fetched_at) < ttl;
+            let may_refetch = now.saturating_sub(c.fetched_at) >= REFETCH_INTERVAL;
+            if (fresh && !force) || (force && !may_refetch) {
+                return Ok(c.keys.clone());
+            }
+        }
         let key = store_key(config);
         if !force && cached.is_none() {
             if let Ok(Some(bytes)) = host.kv_get(&key).await {
@@ -65,7 +81,18 @@ impl JwksCache {
                 }
             }
         }
-        let keys = fetch(host, config).await?;
+        let keys = match fetch(host, config).await {
+            Ok(keys) => keys,
+            // The issuer is down: the last good keys, for a bounded time.
+            Err(e) => {
+                return match cached {
+                    Some(c) if now.saturating_sub(c.fetched_at) < ttl + STALE_IF_ERROR => {
+                        Ok(c.keys)
+                    }
+                    _ => Err(e),
+                }
+            }
+        };
         let c = Cached {
             keys,
             fetched_at: now,
@@ -125,10 +152,17 @@ async fn fetch<H: Host>(host: &H, config: &AuthConfig) -> Result<Vec<Value>, Aut
                 iss.trim_end_matches('/')
             );
             let doc = get_json(host, &discovery).await?;
-            doc.get("jwks_uri")
+            let uri = doc
+                .get("jwks_uri")
                 .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| AuthError::Unavailable(format!("{discovery}: no `jwks_uri`")))?
+                .ok_or_else(|| AuthError::Unavailable(format!("{discovery}: no `jwks_uri`")))?;
+            // Keys fetched over plain HTTP could be swapped on the way.
+            if !uri.starts_with("https://") && !super::config::is_loopback_http(uri) {
+                return Err(AuthError::Unavailable(format!(
+                    "{discovery}: `jwks_uri` {uri} is not an https:// URL"
+                )));
+            }
+            uri.to_owned()
         }
         (None, None) => return Ok(Vec::new()),
     };

@@ -54,14 +54,18 @@ fn errors_name_the_key() {
             "server.upstream_timeout",
         ),
         ("auth: { enabled: true }", "auth"),
-        ("auth: { issuer: \"http://example.com\" }", "auth.issuer"),
+        (
+            "auth: { issuer: \"http://example.com\", audience: a }",
+            "auth.issuer",
+        ),
+        ("auth: { issuer: \"https://example.com\" }", "auth.audience"),
         ("auth: { api_keys: [ { name: a } ] }", "auth.api_keys[0]"),
         (
             "auth: { api_keys: [ { name: a, key: \"${EMPTY}\" } ] }",
             "auth.api_keys[0].key",
         ),
         (
-            "auth: { issuer: \"https://x\", algorithms: [HS256] }",
+            "auth: { issuer: \"https://x\", audience: a, algorithms: [HS256] }",
             "auth.algorithms",
         ),
     ];
