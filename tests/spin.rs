@@ -35,6 +35,22 @@ fn spin_routing() {
 }
 
 #[test]
+fn spin_safe_defaults() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin_with("", mock.clone(), &[("OPENAI_API_KEY", "sk-operator")]) else {
+        return;
+    };
+    edge_refuses_open_proxy(&gw);
+    let secret = "sk-very-secret-0123";
+    let broken =
+        format!("providers: {{ x: {{ type: openai-chat, endpoint: \"ftp://{secret}\" }} }}");
+    let Some(gw) = start_spin(&broken, mock) else {
+        return;
+    };
+    edge_hides_config_errors(&gw, secret);
+}
+
+#[test]
 fn spin_auth() {
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
     let issuer = Issuer::start(&mock);

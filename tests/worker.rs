@@ -32,3 +32,20 @@ fn worker_routing() {
     };
     routing_suite(&gw);
 }
+
+#[test]
+fn worker_safe_defaults() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker_with("", mock.clone(), &[("OPENAI_API_KEY", "sk-operator")]) else {
+        return;
+    };
+    edge_refuses_open_proxy(&gw);
+    drop(gw);
+    let secret = "sk-very-secret-0123";
+    let broken =
+        format!("providers: {{ x: {{ type: openai-chat, endpoint: \"ftp://{secret}\" }} }}");
+    let Some(gw) = start_worker(&broken, mock) else {
+        return;
+    };
+    edge_hides_config_errors(&gw, secret);
+}

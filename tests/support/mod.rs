@@ -315,6 +315,11 @@ pub fn root() -> std::path::PathBuf {
 /// port with this configuration. `None` when the Workers tooling is not
 /// set up (scripts/setup-worker.sh), which CI does not allow.
 pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
+    start_worker_with(yaml, mock, &[])
+}
+
+/// [`start_worker`] with more Worker vars (`NAME`, value).
+pub fn start_worker_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Option<Gateway> {
     use std::os::unix::process::CommandExt;
     let wrangler = root().join("node_modules/.bin/wrangler");
     let built = Command::new("worker-build")
@@ -354,6 +359,10 @@ pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
         .arg(dir.path())
         .arg("--var")
         .arg(format!("LATTICELM_CONFIG:{yaml}"))
+        .args(
+            vars.iter()
+                .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]),
+        )
         .env("CI", "true")
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
@@ -550,6 +559,11 @@ fn target_dir() -> std::path::PathBuf {
 /// `None` when the component or harness is not built (`scripts/test.sh`
 /// builds both), which CI does not allow.
 pub fn start_spin(yaml: &str, mock: String) -> Option<Gateway> {
+    start_spin_with(yaml, mock, &[])
+}
+
+/// [`start_spin`] with more Spin variables (`NAME`, value).
+pub fn start_spin_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Option<Gateway> {
     let harness = target_dir().join("debug/spin-harness");
     let component = target_dir().join("wasm32-wasip2/release/latticelm_spin.wasm");
     if !harness.exists() || !component.exists() {
@@ -562,6 +576,7 @@ pub fn start_spin(yaml: &str, mock: String) -> Option<Gateway> {
     }
     let mut child = Command::new(harness)
         .arg(&component)
+        .envs(vars.iter().map(|(k, v)| (format!("SPIN_VARIABLE_{k}"), *v)))
         .env("SPIN_VARIABLE_LATTICELM_CONFIG", yaml)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -706,4 +721,36 @@ pub fn config_with_slow(mock: &str) -> String {
         "- { name: llama,",
         "- { name: slow, provider: chat, provider_model_id: \"slow:60\" }\n  - { name: llama,",
     )
+}
+
+/// What a public edge deployment must not do with the embedded default
+/// config and a provider key set: spend the key for anonymous callers. The
+/// offline mock still answers.
+pub fn edge_refuses_open_proxy(gw: &Gateway) {
+    use serde_json::json;
+    let (s, e) = gw.post(&json!({"model": "gpt-4o-mini", "input": "x"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("not_allowed")),
+        "{e}"
+    );
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("LATTICELM_PUBLIC"));
+    let (s, r) = gw.post(&json!({"model": "mock", "input": "x"}));
+    assert_eq!(s, 200, "{r}");
+}
+
+/// A broken config is a 500 that names no value from it: values can be
+/// secrets, and anyone can call.
+pub fn edge_hides_config_errors(gw: &Gateway, secret: &str) {
+    use serde_json::json;
+    let (s, e) = gw.post(&json!({"model": "mock", "input": "x"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (500, Some("config_error")),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(secret), "{e}");
 }

@@ -41,6 +41,11 @@ pub trait Host {
     /// request and written back after it, because instances do not
     /// outlive a request.
     const ROUTING_IN_STORE: bool = false;
+    /// The host serves the internet as soon as it is deployed (Workers,
+    /// Spin): the embedded default configuration then refuses to spend
+    /// provider keys for anonymous callers (see
+    /// [`crate::Config::guards_open_proxy`]).
+    const PUBLIC_BY_DEFAULT: bool = false;
 }
 
 /// A request as the host received it.

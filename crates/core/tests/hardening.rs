@@ -141,3 +141,38 @@ fn an_upstream_cannot_stream_without_bound() {
     );
     assert_eq!(events[n - 1]["response"]["status"], "failed");
 }
+
+#[test]
+fn allowed_hosts_guard_against_dns_rebinding() {
+    let gw = mock_gateway("{ allowed_hosts: [gateway.example.com, localhost, \"[::1]\"] }");
+    let with_host = |host: &str, path: &str| {
+        let mut req = if path == "/health" {
+            request("GET", path, "", None)
+        } else {
+            post(&json!({"model": "mock", "input": "x"}))
+        };
+        req.headers.push(("host".into(), host.into()));
+        run(&gw, &FakeHost::default(), req).0
+    };
+    for ok in [
+        "gateway.example.com",
+        "GATEWAY.example.com:443",
+        "localhost:8080",
+        "[::1]:8080",
+    ] {
+        assert_eq!(with_host(ok, "/v1/responses"), 200, "{ok}");
+    }
+    for bad in [
+        "attacker.example",
+        "127.0.0.1:8080",
+        "gateway.example.com.evil",
+        "",
+    ] {
+        assert_eq!(with_host(bad, "/v1/responses"), 421, "{bad}");
+    }
+    assert_eq!(
+        with_host("10.0.0.7:8080", "/health"),
+        200,
+        "probes answer any host"
+    );
+}

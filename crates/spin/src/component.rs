@@ -45,7 +45,7 @@ async fn gateway() -> Result<Gateway, ApiError> {
     let names = match &text {
         // Variable reads are async; expansion is not: read them first.
         Some(t) => latticelm_core::config::referenced_vars(t),
-        None => vec!["OPENAI_API_KEY".to_owned()],
+        None => vec!["OPENAI_API_KEY".to_owned(), "LATTICELM_PUBLIC".to_owned()],
     };
     for name in names {
         if let Some(v) = lookup(&name).await {
@@ -55,13 +55,16 @@ async fn gateway() -> Result<Gateway, ApiError> {
     let env = |name: &str| vars.get(name).cloned();
     let config = match text {
         Some(t) => Config::from_yaml(&t, &env).map_err(|e| {
-            ApiError::new(
+            // The details can quote a value, secrets included: log only.
+            let mut err = ApiError::new(
                 500,
                 "server_error",
                 Some("config_error"),
                 None,
-                format!("{CONFIG_VARIABLE}: {e}"),
-            )
+                "the gateway's configuration (latticelm_config) is invalid; its operator can find why in the logs",
+            );
+            err.detail = Some(format!("{CONFIG_VARIABLE}: {e}"));
+            err
         })?,
         None => Config::embedded_default(&env),
     };
@@ -230,6 +233,8 @@ impl Host for SpinHost {
     }
 
     const ROUTING_IN_STORE: bool = true;
+
+    const PUBLIC_BY_DEFAULT: bool = true;
 
     fn random(&self, buf: &mut [u8]) {
         // wasi:random does not fail.

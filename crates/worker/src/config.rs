@@ -18,6 +18,20 @@ fn lookup(env: &Env, name: &str) -> Option<String> {
         .or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }
 
+/// A config error for any caller: the details (which can quote a value,
+/// secrets included) go to the log only.
+fn config_error(e: &latticelm_core::ConfigError) -> ApiError {
+    let mut err = ApiError::new(
+        500,
+        "server_error",
+        Some("config_error"),
+        None,
+        "the gateway's configuration (LATTICELM_CONFIG) is invalid; its operator can find why in the Worker's logs",
+    );
+    err.detail = Some(format!("LATTICELM_CONFIG: {e}"));
+    err
+}
+
 /// The isolate's gateway. A config error is answered on every request
 /// (500, naming the key) rather than hidden.
 pub fn gateway(env: &Env) -> Result<Gateway, ApiError> {
@@ -26,15 +40,7 @@ pub fn gateway(env: &Env) -> Result<Gateway, ApiError> {
     }
     let vars = |name: &str| lookup(env, name);
     let config = match lookup(env, "LATTICELM_CONFIG").filter(|t| !t.trim().is_empty()) {
-        Some(text) => Config::from_yaml(&text, &vars).map_err(|e| {
-            ApiError::new(
-                500,
-                "server_error",
-                Some("config_error"),
-                None,
-                format!("LATTICELM_CONFIG: {e}"),
-            )
-        })?,
+        Some(text) => Config::from_yaml(&text, &vars).map_err(|e| config_error(&e))?,
         None => Config::embedded_default(&vars),
     };
     let gateway = Gateway::new(config);

@@ -220,6 +220,8 @@ impl Host for WorkerHost {
         ROUTING.with(|r| f(&mut r.borrow_mut()))
     }
 
+    const PUBLIC_BY_DEFAULT: bool = true;
+
     fn random(&self, buf: &mut [u8]) {
         // crypto.getRandomValues does not fail for buffers this small.
         let _ = getrandom::fill(buf);

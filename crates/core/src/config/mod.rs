@@ -73,6 +73,9 @@ pub struct Config {
     /// Authentication: API keys and OIDC/JWT.
     #[serde(default)]
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Loaded from the embedded default, not from the operator's file.
+    #[serde(skip)]
+    pub embedded: bool,
 }
 
 /// `server:`.
@@ -97,6 +100,17 @@ pub struct ServerConfig {
     /// Time allowed to connect to an upstream.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
     pub upstream_connect_timeout: Duration,
+    /// Host names the gateway answers to (the `host` header, port aside);
+    /// empty: any. Guards a gateway on localhost or an intranet against
+    /// DNS rebinding. `/health` and `/ready` answer any host.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// The operator means this gateway to be reachable by anyone: on the
+    /// Worker and Spin, the embedded default configuration spends a
+    /// provider key without authentication only with this set
+    /// (`LATTICELM_PUBLIC=true`).
+    #[serde(default, deserialize_with = "flag")]
+    pub public: bool,
     /// Most bytes one upstream stream may send (a response past it fails).
     #[serde(default = "default_max_stream")]
     pub max_upstream_stream_bytes: usize,
@@ -116,6 +130,27 @@ fn default_address() -> String {
 fn default_max_body() -> usize {
     32 * 1024 * 1024
 }
+/// A boolean, also from a `${VAR}` that expanded to `true`/`false`.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bool(bool),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bool(b) => Ok(b),
+        Raw::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(true),
+            "false" | "no" | "0" | "" => Ok(false),
+            other => Err(D::Error::custom(format!(
+                "`{other}` is neither true nor false"
+            ))),
+        },
+    }
+}
+
 fn default_max_stream() -> usize {
     256 * 1024 * 1024
 }
@@ -137,6 +172,8 @@ impl Default for ServerConfig {
             upstream_timeout: default_upstream_timeout(),
             upstream_idle_timeout: default_idle_timeout(),
             upstream_connect_timeout: default_connect_timeout(),
+            allowed_hosts: Vec::new(),
+            public: false,
             max_upstream_stream_bytes: default_max_stream(),
             limits: Default::default(),
             insecure_test_principal_header: None,
@@ -289,6 +326,13 @@ impl Default for ConversationsConfig {
 }
 
 impl Config {
+    /// Whether a host that serves the internet by default (Workers, Spin)
+    /// must refuse to spend provider keys for this request: the embedded
+    /// default configuration, no authentication, and no `server.public`.
+    pub fn guards_open_proxy(&self) -> bool {
+        self.embedded && !self.server.public && self.auth.as_ref().is_none_or(|a| !a.enabled)
+    }
+
     /// Parses, expands and validates a YAML configuration. `env` resolves
     /// `${VAR}`: the process environment, Worker secrets, Spin variables.
     pub fn from_yaml(
@@ -323,14 +367,31 @@ impl Config {
         if env("OPENAI_API_KEY").is_some_and(|k| !k.is_empty()) {
             text.push_str(OPENAI_ADDON);
         }
-        // The embedded text is fixed and tested; it cannot fail to load.
-        Config::from_yaml(&text, env)
-            .unwrap_or_else(|e| panic!("embedded default config is broken: {e}"))
+        // The embedded text is fixed and tested; it only fails to load on a
+        // bad LATTICELM_PUBLIC, which then counts as not public.
+        let mut config = Config::from_yaml(&text, env)
+            .or_else(|_| {
+                Config::from_yaml(&text, &|n| {
+                    (n != "LATTICELM_PUBLIC").then(|| env(n)).flatten()
+                })
+            })
+            .unwrap_or_else(|e| panic!("embedded default config is broken: {e}"));
+        config.embedded = true;
+        config
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
             auth.validate()?;
+        }
+        for (i, h) in self.server.allowed_hosts.iter_mut().enumerate() {
+            if h.is_empty() || h.contains(['/', ' ']) {
+                return Err(ConfigError::invalid(
+                    format!("server.allowed_hosts[{i}]"),
+                    "must be a host name, like gateway.example.com or localhost",
+                ));
+            }
+            h.make_ascii_lowercase();
         }
         for (name, p) in &mut self.providers {
             let key = format!("providers.{name}");

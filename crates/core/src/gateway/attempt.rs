@@ -250,6 +250,14 @@ async fn attempt<H: Host>(
         retry_after: None,
     };
     if route.provider.kind != crate::config::ProviderKind::Mock {
+        if H::PUBLIC_BY_DEFAULT && config.guards_open_proxy() && route.provider.key().is_some() {
+            return Err(cannot(crate::error::RequestError::NotAllowed {
+                param: "model".into(),
+                message: format!(
+                    "this gateway runs its embedded default configuration without authentication, so it does not spend provider '{provider}' keys for anyone who asks; its operator can turn on auth, or set LATTICELM_PUBLIC=true (server.public) to serve it to everyone"
+                ),
+            }));
+        }
         providers::passthrough::check(job.body, provider, route.provider, job.caller_passthrough)
             .map_err(cannot)?;
     }

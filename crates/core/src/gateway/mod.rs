@@ -94,6 +94,7 @@ impl Gateway {
             }
             _ => {}
         }
+        self.check_host(&req)?;
         let principal = self.authenticate(host, &req).await?;
         match path {
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
@@ -239,6 +240,33 @@ impl Gateway {
         crate::limits::check_items(&items, &self.config.server.limits)?;
         body.input = Some(Input::Items(items));
         Ok(())
+    }
+
+    /// `server.allowed_hosts`: the `host` header, port aside, must be one
+    /// of them (when any are set).
+    fn check_host(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let allowed = &self.config.server.allowed_hosts;
+        if allowed.is_empty() {
+            return Ok(());
+        }
+        let host = req.header("host").unwrap_or_default().trim();
+        // `[::1]:8080`, `example.com:8080`, `example.com`.
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+        };
+        if allowed.iter().any(|a| {
+            a.eq_ignore_ascii_case(name) || a.trim_matches(['[', ']']).eq_ignore_ascii_case(name)
+        }) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            421,
+            "invalid_request_error",
+            Some("host_not_allowed"),
+            None,
+            "this gateway does not answer to that host name (server.allowed_hosts)",
+        ))
     }
 
     /// Who is calling. Until authentication exists everyone is
