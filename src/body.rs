@@ -45,3 +45,40 @@ impl Body for NativeBody {
         }
     }
 }
+
+/// A response body that keeps its connection marked busy until it is
+/// finished or dropped (see [`crate::conn::ConnClock`]).
+pub struct GuardedBody {
+    inner: NativeBody,
+    _guard: crate::conn::ActiveGuard,
+}
+
+impl GuardedBody {
+    /// `inner`, holding `guard` until the end.
+    pub fn new(inner: NativeBody, guard: crate::conn::ActiveGuard) -> Self {
+        GuardedBody {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

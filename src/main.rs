@@ -2,6 +2,7 @@
 
 mod body;
 mod chat;
+mod conn;
 mod host;
 mod server;
 mod store;

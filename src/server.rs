@@ -3,10 +3,12 @@
 //! socket, so the core's futures and streams never need to be `Send`
 //! (see `crates/core/src/lib.rs`), and a request never changes threads.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -15,7 +17,8 @@ use latticelm_core::routing::RoutingState;
 use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpRequest, RequestError};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::body::NativeBody;
+use crate::body::{GuardedBody, NativeBody};
+use crate::conn::{Budget, ConnClock, Share, TimedIo};
 use crate::host::NativeHost;
 use crate::store::StoreShared;
 
@@ -48,38 +51,85 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
+    let server = gateway.config().server.clone();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // One routing state for the process: every thread sees every outcome.
     let routing = Arc::new(Mutex::new(RoutingState::default()));
     println!(
         "latticelm listening on http://{local} ({threads} threads, {} models)",
         gateway.config().models.len()
     );
+    let shared = Shared {
+        gateway,
+        store,
+        routing,
+        shutdown: shutdown_rx,
+        connections: Budget::new(server.max_connections),
+        bodies: Budget::new(server.max_body_memory),
+    };
     let handles: Vec<_> = listeners
         .into_iter()
         .enumerate()
         .map(|(i, listener)| {
-            let gateway = gateway.clone();
-            let store = store.clone();
-            let routing = routing.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("latticelm-worker-{i}"))
-                .spawn(move || worker(listener, gateway, store, routing))
+                .spawn(move || worker(listener, shared))
                 .map_err(|e| format!("cannot start worker thread: {e}"))
         })
         .collect::<Result<_, _>>()?;
+    wait_for_signal()?;
+    let grace = server.shutdown_grace;
+    eprintln!("latticelm: shutting down: no new connections; in-flight requests have {grace:?}");
+    let _ = shutdown_tx.send(true);
+    let deadline = std::time::Instant::now() + grace;
     for h in handles {
-        h.join()
-            .map_err(|_| "a worker thread panicked".to_owned())??;
+        while !h.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if h.is_finished() {
+            h.join()
+                .map_err(|_| "a worker thread panicked".to_owned())??;
+        }
     }
+    eprintln!("latticelm: stopped");
     Ok(())
 }
 
-fn worker(
-    listener: std::net::TcpListener,
+/// What every worker thread shares.
+#[derive(Clone)]
+struct Shared {
     gateway: Gateway,
     store: StoreShared,
     routing: Arc<Mutex<RoutingState>>,
-) -> Result<(), String> {
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    connections: Budget,
+    bodies: Budget,
+}
+
+/// Blocks until SIGTERM or SIGINT.
+fn wait_for_signal() -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(())
+    })
+}
+
+/// The answer to a connection past `server.max_connections`: written
+/// without reading anything, then closed.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 109\r\n\r\n{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\",\"param\":null,\"code\":\"too_many_connections\"}}";
+
+fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,10 +137,20 @@ fn worker(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-        let server = &gateway.config().server;
-        let host = NativeHost::new(server.upstream_connect_timeout, store.for_worker(), routing);
+        let server = shared.gateway.config().server.clone();
+        let host = NativeHost::new(
+            server.upstream_connect_timeout,
+            shared.store.for_worker(),
+            shared.routing.clone(),
+        );
+        let open = Rc::new(Cell::new(0usize));
+        let mut shutdown = shared.shutdown.clone();
         loop {
-            let (stream, _) = match listener.accept().await {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = shutdown.changed() => break,
+            };
+            let (stream, _) = match accepted {
                 Ok(s) => s,
                 // Out of file descriptors and the like: keep serving.
                 Err(e) => {
@@ -99,45 +159,81 @@ fn worker(
                     continue;
                 }
             };
+            let Some(slot) = shared.connections.take(1) else {
+                let _ = stream.try_write(REFUSED);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let gateway = gateway.clone();
-            let host = host.clone();
+            let (gateway, host, bodies) =
+                (shared.gateway.clone(), host.clone(), shared.bodies.clone());
+            let mut shutdown = shared.shutdown.clone();
+            let open = open.clone();
+            open.set(open.get() + 1);
+            let (header, idle) = (server.client_header_timeout, server.keepalive_timeout);
             tokio::task::spawn_local(async move {
+                let clock = ConnClock::new();
+                let io = TokioIo::new(TimedIo::new(stream, clock.clone(), header, idle));
                 let service = service_fn(move |req| {
-                    let gateway = gateway.clone();
-                    let host = host.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&gateway, &host, req).await) }
+                    let guard = clock.begin();
+                    let (gateway, host, bodies) = (gateway.clone(), host.clone(), bodies.clone());
+                    async move {
+                        let resp = handle(&gateway, &host, &bodies, req).await;
+                        Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
+                    }
                 });
+                let conn = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(io, service);
+                let mut conn = std::pin::pin!(conn);
                 // A client that goes away mid-response is not an error worth logging.
-                let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = shutdown.changed() => {
+                        // Finish the request in flight, take no more.
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+                drop(slot);
+                open.set(open.get() - 1);
             });
         }
+        // Stopped accepting: the connections finish (the main thread
+        // bounds the wait by the grace period).
+        while open.get() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(())
     })
 }
 
 async fn handle(
     gateway: &Gateway,
     host: &NativeHost,
+    bodies: &Budget,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<NativeBody> {
     let (parts, body) = req.into_parts();
-    let limit = gateway.config().server.max_request_bytes;
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let err: ApiError = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                RequestError::TooLarge(limit).into()
-            } else {
-                RequestError::InvalidBody {
-                    path: ".".into(),
-                    message: format!("could not read the body: {e}"),
-                }
-                .into()
-            };
-            return to_hyper(error_response(&err));
+    let server = &gateway.config().server;
+    let limit = server.max_request_bytes;
+    // The share of the body memory budget lives as long as the body.
+    let mut share = bodies.take(0);
+    let read = read_body(body, limit, bodies, &mut share);
+    let body = match tokio::time::timeout(server.client_body_timeout, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return to_hyper(error_response(&e)),
+        Err(_) => {
+            let e = ApiError::new(
+                408,
+                "invalid_request_error",
+                Some("request_timeout"),
+                None,
+                format!(
+                    "the request body did not arrive within {:?} (server.client_body_timeout)",
+                    server.client_body_timeout
+                ),
+            );
+            return to_hyper(error_response(&e));
         }
     };
     let headers = parts
@@ -152,7 +248,46 @@ async fn handle(
         headers,
         body,
     };
-    to_hyper(gateway.handle(host, req).await)
+    let resp = to_hyper(gateway.handle(host, req).await);
+    drop(share);
+    resp
+}
+
+/// Reads a request body up to `limit`, taking its bytes from the body
+/// memory budget as they arrive.
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    budget: &Budget,
+    share: &mut Option<Share>,
+) -> Result<bytes::Bytes, ApiError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::from(RequestError::InvalidBody {
+                path: ".".into(),
+                message: format!("could not read the body: {e}"),
+            })
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > limit {
+            return Err(RequestError::TooLarge(limit).into());
+        }
+        let got = share.as_mut().is_some_and(|s| s.grow(budget, data.len()));
+        if !got {
+            return Err(ApiError::new(
+                503,
+                "server_error",
+                Some("server_busy"),
+                None,
+                "the gateway is holding too many request bodies (server.max_body_memory); retry shortly",
+            ));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(bytes::Bytes::from(out))
 }
 
 fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {

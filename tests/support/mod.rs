@@ -129,6 +129,21 @@ pub fn client() -> reqwest::blocking::Client {
 }
 
 impl Gateway {
+    /// Sends SIGTERM; returns how the process exited, within `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// POSTs a JSON body to /v1/responses; returns status and JSON.
     pub fn post(&self, body: &Value) -> (u16, Value) {
         let r = client()

@@ -100,6 +100,27 @@ pub struct ServerConfig {
     /// Time allowed to connect to an upstream.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
     pub upstream_connect_timeout: Duration,
+    /// Native: time for a client to send a request's headers, from their
+    /// first byte.
+    #[serde(default = "default_header_timeout", deserialize_with = "duration::de")]
+    pub client_header_timeout: Duration,
+    /// Native: time for a client to send a request's whole body.
+    #[serde(default = "default_body_timeout", deserialize_with = "duration::de")]
+    pub client_body_timeout: Duration,
+    /// Native: how long an idle keep-alive connection is kept open.
+    #[serde(default = "default_keepalive", deserialize_with = "duration::de")]
+    pub keepalive_timeout: Duration,
+    /// Native: most connections open at once; more are refused at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Native: most bytes of request bodies held while being read, across
+    /// all connections; past it, requests get 503.
+    #[serde(default = "default_max_body_memory")]
+    pub max_body_memory: usize,
+    /// Native: on SIGTERM or SIGINT, how long in-flight requests and
+    /// streams may take to finish before the process exits.
+    #[serde(default = "default_grace", deserialize_with = "duration::de")]
+    pub shutdown_grace: Duration,
     /// Host names the gateway answers to (the `host` header, port aside);
     /// empty: any. Guards a gateway on localhost or an intranet against
     /// DNS rebinding. `/health` and `/ready` answer any host.
@@ -151,6 +172,25 @@ fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_keepalive() -> Duration {
+    Duration::from_secs(75)
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_max_body_memory() -> usize {
+    512 * 1024 * 1024
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
 fn default_max_stream() -> usize {
     256 * 1024 * 1024
 }
@@ -172,6 +212,12 @@ impl Default for ServerConfig {
             upstream_timeout: default_upstream_timeout(),
             upstream_idle_timeout: default_idle_timeout(),
             upstream_connect_timeout: default_connect_timeout(),
+            client_header_timeout: default_header_timeout(),
+            client_body_timeout: default_body_timeout(),
+            keepalive_timeout: default_keepalive(),
+            max_connections: default_max_connections(),
+            max_body_memory: default_max_body_memory(),
+            shutdown_grace: default_grace(),
             allowed_hosts: Vec::new(),
             public: false,
             max_upstream_stream_bytes: default_max_stream(),
