@@ -4,6 +4,7 @@ mod body;
 mod chat;
 mod conn;
 mod host;
+mod memory_store;
 mod server;
 mod store;
 

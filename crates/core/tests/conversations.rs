@@ -348,3 +348,120 @@ fn conversations_cross_providers() {
         "Claude's signature is not sent to another provider"
     );
 }
+
+#[test]
+fn storage_grows_linearly_and_chains_are_checked() {
+    let gw = gateway_with(
+        "openai-chat",
+        "conversations: { ttl: 60s, max_depth: 30, max_entry_bytes: 20000 }\n",
+    );
+    let host = FakeHost::default();
+    let mut prev: Option<String> = None;
+    let mut ids = Vec::new();
+    for turn in 0..25 {
+        reply(&host, &format!("answer {turn} {}", "x".repeat(200)));
+        let mut body =
+            json!({"model": "test-model", "input": format!("question {turn} {}", "y".repeat(200))});
+        if let Some(p) = &prev {
+            body["previous_response_id"] = json!(p);
+        }
+        let (s, r) = call(&gw, &host, post(&body));
+        assert_eq!(s, 200, "turn {turn}: {r}");
+        prev = r["id"].as_str().map(str::to_owned);
+        ids.push(prev.clone().unwrap());
+    }
+    // Each record holds its own turn: the last is about as large as the
+    // first, not 25 times larger.
+    let sizes: Vec<usize> = host.kv.borrow().values().map(Vec::len).collect();
+    let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+    assert!(*max < 3 * *min, "records from {min} to {max} bytes");
+    // The last upstream request still had the whole conversation.
+    let last = host.sent.borrow().last().cloned().unwrap();
+    let sent: Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 49);
+    // input_items of the last response lists the whole chain's input.
+    let (s, page) = call(
+        &gw,
+        &host,
+        request(
+            "GET",
+            &format!("/v1/responses/{}/input_items", ids[24]),
+            "limit=100",
+            None,
+        ),
+    );
+    assert_eq!((s, page["data"].as_array().unwrap().len()), (200, 49));
+    // A chain whose middle was deleted cannot be continued, and says why.
+    let (s, _) = call(
+        &gw,
+        &host,
+        request("DELETE", &format!("/v1/responses/{}", ids[10]), "", None),
+    );
+    assert_eq!(s, 200);
+    reply(&host, "never");
+    let (s, e) = call(
+        &gw,
+        &host,
+        post(&json!({"model": "test-model", "input": "x", "previous_response_id": ids[24]})),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("previous_response_not_found")),
+        "{e}"
+    );
+    assert!(e["error"]["message"].as_str().unwrap().contains(&ids[10]));
+}
+
+#[test]
+fn depth_and_entry_size_are_capped_before_any_upstream_call() {
+    let gw = gateway_with(
+        "openai-chat",
+        "conversations: { ttl: 60s, max_depth: 3, max_entry_bytes: 5000 }\n",
+    );
+    let host = FakeHost::default();
+    let mut prev = Value::Null;
+    for _ in 0..3 {
+        reply(&host, "ok");
+        let (s, r) = call(
+            &gw,
+            &host,
+            post(&json!({"model": "test-model", "input": "x", "previous_response_id": prev})),
+        );
+        assert_eq!(s, 200, "{r}");
+        prev = r["id"].clone();
+    }
+    let sent = host.sent.borrow().len();
+    let (s, e) = call(
+        &gw,
+        &host,
+        post(&json!({"model": "test-model", "input": "x", "previous_response_id": prev})),
+    );
+    assert_eq!(s, 400, "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("conversations.max_depth"));
+    let (s, e) = call(
+        &gw,
+        &host,
+        post(&json!({"model": "test-model", "input": "z".repeat(6000)})),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (413, Some("stored_response_too_large")),
+        "{e}"
+    );
+    assert_eq!(
+        host.sent.borrow().len(),
+        sent,
+        "no upstream call for either"
+    );
+    // Not stored: no cap.
+    reply(&host, "ok");
+    let (s, _) = call(
+        &gw,
+        &host,
+        post(&json!({"model": "test-model", "input": "z".repeat(6000), "store": false})),
+    );
+    assert_eq!(s, 200);
+}

@@ -346,6 +346,20 @@ pub struct ConversationsConfig {
     /// `memory` store: most bytes kept (oldest evicted first).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: usize,
+    /// Largest stored response, in bytes (a Durable Object value holds at
+    /// most 2 MB); a turn past it is refused before any upstream call.
+    #[serde(default = "default_max_entry_bytes")]
+    pub max_entry_bytes: usize,
+    /// Most responses in one chain of `previous_response_id`.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+}
+
+fn default_max_entry_bytes() -> usize {
+    2_000_000
+}
+fn default_max_depth() -> usize {
+    256
 }
 
 fn default_max_entries() -> usize {
@@ -367,6 +381,8 @@ impl Default for ConversationsConfig {
             url: None,
             max_entries: default_max_entries(),
             max_bytes: default_max_bytes(),
+            max_entry_bytes: default_max_entry_bytes(),
+            max_depth: default_max_depth(),
         }
     }
 }

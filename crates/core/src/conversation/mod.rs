@@ -1,11 +1,13 @@
 //! Stored responses and `previous_response_id`.
 //!
-//! Each stored response keeps everything needed to continue from it: the
-//! whole input chain that was sent to the model (so a continuation needs
-//! one read, not one per turn), the output, who created it, and when it
-//! expires. Per the spec the context of a continuation is
-//! `previous.input` + `previous.output` + `input`, in that order, and it
-//! works across providers: items are kept in the spec's own form.
+//! Each stored response keeps its own turn (the new input items and the
+//! output), the ids of the responses before it, who created it, and when
+//! it expires: storage grows linearly with a conversation (see
+//! `stored.rs` for the reads a continuation costs). Per the spec the
+//! context of a continuation is `previous.input` + `previous.output` +
+//! `input`, in that order, where `previous.input` is itself the whole
+//! chain before it; it works across providers: items are kept in the
+//! spec's own form.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +19,16 @@ use crate::types::{Input, Item, Message, MessageContent, ResponseResource, Role}
 pub struct StoredResponse {
     /// The response as the client saw it.
     pub response: ResponseResource,
-    /// The full input chain that produced it, every item with an id.
+    /// This turn's new input items, every item with an id. (Records
+    /// written before chains held the whole input here, with no
+    /// ancestors: they read the same.)
     pub input: Vec<Item>,
+    /// The response this one continues.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Every response before this one, oldest first.
+    #[serde(default)]
+    pub ancestors: Vec<String>,
     /// The configured provider that answered.
     pub provider: String,
     /// The principal that created it; only it may read or continue it.
@@ -27,8 +37,18 @@ pub struct StoredResponse {
     pub expires_at: u64,
 }
 
-/// The store key of a response id.
-pub fn key(id: &str) -> String {
+/// The store key of a response: `latticelm:response:<owner tag>:<id>`.
+/// The owner tag (a digest of the principal) groups a principal's
+/// responses, so that a bounded store can evict fairly between them.
+pub fn key(owner: &str, id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(owner.as_bytes());
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("latticelm:response:{tag}:{id}")
+}
+
+/// The key of a response stored before keys carried their owner.
+pub fn legacy_key(id: &str) -> String {
     format!("latticelm:response:{id}")
 }
 
@@ -48,12 +68,27 @@ pub fn input_items(input: Option<&Input>) -> Vec<Item> {
     }
 }
 
-/// The context of a continuation: the previous input, the previous
-/// output, then the new input.
-pub fn expand(previous: &StoredResponse, input: Option<&Input>) -> Vec<Item> {
-    let mut items = previous.input.clone();
-    items.extend(previous.response.output.iter().cloned());
+/// The context of a continuation of `chain` (oldest first): each
+/// response's input and output in turn, then the new input.
+pub fn expand(chain: &[StoredResponse], input: Option<&Input>) -> Vec<Item> {
+    let mut items = chain_items(chain);
+    if let Some(last) = chain.last() {
+        items.extend(last.response.output.iter().cloned());
+    }
     items.extend(input_items(input));
+    items
+}
+
+/// The full input of the last response of `chain`: every earlier turn's
+/// input and output, then its own input.
+pub fn chain_items(chain: &[StoredResponse]) -> Vec<Item> {
+    let mut items = Vec::new();
+    for (i, r) in chain.iter().enumerate() {
+        items.extend(r.input.iter().cloned());
+        if i + 1 < chain.len() {
+            items.extend(r.response.output.iter().cloned());
+        }
+    }
     items
 }
 

@@ -13,6 +13,8 @@ fn stored(input: serde_json::Value, output: serde_json::Value) -> StoredResponse
     StoredResponse {
         response,
         input: serde_json::from_value(input).unwrap(),
+        parent: None,
+        ancestors: Vec::new(),
         provider: "p".into(),
         owner: "anonymous".into(),
         expires_at: 10,
@@ -41,7 +43,10 @@ fn expansion_order_is_input_then_output_then_new_input() {
         json!([{"role": "user", "content": "first"}]),
         json!([{"type": "message", "id": "msg_a", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": "one", "annotations": []}]}]),
     );
-    let next = expand(&prev, Some(&Input::Text("second".into())));
+    let next = expand(
+        std::slice::from_ref(&prev),
+        Some(&Input::Text("second".into())),
+    );
     assert_eq!(
         types(&next),
         ["message:user", "message:assistant", "message:user"]
@@ -64,7 +69,7 @@ fn tool_calls_outputs_and_reasoning_are_carried_across() {
         )
         .unwrap(),
     );
-    let chain = expand(&prev, Some(&new));
+    let chain = expand(std::slice::from_ref(&prev), Some(&new));
     assert_eq!(
         types(&chain),
         [
@@ -82,10 +87,36 @@ fn tool_calls_outputs_and_reasoning_are_carried_across() {
         Some("anthropic:SIG"),
         "reasoning is carried unchanged"
     );
-    // A second continuation keeps the whole chain.
+    // A legacy record (its whole chain in `input`) continues the same.
     let mut prev2 = stored(serde_json::to_value(&chain).unwrap(), json!([]));
     prev2.response.output = prev.response.output.clone();
-    assert_eq!(expand(&prev2, None).len(), 6);
+    assert_eq!(expand(std::slice::from_ref(&prev2), None).len(), 6);
+    // A chain of records holding their own turn only reads as the whole
+    // conversation, oldest first.
+    let first = stored(
+        json!([{"role": "user", "content": "one"}]),
+        json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "two"}]}]),
+    );
+    let second = stored(
+        json!([{"role": "user", "content": "three"}]),
+        json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "four"}]}]),
+    );
+    let all = expand(
+        &[first.clone(), second.clone()],
+        Some(&Input::Text("five".into())),
+    );
+    let text: Vec<String> = all
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap().to_string())
+        .collect();
+    for (i, word) in ["one", "two", "three", "four", "five"].iter().enumerate() {
+        assert!(text[i].contains(word), "{i}: {}", text[i]);
+    }
+    assert_eq!(
+        chain_items(&[first, second]).len(),
+        3,
+        "input of the second: one, two, three"
+    );
 }
 
 #[test]

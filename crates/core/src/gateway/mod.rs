@@ -132,15 +132,33 @@ impl Gateway {
         principal: &Principal,
     ) -> Result<HttpResponse, ApiError> {
         let mut body = parse(&self.config, req, principal)?;
-        self.expand(host, principal, &mut body).await?;
-        let stream = body.stream.unwrap_or(false);
-        let model = body.model.clone().unwrap_or_default();
-        let now = clock::now_ms(host);
         let mut seed = [0u8; 32];
         host.random(&mut seed);
         let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
         let id = format!("resp_{}", hex(&seed[..16]));
         let id_seed = word(16);
+        // What this turn stores: its own input, and the chain before it.
+        let own_input = conversation::input_items(body.input.as_ref());
+        let ancestors = self.expand(host, principal, &mut body).await?;
+        let mut saver = body.store.unwrap_or(true).then(|| {
+            let mut input = own_input;
+            conversation::assign_ids(&mut input, &mut IdGen::new(!id_seed));
+            Saver {
+                input,
+                parent: body.previous_response_id.clone(),
+                ancestors,
+                provider: String::new(),
+                owner: principal.id.clone(),
+                ttl: self.config.conversations.ttl,
+                max_bytes: self.config.conversations.max_entry_bytes,
+            }
+        });
+        if let Some(s) = &saver {
+            s.check_input()?;
+        }
+        let stream = body.stream.unwrap_or(false);
+        let model = body.model.clone().unwrap_or_default();
+        let now = clock::now_ms(host);
         routing_store::load(host).await;
         let planned = host.with_routing(|state| {
             routing::plan(
@@ -186,16 +204,9 @@ impl Gateway {
                 return Ok(resp);
             }
         };
-        let saver = body.store.unwrap_or(true).then(|| {
-            let mut input = conversation::input_items(body.input.as_ref());
-            conversation::assign_ids(&mut input, &mut IdGen::new(!id_seed));
-            Saver {
-                input,
-                provider: served.target.provider.clone(),
-                owner: principal.id.clone(),
-                ttl: self.config.conversations.ttl,
-            }
-        });
+        if let Some(s) = saver.as_mut() {
+            s.provider = served.target.provider.clone();
+        }
         let mut resp = match served.body {
             ServedBody::Whole(mut b) => {
                 save(saver.as_ref(), host, &mut b).await?;
@@ -216,18 +227,22 @@ impl Gateway {
         Ok(resp)
     }
 
-    /// Expands `previous_response_id` into the full input.
+    /// Expands `previous_response_id` into the full input; returns the ids
+    /// of the chain it continues, oldest first.
     async fn expand<H: Host>(
         &self,
         host: &H,
         principal: &Principal,
         body: &mut CreateResponseBody,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Vec<String>, ApiError> {
         let Some(prev_id) = &body.previous_response_id else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let now = unix_secs(host);
-        let Some(prev) = stored::load(host, prev_id, &principal.id, now).await? else {
+        let conversations = &self.config.conversations;
+        let Some(chain) =
+            stored::load_chain(host, prev_id, &principal.id, now, conversations).await?
+        else {
             return Err(RequestError::NotFound {
                 what: "previous response",
                 id: prev_id.clone(),
@@ -236,10 +251,20 @@ impl Gateway {
             }
             .into());
         };
-        let items = conversation::expand(&prev, body.input.as_ref());
+        if chain.len() >= conversations.max_depth {
+            return Err(RequestError::InvalidValue {
+                param: "previous_response_id".into(),
+                message: format!(
+                    "this conversation has reached {} responses (conversations.max_depth); continue it in a new one, sending the context as input",
+                    conversations.max_depth
+                ),
+            }
+            .into());
+        }
+        let items = conversation::expand(&chain, body.input.as_ref());
         crate::limits::check_items(&items, &self.config.server.limits)?;
         body.input = Some(Input::Items(items));
-        Ok(())
+        Ok(chain.iter().map(|r| r.response.id.clone()).collect())
     }
 
     /// `server.allowed_hosts`: the `host` header, port aside, must be one
@@ -328,9 +353,11 @@ impl Gateway {
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
         self.find(host, principal, id).await?;
-        host.kv_delete(&conversation::key(id))
+        host.kv_delete(&conversation::key(&principal.id, id))
             .await
             .map_err(|e| stored::unavailable(&e))?;
+        // Written before keys carried their owner.
+        let _ = host.kv_delete(&conversation::legacy_key(id)).await;
         Ok(json_ok(
             serde_json::json!({"id": id, "object": "response", "deleted": true}),
         ))
@@ -343,9 +370,20 @@ impl Gateway {
         principal: &Principal,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
-        let found = self.find(host, principal, id).await?;
+        let now = unix_secs(host);
+        let conversations = &self.config.conversations;
+        let Some(chain) = stored::load_chain(host, id, &principal.id, now, conversations).await?
+        else {
+            return Err(RequestError::NotFound {
+                what: "response",
+                id: id.to_owned(),
+                param: None,
+                code: "not_found",
+            }
+            .into());
+        };
         Ok(json_ok(conversation::input_items_page(
-            &found.input,
+            &conversation::chain_items(&chain),
             &req.query,
         )?))
     }

@@ -40,6 +40,8 @@ pub struct FakeHost {
     pub slept_ms: Rc<std::cell::Cell<u64>>,
     /// Every sleep, in order.
     pub sleeps: Rc<RefCell<Vec<Duration>>>,
+    /// Random draws so far.
+    pub draws: Rc<std::cell::Cell<u64>>,
     /// The routing state (per host, as on a Worker isolate).
     pub routing: Rc<RefCell<latticelm_core::routing::RoutingState>>,
 }
@@ -98,8 +100,12 @@ impl Host for FakeHost {
         f(&mut self.routing.borrow_mut())
     }
     fn random(&self, buf: &mut [u8]) {
+        // Fixed, but a different draw each call (the first is the same
+        // for every host, so snapshots stay stable).
+        let n = self.draws.get();
+        self.draws.set(n + 1);
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11) ^ (n as u8).wrapping_mul(101);
         }
     }
 }
