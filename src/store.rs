@@ -73,7 +73,7 @@ pub enum StoreShared {
     /// The one memory store.
     Memory(Arc<Mutex<MemoryStore>>),
     /// The Redis URL.
-    Redis(redis::Client),
+    Redis(Box<redis::Client>),
 }
 
 impl StoreShared {
@@ -83,9 +83,24 @@ impl StoreShared {
             None | Some("memory") => Ok(StoreShared::Memory(Arc::new(Mutex::new(MemoryStore::new(c.max_entries, c.max_bytes))))),
             Some("redis") => {
                 let url = c.url.as_deref().unwrap_or_default();
-                redis::Client::open(url)
-                    .map(StoreShared::Redis)
-                    .map_err(|e| format!("config key `conversations.url`: `{url}` is not a Redis URL: {e}"))
+                let bad = |e: redis::RedisError| {
+                    // The URL can hold a password: name only what is wrong.
+                    format!("config key `conversations.url`: not a usable Redis URL: {:?}", e.kind())
+                };
+                let client = match &c.ca_file {
+                    Some(path) => {
+                        let pem = std::fs::read(path).map_err(|e| {
+                            format!("config key `conversations.ca_file`: cannot read {path}: {e}")
+                        })?;
+                        let certs = redis::TlsCertificates {
+                            client_tls: None,
+                            root_cert: Some(pem),
+                        };
+                        redis::Client::build_with_tls(url, certs).map_err(bad)?
+                    }
+                    None => redis::Client::open(url).map_err(bad)?,
+                };
+                Ok(StoreShared::Redis(Box::new(client)))
             }
             Some(other) => Err(format!(
                 "config key `conversations.store`: `{other}` is not available in the native host (use memory or redis)"
@@ -98,7 +113,7 @@ impl StoreShared {
         match self {
             StoreShared::Memory(m) => NativeStore::Memory(m.clone()),
             StoreShared::Redis(client) => NativeStore::Redis(Rc::new(RedisStore {
-                client: client.clone(),
+                client: (**client).clone(),
                 conn: RefCell::new(None),
             })),
         }

@@ -206,3 +206,37 @@ fn redis_down_means_503_not_success() {
     let (s, _) = gw.post(&json!({"model": "llama", "input": "a", "store": false}));
     assert_eq!(s, 200, "store: false does not need the store");
 }
+
+#[test]
+fn redis_over_tls_with_a_password() {
+    let Some((redis, ca, _dir)) = redis_tls("s3cret-pw") else {
+        return;
+    };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let store = |url: &str| {
+        format!(
+            "{{ store: redis, url: \"{url}\", ca_file: \"{}\", ttl: 1h }}",
+            ca.display()
+        )
+    };
+    let gw = start_with(
+        &config_with_conversations(&mock, &store(&redis.url)),
+        mock.clone(),
+    );
+    let (s, first) = gw.post(&json!({"model": "llama", "input": "over tls"}));
+    assert_eq!(s, 200, "{first}");
+    let (s, second) =
+        gw.post(&json!({"model": "llama", "input": "again", "previous_response_id": first["id"]}));
+    assert_eq!(s, 200, "{second}");
+    // A wrong password: the store refuses, the client gets a 503 that
+    // does not repeat the password.
+    let wrong = redis.url.replace("s3cret-pw", "wrong-pw");
+    let gw = start_with(&config_with_conversations(&mock, &store(&wrong)), mock);
+    let (s, e) = gw.post(&json!({"model": "llama", "input": "x"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("wrong-pw"));
+}

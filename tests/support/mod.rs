@@ -313,6 +313,86 @@ pub fn redis() -> Option<Redis> {
     })
 }
 
+/// A `redis-server` that needs a password and speaks only TLS, with a
+/// certificate from a CA made for it: its `rediss://` URL (password
+/// included) and the CA's PEM file. `None` without redis-server or openssl.
+pub fn redis_tls(password: &str) -> Option<(Redis, std::path::PathBuf, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |cmd: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let made = sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=latticelm-test-ca")
+        && sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost")
+        && sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > ext.cnf")
+        && sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile ext.cnf");
+    if !made || redis().is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have redis-server and openssl"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .current_dir(d)
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args([
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+        ])
+        .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"])
+        .args([
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server (TLS) did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ca = d.join("ca.pem");
+    Some((
+        Redis {
+            child,
+            url: format!("rediss://:{password}@127.0.0.1:{port}"),
+        },
+        ca,
+        dir,
+    ))
+}
+
 /// The test config with a conversations section.
 pub fn config_with_conversations(mock: &str, conversations: &str) -> String {
     format!("{}\nconversations: {conversations}\n", config(mock)).replace(

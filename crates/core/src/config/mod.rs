@@ -337,9 +337,14 @@ pub struct ConversationsConfig {
     /// Store backend (host-specific: `memory`, `redis`, …).
     #[serde(default)]
     pub store: Option<String>,
-    /// Store URL (for `redis`).
+    /// Store URL (for `redis`): `redis://[:password@]host:port[/db]`, or
+    /// `rediss://` for TLS (with `user:password@` for ACL users).
     #[serde(default)]
     pub url: Option<String>,
+    /// `rediss://`: a PEM file of the CA that signed the server's
+    /// certificate (default: the system's roots).
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// `memory` store: most responses kept (oldest evicted first).
     #[serde(default = "default_max_entries")]
     pub max_entries: usize,
@@ -379,6 +384,7 @@ impl Default for ConversationsConfig {
             ttl: default_ttl(),
             store: None,
             url: None,
+            ca_file: None,
             max_entries: default_max_entries(),
             max_bytes: default_max_bytes(),
             max_entry_bytes: default_max_entry_bytes(),
