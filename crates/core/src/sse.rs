@@ -214,13 +214,17 @@ pub const DONE: &[u8] = b"data: [DONE]\n\n";
 pub fn encode(event: &StreamEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"event: ");
     for b in event.type_name().bytes() {
-        let safe = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
-        out.push(if safe { b } else { b'_' });
+        out.push(if safe_event_byte(b) { b } else { b'_' });
     }
     out.extend_from_slice(b"\ndata: ");
     // Serializing our own types cannot fail.
     let _ = serde_json::to_writer(&mut *out, event);
     out.extend_from_slice(b"\n\n");
+}
+
+/// A byte an event type may hold on its `event:` line.
+pub(crate) fn safe_event_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
 }
 
 /// Encodes several events into one chunk.

@@ -202,6 +202,10 @@ pub fn assert_valid_stream(events: &[Value]) {
             .or(e["summary_index"].as_u64())
             .unwrap_or(0);
         let t = e["type"].as_str().unwrap();
+        // Provider extensions (`openai:…`) are not the spec's events.
+        if t.contains(':') {
+            continue;
+        }
         if let Some(kind) = t.strip_suffix(".delta") {
             acc.entry((oi, ci, kind))
                 .or_default()

@@ -49,6 +49,8 @@ pub struct ResponseBuilder {
     finished: bool,
     /// The error a failed response reports in its `error` event.
     failure: Option<ErrorPayload>,
+    /// The upstream contradicted itself (see [`ResponseBuilder::take_inconsistency`]).
+    inconsistent: Option<String>,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -66,6 +68,7 @@ impl ResponseBuilder {
             ids: IdGen::new(id_seed),
             finished: false,
             failure: None,
+            inconsistent: None,
         }
     }
 
@@ -94,6 +97,13 @@ impl ResponseBuilder {
     /// The finished response.
     pub fn into_response(self) -> ResponseResource {
         self.response
+    }
+
+    /// Why the upstream's stream contradicted itself (a final item that
+    /// its deltas do not add up to), once; the gateway fails such a
+    /// response rather than hand on two versions of it.
+    pub fn take_inconsistency(&mut self) -> Option<String> {
+        self.inconsistent.take()
     }
 
     /// The error of a settled, failed response.
@@ -447,8 +457,22 @@ impl ResponseBuilder {
         if !self.is_open(index) {
             return;
         }
-        if let Some(Item::FunctionCall(f)) = &replacement {
+        let mut replacement = replacement;
+        if let Some(Item::FunctionCall(f)) = &mut replacement {
             self.arguments_done(index, &f.arguments);
+            // Deltas already sent cannot be taken back: when the upstream's
+            // final arguments are not what its deltas added up to, the
+            // item keeps what the client assembled, and the stream is
+            // reported as inconsistent.
+            if let Some(Item::FunctionCall(sent)) = self.response.output.get(index) {
+                if sent.arguments != f.arguments {
+                    self.inconsistent = Some(format!(
+                        "the arguments of function call {} do not match the deltas streamed for it",
+                        f.call_id
+                    ));
+                    f.arguments = sent.arguments.clone();
+                }
+            }
         }
         self.close_part(index);
         self.open[index] = None;
@@ -578,6 +602,22 @@ impl ResponseBuilder {
     pub fn extension_event(&mut self, mut event: Value) {
         if let Some(obj) = event.as_object_mut() {
             obj.insert("sequence_number".into(), Value::from(self.seq));
+            // The type comes from the upstream and becomes the `event:`
+            // line: only characters that cannot end or bend that line.
+            if let Some(Value::String(t)) = obj.get_mut("type") {
+                if !t.bytes().all(crate::sse::safe_event_byte) {
+                    *t = t
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii() && crate::sse::safe_event_byte(c as u8) {
+                                c
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                }
+            }
         }
         self.emit(|_| StreamEvent::Extension(event));
     }

@@ -329,6 +329,16 @@ async fn attempt<H: Host>(
                 let status = e.status;
                 failed(e, Failure::Status(status))
             })?;
+        if let Some(why) = b.take_inconsistency() {
+            let error = ApiError::new(
+                502,
+                "server_error",
+                Some("upstream_invalid_response"),
+                None,
+                format!("upstream '{provider}' sent an inconsistent response: {why}"),
+            );
+            return Err(failed(error, Failure::Status(502)));
+        }
         b.settle(outcome, unix_secs(host));
         return Ok(ServedBody::Whole(Box::new(b)));
     }

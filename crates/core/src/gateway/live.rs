@@ -141,6 +141,14 @@ impl Live {
                 });
             }
         }
+        if let Some(why) = self.b.take_inconsistency() {
+            self.upstream = None;
+            return Err(StreamFault {
+                code: "upstream_invalid_response",
+                message: format!("upstream '{provider}' sent an inconsistent stream: {why}"),
+                failure: Failure::Status(502),
+            });
+        }
         if !self.b.is_finished() && (ended || self.translator.is_terminal()) {
             // Stop reading (and drop) the upstream once it is finished.
             self.upstream = None;
