@@ -257,6 +257,15 @@ impl Drop for Redis {
     }
 }
 
+/// A loopback port nobody listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Starts `redis-server` (Debian's package). `None` when it is not
 /// installed, which CI does not allow.
 pub fn redis() -> Option<Redis> {
@@ -272,11 +281,7 @@ pub fn redis() -> Option<Redis> {
         eprintln!("skipped: redis-server is not installed");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new("redis-server")
         .args([
             "--port",
@@ -340,11 +345,7 @@ pub fn redis_tls(password: &str) -> Option<(Redis, std::path::PathBuf, tempfile:
         );
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new("redis-server")
         .current_dir(d)
         .args([
@@ -434,11 +435,7 @@ pub fn start_worker_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Opt
     static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _building = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new("npx")
         .current_dir(root())
         .args([

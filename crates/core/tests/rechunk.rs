@@ -8,44 +8,6 @@ use common::*;
 use proptest::prelude::*;
 use serde_json::json;
 
-fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
-    let base = shared_dir().join("fixtures");
-    let mut out = Vec::new();
-    for (dir, kind) in [
-        ("openai-responses", "openai"),
-        ("open-responses", "openai"),
-        ("azure-openai-responses", "openai"),
-        ("openai-chat", "openai-chat"),
-        ("anthropic", "anthropic"),
-        ("google", "google"),
-    ] {
-        for entry in std::fs::read_dir(base.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.to_string_lossy().ends_with(".chunks.txt") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                let mut sse = Vec::new();
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    if kind != "openai-chat" && kind != "google" {
-                        let t = line
-                            .split("\"type\":\"")
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .unwrap();
-                        sse.extend_from_slice(format!("event: {t}\r\n").as_bytes());
-                    }
-                    sse.extend_from_slice(format!("data: {line}\r\n\r\n").as_bytes());
-                }
-                if kind == "openai-chat" {
-                    sse.extend_from_slice(b"data: [DONE]\r\n\r\n");
-                }
-                out.push((kind, sse));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn replay(kind: &str, chunks: Vec<Bytes>) -> Vec<u8> {
     let host = FakeHost::answering(Canned {
         status: 200,

@@ -31,6 +31,17 @@ struct Cached {
     fetched_at: u64,
 }
 
+impl Cached {
+    /// The keys, when they may be used without a fetch: fresh (and no
+    /// refetch forced), or fetched too recently to fetch again.
+    fn usable(&self, now: u64, ttl: u64, force: bool) -> Option<Vec<Value>> {
+        let age = now.saturating_sub(self.fetched_at);
+        let fresh = age < ttl;
+        let may_refetch = age >= REFETCH_INTERVAL;
+        ((fresh && !force) || (force && !may_refetch)).then(|| self.keys.clone())
+    }
+}
+
 fn store_key(config: &AuthConfig) -> String {
     format!(
         "latticelm:jwks:{}",
@@ -53,22 +64,14 @@ impl JwksCache {
     ) -> Result<Vec<Value>, AuthError> {
         let ttl = config.jwks_ttl.as_secs();
         let cached = self.state.lock().ok().and_then(|s| s.clone());
-        if let Some(c) = &cached {
-            let fresh = now.saturating_sub(c.fetched_at) < ttl;
-            let may_refetch = now.saturating_sub(c.fetched_at) >= REFETCH_INTERVAL;
-            if (fresh && !force) || (force && !may_refetch) {
-                return Ok(c.keys.clone());
-            }
+        if let Some(keys) = cached.as_ref().and_then(|c| c.usable(now, ttl, force)) {
+            return Ok(keys);
         }
         // One fetch at a time; whoever waited finds the fresh keys.
         let _fetching = self.fetching.lock().await;
         let cached = self.state.lock().ok().and_then(|s| s.clone());
-        if let Some(c) = &cached {
-            let fresh = now.saturating_sub(c.fetched_at) < ttl;
-            let may_refetch = now.saturating_sub(c.fetched_at) >= REFETCH_INTERVAL;
-            if (fresh && !force) || (force && !may_refetch) {
-                return Ok(c.keys.clone());
-            }
+        if let Some(keys) = cached.as_ref().and_then(|c| c.usable(now, ttl, force)) {
+            return Ok(keys);
         }
         let key = store_key(config);
         if !force && cached.is_none() {

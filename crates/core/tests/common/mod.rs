@@ -170,3 +170,43 @@ pub fn run(gw: &Gateway, host: &FakeHost, req: HttpRequest) -> (u16, Vec<Bytes>)
         (resp.status, chunks)
     })
 }
+
+/// Every recorded stream as the SSE its provider sends (CRLF line ends),
+/// with the provider type that reads it.
+pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
+    let base = shared_dir().join("fixtures");
+    let mut out = Vec::new();
+    for (dir, kind) in [
+        ("openai-responses", "openai"),
+        ("open-responses", "openai"),
+        ("azure-openai-responses", "openai"),
+        ("openai-chat", "openai-chat"),
+        ("anthropic", "anthropic"),
+        ("google", "google"),
+    ] {
+        for entry in std::fs::read_dir(base.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".chunks.txt") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut sse = Vec::new();
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if kind != "openai-chat" && kind != "google" {
+                        let t = line
+                            .split("\"type\":\"")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .unwrap();
+                        sse.extend_from_slice(format!("event: {t}\r\n").as_bytes());
+                    }
+                    sse.extend_from_slice(format!("data: {line}\r\n\r\n").as_bytes());
+                }
+                if kind == "openai-chat" {
+                    sse.extend_from_slice(b"data: [DONE]\r\n\r\n");
+                }
+                out.push((kind, sse));
+            }
+        }
+    }
+    out.sort();
+    out
+}
