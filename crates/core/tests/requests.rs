@@ -93,3 +93,100 @@ fn upstream_request_bodies() {
         insta::assert_json_snapshot!(kind, out);
     }
 }
+
+/// A request carrying every top-level field of the spec, and fields that
+/// only Codex or OpenAI know: each protocol's upstream body holds only
+/// fields its own API defines.
+#[test]
+fn upstream_bodies_hold_only_their_apis_fields() {
+    let everything = json!({
+        "model": "test-model", "input": "x", "instructions": "i",
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        "tool_choice": "auto", "text": {"format": {"type": "text"}, "verbosity": "low"},
+        "reasoning": {"effort": "low", "summary": "auto"}, "temperature": 0.5, "top_p": 0.9,
+        "presence_penalty": 0.1, "frequency_penalty": 0.1, "max_output_tokens": 100,
+        "max_tool_calls": 3, "top_logprobs": 1, "parallel_tool_calls": true, "stream": true,
+        "stream_options": {"include_obfuscation": false}, "store": false, "background": false,
+        "metadata": {"k": "v"}, "include": ["reasoning.encrypted_content"], "truncation": "auto",
+        "safety_identifier": "s", "prompt_cache_key": "p", "user": "u",
+        "client_metadata": {"x": "y"}, "conversation": null, "prompt": null,
+    });
+    let allowed: &[(&str, &[&str])] = &[
+        (
+            "openai-chat",
+            &[
+                "model",
+                "messages",
+                "tools",
+                "tool_choice",
+                "temperature",
+                "top_p",
+                "presence_penalty",
+                "frequency_penalty",
+                "max_tokens",
+                "max_completion_tokens",
+                "top_logprobs",
+                "logprobs",
+                "parallel_tool_calls",
+                "stream",
+                "stream_options",
+                "response_format",
+                "reasoning_effort",
+                "safety_identifier",
+                "prompt_cache_key",
+                "service_tier",
+                "stop",
+                "metadata",
+                "store",
+                "user",
+                "verbosity",
+            ],
+        ),
+        (
+            "anthropic",
+            &[
+                "model",
+                "messages",
+                "system",
+                "tools",
+                "tool_choice",
+                "temperature",
+                "top_p",
+                "top_k",
+                "max_tokens",
+                "stream",
+                "stop_sequences",
+                "thinking",
+                "metadata",
+                "service_tier",
+            ],
+        ),
+        (
+            "google",
+            &[
+                "contents",
+                "systemInstruction",
+                "tools",
+                "toolConfig",
+                "generationConfig",
+                "safetySettings",
+                "cachedContent",
+            ],
+        ),
+    ];
+    for (kind, keys) in allowed {
+        let host = FakeHost::answering(Canned {
+            status: 500,
+            ..Default::default()
+        });
+        let _ = run(&gateway(kind), &host, post(&everything));
+        let sent = host.sent.borrow();
+        let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+        for k in body.as_object().unwrap().keys() {
+            assert!(
+                keys.contains(&k.as_str()),
+                "{kind}: `{k}` is not a field of its API: {body}"
+            );
+        }
+    }
+}

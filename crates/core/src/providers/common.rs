@@ -37,6 +37,24 @@ pub(crate) fn path_segment(name: &str) -> Result<String, RequestError> {
     Ok(out)
 }
 
+/// The request's fields the gateway does not know (`top_k`,
+/// `repetition_penalty`, …), copied into a non-Responses upstream body
+/// only when the operator lists them in `providers.<name>.passthrough`: a
+/// Responses-only field (`client_metadata`, `conversation`, `user`, …)
+/// copied verbatim would make a real Anthropic or Gemini API refuse the
+/// request.
+pub(crate) fn copy_allowed_extras(
+    body: &crate::types::CreateResponseBody,
+    provider: &crate::config::ProviderConfig,
+    out: &mut serde_json::Map<String, Value>,
+) {
+    for (k, v) in &body.extra {
+        if k != "stop" && provider.passthrough.iter().any(|p| p == k) {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
 /// A request feature a protocol cannot express: rejected, never dropped.
 pub(crate) fn unsupported(
     param: impl Into<String>,

@@ -32,9 +32,12 @@ pub(crate) fn check(
         param,
     }
     };
-    for field in FIELDS {
-        if body.extra.get(field).is_some_and(|v| !v.is_null()) && !allowed(field) {
-            return Err(refuse(field.to_owned(), field));
+    // Elsewhere these fields are not sent at all (see
+    // `common::copy_allowed_extras`).
+    let responses = super::Protocol::of(provider) == super::Protocol::Responses;
+    for field in FIELDS.iter().filter(|_| responses) {
+        if body.extra.get(*field).is_some_and(|v| !v.is_null()) && !allowed(field) {
+            return Err(refuse((*field).to_owned(), field));
         }
     }
     if let Some(tier) = body.service_tier.as_deref() {
@@ -43,7 +46,7 @@ pub(crate) fn check(
         }
     }
     // Other protocols refuse hosted tools anyway, as unsupported.
-    if super::Protocol::of(provider) != super::Protocol::Responses {
+    if !responses {
         return Ok(());
     }
     for (i, tool) in body.tools.iter().flatten().enumerate() {

@@ -122,7 +122,7 @@ pub fn gateway(kind: &str) -> Gateway {
 /// `service_tier` and the other passthrough fields (translation tests).
 pub fn gateway_passthrough(kind: &str) -> Gateway {
     let yaml = format!(
-        "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test, passthrough: [service_tier, conversation, prompt] }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
+        "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test, passthrough: [service_tier, conversation, prompt, top_k, repetition_penalty] }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
     );
     Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
 }

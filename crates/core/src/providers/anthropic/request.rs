@@ -140,17 +140,14 @@ pub fn build(
         out.insert("stream".into(), json!(true));
     }
     // `stop` (a string or a list), as Chat clients send it.
-    let mut extra = body.extra.clone();
-    if let Some(stop) = extra.remove("stop") {
+    if let Some(stop) = body.extra.get("stop").cloned() {
         let list = match stop {
             Value::String(s) => json!([s]),
             other => other,
         };
         out.insert("stop_sequences".into(), list);
     }
-    for (k, v) in extra {
-        out.entry(k).or_insert(v);
-    }
+    common::copy_allowed_extras(body, route.provider, &mut out);
     Ok(Value::Object(out))
 }
 

@@ -126,8 +126,7 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
             gen.insert("thinkingConfig".into(), Value::Object(thinking));
         }
     }
-    let mut extra = body.extra.clone();
-    if let Some(stop) = extra.remove("stop") {
+    if let Some(stop) = body.extra.get("stop").cloned() {
         gen.insert(
             "stopSequences".into(),
             if stop.is_string() {
@@ -140,9 +139,7 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
     if !gen.is_empty() {
         out.insert("generationConfig".into(), Value::Object(gen));
     }
-    for (k, v) in extra {
-        out.entry(k).or_insert(v);
-    }
+    common::copy_allowed_extras(body, route.provider, &mut out);
     Ok(Value::Object(out))
 }
 

@@ -157,11 +157,10 @@ pub fn build(
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    // Unknown top-level fields are the client's extra parameters for this
-    // server (top_k, repetition_penalty, …): pass them on.
-    for (k, v) in &body.extra {
-        out.entry(k.clone()).or_insert_with(|| v.clone());
+    if let Some(stop) = body.extra.get("stop") {
+        out.insert("stop".into(), stop.clone());
     }
+    common::copy_allowed_extras(body, route.provider, &mut out);
     Ok(Value::Object(out))
 }
 
