@@ -51,6 +51,8 @@ pub struct ResponseBuilder {
     failure: Option<ErrorPayload>,
     /// The upstream contradicted itself (see [`ResponseBuilder::take_inconsistency`]).
     inconsistent: Option<String>,
+    /// Flattened tool names to map back (see `providers::tool_map`).
+    tool_map: Option<crate::providers::tool_map::ToolMap>,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -69,6 +71,7 @@ impl ResponseBuilder {
             finished: false,
             failure: None,
             inconsistent: None,
+            tool_map: None,
         }
     }
 
@@ -97,6 +100,12 @@ impl ResponseBuilder {
     /// The finished response.
     pub fn into_response(self) -> ResponseResource {
         self.response
+    }
+
+    /// Maps the upstream's flattened tool names back to what the client
+    /// sent (namespaced tools).
+    pub fn map_tools(&mut self, map: crate::providers::tool_map::ToolMap) {
+        self.tool_map = Some(map);
     }
 
     /// Why the upstream's stream contradicted itself (a final item that
@@ -152,13 +161,19 @@ impl ResponseBuilder {
         name: String,
     ) -> usize {
         let id = id.unwrap_or_else(|| self.ids.next("fc_"));
+        let mut extra = crate::types::Extra::default();
+        let mut name = name;
+        if let Some((ns, inner)) = self.tool_map.as_ref().and_then(|m| m.namespaced(&name)) {
+            extra.insert("namespace".into(), Value::String(ns.clone()));
+            name = inner.clone();
+        }
         self.push_item(Item::FunctionCall(FunctionCall {
             id: Some(id),
             call_id,
             name,
             arguments: String::new(),
             status: Some(IN_PROGRESS.into()),
-            extra: Default::default(),
+            extra,
         }))
     }
 

@@ -313,6 +313,11 @@ pub struct ProviderConfig {
     /// allowed for every caller. Off unless listed.
     #[serde(default)]
     pub passthrough: Vec<String>,
+    /// Chat, Anthropic, Gemini: what becomes of a hosted tool the protocol
+    /// cannot express (`web_search`, `local_shell`, …): `drop` (default;
+    /// named in `x-latticelm-dropped-tools`) or `reject` (400).
+    #[serde(default)]
+    pub unsupported_tools: Option<String>,
 }
 
 impl ProviderConfig {
@@ -487,6 +492,14 @@ impl Config {
                     return Err(ConfigError::invalid(
                         format!("{key}.api"),
                         format!("`{api}`: only azureopenai providers take `api`, and it is `responses` or `chat`"),
+                    ));
+                }
+            }
+            if let Some(u) = p.unsupported_tools.as_deref() {
+                if u != "drop" && u != "reject" {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.unsupported_tools"),
+                        format!("`{u}` is neither `drop` nor `reject`"),
                     ));
                 }
             }

@@ -46,6 +46,8 @@ pub(crate) struct Served {
     pub attempts: u32,
     /// The response so far.
     pub body: ServedBody,
+    /// Hosted tools left out for this target's protocol.
+    pub dropped_tools: Vec<String>,
 }
 
 /// A target as the response headers and the breaker name it.
@@ -144,7 +146,7 @@ pub(crate) async fn run<H: Host>(
         gave_up.last = Some(target_of(c));
         let started = now_ms(host);
         match attempt(config, host, job, c).await {
-            Ok(body) => {
+            Ok((body, dropped_tools)) => {
                 let ttfb = Duration::from_millis(now_ms(host).saturating_sub(started));
                 // A stream may already have failed right after its first
                 // output: the client keeps that output, the breaker counts
@@ -164,6 +166,7 @@ pub(crate) async fn run<H: Host>(
                     target: target_of(c),
                     attempts: gave_up.attempts,
                     body,
+                    dropped_tools,
                 });
             }
             Err(e) => {
@@ -238,7 +241,7 @@ async fn attempt<H: Host>(
     host: &H,
     job: &Job<'_>,
     c: &Candidate<'_>,
-) -> Result<ServedBody, AttemptError> {
+) -> Result<(ServedBody, Vec<String>), AttemptError> {
     let route = &c.route;
     let provider = route.provider_name;
     let protocol = Protocol::of(route.provider);
@@ -261,8 +264,12 @@ async fn attempt<H: Host>(
         providers::passthrough::check(job.body, provider, route.provider, job.caller_passthrough)
             .map_err(cannot)?;
     }
+    // Namespaced and hosted tools, for protocols without them.
+    let (body, map) = providers::tool_map::adapt(job.body, protocol, route.provider);
+    let body: &crate::types::CreateResponseBody = &body;
+    let dropped = map.dropped.clone();
     let request =
-        providers::build_request(route, job.body, job.stream, header_timeout).map_err(cannot)?;
+        providers::build_request(route, body, job.stream, header_timeout).map_err(cannot)?;
     let sent = if route.provider.kind == crate::config::ProviderKind::Mock {
         Some(Ok(providers::mock::serve(
             &request,
@@ -311,6 +318,7 @@ async fn attempt<H: Host>(
         return Err(status_error(host, protocol, provider, resp, idle, job.deadline).await);
     }
     let mut b = ResponseBuilder::new(job.skeleton.clone(), job.id_seed, job.stream);
+    b.map_tools(map);
     if !job.stream {
         let raw = read_all(host, resp.body, idle, job.deadline)
             .await
@@ -324,8 +332,8 @@ async fn attempt<H: Host>(
                     Failure::Connect,
                 )
             })?;
-        let outcome = providers::parse_response(protocol, provider, job.body, &raw, &mut b)
-            .map_err(|e| {
+        let outcome =
+            providers::parse_response(protocol, provider, body, &raw, &mut b).map_err(|e| {
                 let status = e.status;
                 failed(e, Failure::Status(status))
             })?;
@@ -340,21 +348,21 @@ async fn attempt<H: Host>(
             return Err(failed(error, Failure::Status(502)));
         }
         b.settle(outcome, unix_secs(host));
-        return Ok(ServedBody::Whole(Box::new(b)));
+        return Ok((ServedBody::Whole(Box::new(b)), dropped));
     }
     b.start();
-    let translator = StreamTranslator::new(protocol, provider, job.body);
+    let translator = StreamTranslator::new(protocol, provider, body);
     let max = config.server.max_upstream_stream_bytes;
     let mut live = Live::new(resp.body, translator, b, max);
     // The first-byte hold: nothing reaches the client until the upstream
     // has produced output, so a failure before that can fail over.
     loop {
         if live.has_output() {
-            return Ok(ServedBody::Stream(Box::new(live)));
+            return Ok((ServedBody::Stream(Box::new(live)), dropped));
         }
         if live.b.is_finished() {
             let Some(err) = live.b.failure() else {
-                return Ok(ServedBody::Stream(Box::new(live)));
+                return Ok((ServedBody::Stream(Box::new(live)), dropped));
             };
             let status = routing::status_of_error(err);
             let error = UpstreamError::Status {

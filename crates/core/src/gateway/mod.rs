@@ -196,7 +196,7 @@ impl Gateway {
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
-        let served = match served {
+        let mut served = match served {
             Ok(s) => s,
             Err(gave_up) => {
                 let mut resp = error_response(&gave_up.error);
@@ -207,6 +207,7 @@ impl Gateway {
         if let Some(s) = saver.as_mut() {
             s.provider = served.target.provider.clone();
         }
+        let dropped = std::mem::take(&mut served.dropped_tools);
         let mut resp = match served.body {
             ServedBody::Whole(mut b) => {
                 save(saver.as_ref(), host, &mut b).await?;
@@ -224,6 +225,10 @@ impl Gateway {
             }
         };
         served_headers(&mut resp, Some(&served.target), served.attempts);
+        if !dropped.is_empty() {
+            resp.headers
+                .push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));
+        }
         Ok(resp)
     }
 
