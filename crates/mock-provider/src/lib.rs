@@ -12,7 +12,8 @@
 //! - `sleep:<ms>`: the synthesized answer after a pause before the headers;
 //! - anything else: a synthesized answer. It echoes the last user text
 //!   (`echo: …`), reports a tool result (`tool said: …`), or calls the
-//!   first offered tool whose name the user text mentions.
+//!   first offered tool whose name the user text mentions (with
+//!   `… run: <text>`, passing just `<text>`: a command for an agent's shell).
 //!
 //! Every request is recorded; `GET /_mock/requests` lists them and
 //! `DELETE /_mock/requests` forgets them.

@@ -52,7 +52,11 @@ pub(crate) fn check(
     for (i, tool) in body.tools.iter().flatten().enumerate() {
         let Tool::Other(v) = tool else { continue };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
-        if !allowed(kind) {
+        // Tools the client runs itself reach nothing of the account.
+        let client_side = matches!(kind, "namespace" | "custom" | "local_shell")
+            || (kind == "tool_search"
+                && v.get("execution").and_then(Value::as_str) == Some("client"));
+        if !client_side && !allowed(kind) {
             return Err(refuse(format!("tools[{i}]"), kind));
         }
     }

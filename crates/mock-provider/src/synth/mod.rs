@@ -105,9 +105,14 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
                 .as_object()
                 .and_then(|p| p.keys().next().cloned())
                 .unwrap_or_else(|| "input".into());
+            // `… run: <text>` passes just the text (a command for an
+            // agent's shell tool); otherwise the whole message.
+            let arg = user
+                .rsplit_once("run: ")
+                .map_or(user.as_str(), |(_, t)| t.trim());
             return Answer::Call {
                 name: name.clone(),
-                arguments: json!({ key: user }).to_string(),
+                arguments: json!({ key: arg }).to_string(),
             };
         }
     }
