@@ -49,3 +49,20 @@ fn worker_safe_defaults() {
     };
     edge_hides_config_errors(&gw, secret);
 }
+
+#[test]
+fn worker_codex() {
+    let Some(codex) = codex() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config(&mock), mock) else {
+        return;
+    };
+    for model in ["llama", "claude-test"] {
+        let (ok, text) = run_codex(&codex, &gw, model);
+        assert!(ok, "{model}: codex failed:\n{text}");
+        assert!(
+            text.contains("tool said:") && text.contains("hello-from-the-tool"),
+            "{model}:\n{text}"
+        );
+    }
+}

@@ -14,6 +14,10 @@ mod routing;
 #[allow(unused_imports)] // not every test binary routes
 pub use routing::*;
 
+mod codex;
+#[allow(unused_imports)] // not every test binary runs Codex
+pub use codex::*;
+
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {
     child: Child,

@@ -156,6 +156,10 @@ impl SseDecoder {
             self.buf.clear();
             self.pos = 0;
             self.line(&line, out);
+            if self.data.len() > self.limit {
+                self.stop();
+                return;
+            }
         }
         self.dispatch(out);
     }
@@ -261,6 +265,18 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].data.len(), 500_000);
         assert!(!d.overflowed());
+    }
+
+    #[test]
+    fn a_last_line_without_its_end_cannot_pass_the_limit() {
+        // Found by cargo fuzz: the line that ends the stream without a
+        // line end used to be added to the event unchecked.
+        let mut d = SseDecoder::with_limit(100);
+        let mut out = Vec::new();
+        d.push(format!("data: {}\n", "a".repeat(90)).as_bytes(), &mut out);
+        d.push(format!("data: {}", "b".repeat(90)).as_bytes(), &mut out);
+        d.finish(&mut out);
+        assert!(out.is_empty() && d.overflowed());
     }
 
     #[test]
