@@ -64,7 +64,6 @@ fn bad_requests_get_the_envelope() {
         ("background", "application/json", br#"{"model":"offline","input":"x","background":true}"#.to_vec(), 400, "unsupported_parameter", Some("background")),
         ("unknown previous response", "application/json", br#"{"model":"offline","input":"x","previous_response_id":"resp_nope"}"#.to_vec(), 404, "previous_response_not_found", Some("previous_response_id")),
         ("unsupported item for chat", "application/json", br#"{"model":"llama","input":[{"type":"item_reference","id":"msg_1"}]}"#.to_vec(), 400, "unsupported_parameter", Some("input[0]")),
-        ("hosted tool for chat", "application/json", br#"{"model":"llama","input":"x","tools":[{"type":"web_search"}]}"#.to_vec(), 400, "unsupported_parameter", Some("tools[0].type")),
         ("wrong content type", "text/csv", b"a,b".to_vec(), 415, "unsupported_media_type", None),
         ("body too large", "application/json", format!("{{\"model\":\"offline\",\"input\":\"{big}\"}}").into_bytes(), 413, "request_too_large", None),
         ("invalid UTF-8", "application/json", b"{\"model\":\"offline\",\"input\":\"\xff\xfe\"}".to_vec(), 400, "invalid_body", None),
@@ -89,6 +88,14 @@ fn bad_requests_get_the_envelope() {
     );
     let (s, out) = gw.get("/v1/responses/resp_unknown");
     assert_eq!((s, out["error"]["code"].as_str()), (404, Some("not_found")));
+    // A hosted tool a Chat server cannot express is dropped, and named.
+    let (s, h, out) = gw.post_raw(
+        "/v1/responses",
+        "application/json",
+        br#"{"model":"llama","input":"x","tools":[{"type":"web_search"}]}"#.to_vec(),
+    );
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(h["x-latticelm-dropped-tools"], "web_search");
     // The server is still fine.
     let (s, resp) = gw.post(&json!({"model": "offline", "input": "still alive?"}));
     assert_eq!(s, 200);
