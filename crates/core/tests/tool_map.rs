@@ -187,3 +187,92 @@ fn hosted_tools_can_be_refused_instead() {
     assert_eq!(out2["error"]["code"], "unsupported_parameter");
     assert!(host.sent.borrow().is_empty());
 }
+
+#[test]
+fn custom_tools_become_functions_and_come_back_as_custom_calls() {
+    let tools = json!([{"type": "custom", "name": "apply_patch", "description": "Edit files.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}}]);
+    let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch\n";
+    for kind in ["openai-chat", "anthropic", "google"] {
+        let args = json!({"input": patch});
+        let answer = match kind {
+            "openai-chat" => {
+                json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_p", "type": "function", "function": {"name": "apply_patch", "arguments": args.to_string()}}]}}]})
+            }
+            "anthropic" => {
+                json!({"type": "message", "role": "assistant", "stop_reason": "tool_use", "usage": {"input_tokens": 1, "output_tokens": 1},
+                "content": [{"type": "tool_use", "id": "call_p", "name": "apply_patch", "input": args}]})
+            }
+            _ => {
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"id": "call_p", "name": "apply_patch", "args": args}}]}, "finishReason": "STOP"}]})
+            }
+        };
+        let body = json!({"model": "test-model", "input": "patch it", "tools": tools});
+        let (status, _, out, host) = ask(kind, "", &body, answer);
+        assert_eq!(status, 200, "{kind}: {out}");
+        let sent = String::from_utf8(host.sent.borrow()[0].body.to_vec()).unwrap();
+        assert!(
+            sent.contains("apply_patch") && sent.contains("\"input\"") && sent.contains("lark"),
+            "{kind}: {sent}"
+        );
+        let call = out["output"][0].clone();
+        assert_eq!(call["type"], "custom_tool_call", "{kind}: {out}");
+        assert_eq!(
+            (call["name"].as_str(), call["input"].as_str()),
+            (Some("apply_patch"), Some(patch))
+        );
+        assert_eq!(call["call_id"], "call_p");
+        // The next turn sends the call and its output back.
+        let next = json!({"model": "test-model", "tools": tools, "input": [
+            {"role": "user", "content": "patch it"}, call,
+            {"type": "custom_tool_call_output", "call_id": "call_p", "output": "Success. Updated a.txt"}]});
+        let done = match kind {
+            "openai-chat" => {
+                json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]})
+            }
+            "anthropic" => {
+                json!({"type": "message", "role": "assistant", "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1}})
+            }
+            _ => {
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}]})
+            }
+        };
+        let (status, _, out, host) = ask(kind, "", &next, done);
+        assert_eq!(status, 200, "{kind}: {out}");
+        let sent = String::from_utf8(host.sent.borrow()[0].body.to_vec()).unwrap();
+        assert!(
+            sent.contains("Success. Updated a.txt") && sent.contains("Begin Patch"),
+            "{kind}: {sent}"
+        );
+    }
+    // Streamed: the input arrives whole in the done item.
+    let sse = format!(
+        "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_p", "type": "function", "function": {"name": "apply_patch", "arguments": "{\"input\":"}}]}}]}),
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": serde_json::to_string(patch).unwrap() + "}"}}]}, "finish_reason": "tool_calls"}]}),
+    );
+    let host = FakeHost::answering(Canned {
+        status: 200,
+        headers: vec![],
+        chunks: vec![Bytes::from(sse)],
+    });
+    let body = json!({"model": "test-model", "input": "patch it", "tools": tools, "stream": true});
+    let (status, chunks) = run(&gateway("openai-chat"), &host, post(&body));
+    assert_eq!(status, 200);
+    let events = parse_sse(&chunks.concat());
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "response.output_item.done")
+        .unwrap();
+    assert_eq!(
+        (
+            done["item"]["type"].as_str(),
+            done["item"]["input"].as_str()
+        ),
+        (Some("custom_tool_call"), Some(patch))
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["type"] != "response.function_call_arguments.delta"));
+}

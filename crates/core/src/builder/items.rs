@@ -103,6 +103,18 @@ impl ResponseBuilder {
             return;
         }
         let mut replacement = replacement;
+        if let Some(args) = self.custom.remove(&index) {
+            // A custom tool's input is the `input` string of its arguments.
+            let parsed: Option<Value> = serde_json::from_str(&args).ok();
+            let input = match parsed.as_ref().and_then(|v| v.get("input")) {
+                Some(Value::String(s)) => s.clone(),
+                _ => args,
+            };
+            if let Some(Item::Other(v)) = self.response.output.get_mut(index) {
+                v["input"] = Value::String(input);
+            }
+            replacement = None;
+        }
         if let Some(Item::FunctionCall(f)) = &mut replacement {
             self.arguments_done(index, &f.arguments);
             // Deltas already sent cannot be taken back: when the upstream's

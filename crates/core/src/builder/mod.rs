@@ -53,6 +53,9 @@ pub struct ResponseBuilder {
     inconsistent: Option<String>,
     /// Flattened tool names to map back (see `providers::tool_map`).
     tool_map: Option<crate::providers::tool_map::ToolMap>,
+    /// Open `custom_tool_call` items: their arguments (`{"input": …}`)
+    /// so far, by output index.
+    custom: std::collections::HashMap<usize, String>,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -72,6 +75,7 @@ impl ResponseBuilder {
             failure: None,
             inconsistent: None,
             tool_map: None,
+            custom: Default::default(),
         }
     }
 
@@ -160,6 +164,17 @@ impl ResponseBuilder {
         call_id: String,
         name: String,
     ) -> usize {
+        if self.tool_map.as_ref().is_some_and(|m| m.is_custom(&name)) {
+            // Held until the end: the client gets its freeform input,
+            // not the JSON the upstream streams.
+            let id = self.ids.next("ctc_");
+            let index = self.push_item(Item::Other(serde_json::json!({
+                "type": "custom_tool_call", "id": id, "call_id": call_id,
+                "name": name, "input": "", "status": IN_PROGRESS,
+            })));
+            self.custom.insert(index, String::new());
+            return index;
+        }
         let id = id.unwrap_or_else(|| self.ids.next("fc_"));
         let mut extra = crate::types::Extra::default();
         let mut name = name;
@@ -325,6 +340,10 @@ impl ResponseBuilder {
         if delta.is_empty() || !self.is_open(index) {
             return;
         }
+        if let Some(args) = self.custom.get_mut(&index) {
+            args.push_str(delta);
+            return;
+        }
         let Some(Item::FunctionCall(f)) = self.response.output.get_mut(index) else {
             return;
         };
@@ -343,6 +362,12 @@ impl ResponseBuilder {
     /// delta whatever the deltas so far did not carry (some servers send
     /// arguments only whole), so delta readers never lose them.
     pub fn arguments_done(&mut self, index: usize, full: &str) {
+        if let Some(args) = self.custom.get_mut(&index) {
+            if !full.is_empty() {
+                *args = full.to_owned();
+            }
+            return;
+        }
         let Some(Item::FunctionCall(f)) = self.response.output.get(index) else {
             return;
         };
