@@ -194,30 +194,12 @@ impl ResponseBuilder {
                         _ => {}
                     }
                 }
-                let mut item = item;
-                set_id(
-                    &mut item,
-                    self.response.output[idx]
-                        .id()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                self.end_item_with(idx, item);
-                idx
+                self.close_added(idx, item)
             }
             Item::FunctionCall(f) => {
                 let idx = self.start_function_call(f.id.clone(), f.call_id.clone(), f.name.clone());
                 self.arguments_delta(idx, &f.arguments);
-                let mut item = item;
-                set_id(
-                    &mut item,
-                    self.response.output[idx]
-                        .id()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                self.end_item_with(idx, item);
-                idx
+                self.close_added(idx, item)
             }
             Item::Reasoning(r) => {
                 let idx = self.start_reasoning(r.id.clone(), r.encrypted_content.clone());
@@ -229,16 +211,7 @@ impl ResponseBuilder {
                 for part in r.content.iter().flatten() {
                     self.reasoning_delta(idx, part.text().unwrap_or_default());
                 }
-                let mut item = item;
-                set_id(
-                    &mut item,
-                    self.response.output[idx]
-                        .id()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                self.end_item_with(idx, item);
-                idx
+                self.close_added(idx, item)
             }
             _ => {
                 let mut item = item;
@@ -252,5 +225,16 @@ impl ResponseBuilder {
                 idx
             }
         }
+    }
+
+    /// Ends an item added whole, keeping the id the builder gave it.
+    fn close_added(&mut self, idx: usize, mut item: Item) -> usize {
+        let id = self.response.output[idx]
+            .id()
+            .unwrap_or_default()
+            .to_owned();
+        set_id(&mut item, id);
+        self.end_item_with(idx, item);
+        idx
     }
 }
