@@ -1,0 +1,49 @@
+//! The OpenAI Agents SDK (`@openai/agents` from npm, unmodified): an agent
+//! with a function tool runs its loop through the gateway on every
+//! upstream protocol, streamed and not.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let dir = std::path::PathBuf::from(home).join(".cache/latticelm/agents");
+    if !dir.join("node_modules/@openai/agents").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install @openai/agents (.ci/run does)"
+        );
+        eprintln!("skipped: install @openai/agents (see .ci/run)");
+        return;
+    }
+    // The script runs beside the SDK it imports.
+    let script = dir.join("run.mjs");
+    std::fs::write(&script, include_str!("agents/run.mjs")).unwrap();
+    let gw = start();
+    for model in [
+        "gpt-4o-mini",
+        "llama",
+        "claude-test",
+        "gemini-test",
+        "az-responses",
+    ] {
+        for mode in ["plain", "stream"] {
+            let out = Command::new("node")
+                .arg(&script)
+                .args([gw.url.as_str(), model, mode])
+                .output()
+                .expect("run node");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{model} {mode}:\n{text}");
+            assert!(
+                text.contains("FINAL: tool said: sunny in"),
+                "{model} {mode}: the tool's result reached the model:\n{text}"
+            );
+        }
+    }
+}
