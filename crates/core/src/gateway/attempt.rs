@@ -281,36 +281,24 @@ async fn attempt<H: Host>(
     };
     let resp = match sent {
         Some(Ok(r)) => r,
-        Some(Err(HostError::Timeout(message))) => {
-            return Err(failed(
-                UpstreamError::Timeout {
-                    provider: provider.into(),
-                    message,
-                }
-                .into(),
-                Failure::Timeout,
-            ))
-        }
-        None => {
-            let message = format!("no response headers within {header_timeout:?}");
-            return Err(failed(
-                UpstreamError::Timeout {
-                    provider: provider.into(),
-                    message,
-                }
-                .into(),
-                Failure::Timeout,
-            ));
-        }
         Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
-            return Err(failed(
-                UpstreamError::Transport {
-                    provider: provider.into(),
-                    message,
-                }
-                .into(),
-                Failure::Connect,
-            ))
+            let error = UpstreamError::Transport {
+                provider: provider.into(),
+                message,
+            };
+            return Err(failed(error.into(), Failure::Connect));
+        }
+        // The host's own timer, or the core's: the same failure.
+        timed_out => {
+            let message = match timed_out {
+                Some(Err(HostError::Timeout(m))) => m,
+                _ => format!("no response headers within {header_timeout:?}"),
+            };
+            let error = UpstreamError::Timeout {
+                provider: provider.into(),
+                message,
+            };
+            return Err(failed(error.into(), Failure::Timeout));
         }
     };
     let idle = config.server.upstream_idle_timeout;
