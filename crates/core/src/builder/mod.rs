@@ -418,7 +418,17 @@ impl ResponseBuilder {
         }
     }
 
-    fn push_item(&mut self, item: Item) -> usize {
+    fn push_item(&mut self, mut item: Item) -> usize {
+        // An upstream item with no type of its own still needs one, under
+        // the extension slug: the spec names every item's kind.
+        if let Item::Other(v) = &mut item {
+            if let Some(o) = v.as_object_mut().filter(|o| !o["type"].is_string()) {
+                o.insert(
+                    "type".into(),
+                    Value::String("latticelm:unknown_item".into()),
+                );
+            }
+        }
         let index = self.response.output.len();
         self.response.output.push(item.clone());
         self.open.push(Some(None));
