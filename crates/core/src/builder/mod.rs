@@ -422,7 +422,10 @@ impl ResponseBuilder {
         // An upstream item with no type of its own still needs one, under
         // the extension slug: the spec names every item's kind.
         if let Item::Other(v) = &mut item {
-            if let Some(o) = v.as_object_mut().filter(|o| !o["type"].is_string()) {
+            if let Some(o) = v
+                .as_object_mut()
+                .filter(|o| !o.get("type").is_some_and(Value::is_string))
+            {
                 o.insert(
                     "type".into(),
                     Value::String("latticelm:unknown_item".into()),
