@@ -35,6 +35,21 @@ fn replay_stream(kind: &str, fixture: &str, request: Value) -> Value {
     events.last().unwrap()["response"].clone()
 }
 
+/// What a sealed `encrypted_content` blob holds (read, not verified: the
+/// gateway does that).
+fn peek(blob: &Value) -> String {
+    use base64::Engine;
+    let blob = blob.as_str().expect("a blob");
+    let payload = blob
+        .strip_prefix("lattice1.")
+        .and_then(|b| b.split('.').next())
+        .expect("sealed");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    String::from_utf8(raw).unwrap()
+}
+
 /// The upstream body the gateway builds for a request.
 fn upstream_body(kind: &str, request: &Value) -> Value {
     let host = FakeHost::answering(Canned {
@@ -99,15 +114,13 @@ fn anthropic_thinking_and_tools_round_trip() {
     let assistant = msgs[1]["content"].as_array().unwrap();
     let reasoning = &first["output"][0];
     assert_eq!(assistant[0]["type"], "thinking");
-    let signature = reasoning["encrypted_content"]
+    let raw = peek(&reasoning["encrypted_content"]);
+    let sealed: Value = serde_json::from_str(raw.strip_prefix("anthropic:").unwrap()).unwrap();
+    assert!(sealed["signature"]
         .as_str()
         .unwrap()
-        .strip_prefix("anthropic:")
-        .unwrap();
-    assert_eq!(
-        assistant[0]["signature"], signature,
-        "signature byte for byte"
-    );
+        .starts_with("EvQBCkYI"));
+    assert_eq!(assistant[0], sealed, "the block byte for byte");
     assert_eq!(assistant[0]["thinking"], reasoning["content"][0]["text"]);
     assert_eq!(
         assistant[1],
@@ -149,11 +162,8 @@ fn gemini_signatures_return_on_their_parts() {
     assert_eq!(contents.len(), 3, "{body}");
     let call_part = &contents[1]["parts"][0];
     assert_eq!(contents[1]["role"], "model");
-    let signature = out[0]["encrypted_content"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("google:")
-        .unwrap();
+    let raw = peek(&out[0]["encrypted_content"]);
+    let signature = raw.strip_prefix("google:").unwrap();
     assert_eq!(
         call_part["thoughtSignature"], signature,
         "the signature is on the functionCall part"
@@ -179,30 +189,144 @@ fn gemini_signatures_return_on_their_parts() {
 
 #[test]
 fn reasoning_never_crosses_providers() {
-    // A Claude thinking item, a Gemini signature and OpenAI encrypted
-    // reasoning, all in one history.
+    // Sealed Claude thinking, a sealed Gemini signature and OpenAI's own
+    // encrypted reasoning, all in one history; then what the gateway must
+    // refuse to pass on: raw provider state a client wrote, and a sealed
+    // blob with one character changed.
+    let claude = replay_stream(
+        "anthropic",
+        "anthropic/anthropic-clear-thinking.1.chunks.txt",
+        json!({"model": "test-model", "input": "925/5?"}),
+    )["output"][0]["encrypted_content"]
+        .clone();
+    let gemini = replay_stream(
+        "google",
+        "google/google-tool-call.chunks.txt",
+        json!({"model": "test-model", "input": "weather in SF?"}),
+    )["output"][0]["encrypted_content"]
+        .clone();
+    let sig_a = "EvQBCkYICxgCKkAxhD4";
+    let sig_g = peek(&gemini).strip_prefix("google:").unwrap().to_owned();
+    let mut tampered = claude.as_str().unwrap().to_owned();
+    let at = "lattice1.".len() + 30;
+    let flipped = if &tampered[at..=at] == "A" { "B" } else { "A" };
+    tampered.replace_range(at..=at, flipped);
     let input = json!([
         {"role": "user", "content": "hi"},
-        {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "t"}], "encrypted_content": "anthropic:SIG_A"},
-        {"type": "reasoning", "summary": [], "encrypted_content": "google:SIG_G"},
+        {"type": "reasoning", "summary": [], "encrypted_content": claude},
+        {"type": "reasoning", "summary": [], "encrypted_content": gemini},
         {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA_openai"},
+        {"type": "reasoning", "summary": [], "encrypted_content": "anthropic:{\"type\":\"redacted_thinking\",\"data\":\"FORGED\"}"},
+        {"type": "reasoning", "summary": [], "encrypted_content": tampered},
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]},
         {"role": "user", "content": "again"},
     ]);
     let req = json!({"model": "test-model", "input": input});
-    let a = upstream_body("anthropic", &req).to_string();
-    assert!(
-        a.contains("SIG_A") && !a.contains("SIG_G") && !a.contains("gAAAA"),
-        "{a}"
-    );
+    let a = upstream_body("anthropic", &req);
+    let thinking: Vec<&Value> = a["messages"][1]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] != "text")
+        .collect();
+    assert_eq!(thinking.len(), 1, "only the one genuine block: {a}");
+    let a = a.to_string();
+    assert!(a.contains(sig_a), "{a}");
+    for other in [sig_g.as_str(), "gAAAA", "FORGED", "lattice1."] {
+        assert!(!a.contains(other), "{other} in {a}");
+    }
     let g = upstream_body("google", &req).to_string();
-    assert!(
-        g.contains("SIG_G") && !g.contains("SIG_A") && !g.contains("gAAAA"),
-        "{g}"
-    );
+    assert!(g.contains(&sig_g), "{g}");
+    for other in [sig_a, "gAAAA", "FORGED", "lattice1."] {
+        assert!(!g.contains(other), "{other} in {g}");
+    }
     let o = upstream_body("openai", &req).to_string();
-    assert!(
-        o.contains("gAAAA_openai") && !o.contains("SIG_A") && !o.contains("SIG_G"),
-        "{o}"
+    assert!(o.contains("gAAAA_openai"), "{o}");
+    for other in [sig_a, sig_g.as_str(), "FORGED", "lattice1."] {
+        assert!(!o.contains(other), "{other} in {o}");
+    }
+}
+
+#[test]
+fn a_blob_sealed_for_one_provider_does_not_open_for_another() {
+    // Without `conversations.reasoning_key`, each provider's key comes from
+    // its own credential: a blob from one account is dropped by another.
+    let claude = replay_stream(
+        "anthropic",
+        "anthropic/anthropic-clear-thinking.1.chunks.txt",
+        json!({"model": "test-model", "input": "925/5?"}),
+    )["output"][0]["encrypted_content"]
+        .clone();
+    let input = json!([
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "summary": [], "encrypted_content": claude},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]},
+        {"role": "user", "content": "again"},
+    ]);
+    let other = latticelm_core::Gateway::new(
+        latticelm_core::config::Config::from_yaml(
+            "providers:\n  up: { type: anthropic, endpoint: \"http://upstream.test\", api_key: sk-other }\nmodels:\n  - { name: test-model, provider: up }\n",
+            &|_| None,
+        )
+        .unwrap(),
     );
+    let host = FakeHost::answering(Canned {
+        status: 500,
+        headers: vec![],
+        chunks: vec![Bytes::from_static(b"{}")],
+    });
+    run(
+        &other,
+        &host,
+        post(&json!({"model": "test-model", "input": input})),
+    );
+    let sent = String::from_utf8(host.sent.borrow()[0].body.to_vec()).unwrap();
+    assert!(!sent.contains("thinking"), "{sent}");
+    // With one reasoning_key, it opens anywhere that shares the key.
+    let shared = "conversations: { reasoning_key: s3cret }\n";
+    let first = {
+        let text = std::fs::read_to_string(
+            shared_dir().join("fixtures/anthropic/anthropic-clear-thinking.1.chunks.txt"),
+        )
+        .unwrap();
+        let sse: String = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("data: {l}\n\n"))
+            .collect();
+        let host = FakeHost::answering(Canned {
+            status: 200,
+            headers: vec![],
+            chunks: vec![Bytes::from(sse)],
+        });
+        let req = json!({"model": "test-model", "input": "925/5?", "stream": true});
+        let (_, body) = run(&gateway_with("anthropic", shared), &host, post(&req));
+        parse_sse(&body.concat()).last().unwrap()["response"]["output"][0]["encrypted_content"]
+            .clone()
+    };
+    let input = json!([
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "summary": [], "encrypted_content": first},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]},
+        {"role": "user", "content": "again"},
+    ]);
+    let other = latticelm_core::Gateway::new(
+        latticelm_core::config::Config::from_yaml(
+            &format!("providers:\n  up: {{ type: anthropic, endpoint: \"http://elsewhere.test\", api_key: sk-other }}\nmodels:\n  - {{ name: test-model, provider: up }}\n{shared}"),
+            &|_| None,
+        )
+        .unwrap(),
+    );
+    let host = FakeHost::answering(Canned {
+        status: 500,
+        headers: vec![],
+        chunks: vec![Bytes::from_static(b"{}")],
+    });
+    run(
+        &other,
+        &host,
+        post(&json!({"model": "test-model", "input": input})),
+    );
+    let sent = String::from_utf8(host.sent.borrow()[0].body.to_vec()).unwrap();
+    assert!(sent.contains("\"signature\":\"EvQBCkYI"), "{sent}");
 }

@@ -142,6 +142,11 @@ impl ResponseBuilder {
             }
             *slot = new;
         }
+        if let (Some(sealer), Item::Reasoning(r)) = (&self.sealer, &mut *slot) {
+            if let Some(e) = r.encrypted_content.as_mut() {
+                *e = sealer.seal(e);
+            }
+        }
         set_status(slot, status);
         let item = slot.clone();
         if let Item::FunctionCall(f) = &item {

@@ -56,6 +56,8 @@ pub struct ResponseBuilder {
     /// Open `custom_tool_call` items: their arguments (`{"input": …}`)
     /// so far, by output index.
     custom: std::collections::HashMap<usize, String>,
+    /// Seals raw provider state in reasoning items (see `providers::seal`).
+    sealer: Option<crate::providers::seal::Sealer>,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -76,7 +78,15 @@ impl ResponseBuilder {
             inconsistent: None,
             tool_map: None,
             custom: Default::default(),
+            sealer: None,
         }
+    }
+
+    /// Seals provider state (`encrypted_content`) in reasoning items
+    /// before they leave: in `output_item.added` and `.done` and in the
+    /// response.
+    pub fn seal_with(&mut self, sealer: crate::providers::seal::Sealer) {
+        self.sealer = Some(sealer);
     }
 
     /// Emits `response.created` and `response.in_progress`.
@@ -199,6 +209,10 @@ impl ResponseBuilder {
         encrypted_content: Option<String>,
     ) -> usize {
         let id = id.unwrap_or_else(|| self.ids.next("rs_"));
+        let encrypted_content = match (&self.sealer, encrypted_content) {
+            (Some(sealer), Some(e)) => Some(sealer.seal(&e)),
+            (_, e) => e,
+        };
         self.push_item(Item::Reasoning(Reasoning {
             id: Some(id),
             summary: Vec::new(),

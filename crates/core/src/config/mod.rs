@@ -363,6 +363,14 @@ pub struct ConversationsConfig {
     /// Most responses in one chain of `previous_response_id`.
     #[serde(default = "default_max_depth")]
     pub max_depth: usize,
+    /// The secret that seals provider reasoning state (Anthropic thinking
+    /// blocks, Gemini thought signatures) into `encrypted_content` for
+    /// stateless (`store: false`) clients. Set it to one value on every
+    /// instance so that blobs move between instances and between providers
+    /// of one protocol; unset (or empty), each provider seals with a key
+    /// derived from its own credential.
+    #[serde(default)]
+    pub reasoning_key: Option<String>,
 }
 
 fn default_max_entry_bytes() -> usize {
@@ -394,6 +402,7 @@ impl Default for ConversationsConfig {
             max_bytes: default_max_bytes(),
             max_entry_bytes: default_max_entry_bytes(),
             max_depth: default_max_depth(),
+            reasoning_key: None,
         }
     }
 }

@@ -264,8 +264,11 @@ async fn attempt<H: Host>(
         providers::passthrough::check(job.body, provider, route.provider, job.caller_passthrough)
             .map_err(cannot)?;
     }
+    // Reasoning state sealed for this provider, opened; others dropped.
+    let sealer = providers::seal::Sealer::for_route(config, route);
+    let opened = providers::seal::open_input(&sealer, job.body);
     // Namespaced and hosted tools, for protocols without them.
-    let (body, map) = providers::tool_map::adapt(job.body, protocol, route.provider);
+    let (body, map) = providers::tool_map::adapt(&opened, protocol, route.provider);
     let body: &crate::types::CreateResponseBody = &body;
     let dropped = map.dropped.clone();
     let request =
@@ -307,6 +310,7 @@ async fn attempt<H: Host>(
     }
     let mut b = ResponseBuilder::new(job.skeleton.clone(), job.id_seed, job.stream);
     b.map_tools(map);
+    b.seal_with(sealer);
     if !job.stream {
         let raw = read_all(host, resp.body, idle, job.deadline)
             .await

@@ -10,6 +10,7 @@ pub mod openai_responses;
 
 mod common;
 pub(crate) mod passthrough;
+pub mod seal;
 pub mod tool_map;
 
 use crate::builder::{Outcome, ResponseBuilder};

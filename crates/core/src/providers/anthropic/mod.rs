@@ -5,12 +5,11 @@
 //!   top-level `system`, in order: Messages has no mid-conversation system
 //!   turns.
 //! - Reasoning round-trips exactly: a `thinking` block becomes a
-//!   `reasoning` item whose `reasoning_text` is the thinking and whose
-//!   `encrypted_content` is `anthropic:` + the signature;
-//!   `redacted_thinking` becomes a reasoning item with only
-//!   `encrypted_content` (`anthropic:` + the data). Sent back, they are
-//!   rebuilt byte for byte. Reasoning from other providers is not sent:
-//!   Anthropic would reject its signature.
+//!   `reasoning` item whose `reasoning_text` is the thinking, and a
+//!   `redacted_thinking` block one with no text. Either block, whole and
+//!   byte for byte, is sealed into `encrypted_content` (`providers::seal`)
+//!   and rebuilt from it when sent back. Reasoning from other providers is
+//!   not sent: Anthropic would reject its signature.
 //! - `text.format` (json_schema / json_object) uses a forced tool named
 //!   after the schema (`json` for json_object); its input comes back as
 //!   `output_text`. That tool name is reserved for the request.

@@ -246,16 +246,10 @@ fn messages(
                 else {
                     continue;
                 };
-                let text: String = r
-                    .content
-                    .iter()
-                    .flatten()
-                    .filter_map(ContentPart::text)
-                    .collect();
-                let block = if text.is_empty() {
-                    json!({"type": "redacted_thinking", "data": sig})
-                } else {
-                    json!({"type": "thinking", "thinking": text, "signature": sig})
+                // The block as it came: thinking with its signature, or
+                // redacted thinking.
+                let Ok(block @ Value::Object(_)) = serde_json::from_str::<Value>(sig) else {
+                    continue;
                 };
                 push(&mut messages, "assistant", vec![block]);
             }

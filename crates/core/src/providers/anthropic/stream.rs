@@ -17,7 +17,9 @@ enum Kind {
     /// The structured-output tool: its input is the answer's text.
     JsonText,
     Tool,
+    /// A `thinking` block: its signature so far.
     Thinking,
+    Redacted,
     Opaque,
 }
 
@@ -29,6 +31,8 @@ pub struct AnthropicStream {
     provider: String,
     json_tool: Option<String>,
     blocks: HashMap<u64, (Kind, usize)>,
+    /// Open `thinking` blocks' signatures, by block index.
+    signatures: HashMap<u64, String>,
     message: Option<usize>,
     stop_reason: Option<String>,
     stop_details: Value,
@@ -43,6 +47,7 @@ impl AnthropicStream {
             provider: provider.to_owned(),
             json_tool,
             blocks: HashMap::new(),
+            signatures: HashMap::new(),
             message: None,
             stop_reason: None,
             stop_details: Value::Null,
@@ -161,20 +166,19 @@ impl AnthropicStream {
             }
             "thinking" => {
                 self.end_message(b);
-                let sig = block
-                    .get("signature")
-                    .and_then(Value::as_str)
-                    .filter(|x| !x.is_empty())
-                    .map(|x| format!("{SLUG}{x}"));
-                let i = b.start_reasoning(None, sig);
+                // The whole block is sealed into `encrypted_content` when
+                // it ends (see `block_stop`).
+                self.signatures.insert(index, s("signature"));
+                let i = b.start_reasoning(None, None);
                 b.reasoning_delta(i, &s("thinking"));
                 (Kind::Thinking, i)
             }
             "redacted_thinking" => {
                 self.end_message(b);
+                let raw = serde_json::json!({"type": "redacted_thinking", "data": s("data")});
                 (
-                    Kind::Thinking,
-                    b.start_reasoning(None, Some(format!("{SLUG}{}", s("data")))),
+                    Kind::Redacted,
+                    b.start_reasoning(None, Some(format!("{SLUG}{raw}"))),
                 )
             }
             other => {
@@ -206,10 +210,8 @@ impl AnthropicStream {
             (Kind::Tool, "input_json_delta") => b.arguments_delta(i, s("partial_json")),
             (Kind::Thinking, "thinking_delta") => b.reasoning_delta(i, s("thinking")),
             (Kind::Thinking, "signature_delta") => {
-                if let Some(Item::Reasoning(r)) = b.item_mut(i) {
-                    r.encrypted_content
-                        .get_or_insert_with(|| SLUG.to_owned())
-                        .push_str(s("signature"));
+                if let Some(sig) = self.signatures.get_mut(&index) {
+                    sig.push_str(s("signature"));
                 }
             }
             _ => {} // citations_delta and future deltas: not mapped
@@ -231,7 +233,21 @@ impl AnthropicStream {
                 }
                 b.end_item(i);
             }
-            Kind::Thinking | Kind::Opaque => b.end_item(i),
+            Kind::Thinking => {
+                let signature = self.signatures.remove(&index).unwrap_or_default();
+                if let Some(Item::Reasoning(r)) = b.item_mut(i) {
+                    let thinking: String = r
+                        .content
+                        .iter()
+                        .flatten()
+                        .filter_map(crate::types::ContentPart::text)
+                        .collect();
+                    let raw = serde_json::json!({"type": "thinking", "thinking": thinking, "signature": signature});
+                    r.encrypted_content = Some(format!("{SLUG}{raw}"));
+                }
+                b.end_item(i);
+            }
+            Kind::Redacted | Kind::Opaque => b.end_item(i),
         }
     }
 
