@@ -30,7 +30,8 @@ fn health_ready_and_models() {
             "az-responses",
             "az-chat",
             "claude-test",
-            "gemini-test"
+            "gemini-test",
+            "gemini-3"
         ]
     );
     assert_eq!(

@@ -68,6 +68,7 @@ models:
   - {{ name: az-chat, provider: azure-chat, provider_model_id: "my-deployment" }}
   - {{ name: claude-test, provider: claude, provider_model_id: "claude-haiku-4-5" }}
   - {{ name: gemini-test, provider: gemini, provider_model_id: "gemini-2.5-flash" }}
+  - {{ name: gemini-3, provider: gemini, provider_model_id: "gemini-3-pro-preview" }}
 "#
     )
 }

@@ -377,11 +377,18 @@ async fn provider(
         .strip_prefix("slow:")
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis);
+    if let Some(message) = synth::check(protocol, &model, body) {
+        return full(
+            400,
+            JSON,
+            error_body(protocol, 400, "invalid_request_error", &message),
+        );
+    }
     let answer = synth::answer(protocol, body);
     if !stream {
-        return full(200, JSON, answer.body(protocol, &model).to_string());
+        return full(200, JSON, answer.body(protocol, &model, body).to_string());
     }
-    let frames = faults.frames(protocol, &model, answer.events(protocol, &model));
+    let frames = faults.frames(protocol, &model, answer.events(protocol, &model, body));
     sse(
         frames,
         delay,

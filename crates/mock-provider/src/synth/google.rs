@@ -67,10 +67,45 @@ fn chunk(parts: Value, model: &str, last: Option<u64>) -> Value {
     v
 }
 
+/// The signature the mock puts on its function calls.
+const SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
+
 fn call_part(name: &str, arguments: &str) -> Value {
     let args: Value = serde_json::from_str(arguments).unwrap_or_default();
     // Gemini 3 signs function calls; the gateway must hand this back.
-    json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": "bW9jay1zaWduYXR1cmU="})
+    json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": SIGNATURE})
+}
+
+/// What Gemini 3 refuses: in the current turn (after the last user text),
+/// a model turn whose first function call lacks the signature it was
+/// given, or carries another.
+pub(crate) fn check(model: &str, body: &Value) -> Option<String> {
+    if !model.starts_with("gemini-3") {
+        return None;
+    }
+    let contents = body["contents"].as_array()?;
+    let start = contents
+        .iter()
+        .rposition(|c| {
+            c["role"] == "user"
+                && c["parts"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p.get("text").is_some()))
+        })
+        .unwrap_or(0);
+    for (i, c) in contents.iter().enumerate().skip(start) {
+        let parts = c["parts"].as_array().into_iter().flatten();
+        if let Some((j, p)) = parts
+            .enumerate()
+            .find(|(_, p)| p.get("functionCall").is_some())
+        {
+            if c["role"] == "model" && p["thoughtSignature"] != SIGNATURE {
+                let name = p["functionCall"]["name"].as_str().unwrap_or_default();
+                return Some(format!("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:{name}` , position {}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.", i + j + 1));
+            }
+        }
+    }
+    None
 }
 
 /// The non-streaming body.

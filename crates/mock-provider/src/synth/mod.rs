@@ -134,10 +134,12 @@ impl Answer {
     }
 
     /// The non-streaming body.
-    pub(crate) fn body(&self, protocol: Protocol, model: &str) -> Value {
+    pub(crate) fn body(&self, protocol: Protocol, model: &str, request: &Value) -> Value {
         let (input, output) = self.usage_tokens();
         match protocol {
-            Protocol::Anthropic => anthropic::body(self, model, output),
+            Protocol::Anthropic => {
+                anthropic::body(self, model, output, anthropic::thinking_of(request))
+            }
             Protocol::Google => google::body(self, model, output),
             Protocol::Chat => {
                 let (message, finish) = match self {
@@ -177,10 +179,12 @@ impl Answer {
     }
 
     /// The streamed body, one SSE frame per element.
-    pub(crate) fn events(&self, protocol: Protocol, model: &str) -> Vec<String> {
+    pub(crate) fn events(&self, protocol: Protocol, model: &str, request: &Value) -> Vec<String> {
         let (input, output) = self.usage_tokens();
         match protocol {
-            Protocol::Anthropic => anthropic::events(self, model, output),
+            Protocol::Anthropic => {
+                anthropic::events(self, model, output, anthropic::thinking_of(request))
+            }
             Protocol::Google => google::events(self, model, output),
             Protocol::Chat => {
                 let chunk = |delta: Value, finish: Value| {
@@ -296,6 +300,16 @@ pub(crate) fn response_object(model: &str, status: &str) -> Value {
         "output": [], "parallel_tool_calls": true, "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
         "store": true, "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
         "top_p": 1.0, "truncation": "disabled", "usage": null, "metadata": {}})
+}
+
+/// Why the real API would refuse this request's history (signatures that
+/// do not match what it issued), as its 400 message.
+pub(crate) fn check(protocol: Protocol, model: &str, body: &Value) -> Option<String> {
+    match protocol {
+        Protocol::Anthropic => anthropic::check(body),
+        Protocol::Google => google::check(model, body),
+        _ => None,
+    }
 }
 
 /// The protocol's error body for a status.
