@@ -190,3 +190,40 @@ fn upstream_bodies_hold_only_their_apis_fields() {
         }
     }
 }
+
+/// `prompt_cache_key` on Anthropic: cache breakpoints on the last tool,
+/// the last system block and the conversation's last block; none without
+/// the key.
+#[test]
+fn prompt_cache_key_sets_anthropic_cache_breakpoints() {
+    let body = |key: bool| {
+        let mut b = json!({"model": "test-model", "instructions": "Be brief.",
+            "input": [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"},
+                      {"role": "user", "content": "three"}],
+            "tools": [{"type": "function", "name": "a", "parameters": {"type": "object"}},
+                      {"type": "function", "name": "b", "parameters": {"type": "object"}}]});
+        if key {
+            b["prompt_cache_key"] = json!("conversation-1");
+        }
+        let host = FakeHost::answering(Canned {
+            status: 500,
+            headers: vec![],
+            chunks: vec![Bytes::from_static(b"{}")],
+        });
+        run(&gateway("anthropic"), &host, post(&b));
+        let sent: Value = serde_json::from_slice(&host.sent.borrow()[0].body).unwrap();
+        sent
+    };
+    let cached = body(true);
+    let ephemeral = json!({"type": "ephemeral"});
+    assert_eq!(cached["tools"][1]["cache_control"], ephemeral, "{cached}");
+    assert!(cached["tools"][0].get("cache_control").is_none());
+    assert_eq!(cached["system"][0]["cache_control"], ephemeral);
+    assert_eq!(
+        cached["messages"][2]["content"],
+        json!([{"type": "text", "text": "three", "cache_control": ephemeral}])
+    );
+    assert!(cached.get("prompt_cache_key").is_none());
+    assert_eq!(cached.to_string().matches("cache_control").count(), 3);
+    assert!(!body(false).to_string().contains("cache_control"));
+}

@@ -268,7 +268,14 @@ async fn attempt<H: Host>(
     let sealer = providers::seal::Sealer::for_route(config, route);
     let opened = providers::seal::open_input(&sealer, job.body);
     // Namespaced and hosted tools, for protocols without them.
-    let (body, map) = providers::tool_map::adapt(&opened, protocol, route.provider);
+    let (body, map) = providers::tool_map::adapt(
+        &opened,
+        protocol,
+        provider,
+        route.provider,
+        job.caller_passthrough,
+    )
+    .map_err(cannot)?;
     let body: &crate::types::CreateResponseBody = &body;
     let dropped = map.dropped.clone();
     let request =

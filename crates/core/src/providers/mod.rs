@@ -49,6 +49,16 @@ impl Protocol {
             ProviderKind::Google => Protocol::Google,
         }
     }
+
+    /// The name errors give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Responses => "openai",
+            Protocol::Chat => "openai-chat",
+            Protocol::Anthropic => "anthropic",
+            Protocol::Google => "google",
+        }
+    }
 }
 
 /// The Azure API version used for the deployments path when none is set.

@@ -12,10 +12,23 @@
 //!   items with that text as `input`, and `custom_tool_call` and
 //!   `custom_tool_call_output` input items go upstream as a function call
 //!   and its output;
-//! - a hosted tool the protocol cannot express (`web_search`,
+//! - `web_search` becomes the provider's own search, where the operator
+//!   allows it (`web_search` in the provider's or the API key's
+//!   `passthrough`: searches are billed to the gateway's account, as on
+//!   an OpenAI upstream): Anthropic's `web_search` server tool, and
+//!   Gemini's Google Search grounding when the request has no function
+//!   tools (Gemini 2.x refuses the two together, and Gemini 3 needs a
+//!   tool-call circulation that is not mapped yet). The results come back
+//!   as `anthropic:` items, a `google:grounding` item and `url_citation`
+//!   annotations; see each provider's module;
+//! - a hosted tool the protocol cannot express (`web_search` elsewhere,
 //!   `file_search`, `local_shell`, `tool_search`, …) is dropped, and named
 //!   in `x-latticelm-dropped-tools`, unless the provider says
-//!   `unsupported_tools: reject` (a 400, as before).
+//!   `unsupported_tools: reject` (a 400, as before);
+//! - input items that belong to another provider (extension items with
+//!   its slug, such as `anthropic:web_search_tool_result`) or to a hosted
+//!   tool the protocol does not run (`web_search_call`) are left out: the
+//!   text that followed them carries what they found.
 //!
 //! An OpenAI Responses upstream gets the tools as sent.
 
@@ -26,6 +39,7 @@ use serde_json::{json, Value};
 
 use super::Protocol;
 use crate::config::ProviderConfig;
+use crate::error::RequestError;
 use crate::types::{CreateResponseBody, FunctionTool, Input, Item, Tool};
 
 /// What the flattened names stand for, and what was dropped.
@@ -79,14 +93,28 @@ pub fn flat_name(namespace: &str, name: &str) -> String {
 
 /// The request as a protocol without namespaces and hosted tools can take
 /// it, and the map back.
+/// Hosted tools the protocol cannot run are dropped (named in the map),
+/// or refused when the provider says `unsupported_tools: reject`.
 pub fn adapt<'b>(
     body: &'b CreateResponseBody,
     protocol: Protocol,
+    provider_name: &str,
     provider: &ProviderConfig,
-) -> (Cow<'b, CreateResponseBody>, ToolMap) {
+    caller_passthrough: &[String],
+) -> Result<(Cow<'b, CreateResponseBody>, ToolMap), RequestError> {
     let mut map = ToolMap::default();
     if protocol == Protocol::Responses {
-        return (Cow::Borrowed(body), map);
+        let Some(Input::Items(items)) = &body.input else {
+            return Ok((Cow::Borrowed(body), map));
+        };
+        if !items.iter().any(|i| foreign(i, protocol)) {
+            return Ok((Cow::Borrowed(body), map));
+        }
+        let mut out = body.clone();
+        if let Some(Input::Items(items)) = &mut out.input {
+            items.retain(|i| !foreign(i, protocol));
+        }
+        return Ok((Cow::Owned(out), map));
     }
     let needs_tools = body
         .tools
@@ -96,17 +124,22 @@ pub fn adapt<'b>(
     let needs_items = match &body.input {
         Some(Input::Items(items)) => items
             .iter()
-            .any(|i| namespace_of(i).is_some() || custom_item(i).is_some()),
+            .any(|i| namespace_of(i).is_some() || custom_item(i).is_some() || foreign(i, protocol)),
         _ => false,
     };
     if !needs_tools && !needs_items {
-        return (Cow::Borrowed(body), map);
+        return Ok((Cow::Borrowed(body), map));
     }
     let reject = provider.unsupported_tools.as_deref() == Some("reject");
+    let search_allowed = provider
+        .passthrough
+        .iter()
+        .chain(caller_passthrough)
+        .any(|p| p == "web_search");
     let mut out = body.clone();
     if let Some(tools) = &body.tools {
         let mut flat = Vec::with_capacity(tools.len());
-        for tool in tools {
+        for (i, tool) in tools.iter().enumerate() {
             let Tool::Other(v) = tool else {
                 flat.push(tool.clone());
                 continue;
@@ -141,8 +174,15 @@ pub fn adapt<'b>(
                 let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
                 map.custom.insert(name.to_owned());
                 flat.push(Tool::Function(custom_as_function(name, v)));
-            } else if reject {
+            } else if is_web_search(v) && searches(protocol, tools) && search_allowed {
                 flat.push(tool.clone());
+            } else if reject {
+                return Err(super::common::unsupported_tool(
+                    i,
+                    v,
+                    provider_name,
+                    protocol.name(),
+                ));
             } else {
                 map.dropped.push(kind.to_owned());
             }
@@ -150,6 +190,7 @@ pub fn adapt<'b>(
         out.tools = Some(flat);
     }
     if let Some(Input::Items(items)) = &mut out.input {
+        items.retain(|i| !foreign(i, protocol));
         for item in items.iter_mut() {
             if let Some(plain) = custom_item(item) {
                 *item = plain;
@@ -163,7 +204,50 @@ pub fn adapt<'b>(
             }
         }
     }
-    (Cow::Owned(out), map)
+    Ok((Cow::Owned(out), map))
+}
+
+/// Whether a hosted tool is OpenAI's web search, in any of its versions.
+pub(crate) fn is_web_search(tool: &Value) -> bool {
+    matches!(
+        tool.get("type").and_then(Value::as_str),
+        Some(
+            "web_search"
+                | "web_search_preview"
+                | "web_search_2025_08_26"
+                | "web_search_preview_2025_03_11"
+        )
+    )
+}
+
+/// Whether the protocol runs a web search for this request's tools.
+fn searches(protocol: Protocol, tools: &[Tool]) -> bool {
+    match protocol {
+        Protocol::Anthropic => true,
+        Protocol::Google => tools.iter().all(|t| match t {
+            Tool::Function(_) => false,
+            Tool::Other(v) => is_web_search(v),
+        }),
+        Protocol::Chat | Protocol::Responses => false,
+    }
+}
+
+/// Whether an input item is another provider's (or a hosted call this
+/// protocol does not run): left out of the upstream request.
+fn foreign(item: &Item, protocol: Protocol) -> bool {
+    let Item::Other(v) = item else {
+        return false;
+    };
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+    let own = match protocol {
+        Protocol::Anthropic => Some(super::anthropic::SLUG),
+        Protocol::Responses => Some(super::openai_responses::SLUG),
+        _ => None,
+    };
+    match kind.split_once(':') {
+        Some(_) => own.is_none_or(|slug| !kind.starts_with(slug)),
+        None => kind == "web_search_call" && protocol != Protocol::Responses,
+    }
 }
 
 /// The namespace of a `function_call` input item, if it has one.

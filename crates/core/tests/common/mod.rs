@@ -127,6 +127,15 @@ pub fn gateway_passthrough(kind: &str) -> Gateway {
     Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
 }
 
+/// A gateway like [`gateway`] whose provider allows these passthrough
+/// names (a YAML list's items, comma-separated).
+pub fn gateway_passthrough_of(kind: &str, allowed: &str) -> Gateway {
+    let yaml = format!(
+        "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test, passthrough: [{allowed}] }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
+    );
+    Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap())
+}
+
 /// A gateway like [`gateway`], with extra top-level YAML.
 pub fn gateway_with(kind: &str, extra: &str) -> Gateway {
     let yaml = format!(
@@ -168,6 +177,22 @@ pub fn run(gw: &Gateway, host: &FakeHost, req: HttpRequest) -> (u16, Vec<Bytes>)
             Body::Stream(s) => s.collect().await,
         };
         (resp.status, chunks)
+    })
+}
+
+/// [`run`], with the response headers.
+pub fn run_full(
+    gw: &Gateway,
+    host: &FakeHost,
+    req: HttpRequest,
+) -> (u16, Vec<Bytes>, Vec<(String, String)>) {
+    futures::executor::block_on(async {
+        let resp = gw.handle(host, req).await;
+        let chunks = match resp.body {
+            Body::Full(b) => vec![b],
+            Body::Stream(s) => s.collect().await,
+        };
+        (resp.status, chunks, resp.headers)
     })
 }
 

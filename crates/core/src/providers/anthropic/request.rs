@@ -86,6 +86,9 @@ pub fn build(
                 tools.push(t);
             }
             Tool::Function(_) => {}
+            Tool::Other(v) if crate::providers::tool_map::is_web_search(v) => {
+                tools.push(web_search(v));
+            }
             Tool::Other(v) => return Err(common::unsupported_tool(i, v, provider, PROTOCOL)),
         }
     }
@@ -148,7 +151,64 @@ pub fn build(
         out.insert("stop_sequences".into(), list);
     }
     common::copy_allowed_extras(body, route.provider, &mut out);
+    if body.prompt_cache_key.is_some() {
+        cache_breakpoints(&mut out);
+    }
     Ok(Value::Object(out))
+}
+
+/// `prompt_cache_key` asks for the stable prefix to be cached: Messages
+/// caches up to explicit breakpoints, so one goes on the last tool, the
+/// last system block and the last block of the conversation (three of the
+/// four allowed; each turn's prefix is then read from the cache the turn
+/// before wrote). Blocks that refuse one (thinking, empty text) are
+/// skipped. The key itself has no Anthropic counterpart.
+fn cache_breakpoints(out: &mut Map<String, Value>) {
+    let ephemeral = || json!({"type": "ephemeral"});
+    if let Some(Value::Array(tools)) = out.get_mut("tools") {
+        if let Some(Value::Object(t)) = tools.last_mut() {
+            t.entry("cache_control").or_insert_with(ephemeral);
+        }
+    }
+    if let Some(system) = out.get_mut("system") {
+        if let Value::String(text) = system {
+            *system = json!([{"type": "text", "text": text}]);
+        }
+        if let Some(Value::Object(b)) = system.as_array_mut().and_then(|s| s.last_mut()) {
+            if b.get("text")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+            {
+                b.entry("cache_control").or_insert_with(ephemeral);
+            }
+        }
+    }
+    let last = out
+        .get_mut("messages")
+        .and_then(Value::as_array_mut)
+        .and_then(|m| m.last_mut());
+    if let Some(message) = last {
+        if let Value::String(text) = &message["content"] {
+            message["content"] = json!([{"type": "text", "text": text}]);
+        }
+        let block = message["content"]
+            .as_array_mut()
+            .and_then(|c| c.last_mut())
+            .and_then(Value::as_object_mut);
+        if let Some(b) = block {
+            let cacheable = match b.get("type").and_then(Value::as_str) {
+                Some("thinking" | "redacted_thinking") => false,
+                Some("text") => b
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty()),
+                _ => true,
+            };
+            if cacheable {
+                b.entry("cache_control").or_insert_with(ephemeral);
+            }
+        }
+    }
 }
 
 fn mode(m: ToolChoiceMode) -> Value {
@@ -253,12 +313,54 @@ fn messages(
                 };
                 push(&mut messages, "assistant", vec![block]);
             }
+            Item::Other(v) if own_block(v).is_some() => {
+                if let Some(block) = own_block(v) {
+                    push(&mut messages, "assistant", vec![block]);
+                }
+            }
             other @ (Item::ItemReference(_) | Item::Other(_)) => {
                 return Err(common::unsupported_item(i, other, provider, PROTOCOL))
             }
         }
     }
     Ok((system, messages))
+}
+
+/// OpenAI's `web_search` tool as Anthropic's web search server tool:
+/// the user's location and allowed domains carry over.
+fn web_search(tool: &Value) -> Value {
+    let mut t = json!({"type": "web_search_20250305", "name": "web_search"});
+    if let Some(loc) = tool.get("user_location").and_then(Value::as_object) {
+        let mut l = serde_json::Map::new();
+        l.insert("type".into(), json!("approximate"));
+        for k in ["city", "region", "country", "timezone"] {
+            if let Some(v) = loc.get(k).filter(|v| v.is_string()) {
+                l.insert(k.into(), v.clone());
+            }
+        }
+        t["user_location"] = Value::Object(l);
+    }
+    if let Some(d) = tool
+        .pointer("/filters/allowed_domains")
+        .filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        t["allowed_domains"] = d.clone();
+    }
+    t
+}
+
+/// An `anthropic:` extension item (a server tool's call or result) as the
+/// content block it came from: the slug, and the `id` and `status` every
+/// item carries, taken off again (a `*_use` block's `id` is its own).
+fn own_block(item: &Value) -> Option<Value> {
+    let kind = item.get("type")?.as_str()?.strip_prefix(super::SLUG)?;
+    let mut block = item.as_object()?.clone();
+    block.insert("type".into(), json!(kind));
+    block.remove("status");
+    if !kind.ends_with("_use") {
+        block.remove("id");
+    }
+    Some(Value::Object(block))
 }
 
 fn user_blocks(

@@ -33,6 +33,10 @@ pub struct AnthropicStream {
     blocks: HashMap<u64, (Kind, usize)>,
     /// Open `thinking` blocks' signatures, by block index.
     signatures: HashMap<u64, String>,
+    /// Open text blocks' citations, by block index.
+    citations: HashMap<u64, Vec<Value>>,
+    /// Open server tool blocks' streamed input JSON, by block index.
+    opaque_input: HashMap<u64, String>,
     message: Option<usize>,
     stop_reason: Option<String>,
     stop_details: Value,
@@ -48,6 +52,8 @@ impl AnthropicStream {
             json_tool,
             blocks: HashMap::new(),
             signatures: HashMap::new(),
+            citations: HashMap::new(),
+            opaque_input: HashMap::new(),
             message: None,
             stop_reason: None,
             stop_details: Value::Null,
@@ -146,6 +152,11 @@ impl AnthropicStream {
                 let m = self.message(b);
                 b.open_text(m);
                 b.text_delta(m, &s("text"));
+                // Whole citations come in a non-streaming replay; streamed
+                // ones in `citations_delta`.
+                let cited = block.get("citations").and_then(Value::as_array);
+                self.citations
+                    .insert(index, cited.cloned().unwrap_or_default());
                 (Kind::Text, m)
             }
             "tool_use" if self.json_tool.as_deref() == Some(s("name").as_str()) => {
@@ -208,6 +219,19 @@ impl AnthropicStream {
             (Kind::Text, "text_delta") => b.text_delta(i, s("text")),
             (Kind::JsonText, "input_json_delta") => b.text_delta(i, s("partial_json")),
             (Kind::Tool, "input_json_delta") => b.arguments_delta(i, s("partial_json")),
+            (Kind::Text, "citations_delta") => {
+                if let (Some(list), Some(c)) =
+                    (self.citations.get_mut(&index), delta.get("citation"))
+                {
+                    list.push(c.clone());
+                }
+            }
+            (Kind::Opaque, "input_json_delta") => {
+                self.opaque_input
+                    .entry(index)
+                    .or_default()
+                    .push_str(s("partial_json"));
+            }
             (Kind::Thinking, "thinking_delta") => b.reasoning_delta(i, s("thinking")),
             (Kind::Thinking, "signature_delta") => {
                 if let Some(sig) = self.signatures.get_mut(&index) {
@@ -223,7 +247,12 @@ impl AnthropicStream {
             return;
         };
         match kind {
-            Kind::Text | Kind::JsonText => b.close_part(i),
+            Kind::Text => {
+                let cited = self.citations.remove(&index).unwrap_or_default();
+                annotate(&cited, i, b);
+                b.close_part(i);
+            }
+            Kind::JsonText => b.close_part(i),
             Kind::Tool => {
                 // A call without arguments streams none: its input is {}.
                 if let Some(Item::FunctionCall(f)) = b.item_mut(i) {
@@ -247,7 +276,16 @@ impl AnthropicStream {
                 }
                 b.end_item(i);
             }
-            Kind::Redacted | Kind::Opaque => b.end_item(i),
+            Kind::Opaque => {
+                let streamed = self.opaque_input.remove(&index).unwrap_or_default();
+                if let Ok(input) = serde_json::from_str::<Value>(&streamed) {
+                    if let Some(Item::Other(v)) = b.item_mut(i) {
+                        v["input"] = input;
+                    }
+                }
+                b.end_item(i);
+            }
+            Kind::Redacted => b.end_item(i),
         }
     }
 
@@ -273,5 +311,38 @@ impl AnthropicStream {
         }
         self.end_message(b);
         outcome_of(self.stop_reason.as_deref())
+    }
+}
+
+/// A text block's web search citations as `url_citation` annotations
+/// spanning the block: each block is one `output_text` part, so the span
+/// is the whole part, counted in characters. One per URL.
+fn annotate(citations: &[Value], message: usize, b: &mut ResponseBuilder) {
+    if citations.is_empty() {
+        return;
+    }
+    let end = match b.response().output.get(message) {
+        Some(Item::Message(m)) => match &m.content {
+            crate::types::MessageContent::Parts(parts) => match parts.last() {
+                Some(crate::types::ContentPart::OutputText(t)) => t.text.chars().count(),
+                _ => return,
+            },
+            _ => return,
+        },
+        _ => return,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for c in citations {
+        let Some(url) = c.get("url").and_then(Value::as_str) else {
+            continue;
+        };
+        if !seen.insert(url.to_owned()) {
+            continue;
+        }
+        let title = c.get("title").and_then(Value::as_str).unwrap_or_default();
+        b.annotation(
+            message,
+            serde_json::json!({"type": "url_citation", "url": url, "title": title, "start_index": 0, "end_index": end}),
+        );
     }
 }

@@ -17,9 +17,15 @@
 //!   `call_id` to recover the function name Gemini needs.
 //! - Streamed function arguments (`partialArgs`) are assembled and emitted
 //!   as one arguments delta when the call completes.
+//! - `web_search` becomes Google Search grounding (`google_search`). The
+//!   `groundingMetadata` (merged over the stream's chunks) comes back as a
+//!   `google:grounding` item after the message, and its supports as
+//!   `url_citation` annotations on the message text (Gemini counts UTF-8
+//!   bytes; the annotations count characters).
 //! - A prompt blocked for safety is an error (400, `content_filter`); an
 //!   answer stopped for safety is `incomplete` (`content_filter`).
 
+mod grounding;
 pub mod request;
 pub mod response;
 pub mod stream;

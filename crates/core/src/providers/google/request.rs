@@ -34,6 +34,7 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
         out.insert("systemInstruction".into(), json!({"parts": system}));
     }
     let mut decls = Vec::new();
+    let mut search = false;
     for (i, tool) in body.tools.iter().flatten().enumerate() {
         match tool {
             Tool::Function(f) => {
@@ -48,11 +49,19 @@ pub fn build(route: &Route<'_>, body: &CreateResponseBody) -> Result<Value, Requ
                 }
                 decls.push(d);
             }
+            Tool::Other(v) if crate::providers::tool_map::is_web_search(v) => search = true,
             Tool::Other(v) => return Err(common::unsupported_tool(i, v, provider, PROTOCOL)),
         }
     }
+    let mut tools = Vec::new();
     if !decls.is_empty() {
-        out.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+        tools.push(json!({"functionDeclarations": decls}));
+    }
+    if search {
+        tools.push(json!({"google_search": {}}));
+    }
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
     }
     let mode = |m: ToolChoiceMode| match m {
         ToolChoiceMode::None => "NONE",

@@ -27,6 +27,8 @@ pub struct GoogleStream {
     call: Option<PartialCall>,
     finish_reason: Option<String>,
     error: Option<ErrorPayload>,
+    /// `groundingMetadata` so far (Google Search grounding).
+    grounding: serde_json::Map<String, Value>,
 }
 
 impl GoogleStream {
@@ -39,6 +41,7 @@ impl GoogleStream {
             call: None,
             finish_reason: None,
             error: None,
+            grounding: Default::default(),
         }
     }
 
@@ -96,6 +99,9 @@ impl GoogleStream {
             .flatten()
         {
             self.part(part, b);
+        }
+        if let Some(g) = candidate.get("groundingMetadata") {
+            super::grounding::merge(&mut self.grounding, g);
         }
         if let Some(r) = candidate.get("finishReason").and_then(Value::as_str) {
             self.end_call(b);
@@ -207,7 +213,14 @@ impl GoogleStream {
         if let Some(err) = self.error.take() {
             return Outcome::Failed(err);
         }
+        let grounding = std::mem::take(&mut self.grounding);
+        if let (false, Some(m)) = (grounding.is_empty(), self.message) {
+            super::grounding::annotate(&grounding, m, b);
+        }
         self.end(b, Which::Both);
+        if !grounding.is_empty() {
+            b.add_item(super::grounding::item(grounding));
+        }
         if self.finish_reason.is_none() {
             return Outcome::Failed(ErrorPayload {
                 kind: "server_error".into(),

@@ -8,3 +8,4 @@ pub mod request;
 pub mod response;
 pub mod stream;
 mod wire;
+pub(crate) use wire::SLUG;

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::types::Item;
 
 /// The provider slug for OpenAI extensions.
-pub(super) const SLUG: &str = "openai:";
+pub(crate) const SLUG: &str = "openai:";
 
 const SPEC_ITEM_TYPES: &[&str] = &[
     "message",
