@@ -1,6 +1,8 @@
-//! The OpenAI Agents SDK (`@openai/agents` from npm, unmodified): an agent
-//! with a function tool runs its loop through the gateway on every
-//! upstream protocol, streamed and not.
+//! The OpenAI Agents SDK (`@openai/agents` from npm, unmodified), through
+//! the gateway on every upstream protocol, streamed and not: an agent with
+//! a function tool runs its loop, and a triage agent hands off to an agent
+//! whose output type is a zod object (structured output the SDK parses
+//! and validates).
 
 mod support;
 
@@ -32,18 +34,34 @@ fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
         "az-responses",
     ] {
         for mode in ["plain", "stream"] {
-            let out = Command::new("node")
-                .arg(&script)
-                .args([gw.url.as_str(), model, mode])
-                .output()
-                .expect("run node");
-            let text = String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{model} {mode}:\n{text}");
-            assert!(
-                text.contains("FINAL: tool said: sunny in"),
-                "{model} {mode}: the tool's result reached the model:\n{text}"
-            );
+            for scenario in ["tool", "handoff"] {
+                let out = Command::new("node")
+                    .arg(&script)
+                    .args([gw.url.as_str(), model, mode, scenario])
+                    .output()
+                    .expect("run node");
+                let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "{model} {mode} {scenario}:\n{text}");
+                let expected = match scenario {
+                    // The tool's result reached the model.
+                    "tool" => "FINAL: tool said: sunny in",
+                    // The weather agent answered in its output type, after
+                    // the handoff's result reached it.
+                    _ => "FINAL: {\"city\":\"tool said: ",
+                };
+                assert!(
+                    text.contains(expected),
+                    "{model} {mode} {scenario}: {expected}\n{text}"
+                );
+                if scenario == "handoff" {
+                    assert!(
+                        text.contains("AGENT: weather"),
+                        "{model} {mode}: handed off\n{text}"
+                    );
+                    assert!(text.contains("\"confident\":true"), "{text}");
+                }
+            }
         }
     }
 }

@@ -64,3 +64,60 @@ fn codex_runs_a_tool_loop_on_every_upstream() {
         }
     }
 }
+
+/// Codex with a model from its own catalog (`gpt-5.5`) served by Claude,
+/// Gemini 3 and a Chat server: Codex then sends its freeform `apply_patch`
+/// tool, reasoning with `include: ["reasoning.encrypted_content"]` and
+/// `store: false`, and carries the reasoning items itself. The mock
+/// refuses thinking or signatures that do not come back exactly.
+#[test]
+fn codex_edits_files_with_apply_patch_on_catalog_models() {
+    let Some(codex) = codex() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    for (provider, upstream, path) in [
+        ("claude", "claude-sonnet-4-5", "/v1/messages"),
+        (
+            "gemini",
+            "gemini-3-pro-preview",
+            "/v1beta/models/gemini-3-pro-preview:streamGenerateContent",
+        ),
+        ("chat", "llama3.2:3b", "/v1/chat/completions"),
+    ] {
+        let yaml = config(&mock)
+            + &format!("  - {{ name: gpt-5.5, provider: {provider}, provider_model_id: \"{upstream}\" }}\n");
+        let gw = start_with(&yaml, mock.clone());
+        gw.upstream_requests();
+        let work = tempfile::tempdir().unwrap();
+        let prompt = "please use apply_patch to run: *** Begin Patch\n*** Add File: hello.txt\n+hello-from-the-patch\n*** End Patch";
+        let (ok, text) = run_codex_in(&codex, &gw, "gpt-5.5", prompt, work.path());
+        assert!(ok, "{provider}: codex failed:\n{text}");
+        let file = std::fs::read_to_string(work.path().join("hello.txt")).unwrap_or_default();
+        assert_eq!(
+            file.trim(),
+            "hello-from-the-patch",
+            "{provider}: the patch applied:\n{text}"
+        );
+        assert!(
+            text.contains("tool said:"),
+            "{provider}: the result came back:\n{text}"
+        );
+        let sent = gw.upstream_requests();
+        let first = &sent[0]["body"];
+        let last = &sent.last().unwrap()["body"];
+        assert_eq!(sent.last().unwrap()["path"], path, "{provider}");
+        let tools = first["tools"].to_string();
+        assert!(tools.contains("apply_patch"), "{provider}: {tools}");
+        if provider == "claude" {
+            // Codex asked to reason: the thinking went out and came back.
+            assert!(first.get("thinking").is_some(), "{first}");
+            assert_eq!(
+                last["messages"][1]["content"][0]["type"], "thinking",
+                "{last}"
+            );
+        }
+        if provider == "gemini" {
+            let turn = &last["contents"][1]["parts"][0];
+            assert_eq!(turn["thoughtSignature"], "bW9jay1zaWduYXR1cmU=", "{last}");
+        }
+    }
+}

@@ -26,10 +26,27 @@ pub fn codex() -> Option<std::path::PathBuf> {
 /// Runs `codex exec` against the gateway with `model`; returns its
 /// exit status and what it printed.
 pub fn run_codex(codex: &std::path::Path, gw: &Gateway, model: &str) -> (bool, String) {
-    let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
+    run_codex_in(
+        codex,
+        gw,
+        model,
+        "please use exec_command to run: echo hello-from-the-tool",
+        work.path(),
+    )
+}
+
+/// Runs `codex exec` with a prompt in a working directory.
+pub fn run_codex_in(
+    codex: &std::path::Path,
+    gw: &Gateway,
+    model: &str,
+    prompt: &str,
+    work: &std::path::Path,
+) -> (bool, String) {
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(codex)
-        .current_dir(work.path())
+        .current_dir(work)
         .env("CODEX_HOME", home.path())
         .env("GW_API_KEY", "unused")
         .args(["exec", "--skip-git-repo-check", "--ephemeral"])
@@ -57,7 +74,7 @@ pub fn run_codex(codex: &std::path::Path, gw: &Gateway, model: &str) -> (bool, S
             "plugins",
             "--dangerously-bypass-approvals-and-sandbox",
         ])
-        .arg("please use exec_command to run: echo hello-from-the-tool")
+        .arg(prompt)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run codex");

@@ -91,11 +91,19 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
             (user, tool, tools)
         }
     };
+    let structured = structured(protocol, body);
     if let Some(result) = tool_result {
-        return Answer::Text(format!("tool said: {result}"));
+        let text = format!("tool said: {result}");
+        return match structured {
+            Some(s) => s.answer(&text),
+            None => Answer::Text(text),
+        };
     }
     let user = last_user.unwrap_or_default();
     let lower = user.to_lowercase();
+    if let Some(s) = structured.as_ref().filter(|s| s.forced) {
+        return s.answer(&format!("echo: {user}"));
+    }
     if body["tool_choice"] != "none" {
         if let Some((name, params)) = tools
             .iter()
@@ -116,7 +124,117 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
             };
         }
     }
-    Answer::Text(format!("echo: {user}"))
+    let text = format!("echo: {user}");
+    match structured {
+        Some(s) => s.answer(&text),
+        None => Answer::Text(text),
+    }
+}
+
+/// A request for structured output: the schema, and the tool that
+/// carries the answer where the protocol has no JSON mode (Anthropic).
+struct Structured {
+    schema: Value,
+    tool: Option<String>,
+    /// The tool is forced (`tool_choice: {type: tool}`).
+    forced: bool,
+}
+
+impl Structured {
+    /// The answer, as JSON that fills the schema with `text`.
+    fn answer(&self, text: &str) -> Answer {
+        let value = fill(&self.schema, text);
+        match &self.tool {
+            Some(name) => Answer::Call {
+                name: name.clone(),
+                arguments: value.to_string(),
+            },
+            None => Answer::Text(value.to_string()),
+        }
+    }
+}
+
+fn structured(protocol: Protocol, body: &Value) -> Option<Structured> {
+    let text = |schema: Option<&Value>| {
+        Some(Structured {
+            schema: schema.cloned().unwrap_or_else(|| json!({"type": "object"})),
+            tool: None,
+            forced: false,
+        })
+    };
+    match protocol {
+        Protocol::Responses => match body.pointer("/text/format/type")?.as_str()? {
+            "json_schema" => text(body.pointer("/text/format/schema")),
+            "json_object" => text(None),
+            _ => None,
+        },
+        Protocol::Chat => match body.pointer("/response_format/type")?.as_str()? {
+            "json_schema" => text(body.pointer("/response_format/json_schema/schema")),
+            "json_object" => text(None),
+            _ => None,
+        },
+        Protocol::Google => {
+            let g = &body["generationConfig"];
+            if g["responseMimeType"] != "application/json" {
+                return None;
+            }
+            text(g.get("responseJsonSchema").or(g.get("responseSchema")))
+        }
+        Protocol::Anthropic => {
+            // The gateway's answer tool: forced, or last beside others
+            // under `any`.
+            let tools = body["tools"].as_array()?;
+            let (tool, forced) = match body.pointer("/tool_choice/type")?.as_str()? {
+                "tool" => {
+                    let name = body.pointer("/tool_choice/name")?.as_str()?;
+                    (tools.iter().find(|t| t["name"] == name)?, true)
+                }
+                "any" => (tools.last()?, false),
+                _ => return None,
+            };
+            Some(Structured {
+                schema: tool["input_schema"].clone(),
+                tool: Some(tool["name"].as_str()?.to_owned()),
+                forced,
+            })
+        }
+    }
+}
+
+/// A value of the schema's shape: `text` for strings.
+fn fill(schema: &Value, text: &str) -> Value {
+    if let Some(first) = ["anyOf", "oneOf"]
+        .iter()
+        .find_map(|k| schema[*k].as_array().and_then(|a| a.first()))
+    {
+        return fill(first, text);
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .find(|k| *k != "null")
+            .cloned()
+            .unwrap_or_default(),
+        k => k.clone(),
+    };
+    match kind.as_str().unwrap_or("object") {
+        "string" => json!(text),
+        "number" | "integer" => json!(1),
+        "boolean" => json!(true),
+        "array" => json!([]),
+        "null" => Value::Null,
+        _ => Value::Object(
+            schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), fill(v, text)))
+                .collect(),
+        ),
+    }
 }
 
 /// Splits into small pieces, as a model streams tokens.

@@ -10,8 +10,10 @@
 //!   byte for byte, is sealed into `encrypted_content` (`providers::seal`)
 //!   and rebuilt from it when sent back. Reasoning from other providers is
 //!   not sent: Anthropic would reject its signature.
-//! - `text.format` (json_schema / json_object) uses a forced tool named
-//!   after the schema (`json` for json_object); its input comes back as
+//! - `text.format` (json_schema / json_object) uses a tool named after the
+//!   schema (`json` for json_object), forced when it is the only tool;
+//!   beside other tools, `tool_choice` becomes `any` (the model calls its
+//!   tools, then answers through this one). Its input comes back as
 //!   `output_text`. That tool name is reserved for the request.
 //! - An assistant `refusal` part is sent as text (Messages has no refusal
 //!   input). A `refusal` stop becomes a refusal part and status

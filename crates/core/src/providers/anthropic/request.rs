@@ -116,8 +116,20 @@ pub fn build(
             }) => d.clone(),
             _ => "Respond with a JSON object.".to_owned(),
         };
+        // Alone, the answer tool is forced. Beside the caller's tools (an
+        // agent with tools and an output type) the model must be free to
+        // call those first: it must call some tool, and answers by calling
+        // this one.
+        let alone = tools.is_empty();
         tools.push(json!({"name": name, "description": description, "input_schema": schema}));
-        choice = Some(json!({"type": "tool", "name": name}));
+        choice = Some(if alone {
+            json!({"type": "tool", "name": name})
+        } else {
+            match choice {
+                Some(c) if c["type"] == "tool" => c,
+                _ => json!({"type": "any"}),
+            }
+        });
     }
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
