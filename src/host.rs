@@ -67,6 +67,14 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl Host for NativeHost {
+    const METRICS: bool = true;
+
+    fn log(&self, line: &str) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
         let method =
             reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::POST);

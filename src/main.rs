@@ -5,6 +5,7 @@ mod chat;
 mod conn;
 mod host;
 mod memory_store;
+mod metrics_server;
 mod server;
 mod store;
 
@@ -70,6 +71,38 @@ struct ServeArgs {
     /// Worker threads, one single-threaded runtime each (default: cores).
     #[arg(long, env = "LATTICELM_THREADS")]
     threads: Option<usize>,
+    /// Which requests are logged (overrides `server.log_level`): off,
+    /// error, warn, info, debug.
+    #[arg(long, env = "LATTICELM_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// `json` or `text` (overrides `server.log_format`; default: text on a
+    /// terminal, JSON otherwise).
+    #[arg(long, env = "LATTICELM_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+/// Applies `--log-level` and `--log-format`, and picks text for a
+/// terminal when the configuration does not say.
+fn log_settings(config: &mut Config, args: &ServeArgs) -> Result<(), String> {
+    use latticelm_core::observe::{LogFormat, LogLevel};
+    if let Some(l) = &args.log_level {
+        config.server.log_level =
+            serde_json::from_value::<LogLevel>(serde_json::json!(l.to_ascii_lowercase()))
+                .map_err(|_| format!("--log-level `{l}`: use off, error, warn, info or debug"))?;
+    }
+    if let Some(f) = &args.log_format {
+        config.server.log_format = Some(
+            serde_json::from_value::<LogFormat>(serde_json::json!(f.to_ascii_lowercase()))
+                .map_err(|_| format!("--log-format `{f}`: use json or text"))?,
+        );
+    }
+    if config.server.log_format.is_none() {
+        use std::io::IsTerminal;
+        if std::io::stdout().is_terminal() {
+            config.server.log_format = Some(LogFormat::Text);
+        }
+    }
+    Ok(())
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -91,6 +124,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => load_config(args.config.as_ref()).and_then(|mut config| {
+            log_settings(&mut config, &args)?;
             if let Some(a) = args.address {
                 config.server.address = a;
             }

@@ -59,6 +59,16 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         "latticelm listening on http://{local} ({threads} threads, {} models)",
         gateway.config().models.len()
     );
+    if let Some(addr) = &server.metrics_address {
+        let (store, routing, timeout) = (
+            store.clone(),
+            routing.clone(),
+            server.upstream_connect_timeout,
+        );
+        let make_host = move || NativeHost::new(timeout, store.for_worker(), routing);
+        let bound = crate::metrics_server::spawn(addr, gateway.clone(), make_host)?;
+        eprintln!("latticelm: metrics on http://{bound}/metrics");
+    }
     let shared = Shared {
         gateway,
         store,
@@ -290,7 +300,7 @@ async fn read_body(
     Ok(bytes::Bytes::from(out))
 }
 
-fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
+pub(crate) fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
     if let Some(detail) = &resp.detail {
         eprintln!("latticelm: {} answered with: {detail}", resp.status);
     }

@@ -18,6 +18,10 @@ mod codex;
 #[allow(unused_imports)] // not every test binary runs Codex
 pub use codex::*;
 
+mod logs;
+#[allow(unused_imports)] // not every test binary reads the log
+pub use logs::*;
+
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {
     child: Child,

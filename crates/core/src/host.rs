@@ -46,6 +46,18 @@ pub trait Host {
     /// provider keys for anonymous callers (see
     /// [`crate::Config::guards_open_proxy`]).
     const PUBLIC_BY_DEFAULT: bool = false;
+
+    /// Writes one log line (a request's record; see `observe::log`):
+    /// stdout natively and on Spin, `console.log` on the Worker. The core
+    /// never puts credentials, headers, prompts or outputs in it.
+    fn log(&self, line: &str) {
+        let _ = line;
+    }
+
+    /// The host serves `GET /metrics` from the gateway's registry (one
+    /// long-lived process: native). Elsewhere metrics would describe one
+    /// isolate or one request, so the path is not served.
+    const METRICS: bool = false;
 }
 
 /// A request as the host received it.

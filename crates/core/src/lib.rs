@@ -60,6 +60,7 @@ mod gateway;
 mod host;
 mod ids;
 pub mod limits;
+pub mod observe;
 pub mod providers;
 pub mod routing;
 pub mod sse;

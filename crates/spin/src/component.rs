@@ -157,6 +157,11 @@ fn now_ms() -> u64 {
 }
 
 impl Host for SpinHost {
+    /// Stdout, which Spin keeps in the component's log.
+    fn log(&self, line: &str) {
+        println!("{line}");
+    }
+
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
         let transport = |e: String| HostError::Transport(e);
         let mut builder = http::Request::builder().method(req.method).uri(&req.url);

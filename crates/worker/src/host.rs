@@ -86,6 +86,11 @@ fn transport(e: worker::Error) -> HostError {
 }
 
 impl Host for WorkerHost {
+    /// `console.log`: Workers Logs indexes the JSON fields.
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
         let headers = Headers::new();
         for (k, v) in &req.headers {

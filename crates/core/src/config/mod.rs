@@ -138,6 +138,18 @@ pub struct ServerConfig {
     /// Caps on the shape of requests.
     #[serde(default)]
     pub limits: crate::limits::Limits,
+    /// Which requests are logged, one line each: `off`, `error`, `warn`,
+    /// `info` (default: every API request) or `debug` (health checks too).
+    #[serde(default)]
+    pub log_level: crate::observe::LogLevel,
+    /// `json` (default) or `text`. The native binary writes text to a
+    /// terminal unless this is set.
+    #[serde(default)]
+    pub log_format: Option<crate::observe::LogFormat>,
+    /// Native: serve `GET /metrics` (Prometheus) on this address too,
+    /// without authentication, for a scraper on a private network.
+    #[serde(default)]
+    pub metrics_address: Option<String>,
     /// TESTS ONLY: a request header whose value is taken as the caller's
     /// identity, until authentication exists. Never set it in production:
     /// any client could claim any identity.
@@ -222,6 +234,9 @@ impl Default for ServerConfig {
             public: false,
             max_upstream_stream_bytes: default_max_stream(),
             limits: Default::default(),
+            log_level: Default::default(),
+            log_format: None,
+            metrics_address: None,
             insecure_test_principal_header: None,
         }
     }

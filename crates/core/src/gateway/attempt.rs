@@ -36,6 +36,9 @@ pub(crate) struct Job<'a> {
     pub deadline: u64,
     /// The passthrough fields the caller's key allows.
     pub caller_passthrough: &'a [String],
+    /// The request's record: each attempt goes in, and its trace context
+    /// goes upstream.
+    pub rec: &'a crate::observe::Recorder,
 }
 
 /// The attempt that produced output.
@@ -59,6 +62,9 @@ pub(crate) struct Target {
     pub model: String,
     /// The routing state key.
     pub key: String,
+    /// The configured model that listed it (the requested one or a
+    /// fallback): its prices price the response.
+    pub listed_by: String,
 }
 
 /// A served response: settled (not streaming), or streaming on.
@@ -145,7 +151,44 @@ pub(crate) async fn run<H: Host>(
         gave_up.attempts += 1;
         gave_up.last = Some(target_of(c));
         let started = now_ms(host);
-        match attempt(config, host, job, c).await {
+        let mut span_id = [0u8; 8];
+        host.random(&mut span_id);
+        job.rec.with(|r| {
+            r.attempts.push(crate::observe::Attempt {
+                provider: c.route.provider_name.to_owned(),
+                protocol: crate::observe::provider_name(c.route.provider.kind),
+                model: c.route.upstream_model.to_owned(),
+                span_id,
+                start_ms: started,
+                ..Default::default()
+            })
+        });
+        let result = attempt(config, host, job, c, &span_id).await;
+        let ended = now_ms(host);
+        job.rec.with(|r| match &result {
+            Ok(_) => {
+                if let Some(a) = r.attempts.last_mut() {
+                    (a.first_ms, a.end_ms, a.status) = (Some(ended), ended, Some(200));
+                }
+            }
+            Err(e) if e.failure.is_none() => {
+                r.attempts.pop();
+            }
+            Err(e) => {
+                if let Some(a) = r.attempts.last_mut() {
+                    a.end_ms = ended;
+                    a.status = e.failure.map(|f| f.status());
+                    a.error = Some(
+                        e.error
+                            .payload
+                            .code
+                            .clone()
+                            .unwrap_or_else(|| e.error.payload.kind.clone()),
+                    );
+                }
+            }
+        });
+        match result {
             Ok((body, dropped_tools)) => {
                 let ttfb = Duration::from_millis(now_ms(host).saturating_sub(started));
                 // A stream may already have failed right after its first
@@ -211,6 +254,7 @@ fn target_of(c: &Candidate<'_>) -> Target {
         provider: c.route.provider_name.to_owned(),
         model: c.route.upstream_model.to_owned(),
         key: c.key.clone(),
+        listed_by: c.model.to_owned(),
     }
 }
 
@@ -241,6 +285,7 @@ async fn attempt<H: Host>(
     host: &H,
     job: &Job<'_>,
     c: &Candidate<'_>,
+    span_id: &[u8; 8],
 ) -> Result<(ServedBody, Vec<String>), AttemptError> {
     let route = &c.route;
     let provider = route.provider_name;
@@ -278,8 +323,17 @@ async fn attempt<H: Host>(
     .map_err(cannot)?;
     let body: &crate::types::CreateResponseBody = &body;
     let dropped = map.dropped.clone();
-    let request =
+    let mut request =
         providers::build_request(route, body, job.stream, header_timeout).map_err(cannot)?;
+    // The upstream request is a child span of this request's trace.
+    if let Some(t) = job.rec.trace() {
+        request
+            .headers
+            .push(("traceparent".into(), t.child_header(span_id)));
+        if let Some(state) = t.tracestate {
+            request.headers.push(("tracestate".into(), state));
+        }
+    }
     let sent = if route.provider.kind == crate::config::ProviderKind::Mock {
         Some(Ok(providers::mock::serve(
             &request,

@@ -5,10 +5,11 @@ mod attempt;
 mod clock;
 mod live;
 mod parse;
+mod record;
 mod routing_store;
 mod stream;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -19,6 +20,7 @@ use crate::conversation;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ids::IdGen;
+use crate::observe::{Metrics, Recorder};
 use crate::routing::{self, PlanInput};
 use crate::stored::{self, Saver};
 use crate::types::{CreateResponseBody, Input};
@@ -34,6 +36,7 @@ use parse::parse;
 pub struct Gateway {
     config: Arc<Config>,
     auth: Option<Arc<Authenticator>>,
+    metrics: Arc<Mutex<Metrics>>,
 }
 
 impl Gateway {
@@ -47,12 +50,19 @@ impl Gateway {
         Gateway {
             config: Arc::new(config),
             auth,
+            metrics: Default::default(),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// `GET /metrics` as a host serves it on `server.metrics_address`
+    /// (without authentication: that listener is the operator's).
+    pub fn metrics<H: Host>(&self, host: &H) -> HttpResponse {
+        record::metrics_response(&self.metrics, host)
     }
 
     /// Handles one request. Never panics on input: every failure becomes
@@ -62,9 +72,17 @@ impl Gateway {
         host: &H,
         req: HttpRequest,
     ) -> HttpResponse {
-        match self.dispatch(host, req).await {
-            Ok(resp) => resp,
-            Err(e) => error_response(&e),
+        let rec = record::begin(&self.config, &self.metrics, host, &req);
+        match self.dispatch(host, req, &rec).await {
+            Ok(mut resp) => {
+                record::respond(&rec, host, None, &mut resp);
+                resp
+            }
+            Err(e) => {
+                let mut resp = error_response(&e);
+                record::respond(&rec, host, Some(&e), &mut resp);
+                resp
+            }
         }
     }
 
@@ -72,6 +90,7 @@ impl Gateway {
         &self,
         host: &H,
         req: HttpRequest,
+        rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
         let path = req.path.trim_end_matches('/');
         let method = req.method.as_str();
@@ -96,7 +115,11 @@ impl Gateway {
         }
         self.check_host(&req)?;
         let principal = self.authenticate(host, &req).await?;
+        rec.with(|r| r.principal = Some(principal.id.clone()));
         match path {
+            "/metrics" if H::METRICS && method == "GET" => {
+                Ok(record::metrics_response(&self.metrics, host))
+            }
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);
@@ -106,7 +129,7 @@ impl Gateway {
                 Ok(json_ok(list))
             }
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
-            "/v1/responses" => self.create_response(host, &req, &principal).await,
+            "/v1/responses" => self.create_response(host, &req, &principal, rec).await,
             p if p.starts_with("/v1/responses/") => {
                 let rest = &p["/v1/responses/".len()..];
                 match (method, rest.split_once('/')) {
@@ -130,8 +153,15 @@ impl Gateway {
         host: &H,
         req: &HttpRequest,
         principal: &Principal,
+        rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
         let mut body = parse(&self.config, req, principal)?;
+        rec.with(|r| {
+            r.model = body.model.clone();
+            r.stream = body.stream.unwrap_or(false);
+            r.strategy =
+                routing::strategy_of(&self.config, body.model.as_deref().unwrap_or_default());
+        });
         let mut seed = [0u8; 32];
         host.random(&mut seed);
         let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
@@ -193,6 +223,7 @@ impl Gateway {
             seed: word(24).rotate_left(32),
             deadline,
             caller_passthrough: &principal.passthrough,
+            rec,
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
@@ -211,7 +242,14 @@ impl Gateway {
         let mut resp = match served.body {
             ServedBody::Whole(mut b) => {
                 save(saver.as_ref(), host, &mut b).await?;
-                finished_json(*b)
+                let cost =
+                    stream::settle_record(rec, &self.config, &served.target, b.response(), None);
+                let mut resp = finished_json(*b);
+                if let Some(c) = cost {
+                    resp.headers
+                        .push(("x-latticelm-cost-usd".into(), format!("{c:.8}")));
+                }
+                resp
             }
             ServedBody::Stream(live) => {
                 let job = stream::StreamJob {
@@ -220,6 +258,7 @@ impl Gateway {
                     target: served.target.clone(),
                     saver,
                     deadline,
+                    rec: rec.clone(),
                 };
                 sse_response(stream::body(*live, job))
             }

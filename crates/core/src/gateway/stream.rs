@@ -28,6 +28,39 @@ pub(crate) struct StreamJob<H> {
     pub target: Target,
     pub saver: Option<Saver>,
     pub deadline: u64,
+    /// The request's record, finished when the stream ends (or is
+    /// dropped).
+    pub rec: crate::observe::Recorder,
+}
+
+/// Fills the record in from the finished response: usage, id, how it
+/// ended, the cost at the serving target's prices, and, for a stream, the
+/// serving attempt's real end (`ended`, ms). Returns the cost.
+pub(crate) fn settle_record(
+    rec: &crate::observe::Recorder,
+    config: &Config,
+    target: &Target,
+    response: &crate::types::ResponseResource,
+    ended: Option<u64>,
+) -> Option<f64> {
+    rec.with(|r| {
+        r.response(response);
+        r.response_model = Some(target.model.clone());
+        r.cost_usd = crate::observe::cost(
+            config,
+            &target.listed_by,
+            &target.provider,
+            &target.model,
+            r,
+        );
+        if let (Some(end), Some(a)) = (ended, r.attempts.last_mut()) {
+            a.end_ms = end;
+            if let Some(e) = &response.error {
+                a.error = Some(e.code.clone());
+            }
+        }
+        r.cost_usd
+    })
 }
 
 /// The SSE body for a served stream.
@@ -63,6 +96,14 @@ pub(crate) fn body<H: Host + 'static>(
                         .await;
                 }
                 st.live.b.emit_terminal();
+                let ended = super::clock::now_ms(&j.host);
+                settle_record(
+                    &j.rec,
+                    &j.config,
+                    &j.target,
+                    st.live.b.response(),
+                    Some(ended),
+                );
                 let mut out = sse::encode_all(st.live.b.drain()).to_vec();
                 out.extend_from_slice(sse::DONE);
                 return Some((Bytes::from(out), st));

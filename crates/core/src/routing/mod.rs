@@ -10,7 +10,7 @@ mod state;
 
 pub use plan::{plan, Candidate, PlanInput};
 pub use policy::{backoff, is_retryable, parse_retry_after, status_of_error, Failure};
-pub use resolve::{models_list, resolve, Route};
+pub use resolve::{models_list, resolve, strategy_of, Route};
 pub use state::{Availability, RoutingState, TargetOutcome, TargetState};
 
 pub(crate) use state::millis;

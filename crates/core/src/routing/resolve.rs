@@ -122,6 +122,15 @@ pub fn models_list(config: &Config) -> serde_json::Value {
     json!({"object": "list", "data": data})
 }
 
+/// The routing strategy of a configured model name, if it is one.
+pub fn strategy_of(config: &Config, model: &str) -> Option<&'static str> {
+    config
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .map(|m| m.strategy.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,21 @@ impl RoutingState {
         self.targets.get(key)
     }
 
+    /// Each target's circuit at `now`: 0 closed, 1 half-open, 2 open.
+    pub fn circuits(&self, now: u64) -> Vec<(String, u8)> {
+        self.targets
+            .iter()
+            .map(|(k, t)| {
+                let state = match (t.tripped, t.open_until > now) {
+                    (false, _) => 0,
+                    (true, false) => 1,
+                    (true, true) => 2,
+                };
+                (k.clone(), state)
+            })
+            .collect()
+    }
+
     /// Whether `key` may be tried at `now` (ms since the epoch).
     pub fn availability(&self, key: &str, now: u64) -> Availability {
         let Some(t) = self.targets.get(key) else {

@@ -1,0 +1,109 @@
+//! The record stage: opens a request's [`Record`] when it arrives, and
+//! finishes it with the response; the record is emitted (log line,
+//! metrics) when its last holder, the response or the stream after it,
+//! lets go.
+
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::host::{Body, Host, HttpRequest, HttpResponse};
+use crate::observe::{self, log, Metrics, Record, Recorder, TraceContext};
+
+use super::clock::now_ms;
+
+/// Opens the record of a request: its id (the caller's `x-request-id` when
+/// it is a sane token, else a new one), its trace context, its arrival.
+pub(super) fn begin<H: Host + Clone + 'static>(
+    config: &Arc<Config>,
+    metrics: &Arc<Mutex<Metrics>>,
+    host: &H,
+    req: &HttpRequest,
+) -> Recorder {
+    let mut random = [0u8; 32];
+    host.random(&mut random);
+    let mut trace_random = [0u8; 24];
+    trace_random.copy_from_slice(&random[8..]);
+    let request_id = req
+        .header("x-request-id")
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("req_{}", observe::trace::hex(&random[..8])));
+    let trace = TraceContext::from_headers(
+        req.header("traceparent"),
+        req.header("tracestate"),
+        trace_random,
+        true,
+    );
+    let record = Record {
+        request_id,
+        trace: Some(trace),
+        start_ms: now_ms(host),
+        method: req.method.clone(),
+        path: req.path.clone(),
+        ..Default::default()
+    };
+    if let Ok(mut m) = metrics.lock() {
+        m.start();
+    }
+    let (host, config, metrics) = (host.clone(), config.clone(), metrics.clone());
+    Recorder::new(record, move |mut r| {
+        r.end_ms = now_ms(&host).max(r.start_ms);
+        let route = observe::route_of(&r.path);
+        if let Ok(mut m) = metrics.lock() {
+            m.observe(&r, route);
+        }
+        let format = config.server.log_format.unwrap_or_default();
+        if let Some(line) = log::line(&r, config.server.log_level, format) {
+            host.log(&line);
+        }
+    })
+}
+
+/// Finishes the record with the response and names the request in it
+/// (`x-request-id`).
+pub(super) fn respond<H: Host>(
+    rec: &Recorder,
+    host: &H,
+    error: Option<&ApiError>,
+    resp: &mut HttpResponse,
+) {
+    let now = now_ms(host);
+    let id = rec.with(|r| {
+        r.status = resp.status;
+        r.ttfb_ms = Some(now.saturating_sub(r.start_ms));
+        if let Some(e) = error {
+            r.error_type = Some(e.payload.kind.clone());
+            r.error_code = e.payload.code.clone();
+        } else if resp.status >= 400 && r.error_type.is_none() {
+            // An error the pipeline answered itself (no target, …).
+            if let Body::Full(b) = &resp.body {
+                let v: serde_json::Value = serde_json::from_slice(b).unwrap_or_default();
+                r.error_type = v["error"]["type"].as_str().map(str::to_owned);
+                r.error_code = v["error"]["code"].as_str().map(str::to_owned);
+            }
+        }
+        r.request_id.clone()
+    });
+    resp.headers.push(("x-request-id".into(), id));
+}
+
+/// `GET /metrics`: the Prometheus text, with the breakers read now.
+pub(super) fn metrics_response<H: Host>(metrics: &Arc<Mutex<Metrics>>, host: &H) -> HttpResponse {
+    let now = now_ms(host);
+    let circuits = host.with_routing(|s| s.circuits(now));
+    let text = metrics
+        .lock()
+        .map(|m| m.render(&circuits))
+        .unwrap_or_default();
+    HttpResponse {
+        status: 200,
+        headers: vec![(
+            "content-type".into(),
+            "text/plain; version=0.0.4; charset=utf-8".into(),
+        )],
+        body: Body::Full(text.into()),
+        detail: None,
+    }
+}

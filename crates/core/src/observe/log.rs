@@ -1,0 +1,164 @@
+//! The one log line per request: JSON (for log pipelines; Workers Logs
+//! indexes it) or plain text (a terminal). Built from a [`Record`], which
+//! holds no prompt, output, header or credential.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::record::Record;
+use super::trace::hex;
+
+/// `server.log_level`: which requests are logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Requests that ended in a server-side error (5xx, a failed stream).
+    Error,
+    /// And those refused as the client's fault (4xx).
+    Warn,
+    /// Every API request (the default).
+    #[default]
+    Info,
+    /// And health checks and the metrics scrape.
+    Debug,
+}
+
+/// `server.log_format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    #[default]
+    Json,
+    /// `ts status method path model … duration` for a terminal.
+    Text,
+}
+
+/// The level a record is logged at.
+pub fn level_of(r: &Record) -> LogLevel {
+    if matches!(r.path.as_str(), "/health" | "/ready" | "/metrics") && r.status < 400 {
+        LogLevel::Debug
+    } else if r.status >= 500 || (r.error_type.is_some() && r.status < 400) {
+        LogLevel::Error
+    } else if r.status >= 400 {
+        LogLevel::Warn
+    } else {
+        LogLevel::Info
+    }
+}
+
+fn level_name(l: LogLevel) -> &'static str {
+    match l {
+        LogLevel::Off => "off",
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    }
+}
+
+/// The line for a record, if the configured level logs it.
+pub fn line(r: &Record, level: LogLevel, format: LogFormat) -> Option<String> {
+    let at = level_of(r);
+    if level == LogLevel::Off || at > level {
+        return None;
+    }
+    Some(match format {
+        LogFormat::Json => json_line(r, at).to_string(),
+        LogFormat::Text => text_line(r),
+    })
+}
+
+fn json_line(r: &Record, at: LogLevel) -> Value {
+    let attempts: Vec<Value> = r
+        .attempts
+        .iter()
+        .map(|a| {
+            json!({"provider": a.provider, "protocol": a.protocol, "model": a.model,
+                "status": a.status, "error": a.error,
+                "duration_ms": a.end_ms.saturating_sub(a.start_ms)})
+        })
+        .collect();
+    let tokens = r.usage.map(|u| {
+        json!({"input": u.input_tokens, "output": u.output_tokens,
+            "cached": u.input_tokens_details.cached_tokens,
+            "reasoning": u.output_tokens_details.reasoning_tokens})
+    });
+    let trace = r.trace.as_ref();
+    json!({
+        "ts": timestamp(r.end_ms),
+        "level": level_name(at),
+        "msg": "request",
+        "request_id": r.request_id,
+        "trace_id": trace.map(|t| hex(&t.trace_id)),
+        "span_id": trace.map(|t| hex(&t.span_id)),
+        "principal": r.principal,
+        "method": r.method,
+        "path": r.path,
+        "model": r.model,
+        "strategy": r.strategy,
+        "stream": r.stream,
+        "attempts": attempts,
+        "status": r.status,
+        "error_type": r.error_type,
+        "error_code": r.error_code,
+        "ttfb_ms": r.ttfb_ms,
+        "duration_ms": r.end_ms.saturating_sub(r.start_ms),
+        "response_id": r.response_id,
+        "finish_reason": r.finish_reason,
+        "tokens": tokens,
+        "cost_usd": r.cost_usd,
+    })
+}
+
+fn text_line(r: &Record) -> String {
+    let mut s = format!(
+        "{} {} {} {}",
+        timestamp(r.end_ms),
+        r.status,
+        r.method,
+        r.path
+    );
+    if let Some(m) = &r.model {
+        s.push_str(&format!(" model={m}"));
+    }
+    if let Some(a) = r.attempts.last() {
+        s.push_str(&format!(
+            " provider={} attempts={}",
+            a.provider,
+            r.attempts.len()
+        ));
+    }
+    if r.stream {
+        s.push_str(" stream");
+    }
+    if let Some(c) = &r.error_code {
+        s.push_str(&format!(" error={c}"));
+    }
+    if let Some(u) = r.usage {
+        s.push_str(&format!(" tokens={}/{}", u.input_tokens, u.output_tokens));
+    }
+    if let Some(c) = r.cost_usd {
+        s.push_str(&format!(" cost=${c:.6}"));
+    }
+    if let Some(t) = r.ttfb_ms {
+        s.push_str(&format!(" ttfb={t}ms"));
+    }
+    s.push_str(&format!(
+        " {}ms id={}",
+        r.end_ms.saturating_sub(r.start_ms),
+        r.request_id
+    ));
+    s
+}
+
+/// RFC 3339 with milliseconds, in UTC.
+fn timestamp(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(0);
+    let nanos = u32::try_from(ms % 1000).unwrap_or(0) * 1_000_000;
+    chrono::DateTime::from_timestamp(secs, nanos)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}

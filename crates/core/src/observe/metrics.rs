@@ -1,0 +1,326 @@
+//! Request metrics, kept in core and rendered in the Prometheus text
+//! format. Names follow the OpenTelemetry GenAI semantic conventions
+//! v1.41.1 (the last release that defines them in the main repository;
+//! still marked development), mapped to Prometheus as the OTLP
+//! compatibility spec maps them (dots to underscores, unit suffixes,
+//! `_total` on counters); the gateway's own series are `latticelm_*`.
+//! `gen_ai.token.type` has only `input` and `output` there: cached and
+//! reasoning tokens are counted in `latticelm_tokens_total`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::record::Record;
+
+/// Seconds: from a millisecond to a few minutes (the semantic
+/// conventions' advice for GenAI durations).
+const SECONDS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/// Tokens, as advised for `gen_ai.client.token.usage`.
+const TOKENS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    buckets: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64], v: f64) {
+        if self.buckets.len() != bounds.len() {
+            self.buckets = vec![0; bounds.len()];
+        }
+        for (b, bound) in self.buckets.iter_mut().zip(bounds) {
+            if v <= *bound {
+                *b += 1;
+            }
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every series the gateway keeps.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    counters: BTreeMap<(&'static str, Labels), f64>,
+    histograms: BTreeMap<(&'static str, Labels), Histogram>,
+    in_flight: i64,
+}
+
+/// Help and type of each family, in output order.
+const FAMILIES: [(&str, &str, &str); 12] = [
+    ("latticelm_requests_total", "counter", "Requests answered, by route and status."),
+    ("latticelm_requests_in_flight", "gauge", "Requests being answered (streams until they end)."),
+    ("latticelm_upstream_attempts_total", "counter", "Upstream requests, by provider and outcome."),
+    ("latticelm_upstream_retries_total", "counter", "Upstream requests past the first, by model."),
+    ("latticelm_tokens_total", "counter", "Tokens, by model, principal and type (input, output, cached, reasoning)."),
+    ("latticelm_cost_usd_total", "counter", "Cost in USD from the configured prices, by model and principal."),
+    ("latticelm_circuit_state", "gauge", "Circuit breaker per target: 0 closed, 1 half-open, 2 open."),
+    ("gen_ai_client_operation_duration_seconds", "histogram", "GenAI operation duration (gen_ai.client.operation.duration), per upstream request."),
+    ("gen_ai_client_operation_time_to_first_chunk_seconds", "histogram", "Time to the upstream's first output (gen_ai.client.operation.time_to_first_chunk), per serving upstream request."),
+    ("gen_ai_client_token_usage", "histogram", "Tokens per upstream operation (gen_ai.client.token.usage)."),
+    ("gen_ai_server_request_duration_seconds", "histogram", "Request duration as the gateway serves it (gen_ai.server.request.duration)."),
+    ("gen_ai_server_time_to_first_token_seconds", "histogram", "Time to the response's first byte (gen_ai.server.time_to_first_token)."),
+];
+
+impl Metrics {
+    /// A request started.
+    pub fn start(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// A request ended: count everything it did.
+    pub fn observe(&mut self, r: &Record, route: &str) {
+        self.in_flight -= 1;
+        let mut add = |name: &'static str, labels: Labels, v: f64| {
+            *self.counters.entry((name, labels)).or_default() += v;
+        };
+        add(
+            "latticelm_requests_total",
+            vec![
+                ("route", route.to_owned()),
+                ("status", r.status.to_string()),
+            ],
+            1.0,
+        );
+        let model = r.model.clone().unwrap_or_default();
+        let principal = r.principal.clone().unwrap_or_default();
+        for a in &r.attempts {
+            let outcome = if a.error.is_none() { "ok" } else { "error" };
+            add(
+                "latticelm_upstream_attempts_total",
+                vec![
+                    ("provider", a.provider.clone()),
+                    ("outcome", outcome.into()),
+                ],
+                1.0,
+            );
+        }
+        if r.attempts.len() > 1 {
+            add(
+                "latticelm_upstream_retries_total",
+                vec![("model", model.clone())],
+                (r.attempts.len() - 1) as f64,
+            );
+        }
+        if let Some(u) = r.usage {
+            for (kind, n) in [
+                ("input", u.input_tokens),
+                ("output", u.output_tokens),
+                ("cached", u.input_tokens_details.cached_tokens),
+                ("reasoning", u.output_tokens_details.reasoning_tokens),
+            ] {
+                add(
+                    "latticelm_tokens_total",
+                    vec![
+                        ("model", model.clone()),
+                        ("principal", principal.clone()),
+                        ("type", kind.into()),
+                    ],
+                    n as f64,
+                );
+            }
+        }
+        if let Some(c) = r.cost_usd {
+            add(
+                "latticelm_cost_usd_total",
+                vec![("model", model.clone()), ("principal", principal.clone())],
+                c,
+            );
+        }
+        let error_type = r.error_type.clone().unwrap_or_default();
+        let mut hist = |name: &'static str, labels: Labels, bounds: &[f64], v: f64| {
+            self.histograms
+                .entry((name, labels))
+                .or_default()
+                .observe(bounds, v);
+        };
+        // The upstream operation: the attempt that served (the last).
+        if let Some(a) = r.attempts.last() {
+            let mut labels: Labels = vec![
+                ("gen_ai_operation_name", "chat".into()),
+                ("gen_ai_provider_name", a.protocol.to_owned()),
+                ("gen_ai_request_model", model.clone()),
+                ("gen_ai_response_model", a.model.clone()),
+            ];
+            if let Some(e) = &a.error {
+                labels.push(("error_type", e.clone()));
+            }
+            let secs = a.end_ms.saturating_sub(a.start_ms) as f64 / 1000.0;
+            hist(
+                "gen_ai_client_operation_duration_seconds",
+                labels.clone(),
+                &SECONDS,
+                secs,
+            );
+            if let Some(first) = a.first_ms {
+                hist(
+                    "gen_ai_client_operation_time_to_first_chunk_seconds",
+                    labels.clone(),
+                    &SECONDS,
+                    first.saturating_sub(a.start_ms) as f64 / 1000.0,
+                );
+            }
+            if let (Some(u), None) = (r.usage, &a.error) {
+                for (kind, n) in [("input", u.input_tokens), ("output", u.output_tokens)] {
+                    let mut l = labels.clone();
+                    l.push(("gen_ai_token_type", kind.into()));
+                    hist("gen_ai_client_token_usage", l, &TOKENS, n as f64);
+                }
+            }
+        }
+        if route == "responses" {
+            let mut labels: Labels = vec![
+                ("gen_ai_operation_name", "chat".into()),
+                ("gen_ai_request_model", model),
+            ];
+            if !error_type.is_empty() {
+                labels.push(("error_type", error_type));
+            }
+            let secs = r.end_ms.saturating_sub(r.start_ms) as f64 / 1000.0;
+            hist(
+                "gen_ai_server_request_duration_seconds",
+                labels.clone(),
+                &SECONDS,
+                secs,
+            );
+            if let Some(t) = r.ttfb_ms {
+                hist(
+                    "gen_ai_server_time_to_first_token_seconds",
+                    labels,
+                    &SECONDS,
+                    t as f64 / 1000.0,
+                );
+            }
+        }
+    }
+
+    /// The Prometheus text exposition, with the breakers' states
+    /// (`target`, 0/1/2) read at scrape time.
+    pub fn render(&self, circuits: &[(String, u8)]) -> String {
+        let mut out = String::new();
+        for (name, kind, help) in FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            match name {
+                "latticelm_requests_in_flight" => {
+                    let _ = writeln!(out, "{name} {}", self.in_flight.max(0));
+                }
+                "latticelm_circuit_state" => {
+                    for (target, state) in circuits {
+                        let _ = writeln!(
+                            out,
+                            "{name}{} {state}",
+                            labels(&[("target", target.clone())])
+                        );
+                    }
+                }
+                _ if kind == "counter" => {
+                    for ((n, l), v) in self.counters.iter().filter(|((n, _), _)| *n == name) {
+                        let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
+                    }
+                }
+                _ => {
+                    let bounds: &[f64] = if name == "gen_ai_client_token_usage" {
+                        &TOKENS
+                    } else {
+                        &SECONDS
+                    };
+                    for ((n, l), h) in self.histograms.iter().filter(|((n, _), _)| *n == name) {
+                        for (b, count) in bounds.iter().zip(&h.buckets) {
+                            let mut with = l.clone();
+                            with.push(("le", number(*b)));
+                            let _ = writeln!(out, "{n}_bucket{} {count}", labels(&with));
+                        }
+                        let mut inf = l.clone();
+                        inf.push(("le", "+Inf".into()));
+                        let _ = writeln!(out, "{n}_bucket{} {}", labels(&inf), h.count);
+                        let _ = writeln!(out, "{n}_sum{} {}", labels(l), number(h.sum));
+                        let _ = writeln!(out, "{n}_count{} {}", labels(l), h.count);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn labels(l: &[(&str, String)]) -> String {
+    if l.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = l
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{v}\"")
+        })
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::record::Attempt;
+    use crate::types::Usage;
+
+    #[test]
+    fn renders_counts_and_histograms() {
+        let mut m = Metrics::default();
+        m.start();
+        let r = Record {
+            status: 200,
+            model: Some("m".into()),
+            principal: Some("key:a\"b".into()),
+            start_ms: 1000,
+            end_ms: 1300,
+            ttfb_ms: Some(50),
+            usage: Some(Usage::from_counts(10, 5, 15, 2, 1)),
+            cost_usd: Some(0.25),
+            attempts: vec![Attempt {
+                provider: "p".into(),
+                protocol: "anthropic",
+                model: "claude".into(),
+                start_ms: 1010,
+                end_ms: 1290,
+                status: Some(200),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        m.observe(&r, "responses");
+        let text = m.render(&[("p/claude".into(), 2)]);
+        for want in [
+            "latticelm_requests_total{route=\"responses\",status=\"200\"} 1",
+            "latticelm_requests_in_flight 0",
+            "latticelm_tokens_total{model=\"m\",principal=\"key:a\\\"b\",type=\"input\"} 10",
+            "latticelm_tokens_total{model=\"m\",principal=\"key:a\\\"b\",type=\"cached\"} 2",
+            "latticelm_cost_usd_total{model=\"m\",principal=\"key:a\\\"b\"} 0.25",
+            "latticelm_circuit_state{target=\"p/claude\"} 2",
+            "gen_ai_client_operation_duration_seconds_bucket{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\",gen_ai_request_model=\"m\",gen_ai_response_model=\"claude\",le=\"0.32\"} 1",
+            "gen_ai_client_token_usage_sum{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\",gen_ai_request_model=\"m\",gen_ai_response_model=\"claude\",gen_ai_token_type=\"output\"} 5",
+            "gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name=\"chat\",gen_ai_request_model=\"m\"} 1",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Observability: one [`Record`] per request, filled in by every stage,
+//! becomes the request's log line and its metric updates (and, with
+//! OTLP configured, its spans). Plain data and pure functions: the hosts
+//! only write the lines and serve the text.
+
+pub mod log;
+pub mod metrics;
+pub mod record;
+pub mod trace;
+
+pub use log::{LogFormat, LogLevel};
+pub use metrics::Metrics;
+pub use record::{Attempt, Record, Recorder};
+pub use trace::TraceContext;
+
+use crate::config::{Config, ProviderKind};
+
+/// The provider's name in the GenAI semantic conventions
+/// (`gen_ai.provider.name`).
+pub fn provider_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "openai",
+        ProviderKind::AzureOpenAi => "azure.ai.openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Google => "gcp.gemini",
+        // An OpenAI-compatible server: the protocol is all we know.
+        ProviderKind::OpenAiChat => "openai",
+        ProviderKind::Mock => "latticelm.mock",
+    }
+}
+
+/// The route label of a path (bounded, unlike paths).
+pub fn route_of(path: &str) -> &'static str {
+    match path.trim_end_matches('/') {
+        "/v1/responses" => "responses",
+        p if p.starts_with("/v1/responses/") => "responses_by_id",
+        "/v1/models" => "models",
+        "/health" => "health",
+        "/ready" => "ready",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// The cost of a usage at a target's prices (USD per million tokens),
+/// when the model lists that target with prices.
+pub fn cost(
+    config: &Config,
+    model: &str,
+    provider: &str,
+    upstream_model: &str,
+    r: &Record,
+) -> Option<f64> {
+    let usage = r.usage?;
+    let m = config.models.iter().find(|m| m.name == model)?;
+    let t = m.targets.iter().find(|t| {
+        t.provider == provider && t.provider_model_id.as_deref().unwrap_or(model) == upstream_model
+    })?;
+    let (i, o) = (t.input_cost?, t.output_cost?);
+    Some((usage.input_tokens as f64 * i + usage.output_tokens as f64 * o) / 1_000_000.0)
+}

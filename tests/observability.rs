@@ -1,0 +1,255 @@
+//! Observability on the native binary, with real parts: request ids on
+//! every answer, the caller's trace carried to the upstream, one JSON log
+//! line per request that never holds a secret or a prompt, and a real
+//! Prometheus server scraping `server.metrics_address` and counting what
+//! the test sent.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::*;
+
+const KEY: &str = "secret-key-123";
+const PROMPT: &str = "zebra-prompt-words";
+const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn yaml(mock: &str) -> String {
+    config(mock).replacen("server:\n", "server:\n  metrics_address: \"127.0.0.1:0\"\n", 1)
+        + "  - { name: priced, targets: [ { provider: claude, provider_model_id: claude-haiku-4-5, input_cost: 3, output_cost: 15 } ] }\n"
+        + &format!("auth:\n  enabled: true\n  api_keys:\n    - {{ name: team-a, key: \"{KEY}\" }}\n")
+}
+
+fn post(
+    gw: &Gateway,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut r = client()
+        .post(format!("{}/v1/responses", gw.url))
+        .bearer_auth(KEY)
+        .json(&body);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().unwrap())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn logs_metrics_and_trace_context() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&yaml(&mock), mock, &[]);
+    gw.upstream_requests();
+
+    // 1. A plain request with the caller's id and trace.
+    let (status, headers, body) = post(
+        &gw,
+        json!({"model": "claude-test", "input": PROMPT}),
+        &[
+            ("x-request-id", "my-req-1"),
+            ("traceparent", PARENT),
+            ("tracestate", "vendor=x"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-request-id"], "my-req-1");
+    let first: Value = serde_json::from_str(&body).unwrap();
+    let sent = gw.upstream_requests();
+    let upstream = sent[0]["headers"]["traceparent"].as_str().unwrap();
+    assert!(
+        upstream.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{upstream}"
+    );
+    assert!(
+        !upstream.contains("00f067aa0ba902b7"),
+        "a child span: {upstream}"
+    );
+    assert_eq!(sent[0]["headers"]["tracestate"], "vendor=x");
+
+    // 2. A stream on a priced model: a generated id, and a cost.
+    let (status, headers, body) = post(
+        &gw,
+        json!({"model": "priced", "input": PROMPT, "stream": true}),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let generated = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(generated.starts_with("req_"), "{generated}");
+    let streamed = parse_sse(body.as_bytes());
+    let usage = &streamed.last().unwrap()["response"]["usage"];
+
+    // 3. An error carries its id too.
+    let (status, headers, _) = post(&gw, json!({"model": "nope", "input": PROMPT}), &[]);
+    assert_eq!(status, 404);
+    assert!(headers.contains_key("x-request-id"));
+
+    // The log: one JSON line per request, in order of ending.
+    let lines = out.wait_json(3);
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["request_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {lines:#?}"))
+            .clone()
+    };
+    let l1 = by_id("my-req-1");
+    assert_eq!(l1["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(l1["principal"], "key:team-a");
+    assert_eq!(l1["model"], "claude-test");
+    assert_eq!(l1["status"], 200);
+    assert_eq!(l1["stream"], false);
+    assert_eq!(l1["attempts"][0]["provider"], "claude");
+    assert_eq!(l1["attempts"][0]["protocol"], "anthropic");
+    assert_eq!(l1["tokens"]["input"], first["usage"]["input_tokens"]);
+    assert_eq!(l1["tokens"]["output"], first["usage"]["output_tokens"]);
+    assert!(l1["duration_ms"].is_u64() && l1["ttfb_ms"].is_u64());
+    let l2 = by_id(&generated);
+    assert_eq!(l2["stream"], true);
+    assert_eq!(l2["strategy"], "priority");
+    let (i, o) = (
+        usage["input_tokens"].as_f64().unwrap(),
+        usage["output_tokens"].as_f64().unwrap(),
+    );
+    let cost = (i * 3.0 + o * 15.0) / 1e6;
+    assert!(
+        (l2["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-12,
+        "{l2}"
+    );
+    let l3 = lines
+        .iter()
+        .find(|l| l["status"] == 404)
+        .expect("the 404's line");
+    assert_eq!(l3["level"], "warn");
+    assert_eq!(l3["error_code"], "model_not_found");
+
+    // /metrics on the API port needs the key; the metrics address does not.
+    let r = client().get(format!("{}/metrics", gw.url)).send().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client()
+        .get(format!("{}/metrics", gw.url))
+        .bearer_auth(KEY)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("# TYPE gen_ai_client_operation_duration_seconds histogram"),
+        "{text}"
+    );
+    let metrics_addr = out
+        .lines()
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("latticelm: metrics on http://")
+                .map(|a| a.trim_end_matches("/metrics").to_owned())
+        })
+        .expect("the metrics address");
+
+    // A real Prometheus scrapes it and counts what was sent.
+    let prom = prometheus(&metrics_addr);
+    let want_input = first["usage"]["input_tokens"].as_f64().unwrap() + i;
+    let mut got = (0.0, 0.0, 0.0);
+    for _ in 0..300 {
+        got = (
+            prom.value("sum(latticelm_requests_total{route=\"responses\"})"),
+            prom.value("sum(latticelm_tokens_total{type=\"input\"})"),
+            prom.value("sum(latticelm_cost_usd_total)"),
+        );
+        if got.0 == 3.0 && got.1 == want_input {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got.0, 3.0, "requests counted by Prometheus");
+    assert_eq!(got.1, want_input, "input tokens counted by Prometheus");
+    assert!((got.2 - cost).abs() < 1e-9, "cost: {got:?}");
+
+    // Nothing secret anywhere in the gateway's output.
+    for line in out.lines() {
+        for secret in [KEY, PROMPT, "sk-ant", "g-key", "sk-oa", "az-key"] {
+            assert!(!line.contains(secret), "{secret} in: {line}");
+        }
+    }
+}
+
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn value(&self, query: &str) -> f64 {
+        let Ok(r) = client()
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", query)])
+            .send()
+        else {
+            return f64::NAN;
+        };
+        let v: Value = r.json().unwrap_or_default();
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Debian's Prometheus, scraping `target` every second.
+fn prometheus(target: &str) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\nscrape_configs:\n  - job_name: latticelm\n    static_configs: [ {{ targets: [\"{target}\"] }} ]\n"),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (Debian's package; .ci/run installs it)");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if client()
+            .get(format!("{url}/-/ready"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Prometheus {
+        child,
+        url,
+        _dir: dir,
+    }
+}
