@@ -18,7 +18,13 @@ pub struct NativeHost {
     client: reqwest::Client,
     store: NativeStore,
     routing: Arc<Mutex<RoutingState>>,
+    /// Deferred work, run by the worker thread's `LocalSet` (a closed
+    /// channel drops it: the thread is stopping).
+    deferred: Option<tokio::sync::mpsc::UnboundedSender<Deferred>>,
 }
+
+/// Work that runs after a response (span exports).
+pub type Deferred = futures::future::LocalBoxFuture<'static, ()>;
 
 impl NativeHost {
     /// A host for one worker thread.
@@ -41,7 +47,21 @@ impl NativeHost {
             client,
             store,
             routing,
+            deferred: None,
         }
+    }
+
+    /// Runs deferred work on the current `LocalSet`, for as long as it
+    /// lives.
+    pub fn run_deferred_here(mut self) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Deferred>();
+        tokio::task::spawn_local(async move {
+            while let Some(task) = rx.recv().await {
+                tokio::task::spawn_local(task);
+            }
+        });
+        self.deferred = Some(tx);
+        self
     }
 }
 
@@ -68,6 +88,14 @@ fn describe(e: &reqwest::Error) -> String {
 
 impl Host for NativeHost {
     const METRICS: bool = true;
+    const BATCH_SPANS: bool = true;
+
+    /// A task on this worker thread's `LocalSet`.
+    fn defer(&self, task: Deferred) {
+        if let Some(tx) = &self.deferred {
+            let _ = tx.send(task);
+        }
+    }
 
     fn log(&self, line: &str) {
         use std::io::Write;

@@ -152,7 +152,8 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
             server.upstream_connect_timeout,
             shared.store.for_worker(),
             shared.routing.clone(),
-        );
+        )
+        .run_deferred_here();
         let open = Rc::new(Cell::new(0usize));
         let mut shutdown = shared.shutdown.clone();
         loop {

@@ -253,3 +253,179 @@ fn prometheus(target: &str) -> Prometheus {
         _dir: dir,
     }
 }
+
+/// The test's OTLP/HTTP receiver (tests/otlp/receiver.py, decoding with
+/// PyPI's opentelemetry-proto): its port and the spans it got.
+pub struct Receiver {
+    child: std::process::Child,
+    pub port: u16,
+    file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("spans.jsonl");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("the receiver's port (is opentelemetry-proto installed? .ci/run installs it): {line:?}")
+        });
+        Receiver {
+            child,
+            port,
+            file,
+            _dir: dir,
+        }
+    }
+
+    /// The spans of `trace` (hex), once there are at least `n`.
+    pub fn spans(&self, trace: &str, n: usize) -> Vec<Value> {
+        let mut got = Vec::new();
+        for _ in 0..300 {
+            got = std::fs::read_to_string(&self.file)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|s| s["traceId"] == trace)
+                .collect();
+            if got.len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        got
+    }
+}
+
+#[test]
+fn traces_reach_an_otlp_receiver() {
+    let receiver = Receiver::start();
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + "  - { name: failover, targets: [ { provider: dead, provider_model_id: x }, { provider: claude, provider_model_id: claude-haiku-4-5 } ] }\n"
+        + "  - { name: slow, provider: claude, provider_model_id: \"slow:40\" }\n"
+        + &format!("observability:\n  otlp: {{ endpoint: \"http://127.0.0.1:{}\", headers: {{ x-ingest-key: k1 }} }}\n", receiver.port);
+    let (gw, out) = start_logged(&yaml, mock, &[]);
+    gw.upstream_requests();
+
+    // A failover: the dead target's attempt, then Claude's, under the
+    // caller's trace.
+    let (status, _) = gw.post_with(
+        &json!({"model": "failover", "input": "hi"}),
+        &[("traceparent", PARENT)],
+    );
+    assert_eq!(status, 200);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let spans = receiver.spans(trace, 3);
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let server = spans
+        .iter()
+        .find(|s| s["kind"] == "SPAN_KIND_SERVER")
+        .expect("a server span");
+    assert_eq!(server["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(server["name"], "POST /v1/responses");
+    assert_eq!(server["attributes"]["gen_ai.request.model"], "failover");
+    assert_eq!(server["resource"]["service.name"], "latticelm");
+    assert_eq!(server["header"]["x-ingest-key"], "k1");
+    let mut clients: Vec<&Value> = spans
+        .iter()
+        .filter(|s| s["kind"] == "SPAN_KIND_CLIENT")
+        .collect();
+    clients.sort_by_key(|s| {
+        s["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    assert_eq!(clients.len(), 2);
+    for c in &clients {
+        assert_eq!(
+            c["parentSpanId"], server["spanId"],
+            "children of the server span"
+        );
+        assert_eq!(c["attributes"]["gen_ai.operation.name"], "chat");
+    }
+    assert_eq!(clients[0]["attributes"]["latticelm.provider"], "dead");
+    assert!(
+        clients[0]["attributes"]["error.type"].is_string(),
+        "{:#?}",
+        clients[0]
+    );
+    assert_eq!(clients[0]["status"]["code"], "STATUS_CODE_ERROR");
+    let served = clients[1];
+    assert_eq!(served["name"], "chat claude-haiku-4-5");
+    assert_eq!(served["attributes"]["gen_ai.provider.name"], "anthropic");
+    assert!(
+        served["attributes"]["gen_ai.usage.input_tokens"].is_string(),
+        "{served:#?}"
+    );
+    assert!(served["attributes"]["gen_ai.response.id"].is_string());
+    assert_eq!(
+        served["attributes"]["gen_ai.response.finish_reasons"],
+        json!(["completed"])
+    );
+    // The upstream saw the served attempt's span as its parent.
+    let sent = gw.upstream_requests();
+    let tp = sent.last().unwrap()["headers"]["traceparent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        tp,
+        format!("00-{trace}-{}-01", served["spanId"].as_str().unwrap())
+    );
+
+    // A slow stream: the spans end when the stream does.
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let (status, events) = gw.stream_with(
+        &json!({"model": "slow", "input": "a longer answer please", "stream": true}),
+        &[("traceparent", parent)],
+    );
+    assert_eq!(status, 200);
+    let took = events.last().unwrap().0;
+    let spans = receiver.spans("0af7651916cd43dd8448eb211c80319c", 2);
+    let server = spans
+        .iter()
+        .find(|s| s["kind"] == "SPAN_KIND_SERVER")
+        .expect("a server span");
+    let ns = |s: &Value, k: &str| s[k].as_str().unwrap().parse::<u64>().unwrap();
+    let span_ms = (ns(server, "endTimeUnixNano") - ns(server, "startTimeUnixNano")) / 1_000_000;
+    assert!(
+        span_ms + 50 >= took.as_millis() as u64,
+        "the server span ({span_ms} ms) covers the stream ({took:?})"
+    );
+    let client = spans
+        .iter()
+        .find(|s| s["kind"] == "SPAN_KIND_CLIENT")
+        .unwrap();
+    assert_eq!(client["attributes"]["gen_ai.request.stream"], true);
+    assert!(client["attributes"]["gen_ai.response.time_to_first_chunk"].is_number());
+    // Exports never showed up as failures.
+    assert!(
+        !out.lines().iter().any(|l| l.contains("otlp export failed")),
+        "{:#?}",
+        out.lines()
+    );
+}

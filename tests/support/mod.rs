@@ -155,11 +155,16 @@ impl Gateway {
 
     /// POSTs a JSON body to /v1/responses; returns status and JSON.
     pub fn post(&self, body: &Value) -> (u16, Value) {
-        let r = client()
-            .post(format!("{}/v1/responses", self.url))
-            .json(body)
-            .send()
-            .unwrap();
+        self.post_with(body, &[])
+    }
+
+    /// [`post`](Self::post) with extra request headers.
+    pub fn post_with(&self, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut r = client().post(format!("{}/v1/responses", self.url));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let r = r.json(body).send().unwrap();
         let status = r.status().as_u16();
         (
             status,
@@ -199,12 +204,21 @@ impl Gateway {
 
     /// Streams a request; returns each SSE event with the time it arrived.
     pub fn stream(&self, body: &Value) -> (u16, Vec<(Duration, Value)>) {
+        self.stream_with(body, &[])
+    }
+
+    /// [`stream`](Self::stream) with extra request headers.
+    pub fn stream_with(
+        &self,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(Duration, Value)>) {
         let start = Instant::now();
-        let mut r = client()
-            .post(format!("{}/v1/responses", self.url))
-            .json(body)
-            .send()
-            .unwrap();
+        let mut r = client().post(format!("{}/v1/responses", self.url));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let mut r = r.json(body).send().unwrap();
         let status = r.status().as_u16();
         assert_eq!(
             r.headers()["content-type"],

@@ -54,6 +54,19 @@ pub trait Host {
         let _ = line;
     }
 
+    /// Runs `task` off the request path, after the response if need be
+    /// (span exports): a spawned local task natively, `ctx.waitUntil` on
+    /// the Worker, a component-model task that outlives the response on
+    /// Spin. The task never fails a response; it logs its own failures.
+    /// A host that cannot defer drops it (no export).
+    fn defer(&self, task: futures::future::LocalBoxFuture<'static, ()>) {
+        drop(task);
+    }
+
+    /// Spans are batched (one long-lived process) rather than exported
+    /// after each request.
+    const BATCH_SPANS: bool = false;
+
     /// The host serves `GET /metrics` from the gateway's registry (one
     /// long-lived process: native). Elsewhere metrics would describe one
     /// isolate or one request, so the path is not served.

@@ -6,6 +6,7 @@
 
 mod duration;
 mod expand;
+mod observability;
 mod routing;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
+pub use observability::{ObservabilityConfig, OtlpConfig};
 pub use routing::{BreakerConfig, ModelConfig, RetryOn, RoutingConfig, Strategy, TargetConfig};
 
 /// Everything that can be wrong with a configuration.
@@ -73,6 +75,9 @@ pub struct Config {
     /// Authentication: API keys and OIDC/JWT.
     #[serde(default)]
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Traces (see [`ObservabilityConfig`]).
+    #[serde(default)]
+    pub observability: ObservabilityConfig,
     /// Loaded from the embedded default, not from the operator's file.
     #[serde(skip)]
     pub embedded: bool,
@@ -480,6 +485,9 @@ impl Config {
     fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
             auth.validate()?;
+        }
+        if let Some(otlp) = &self.observability.otlp {
+            otlp.validate()?;
         }
         for (i, h) in self.server.allowed_hosts.iter_mut().enumerate() {
             if h.is_empty() || h.contains(['/', ' ']) {

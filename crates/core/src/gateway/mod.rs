@@ -3,6 +3,7 @@
 
 mod attempt;
 mod clock;
+mod export;
 mod live;
 mod parse;
 mod record;
@@ -37,6 +38,7 @@ pub struct Gateway {
     config: Arc<Config>,
     auth: Option<Arc<Authenticator>>,
     metrics: Arc<Mutex<Metrics>>,
+    spans: Arc<Mutex<export::SpanQueue>>,
 }
 
 impl Gateway {
@@ -51,6 +53,7 @@ impl Gateway {
             config: Arc::new(config),
             auth,
             metrics: Default::default(),
+            spans: Default::default(),
         }
     }
 
@@ -72,7 +75,7 @@ impl Gateway {
         host: &H,
         req: HttpRequest,
     ) -> HttpResponse {
-        let rec = record::begin(&self.config, &self.metrics, host, &req);
+        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
         match self.dispatch(host, req, &rec).await {
             Ok(mut resp) => {
                 record::respond(&rec, host, None, &mut resp);

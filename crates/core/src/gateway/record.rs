@@ -17,11 +17,20 @@ use super::clock::now_ms;
 pub(super) fn begin<H: Host + Clone + 'static>(
     config: &Arc<Config>,
     metrics: &Arc<Mutex<Metrics>>,
+    spans: &Arc<Mutex<super::export::SpanQueue>>,
     host: &H,
     req: &HttpRequest,
 ) -> Recorder {
     let mut random = [0u8; 32];
     host.random(&mut random);
+    // A new trace is recorded at `sample_ratio` (none without OTLP).
+    let ratio = config
+        .observability
+        .otlp
+        .as_ref()
+        .map_or(0.0, |o| o.sample_ratio);
+    let draw = u32::from_le_bytes([random[0], random[1], random[2], random[3]]);
+    let sample = f64::from(draw) < ratio * 4_294_967_296.0;
     let mut trace_random = [0u8; 24];
     trace_random.copy_from_slice(&random[8..]);
     let request_id = req
@@ -34,7 +43,7 @@ pub(super) fn begin<H: Host + Clone + 'static>(
         req.header("traceparent"),
         req.header("tracestate"),
         trace_random,
-        true,
+        sample,
     );
     let record = Record {
         request_id,
@@ -47,7 +56,8 @@ pub(super) fn begin<H: Host + Clone + 'static>(
     if let Ok(mut m) = metrics.lock() {
         m.start();
     }
-    let (host, config, metrics) = (host.clone(), config.clone(), metrics.clone());
+    let (host, config, metrics, spans) =
+        (host.clone(), config.clone(), metrics.clone(), spans.clone());
     Recorder::new(record, move |mut r| {
         r.end_ms = now_ms(&host).max(r.start_ms);
         let route = observe::route_of(&r.path);
@@ -57,6 +67,9 @@ pub(super) fn begin<H: Host + Clone + 'static>(
         let format = config.server.log_format.unwrap_or_default();
         if let Some(line) = log::line(&r, config.server.log_level, format) {
             host.log(&line);
+        }
+        if let Some(otlp) = &config.observability.otlp {
+            super::export::spans(&host, otlp, &spans, &r);
         }
     })
 }

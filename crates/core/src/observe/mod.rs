@@ -5,6 +5,7 @@
 
 pub mod log;
 pub mod metrics;
+pub mod otlp;
 pub mod record;
 pub mod trace;
 
