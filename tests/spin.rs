@@ -117,3 +117,18 @@ fn manifests_allow_what_the_gateway_calls() {
         }
     }
 }
+
+#[test]
+fn spin_observability() {
+    let receiver = Receiver::start();
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + &format!(
+            "observability:\n  otlp: {{ endpoint: \"http://127.0.0.1:{}\" }}\n",
+            receiver.port
+        );
+    let Some((gw, out)) = start_spin_logged(&yaml, mock) else {
+        return;
+    };
+    edge_observability(&gw, &out, &receiver, &["sk-ant", "hello edge"]);
+}

@@ -66,3 +66,18 @@ fn worker_codex() {
         );
     }
 }
+
+#[test]
+fn worker_observability() {
+    let receiver = Receiver::start();
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + &format!(
+            "observability:\n  otlp: {{ endpoint: \"http://127.0.0.1:{}\" }}\n",
+            receiver.port
+        );
+    let Some((gw, out)) = start_worker_logged(&yaml, mock) else {
+        return;
+    };
+    edge_observability(&gw, &out, &receiver, &["sk-ant", "hello edge"]);
+}

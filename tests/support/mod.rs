@@ -439,6 +439,22 @@ pub fn start_worker(yaml: &str, mock: String) -> Option<Gateway> {
 
 /// [`start_worker`] with more Worker vars (`NAME`, value).
 pub fn start_worker_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Option<Gateway> {
+    worker_inner(yaml, mock, vars, None)
+}
+
+/// [`start_worker`], keeping what wrangler prints (the Worker's
+/// `console.log` lines among it).
+pub fn start_worker_logged(yaml: &str, mock: String) -> Option<(Gateway, Output)> {
+    let out = Output::default();
+    worker_inner(yaml, mock, &[], Some(&out)).map(|gw| (gw, out))
+}
+
+fn worker_inner(
+    yaml: &str,
+    mock: String,
+    vars: &[(&str, &str)],
+    capture: Option<&Output>,
+) -> Option<Gateway> {
     use std::os::unix::process::CommandExt;
     let wrangler = root().join("node_modules/.bin/wrangler");
     let built = Command::new("worker-build")
@@ -483,11 +499,19 @@ pub fn start_worker_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Opt
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(if capture.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::inherit())
         .process_group(0)
         .spawn()
         .expect("start wrangler dev");
+    let mut child = child;
+    if let (Some(out), Some(stdout)) = (capture, child.stdout.take()) {
+        out.follow(stdout);
+    }
     let gw = Gateway {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -683,6 +707,21 @@ pub fn start_spin(yaml: &str, mock: String) -> Option<Gateway> {
 
 /// [`start_spin`] with more Spin variables (`NAME`, value).
 pub fn start_spin_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Option<Gateway> {
+    spin_inner(yaml, mock, vars, None)
+}
+
+/// [`start_spin`], keeping the component's output (its log lines).
+pub fn start_spin_logged(yaml: &str, mock: String) -> Option<(Gateway, Output)> {
+    let out = Output::default();
+    spin_inner(yaml, mock, &[], Some(&out)).map(|gw| (gw, out))
+}
+
+fn spin_inner(
+    yaml: &str,
+    mock: String,
+    vars: &[(&str, &str)],
+    capture: Option<&Output>,
+) -> Option<Gateway> {
     let harness = target_dir().join("debug/spin-harness");
     let component = target_dir().join("wasm32-wasip2/release/latticelm_spin.wasm");
     if !harness.exists() || !component.exists() {
@@ -701,7 +740,9 @@ pub fn start_spin_with(yaml: &str, mock: String, vars: &[(&str, &str)]) -> Optio
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start spin-harness");
-    let addr = listening_address(&mut child);
+    // Read on to the end: the component writes its log there.
+    let out = capture.cloned().unwrap_or_default();
+    let addr = out.follow_after_first(child.stdout.take().unwrap());
     Some(Gateway {
         child,
         url: format!("http://{addr}"),

@@ -61,6 +61,10 @@ struct App {
     vars: Arc<HashMap<String, String>>,
 }
 
+/// How long an instance lives on after its response, for the tasks the
+/// guest spawned.
+const LINGER_MS: u64 = 1500;
+
 type RespBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, anyhow::Error>;
 
 async fn serve_one(
@@ -70,7 +74,8 @@ async fn serve_one(
     use http_body_util::BodyExt;
     let ctx = Ctx {
         table: ResourceTable::default(),
-        wasi: WasiCtx::builder().inherit_stderr().build(),
+        // The component's stdout is its log (Spin keeps it the same way).
+        wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
         http: WasiHttpCtx::new(),
         hooks: Hooks,
         kv: app.kv.clone(),
@@ -99,13 +104,19 @@ async fn serve_one(
                     let res = store.with(|store| res.into_http(store, async { Ok(()) }))?;
                     let (parts, mut body) = res.into_parts();
                     let _ = head_tx.send(parts);
+                    let tx = tx;
                     while let Some(frame) = body.frame().await {
                         let frame = frame.map_err(|e| anyhow::anyhow!("{e:?}"))?;
                         if tx.send(Ok(frame)).await.is_err() {
                             break; // the client went away
                         }
                     }
+                    // The client has the whole response; the guest's tasks
+                    // that outlive it (span exports) run on for a while,
+                    // as Spin lets them.
+                    drop(tx);
                     let _ = io.await;
+                    tokio::time::sleep(std::time::Duration::from_millis(LINGER_MS)).await;
                     Ok(())
                 })
                 .await?

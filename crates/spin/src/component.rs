@@ -159,7 +159,15 @@ fn now_ms() -> u64 {
 impl Host for SpinHost {
     /// Stdout, which Spin keeps in the component's log.
     fn log(&self, line: &str) {
-        println!("{line}");
+        use std::io::Write;
+        // Never panic on a closed stdout.
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+
+    /// A component-model task that runs on after the handler has returned
+    /// its response.
+    fn defer(&self, task: futures::future::LocalBoxFuture<'static, ()>) {
+        spin_sdk::wit_bindgen::spawn(task);
     }
 
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {

@@ -34,11 +34,14 @@ thread_local! {
 pub struct WorkerHost {
     env: std::rc::Rc<Env>,
     store: StoreKind,
+    /// The request's context: work that outlives the response goes to
+    /// its `waitUntil`.
+    ctx: std::rc::Rc<worker::Context>,
 }
 
 impl WorkerHost {
     /// A host over this request's bindings.
-    pub fn new(env: Env, conversations: &ConversationsConfig) -> Self {
+    pub fn new(env: Env, ctx: worker::Context, conversations: &ConversationsConfig) -> Self {
         let store = match conversations.store.as_deref() {
             Some("kv") => StoreKind::Kv,
             _ => StoreKind::DurableObject,
@@ -46,6 +49,7 @@ impl WorkerHost {
         WorkerHost {
             env: std::rc::Rc::new(env),
             store,
+            ctx: std::rc::Rc::new(ctx),
         }
     }
 
@@ -89,6 +93,11 @@ impl Host for WorkerHost {
     /// `console.log`: Workers Logs indexes the JSON fields.
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
+    }
+
+    /// `ctx.waitUntil`: the isolate stays up for it after the response.
+    fn defer(&self, task: futures::future::LocalBoxFuture<'static, ()>) {
+        self.ctx.wait_until(task);
     }
 
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {

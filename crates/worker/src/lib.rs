@@ -28,7 +28,7 @@ mod entry {
     }
 
     #[event(fetch)]
-    async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         let gateway = match crate::config::gateway(&env) {
             Ok(g) => g,
             Err(e) => return crate::convert::to_worker(latticelm_core::error_response(&e)),
@@ -38,7 +38,7 @@ mod entry {
             Ok(r) => r,
             Err(e) => return crate::convert::to_worker(latticelm_core::error_response(&e)),
         };
-        let host = WorkerHost::new(env, &gateway.config().conversations);
+        let host = WorkerHost::new(env, ctx, &gateway.config().conversations);
         crate::convert::to_worker(gateway.handle(&host, core_req).await)
     }
 }
