@@ -32,7 +32,7 @@ wait_line() { # file → the http:// address printed in it
 "$bin/latticelm-mock" --port 0 --fixtures "$FIXTURES" >"$work/mock.log" 2>&1 & pids+=($!)
 MOCK=$(wait_line "$work/mock.log")
 cat >"$work/config.yaml" <<YAML
-server: { address: "127.0.0.1:0" }
+server: { address: "127.0.0.1:0", log_level: off }
 providers:
   chat: { type: openai-chat, endpoint: "$MOCK" }
   oa: { type: openai, endpoint: "$MOCK" }
@@ -48,6 +48,19 @@ YAML
 "$bin/latticelm" serve --config "$work/config.yaml" --threads 1 >"$work/gw.log" 2>&1 & pids+=($!)
 GW_PID=$!
 GW=$(wait_line "$work/gw.log")
+
+# The same gateway with observability on: a JSON log line per request,
+# metrics, and every request traced (sample_ratio 1.0) to an OTLP
+# receiver (tests/otlp/receiver.py; skipped without opentelemetry-proto).
+OBS=""
+if python3 -c "import opentelemetry.proto" 2>/dev/null; then
+  python3 tests/otlp/receiver.py "$work/spans.jsonl" >"$work/otlp.port" & pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/otlp.port" ] && break; sleep 0.05; done
+  sed -e 's/log_level: off/log_level: info, log_format: json/' "$work/config.yaml" >"$work/config-obs.yaml"
+  printf 'observability:\n  otlp: { endpoint: "http://127.0.0.1:%s", sample_ratio: 1.0 }\n' "$(cat "$work/otlp.port")" >>"$work/config-obs.yaml"
+  "$bin/latticelm" serve --config "$work/config-obs.yaml" --threads 1 >"$work/gw-obs.log" 2>&1 & pids+=($!)
+  OBS=$(wait_line "$work/gw-obs.log")
+fi
 
 direct_chat='{"model":"bench","messages":[{"role":"user","content":"hello benchmark"}]}'
 direct_chat_stream='{"model":"bench","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello benchmark"}]}'
@@ -90,6 +103,14 @@ read -r dr50 dr99 < <(load "$MOCK/v1/responses" "$direct_resp")
 read -r gr50 gr99 < <(load "$GW/v1/responses" "$gw_resp")
 read -r ds50 ds99 < <(load "$MOCK/v1/chat/completions" "$direct_chat_stream")
 read -r gs50 gs99 < <(load "$GW/v1/responses" "$gw_chat_stream")
+if [ -n "$OBS" ]; then
+  oha -n 200 -m POST -H 'content-type: application/json' -d "$gw_chat" --no-tui "$OBS/v1/responses" >/dev/null
+  read -r o50 o99 < <(load "$OBS/v1/responses" "$gw_chat")
+  read -r os50 os99 < <(load "$OBS/v1/responses" "$gw_chat_stream")
+  # Read back from the same gateway without observability, right after.
+  read -r g50b g99b < <(load "$GW/v1/responses" "$gw_chat")
+  read -r gs50b gs99b < <(load "$GW/v1/responses" "$gw_chat_stream")
+fi
 read -r dt50 dt99 < <(ttfb "$MOCK/v1/chat/completions" "$direct_chat_stream")
 read -r gt50 gt99 < <(ttfb "$GW/v1/responses" "$gw_chat_stream")
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
@@ -115,4 +136,15 @@ mkdir -p bench-results
   row "Chat Completions, streaming (TTFB)" "$dt50" "$dt99" "$gt50" "$gt99"
   echo
   echo "Gateway peak RSS: $((rss_kb / 1024)) MiB ($rss_kb kB VmHWM)."
+  if [ -n "$OBS" ]; then
+    spans=$(wc -l <"$work/spans.jsonl")
+    lines=$(grep -c '"msg":"request"' "$work/gw-obs.log" || true)
+    echo
+    echo "Observability: the gateway with logs off against the same gateway with a JSON log line per request, metrics and every request traced to an OTLP receiver (sample ratio 1.0), measured one after the other in this run ($lines log lines, $spans spans received)."
+    echo
+    echo "| scenario | observability off | observability on | added | ratio |"
+    echo "|---|---|---|---|---|"
+    row "Chat Completions, non-streaming" "$g50b" "$g99b" "$o50" "$o99"
+    row "Chat Completions, streaming (whole stream)" "$gs50b" "$gs99b" "$os50" "$os99"
+  fi
 } | tee bench-results/load.md

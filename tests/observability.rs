@@ -358,6 +358,29 @@ fn traces_reach_an_otlp_receiver() {
         .unwrap();
     assert_eq!(client["attributes"]["gen_ai.request.stream"], true);
     assert!(client["attributes"]["gen_ai.response.time_to_first_chunk"].is_number());
+    // A client that leaves mid-stream: its line says so.
+    {
+        use std::io::Read;
+        let mut r = support::client()
+            .post(format!("{}/v1/responses", gw.url))
+            .header("x-request-id", "leaver")
+            .json(&json!({"model": "slow", "input": "a b c d e f g h i j k l m n o p", "stream": true}))
+            .send()
+            .unwrap();
+        let mut first = [0u8; 64];
+        let _ = r.read(&mut first).unwrap();
+    }
+    let mut leaver = None;
+    for _ in 0..200 {
+        leaver = out.json().into_iter().find(|l| l["request_id"] == "leaver");
+        if leaver.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let leaver = leaver.expect("the leaver's line");
+    assert_eq!(leaver["error_code"], "client_disconnected", "{leaver}");
+    assert_eq!(leaver["level"], "warn");
     // Exports never showed up as failures.
     assert!(
         !out.lines().iter().any(|l| l.contains("otlp export failed")),

@@ -69,10 +69,26 @@ pub(crate) fn body<H: Host + 'static>(
     job: StreamJob<H>,
 ) -> LocalBoxStream<'static, Bytes> {
     let held = sse::encode_all(live.b.drain());
-    struct State<H> {
+    struct State<H: Host> {
         live: Live,
         job: StreamJob<H>,
         done: bool,
+    }
+    impl<H: Host> Drop for State<H> {
+        /// The client left before the end: say so in the record.
+        fn drop(&mut self) {
+            if self.done {
+                return;
+            }
+            let now = super::clock::now_ms(&self.job.host);
+            self.job.rec.with(|r| {
+                r.error_type = Some("client_closed".into());
+                r.error_code = Some("client_disconnected".into());
+                if let Some(a) = r.attempts.last_mut() {
+                    a.end_ms = now;
+                }
+            });
+        }
     }
     let state = State {
         live,

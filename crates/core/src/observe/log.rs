@@ -16,7 +16,8 @@ pub enum LogLevel {
     Off,
     /// Requests that ended in a server-side error (5xx, a failed stream).
     Error,
-    /// And those refused as the client's fault (4xx).
+    /// And those refused as the client's fault (4xx), and streams the
+    /// client left.
     Warn,
     /// Every API request (the default).
     #[default]
@@ -40,6 +41,8 @@ pub enum LogFormat {
 pub fn level_of(r: &Record) -> LogLevel {
     if matches!(r.path.as_str(), "/health" | "/ready" | "/metrics") && r.status < 400 {
         LogLevel::Debug
+    } else if r.error_type.as_deref() == Some("client_closed") {
+        LogLevel::Warn
     } else if r.status >= 500 || (r.error_type.is_some() && r.status < 400) {
         LogLevel::Error
     } else if r.status >= 400 {
