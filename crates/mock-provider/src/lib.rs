@@ -244,6 +244,9 @@ async fn handle(
     if let Some(status) = faults.status {
         return Ok(status_error(protocol, status, faults.retry_after));
     }
+    if path.ends_with("/responses/compact") {
+        return Ok(full(200, JSON, synth::compacted(&body).to_string()));
+    }
     Ok(provider(state, protocol, path, &body, &faults).await)
 }
 
@@ -251,6 +254,7 @@ async fn handle(
 fn protocol_of(path: &str) -> Option<Protocol> {
     match path {
         "/v1/responses" | "/openai/v1/responses" => Some(Protocol::Responses),
+        "/v1/responses/compact" | "/openai/v1/responses/compact" => Some(Protocol::Responses),
         "/v1/chat/completions" => Some(Protocol::Chat),
         "/v1/messages" => Some(Protocol::Anthropic),
         p if p.starts_with("/v1beta/models/") => Some(Protocol::Google),

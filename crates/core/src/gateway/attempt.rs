@@ -311,7 +311,7 @@ async fn attempt<H: Host>(
     }
     // Reasoning state sealed for this provider, opened; others dropped.
     let sealer = providers::seal::Sealer::for_route(config, route);
-    let opened = providers::seal::open_input(&sealer, job.body);
+    let opened = providers::seal::open_input(&sealer, config, protocol, job.body);
     // Namespaced and hosted tools, for protocols without them.
     let (body, map) = providers::tool_map::adapt(
         &opened,

@@ -3,6 +3,7 @@
 
 mod attempt;
 mod clock;
+mod compact;
 mod export;
 mod live;
 mod parse;
@@ -131,6 +132,8 @@ impl Gateway {
                 }
                 Ok(json_ok(list))
             }
+            "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),
+            "/v1/responses/compact" => self.compact(host, &req, &principal, rec).await,
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses" => self.create_response(host, &req, &principal, rec).await,
             p if p.starts_with("/v1/responses/") => {

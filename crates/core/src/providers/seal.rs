@@ -37,8 +37,12 @@ use crate::types::{CreateResponseBody, Input, Item};
 
 const PREFIX: &str = "lattice1.";
 const TAG_BYTES: usize = 16;
-/// The slugs of raw provider state: only the gateway may write these.
-const RAW_SLUGS: [&str; 2] = [super::anthropic::SLUG, super::google::SLUG];
+/// The raw form of a gateway-made compaction summary.
+pub const COMPACTION: &str = "compaction:";
+/// The slugs of raw state: only the gateway may write these.
+const RAW_SLUGS: [&str; 3] = [super::anthropic::SLUG, super::google::SLUG, COMPACTION];
+/// What a compaction item becomes for the model.
+const SUMMARY_HEADER: &str = "[A summary of the earlier conversation, which it replaces]\n";
 
 /// Seals and opens blobs with one key.
 #[derive(Clone)]
@@ -74,6 +78,34 @@ impl Sealer {
                 h.update(route.provider.base_url().as_bytes());
                 h.update(b"\0");
                 h.update(route.provider.key().unwrap_or_default().as_bytes());
+            }
+        }
+        Sealer {
+            key: h.finalize().into(),
+        }
+    }
+
+    /// The sealer for state that any provider may receive (compaction
+    /// summaries): `conversations.reasoning_key`, or, unset, a key derived
+    /// from every configured provider's name, endpoint and credential (the
+    /// same on every instance that shares the configuration).
+    pub fn gateway(config: &Config) -> Sealer {
+        let mut h = Sha256::new();
+        h.update(b"latticelm gateway seal v1\0");
+        match config
+            .conversations
+            .reasoning_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+        {
+            Some(secret) => h.update(secret.as_bytes()),
+            None => {
+                for (name, p) in &config.providers {
+                    for part in [name.as_str(), p.base_url(), p.key().unwrap_or_default()] {
+                        h.update(part.as_bytes());
+                        h.update(b"\0");
+                    }
+                }
             }
         }
         Sealer {
@@ -125,10 +157,14 @@ pub fn is_sealed(s: &str) -> bool {
 
 /// The request with every sealed blob in its input opened for this
 /// provider. Reasoning items whose blob does not verify, and those that
-/// carry raw state written by the client, are dropped. Borrowed when there
-/// is nothing to open (the common case).
+/// carry raw state written by the client, are dropped. A compaction item
+/// the gateway made becomes a user message holding its summary; one an
+/// OpenAI upstream made goes only to the Responses protocol. Borrowed
+/// when there is nothing to open (the common case).
 pub fn open_input<'a>(
     sealer: &Sealer,
+    config: &Config,
+    protocol: super::Protocol,
     body: &'a CreateResponseBody,
 ) -> Cow<'a, CreateResponseBody> {
     let carries = |i: &Item| match i {
@@ -136,7 +172,7 @@ pub fn open_input<'a>(
             .encrypted_content
             .as_deref()
             .is_some_and(|e| is_sealed(e) || is_raw(e)),
-        _ => false,
+        other => is_compaction(other),
     };
     let Some(Input::Items(items)) = &body.input else {
         return Cow::Borrowed(body);
@@ -144,9 +180,26 @@ pub fn open_input<'a>(
     if !items.iter().any(carries) {
         return Cow::Borrowed(body);
     }
+    let gateway = items
+        .iter()
+        .any(is_compaction)
+        .then(|| Sealer::gateway(config));
     let mut body = body.clone();
     if let Some(Input::Items(items)) = &mut body.input {
         items.retain_mut(|i| {
+            if is_compaction(i) {
+                return match (compaction_summary(i, gateway.as_ref()), protocol) {
+                    (Some(Ok(summary)), _) => {
+                        *i = Item::Message(crate::types::Message::user_text(&format!(
+                            "{SUMMARY_HEADER}{summary}"
+                        )));
+                        true
+                    }
+                    (Some(Err(())), _) => false,
+                    // Not ours: the upstream's own, for its own protocol.
+                    (None, p) => p == super::Protocol::Responses,
+                };
+            }
             let Item::Reasoning(r) = i else {
                 return true;
             };
@@ -164,4 +217,28 @@ pub fn open_input<'a>(
         });
     }
     Cow::Owned(body)
+}
+
+fn is_compaction(i: &Item) -> bool {
+    matches!(i, Item::Other(v) if v.get("type").and_then(|t| t.as_str()) == Some("compaction"))
+}
+
+/// A compaction item's summary: `None` when the item is not the
+/// gateway's; `Err` when it claims to be and does not verify.
+fn compaction_summary(i: &Item, gateway: Option<&Sealer>) -> Option<Result<String, ()>> {
+    let Item::Other(v) = i else { return None };
+    let e = v.get("encrypted_content").and_then(|e| e.as_str())?;
+    if is_raw(e) {
+        return Some(Err(()));
+    }
+    if !is_sealed(e) {
+        return None;
+    }
+    let raw = gateway.and_then(|g| g.open(e));
+    Some(
+        raw.as_deref()
+            .and_then(|r| r.strip_prefix(COMPACTION))
+            .map(str::to_owned)
+            .ok_or(()),
+    )
 }

@@ -141,6 +141,20 @@ pub struct Message {
     pub extra: Extra,
 }
 
+impl Message {
+    /// A user message holding `text`.
+    pub fn user_text(text: &str) -> Message {
+        Message {
+            id: None,
+            status: None,
+            role: Role::User,
+            content: MessageContent::Text(text.to_owned()),
+            phase: None,
+            extra: Default::default(),
+        }
+    }
+}
+
 /// Message content: the string shorthand or a list of parts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]

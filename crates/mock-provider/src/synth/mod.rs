@@ -411,6 +411,33 @@ fn responses_usage(input: u64, output: u64) -> Value {
         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input + output})
 }
 
+/// OpenAI's `/responses/compact` answer: the user's messages, then an
+/// opaque compaction item of the upstream's own.
+pub(crate) fn compacted(body: &Value) -> Value {
+    let mut output: Vec<Value> = match &body["input"] {
+        Value::String(s) => vec![
+            json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": s}]}),
+        ],
+        Value::Array(items) => items
+            .iter()
+            .filter(|i| i["role"] == "user")
+            .cloned()
+            .collect(),
+        _ => vec![],
+    };
+    for (i, item) in output.iter_mut().enumerate() {
+        item["id"] = json!(format!("msg_mock_{i}"));
+        item["status"] = json!("completed");
+        item["type"] = json!("message");
+        if let Some(text) = item["content"].as_str().map(str::to_owned) {
+            item["content"] = json!([{"type": "input_text", "text": text}]);
+        }
+    }
+    output.push(json!({"id": "cmp_mock_1", "type": "compaction", "encrypted_content": "gAAAAmock-compaction-of-the-upstream"}));
+    json!({"id": "resp_mock_compact", "object": "response.compaction", "created_at": 1770803615,
+        "output": output, "usage": responses_usage(40, 12)})
+}
+
 /// A Responses `response` object with this status and no output yet.
 pub(crate) fn response_object(model: &str, status: &str) -> Value {
     json!({"id": "resp_mock_1", "object": "response", "created_at": 1770803615, "status": status, "background": false,
