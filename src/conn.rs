@@ -3,18 +3,34 @@
 //! kept, how many connections are open at once, and how many bytes of
 //! request bodies are held in memory at once.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+/// A value behind a lock, read and written whole: the connection's I/O
+/// may move to another thread once upgraded to a WebSocket.
+#[derive(Debug)]
+struct Cell<T>(Mutex<T>);
+
+impl<T: Copy> Cell<T> {
+    fn new(v: T) -> Self {
+        Cell(Mutex::new(v))
+    }
+    fn get(&self) -> T {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn set(&self, v: T) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = v;
+    }
+}
 
 /// Where a connection is between requests, shared by its I/O and its
 /// service.
@@ -30,8 +46,8 @@ pub struct ConnClock {
 
 impl ConnClock {
     /// A clock for a new connection (idle since now).
-    pub fn new() -> Rc<Self> {
-        Rc::new(ConnClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(ConnClock {
             active: Cell::new(0),
             head_started: Cell::new(false),
             since: Cell::new(Instant::now()),
@@ -40,7 +56,7 @@ impl ConnClock {
 
     /// A request's headers have arrived: no connection deadline until its
     /// response is done (the guard drops).
-    pub fn begin(self: &Rc<Self>) -> ActiveGuard {
+    pub fn begin(self: &Arc<Self>) -> ActiveGuard {
         self.active.set(self.active.get() + 1);
         self.head_started.set(false);
         ActiveGuard(self.clone())
@@ -50,7 +66,7 @@ impl ConnClock {
 /// Marks a request in flight; dropping it (the response body finished or
 /// was dropped) makes the connection idle again.
 #[derive(Debug)]
-pub struct ActiveGuard(Rc<ConnClock>);
+pub struct ActiveGuard(Arc<ConnClock>);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
@@ -67,7 +83,7 @@ impl Drop for ActiveGuard {
 /// the first byte of the next request within `idle`.
 pub struct TimedIo<T> {
     inner: T,
-    clock: Rc<ConnClock>,
+    clock: Arc<ConnClock>,
     header: Duration,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
@@ -75,7 +91,7 @@ pub struct TimedIo<T> {
 
 impl<T> TimedIo<T> {
     /// Wraps a connection.
-    pub fn new(inner: T, clock: Rc<ConnClock>, header: Duration, idle: Duration) -> Self {
+    pub fn new(inner: T, clock: Arc<ConnClock>, header: Duration, idle: Duration) -> Self {
         let sleep = Box::pin(tokio::time::sleep(idle));
         TimedIo {
             inner,

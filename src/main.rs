@@ -8,6 +8,7 @@ mod memory_store;
 mod metrics_server;
 mod server;
 mod store;
+mod ws;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

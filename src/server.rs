@@ -186,15 +186,22 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
                 let io = TokioIo::new(TimedIo::new(stream, clock.clone(), header, idle));
                 let service = service_fn(move |req| {
                     let guard = clock.begin();
+                    let socket_guard = crate::ws::is_upgrade(&req).then(|| clock.begin());
                     let (gateway, host, bodies) = (gateway.clone(), host.clone(), bodies.clone());
                     async move {
+                        if let Some(socket_guard) = socket_guard {
+                            let resp =
+                                crate::ws::upgrade(&gateway, &host, req, socket_guard, guard).await;
+                            return Ok::<_, std::convert::Infallible>(resp);
+                        }
                         let resp = handle(&gateway, &host, &bodies, req).await;
                         Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
                     }
                 });
                 let conn = http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(io, service);
+                    .serve_connection(io, service)
+                    .with_upgrades();
                 let mut conn = std::pin::pin!(conn);
                 // A client that goes away mid-response is not an error worth logging.
                 tokio::select! {

@@ -71,7 +71,7 @@ pub mod validate;
 pub use builder::{Outcome, ResponseBuilder};
 pub use config::{Config, ConfigError};
 pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
-pub use gateway::{error_response, Gateway};
+pub use gateway::{error_response, Gateway, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
     read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest,
     UpstreamResponse,

@@ -332,3 +332,35 @@ pub fn skeleton(
         extra: Default::default(),
     }
 }
+
+/// Every `function_call_output` answers a `function_call` of the same
+/// `call_id` earlier in the (expanded) input, as the Responses API
+/// requires. Skipped when the input references items by id (they are not
+/// here to check).
+pub fn check_call_outputs(body: &CreateResponseBody) -> Result<(), RequestError> {
+    let Some(Input::Items(items)) = &body.input else {
+        return Ok(());
+    };
+    if items.iter().any(|i| matches!(i, Item::ItemReference(_))) {
+        return Ok(());
+    }
+    let mut calls = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Item::FunctionCall(f) => {
+                calls.insert(f.call_id.as_str());
+            }
+            Item::FunctionCallOutput(o) if !calls.contains(o.call_id.as_str()) => {
+                return Err(RequestError::InvalidValue {
+                    param: format!("input[{i}].call_id"),
+                    message: format!(
+                        "no function call with call_id `{}` comes before this output",
+                        o.call_id
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -10,6 +10,7 @@ mod parse;
 mod record;
 mod routing_store;
 mod stream;
+mod ws;
 
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +32,7 @@ use crate::validate;
 use attempt::{ServedBody, Target};
 use clock::unix_secs;
 use parse::parse;
+pub use ws::{WsReply, WsSession, MAX_CONNECTION};
 
 /// The gateway: an immutable configuration and the pipeline over it.
 /// Cheap to clone.
@@ -189,6 +191,7 @@ impl Gateway {
                 max_bytes: self.config.conversations.max_entry_bytes,
             }
         });
+        validate::check_call_outputs(&body)?;
         if let Some(s) = &saver {
             s.check_input()?;
         }

@@ -1,0 +1,301 @@
+//! The Responses API over a WebSocket (spec 2026-04-24, "WebSocket
+//! Transport"): frames in, frames out, no I/O. The host accepts the
+//! upgrade after [`Gateway::ws_open`] and moves text frames; everything
+//! else is here:
+//!
+//! - each `response.create` frame is one turn, run through the same
+//!   pipeline as `POST /v1/responses` with `stream: true`; its events go
+//!   out one JSON message each, without `[DONE]`, and a turn that fails
+//!   ends with exactly one terminal frame (`response.failed`, or an
+//!   `error` frame when it fails before its stream starts);
+//! - turns on a connection run one after another (the host awaits each
+//!   reply before reading the next frame);
+//! - the connection keeps its latest turn (input and output) so that a
+//!   `store: false` turn continues from it; other ids come from the store,
+//!   and anything else is `previous_response_not_found`;
+//! - a continuation that fails evicts the turn it continued;
+//! - the connection lasts at most [`MAX_CONNECTION`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{self, LocalBoxStream, StreamExt};
+use serde_json::{json, Value};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::host::{Body, Host, HttpRequest, HttpResponse};
+use crate::sse::{SseDecoder, SseEvent};
+use crate::validate;
+
+use super::clock::now_ms;
+use super::{error_response, record, Gateway};
+
+/// How long a connection may last (the spec's limit).
+pub const MAX_CONNECTION: Duration = Duration::from_secs(60 * 60);
+
+/// One WebSocket connection's state. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct WsSession(Rc<RefCell<State>>);
+
+struct State {
+    opened_ms: u64,
+    principal: Principal,
+    /// The latest turn: its response id, and its whole input and output.
+    last: Option<(String, Vec<Value>)>,
+}
+
+/// What to send back for one client frame.
+pub struct WsReply {
+    /// Text frames, in order.
+    pub frames: LocalBoxStream<'static, String>,
+    /// Close the connection after them.
+    pub close: bool,
+}
+
+impl WsSession {
+    /// When the connection must end, in ms since the epoch.
+    pub fn deadline_ms(&self) -> u64 {
+        let s = self.0.borrow();
+        s.opened_ms
+            .saturating_add(MAX_CONNECTION.as_millis() as u64)
+    }
+
+    /// The frame that ends a connection at its time limit.
+    pub fn limit_frame() -> String {
+        error_frame(
+            400,
+            "invalid_request_error",
+            "websocket_connection_limit_reached",
+            None,
+            "this WebSocket connection reached its 60-minute limit; open a new one",
+        )
+    }
+}
+
+fn error_frame(status: u16, kind: &str, code: &str, param: Option<&str>, message: &str) -> String {
+    json!({"type": "error", "status": status,
+        "error": {"type": kind, "code": code, "message": message, "param": param}})
+    .to_string()
+}
+
+/// An HTTP error answer as a WebSocket error frame.
+fn frame_of(resp: &HttpResponse) -> String {
+    let v: Value = match &resp.body {
+        Body::Full(b) => serde_json::from_slice(b).unwrap_or_default(),
+        Body::Stream(_) => Value::Null,
+    };
+    let e = &v["error"];
+    let kind = e["type"].as_str().unwrap_or("server_error");
+    let code = e["code"].as_str().unwrap_or(kind);
+    let message = e["message"].as_str().unwrap_or("the turn failed");
+    error_frame(resp.status, kind, code, e["param"].as_str(), message)
+}
+
+fn one(frame: String) -> WsReply {
+    WsReply {
+        frames: stream::iter([frame]).boxed_local(),
+        close: false,
+    }
+}
+
+/// A turn's input as items.
+fn items_of(input: &Value) -> Vec<Value> {
+    match input {
+        Value::String(s) => vec![json!({"type": "message", "role": "user", "content": s})],
+        Value::Array(a) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+impl Gateway {
+    /// Checks an upgrade request to `/v1/responses`: the host name and the
+    /// caller's credentials. The session, or the HTTP answer refusing it.
+    pub async fn ws_open<H: Host>(
+        &self,
+        host: &H,
+        req: &HttpRequest,
+    ) -> Result<WsSession, HttpResponse> {
+        let checked = async {
+            self.check_host(req)?;
+            self.authenticate(host, req).await
+        };
+        match checked.await {
+            Ok(principal) => Ok(WsSession(Rc::new(RefCell::new(State {
+                opened_ms: now_ms(host),
+                principal,
+                last: None,
+            })))),
+            Err(e) => Err(error_response(&e)),
+        }
+    }
+
+    /// One text frame from the client: the frames that answer it.
+    pub async fn ws_message<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        session: &WsSession,
+        text: &str,
+    ) -> WsReply {
+        if now_ms(host) >= session.deadline_ms() {
+            let mut r = one(WsSession::limit_frame());
+            r.close = true;
+            return r;
+        }
+        let bad = |code: &str, param: Option<&str>, message: &str| {
+            one(error_frame(
+                400,
+                "invalid_request_error",
+                code,
+                param,
+                message,
+            ))
+        };
+        let Ok(Value::Object(mut v)) = serde_json::from_str::<Value>(text) else {
+            return bad("invalid_json", None, "a frame must be a JSON object");
+        };
+        if v.get("type").and_then(Value::as_str) != Some("response.create") {
+            return bad(
+                "unknown_event_type",
+                Some("type"),
+                "send {\"type\": \"response.create\", …} to start a turn",
+            );
+        }
+        for field in ["stream", "stream_options", "background"] {
+            if v.contains_key(field) {
+                return bad(
+                    "unsupported_parameter",
+                    Some(field),
+                    &format!("`{field}` is an HTTP field: a WebSocket turn always streams"),
+                );
+            }
+        }
+        v.remove("type");
+        v.insert("stream".into(), Value::Bool(true));
+        let store = v.get("store") != Some(&Value::Bool(false));
+        let prev = v
+            .get("previous_response_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let principal = session.0.borrow().principal.clone();
+        // The turn's whole input, when it is known here (for the cache).
+        let mut full: Option<Vec<Value>> = None;
+        match &prev {
+            Some(p) => {
+                let cached = session.0.borrow().last.clone().filter(|(id, _)| id == p);
+                if let Some((_, mut items)) = cached {
+                    items.extend(items_of(v.get("input").unwrap_or(&Value::Null)));
+                    v.insert("input".into(), Value::Array(items.clone()));
+                    v.remove("previous_response_id");
+                    full = Some(items);
+                } else if !store {
+                    // Not on this connection: the store's, if it has it.
+                    let bytes = serde_json::to_vec(&v).unwrap_or_default();
+                    let expanded = match validate::parse_body(&bytes) {
+                        Ok(mut body) => {
+                            self.expand(host, &principal, &mut body).await.map(|_| body)
+                        }
+                        Err(e) => Err(e.into()),
+                    };
+                    match expanded {
+                        Ok(body) => {
+                            let items: Vec<Value> = body
+                                .input
+                                .as_ref()
+                                .and_then(|i| serde_json::to_value(i).ok())
+                                .map(|i| items_of(&i))
+                                .unwrap_or_default();
+                            v.insert("input".into(), Value::Array(items.clone()));
+                            v.remove("previous_response_id");
+                            full = Some(items);
+                        }
+                        Err(e) => return one(frame_of(&error_response(&e))),
+                    }
+                }
+            }
+            None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
+        }
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/v1/responses".into(),
+            query: String::new(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+        };
+        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
+        rec.with(|r| r.principal = Some(principal.id.clone()));
+        let mut resp = match self.create_response(host, &req, &principal, &rec).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        };
+        record::respond(&rec, host, None, &mut resp);
+        let evict = {
+            let session = session.clone();
+            let prev = prev.clone();
+            move || {
+                let mut s = session.0.borrow_mut();
+                if s.last.as_ref().map(|(id, _)| Some(id) == prev.as_ref()) == Some(true) {
+                    s.last = None;
+                }
+            }
+        };
+        if !matches!(resp.body, Body::Stream(_)) {
+            evict();
+            return one(frame_of(&resp));
+        }
+        let Body::Stream(body) = resp.body else {
+            return one(frame_of(&error_response(&ApiError::internal("no stream"))));
+        };
+        let session = session.clone();
+        let frames = stream::unfold(
+            (body, SseDecoder::new(), Vec::<SseEvent>::new(), false, rec),
+            move |(mut body, mut dec, mut pending, mut ended, rec)| {
+                let (session, full, evict) = (session.clone(), full.clone(), evict.clone());
+                async move {
+                    loop {
+                        if let Some(ev) = (!pending.is_empty()).then(|| pending.remove(0)) {
+                            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+                                continue; // `[DONE]`
+                            };
+                            match v["type"].as_str().unwrap_or_default() {
+                                // `response.failed` follows with the error.
+                                "error" => continue,
+                                "response.completed" | "response.incomplete" => {
+                                    let r = &v["response"];
+                                    let mut s = session.0.borrow_mut();
+                                    s.last = match (&full, r["id"].as_str()) {
+                                        (Some(items), Some(id)) => {
+                                            let mut items = items.clone();
+                                            items.extend(items_of(&r["output"]));
+                                            Some((id.to_owned(), items))
+                                        }
+                                        _ => None,
+                                    };
+                                }
+                                "response.failed" => evict(),
+                                _ => {}
+                            }
+                            return Some((ev.data, (body, dec, pending, ended, rec)));
+                        }
+                        if ended {
+                            return None;
+                        }
+                        match body.next().await {
+                            Some(chunk) => dec.push(&chunk, &mut pending),
+                            None => {
+                                ended = true;
+                                dec.finish(&mut pending);
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        WsReply {
+            frames: frames.boxed_local(),
+            close: false,
+        }
+    }
+}
