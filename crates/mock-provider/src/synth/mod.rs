@@ -105,10 +105,13 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
         return s.answer(&format!("echo: {user}"));
     }
     if body["tool_choice"] != "none" {
-        if let Some((name, params)) = tools
-            .iter()
-            .find(|(n, _)| lower.contains(&n.to_lowercase()))
-        {
+        // A tool named in the message, or one whose name has a long word
+        // the message uses (`get_weather` for "the weather in Paris").
+        let mentions = |n: &str| {
+            let n = n.to_lowercase();
+            lower.contains(&n) || n.split('_').any(|w| w.len() >= 5 && lower.contains(w))
+        };
+        if let Some((name, params)) = tools.iter().find(|(n, _)| mentions(n)) {
             let key = params["properties"]
                 .as_object()
                 .and_then(|p| p.keys().next().cloned())
