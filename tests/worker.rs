@@ -81,3 +81,19 @@ fn worker_observability() {
     };
     edge_observability(&gw, &out, &receiver, &["sk-ant", "hello edge"]);
 }
+
+/// The compliance suite (WebSocket tests included) against the Worker.
+#[test]
+fn worker_compliance() {
+    let Some((bun, suite)) = compliance_suite() else {
+        return;
+    };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config(&mock), mock) else {
+        return;
+    };
+    for model in ["claude-test", "gemini-test"] {
+        assert_compliant(&bun, &suite, &gw.url, model);
+    }
+    let _ = std::fs::remove_dir_all(&suite);
+}

@@ -18,6 +18,10 @@ mod codex;
 #[allow(unused_imports)] // not every test binary runs Codex
 pub use codex::*;
 
+mod compliance;
+#[allow(unused_imports)] // not every test binary runs the suite
+pub use compliance::*;
+
 mod logs;
 #[allow(unused_imports)] // not every test binary reads the log
 pub use logs::*;

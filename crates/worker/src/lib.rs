@@ -15,6 +15,8 @@ mod convert;
 mod durable;
 #[cfg(target_arch = "wasm32")]
 mod host;
+#[cfg(target_arch = "wasm32")]
+mod ws;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
@@ -33,6 +35,10 @@ mod entry {
             Ok(g) => g,
             Err(e) => return crate::convert::to_worker(latticelm_core::error_response(&e)),
         };
+        if crate::ws::is_upgrade(&req) {
+            let host = WorkerHost::new(env, ctx, &gateway.config().conversations);
+            return crate::ws::upgrade(gateway, host, &req).await;
+        }
         let limit = gateway.config().server.max_request_bytes;
         let core_req = match crate::convert::to_core(req, limit).await {
             Ok(r) => r,
