@@ -132,3 +132,20 @@ fn spin_observability() {
     };
     edge_observability(&gw, &out, &receiver, &["sk-ant", "hello edge"]);
 }
+
+/// The compliance suite's 10 HTTP tests against the Spin component (its
+/// HTTP trigger has no WebSockets).
+#[test]
+fn spin_compliance_http() {
+    let Some((bun, suite)) = compliance_suite() else {
+        return;
+    };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin(&config(&mock), mock) else {
+        return;
+    };
+    for model in ["gpt-4o-mini", "llama", "claude-test", "gemini-test", "az-responses"] {
+        assert_passes(&bun, &suite, &gw.url, model, Some(HTTP_TESTS), 10);
+    }
+    let _ = std::fs::remove_dir_all(&suite);
+}

@@ -155,3 +155,39 @@ fn turns_continue_on_the_connection() {
         "{body}"
     );
 }
+
+/// A coding agent's loop over one connection: Claude reasons and calls a
+/// tool, the client sends only the tool's output with
+/// `previous_response_id` (`store: false`), and Claude receives its own
+/// thinking back, signed, with the call and its result.
+#[test]
+fn a_tool_loop_over_one_connection() {
+    let gw = gateway();
+    let mut ws = connect(&gw, Some(KEY)).unwrap();
+    gw.upstream_requests();
+    let tools = json!([{"type": "function", "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let first = turn(&mut ws, json!({"model": "claude-test", "store": false, "tools": tools,
+        "reasoning": {"effort": "low"}, "include": ["reasoning.encrypted_content"],
+        "input": "use get_weather for Oslo"}));
+    let done = first.last().unwrap();
+    assert_eq!(done["type"], "response.completed", "{first:?}");
+    let call = done["response"]["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call")
+        .expect("a call")
+        .clone();
+    let second = turn(&mut ws, json!({"model": "claude-test", "store": false, "tools": tools,
+        "reasoning": {"effort": "low"}, "previous_response_id": done["response"]["id"],
+        "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]}));
+    let done = second.last().unwrap();
+    assert_eq!(done["type"], "response.completed", "{second:?}");
+    assert_eq!(output_text(&done["response"]), "tool said: sunny");
+    let sent = gw.upstream_requests();
+    let msgs = &sent.last().unwrap()["body"]["messages"];
+    assert_eq!(msgs[1]["content"][0]["type"], "thinking", "{msgs}");
+    assert_eq!(msgs[1]["content"][1]["type"], "tool_use");
+    assert_eq!(msgs[2]["content"][0]["type"], "tool_result");
+}

@@ -30,21 +30,38 @@ pub fn compliance_suite() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     Some((bun, suite))
 }
 
+/// The suite's 10 HTTP tests (the other 7 are WebSocket tests).
+pub const HTTP_TESTS: &str = "basic-response,assistant-phase,response-output-phase-schema,streaming-response,system-prompt,tool-calling,image-input,multi-turn,compact-response,compact-missing-model";
+
 /// Runs the suite against `base` (`http://host:port`) with `model`;
 /// panics with its report unless all 17 tests pass.
 pub fn assert_compliant(bun: &std::path::Path, suite: &std::path::Path, base: &str, model: &str) {
-    let out = Command::new(bun)
-        .current_dir(suite)
+    assert_passes(bun, suite, base, model, None, 17);
+}
+
+/// Runs the suite (or the tests in `filter`) and wants `n` passed.
+pub fn assert_passes(
+    bun: &std::path::Path,
+    suite: &std::path::Path,
+    base: &str,
+    model: &str,
+    filter: Option<&str>,
+    n: usize,
+) {
+    let mut cmd = Command::new(bun);
+    cmd.current_dir(suite)
         .args(["run", "bin/compliance-test.ts", "-u"])
         .arg(format!("{base}/v1"))
         .args(["-k", "unused", "-m", model])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run bun");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        .env("NO_COLOR", "1");
+    if let Some(f) = filter {
+        cmd.args(["--filter", f]);
+    }
+    let out = cmd.output().expect("run bun");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success() && text.contains("17 passed") && text.contains("0 failed"),
+        out.status.success() && text.contains(&format!("{n} passed")) && text.contains("0 failed"),
         "{model}:\n{text}"
     );
 }

@@ -45,6 +45,17 @@ struct State {
     principal: Principal,
     /// The latest turn: its response id, and its whole input and output.
     last: Option<(String, Vec<Value>)>,
+    /// A turn's reply is still being sent.
+    busy: bool,
+}
+
+/// Marks the connection busy for as long as a turn's reply lives.
+struct Busy(WsSession);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0 .0.borrow_mut().busy = false;
+    }
 }
 
 /// What to send back for one client frame.
@@ -127,6 +138,7 @@ impl Gateway {
                 opened_ms: now_ms(host),
                 principal,
                 last: None,
+                busy: false,
             })))),
             Err(e) => Err(error_response(&e)),
         }
@@ -153,6 +165,18 @@ impl Gateway {
                 message,
             ))
         };
+        if session.0.borrow().busy {
+            // The spec allows one response in flight per connection.
+            return one(error_frame(
+                409,
+                "invalid_request_error",
+                "response_in_progress",
+                None,
+                "a response is still in progress on this connection; send the next response.create after its terminal event",
+            ));
+        }
+        session.0.borrow_mut().busy = true;
+        let busy = Busy(session.clone());
         let Ok(Value::Object(mut v)) = serde_json::from_str::<Value>(text) else {
             return bad("invalid_json", None, "a frame must be a JSON object");
         };
@@ -250,7 +274,7 @@ impl Gateway {
         };
         let session = session.clone();
         let frames = stream::unfold(
-            (body, SseDecoder::new(), Vec::<SseEvent>::new(), false, rec),
+            (body, SseDecoder::new(), Vec::<SseEvent>::new(), false, (rec, busy)),
             move |(mut body, mut dec, mut pending, mut ended, rec)| {
                 let (session, full, evict) = (session.clone(), full.clone(), evict.clone());
                 async move {
