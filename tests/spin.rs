@@ -144,7 +144,13 @@ fn spin_compliance_http() {
     let Some(gw) = start_spin(&config(&mock), mock) else {
         return;
     };
-    for model in ["gpt-4o-mini", "llama", "claude-test", "gemini-test", "az-responses"] {
+    for model in [
+        "gpt-4o-mini",
+        "llama",
+        "claude-test",
+        "gemini-test",
+        "az-responses",
+    ] {
         assert_passes(&bun, &suite, &gw.url, model, Some(HTTP_TESTS), 10);
     }
     let _ = std::fs::remove_dir_all(&suite);

@@ -167,9 +167,12 @@ fn a_tool_loop_over_one_connection() {
     gw.upstream_requests();
     let tools = json!([{"type": "function", "name": "get_weather",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
-    let first = turn(&mut ws, json!({"model": "claude-test", "store": false, "tools": tools,
+    let first = turn(
+        &mut ws,
+        json!({"model": "claude-test", "store": false, "tools": tools,
         "reasoning": {"effort": "low"}, "include": ["reasoning.encrypted_content"],
-        "input": "use get_weather for Oslo"}));
+        "input": "use get_weather for Oslo"}),
+    );
     let done = first.last().unwrap();
     assert_eq!(done["type"], "response.completed", "{first:?}");
     let call = done["response"]["output"]
@@ -179,9 +182,12 @@ fn a_tool_loop_over_one_connection() {
         .find(|i| i["type"] == "function_call")
         .expect("a call")
         .clone();
-    let second = turn(&mut ws, json!({"model": "claude-test", "store": false, "tools": tools,
+    let second = turn(
+        &mut ws,
+        json!({"model": "claude-test", "store": false, "tools": tools,
         "reasoning": {"effort": "low"}, "previous_response_id": done["response"]["id"],
-        "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]}));
+        "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]}),
+    );
     let done = second.last().unwrap();
     assert_eq!(done["type"], "response.completed", "{second:?}");
     assert_eq!(output_text(&done["response"]), "tool said: sunny");

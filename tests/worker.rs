@@ -92,7 +92,13 @@ fn worker_compliance() {
     let Some(gw) = start_worker(&config(&mock), mock) else {
         return;
     };
-    for model in ["gpt-4o-mini", "llama", "claude-test", "gemini-test", "az-responses"] {
+    for model in [
+        "gpt-4o-mini",
+        "llama",
+        "claude-test",
+        "gemini-test",
+        "az-responses",
+    ] {
         assert_compliant(&bun, &suite, &gw.url, model);
     }
     let _ = std::fs::remove_dir_all(&suite);

@@ -58,8 +58,8 @@ pub fn assert_passes(
         cmd.args(["--filter", f]);
     }
     let out = cmd.output().expect("run bun");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && text.contains(&format!("{n} passed")) && text.contains("0 failed"),
         "{model}:\n{text}"

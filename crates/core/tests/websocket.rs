@@ -53,27 +53,42 @@ fn code(frames: &[Value]) -> &str {
 #[test]
 fn sequential_turns_continue_from_the_connection() {
     let (gw, host, s) = setup();
-    let (first, close) = send(&gw, &host, &s, create(json!({"model": "mock", "store": false, "input": "one"})));
+    let (first, close) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "store": false, "input": "one"})),
+    );
     assert!(!close);
     assert_valid_stream(&first);
     assert_eq!(first.last().unwrap()["type"], "response.completed");
-    let id = first.last().unwrap()["response"]["id"].as_str().unwrap().to_owned();
+    let id = first.last().unwrap()["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (second, _) = send(
         &gw,
         &host,
         &s,
-        create(json!({"model": "mock", "store": false, "previous_response_id": id, "input": "two"})),
+        create(
+            json!({"model": "mock", "store": false, "previous_response_id": id, "input": "two"}),
+        ),
     );
     assert_valid_stream(&second);
     assert_eq!(second.last().unwrap()["type"], "response.completed");
     // Nothing was written to the store.
-    assert!(host.kv.borrow().is_empty(), "store:false stays on the connection");
+    assert!(
+        host.kv.borrow().is_empty(),
+        "store:false stays on the connection"
+    );
     // An id the connection never saw, with store:false.
     let (e, _) = send(
         &gw,
         &host,
         &s,
-        create(json!({"model": "mock", "store": false, "previous_response_id": "resp_nope", "input": "x"})),
+        create(
+            json!({"model": "mock", "store": false, "previous_response_id": "resp_nope", "input": "x"}),
+        ),
     );
     assert_eq!(code(&e), "previous_response_not_found");
 }
@@ -81,8 +96,16 @@ fn sequential_turns_continue_from_the_connection() {
 #[test]
 fn a_failed_continuation_evicts_the_turn() {
     let (gw, host, s) = setup();
-    let (first, _) = send(&gw, &host, &s, create(json!({"model": "mock", "store": false, "input": "one"})));
-    let id = first.last().unwrap()["response"]["id"].as_str().unwrap().to_owned();
+    let (first, _) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "store": false, "input": "one"})),
+    );
+    let id = first.last().unwrap()["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let bad = json!({"model": "mock", "store": false, "previous_response_id": id,
         "input": [{"type": "function_call_output", "call_id": "call_x", "output": "?"}]});
     let (e, close) = send(&gw, &host, &s, create(bad));
@@ -90,18 +113,31 @@ fn a_failed_continuation_evicts_the_turn() {
     assert_eq!(e[0]["status"], 400);
     assert!(!close, "the connection stays open");
     let again = json!({"model": "mock", "store": false, "previous_response_id": id, "input": "x"});
-    assert_eq!(code(&send(&gw, &host, &s, create(again)).0), "previous_response_not_found");
+    assert_eq!(
+        code(&send(&gw, &host, &s, create(again)).0),
+        "previous_response_not_found"
+    );
 }
 
 #[test]
 fn the_connection_ends_after_sixty_minutes() {
     let (gw, host, s) = setup();
     host.clock.set(59 * 60);
-    let (ok, close) = send(&gw, &host, &s, create(json!({"model": "mock", "input": "still here"})));
+    let (ok, close) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "still here"})),
+    );
     assert_eq!(ok.last().unwrap()["type"], "response.completed");
     assert!(!close);
     host.clock.set(60 * 60);
-    let (e, close) = send(&gw, &host, &s, create(json!({"model": "mock", "input": "too late"})));
+    let (e, close) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "too late"})),
+    );
     assert_eq!(code(&e), "websocket_connection_limit_reached");
     assert!(close, "the host closes the connection");
 }
@@ -112,16 +148,31 @@ fn malformed_frames_get_error_frames() {
     for (frame, want) in [
         ("not json".to_owned(), "invalid_json"),
         (json!(["an", "array"]).to_string(), "invalid_json"),
-        (json!({"type": "response.cancel"}).to_string(), "unknown_event_type"),
-        (json!({"type": "response.create", "model": "mock", "stream": true}).to_string(), "unsupported_parameter"),
-        (json!({"type": "response.create", "model": "mock", "background": false}).to_string(), "unsupported_parameter"),
-        (json!({"type": "response.create", "model": "mock", "input": 5}).to_string(), "invalid_value"),
+        (
+            json!({"type": "response.cancel"}).to_string(),
+            "unknown_event_type",
+        ),
+        (
+            json!({"type": "response.create", "model": "mock", "stream": true}).to_string(),
+            "unsupported_parameter",
+        ),
+        (
+            json!({"type": "response.create", "model": "mock", "background": false}).to_string(),
+            "unsupported_parameter",
+        ),
+        (
+            json!({"type": "response.create", "model": "mock", "input": 5}).to_string(),
+            "invalid_value",
+        ),
     ] {
         let frames = futures::executor::block_on(async {
             let r = gw.ws_message(&host, &s, &frame).await;
             r.frames.collect::<Vec<String>>().await
         });
-        let v: Vec<Value> = frames.iter().map(|f| serde_json::from_str(f).unwrap()).collect();
+        let v: Vec<Value> = frames
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
         assert_eq!(v.len(), 1, "{frame}: {v:?}");
         assert_eq!(v[0]["type"], "error", "{frame}");
         assert_valid("WebSocketErrorEvent", &v[0]);
@@ -133,7 +184,12 @@ fn malformed_frames_get_error_frames() {
         );
     }
     // The connection still works.
-    let (ok, _) = send(&gw, &host, &s, create(json!({"model": "mock", "input": "fine"})));
+    let (ok, _) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "fine"})),
+    );
     assert_eq!(ok.last().unwrap()["type"], "response.completed");
 }
 
@@ -142,11 +198,19 @@ fn one_response_at_a_time() {
     let (gw, host, s) = setup();
     futures::executor::block_on(async {
         let first = gw
-            .ws_message(&host, &s, &create(json!({"model": "mock", "input": "one"})).to_string())
+            .ws_message(
+                &host,
+                &s,
+                &create(json!({"model": "mock", "input": "one"})).to_string(),
+            )
             .await;
         // The first turn's reply is still being sent.
         let second = gw
-            .ws_message(&host, &s, &create(json!({"model": "mock", "input": "two"})).to_string())
+            .ws_message(
+                &host,
+                &s,
+                &create(json!({"model": "mock", "input": "two"})).to_string(),
+            )
             .await;
         let second: Vec<String> = second.frames.collect().await;
         let v: Value = serde_json::from_str(&second[0]).unwrap();
@@ -155,7 +219,11 @@ fn one_response_at_a_time() {
         assert!(first.last().unwrap().contains("response.completed"));
         // Once it has ended, the next turn runs.
         let third = gw
-            .ws_message(&host, &s, &create(json!({"model": "mock", "input": "three"})).to_string())
+            .ws_message(
+                &host,
+                &s,
+                &create(json!({"model": "mock", "input": "three"})).to_string(),
+            )
             .await;
         let third: Vec<String> = third.frames.collect().await;
         assert!(third.last().unwrap().contains("response.completed"));

@@ -45,6 +45,37 @@ impl ResponseBuilder {
         self.emit_terminal();
     }
 
+    /// The upstream started its message over (a retrying proxy in front of
+    /// it, say); the new attempt is the answer. While nothing has left the
+    /// builder (the first-byte hold still holds it), the partial attempt
+    /// is forgotten without a trace. Once a client may have seen it, its
+    /// items are closed as `incomplete` and left out of the final
+    /// response, which then holds only the new attempt (its items keep
+    /// the output indexes after the partial ones' in the events).
+    pub fn restart(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.response.usage = None;
+        if !self.drained {
+            self.events.retain(|e| {
+                matches!(
+                    e,
+                    StreamEvent::Created { .. } | StreamEvent::InProgress { .. }
+                )
+            });
+            self.seq = self.events.len() as u64;
+            self.response.output.clear();
+            self.open.clear();
+            self.custom.clear();
+            return;
+        }
+        for i in 0..self.open.len() {
+            self.end_item_as(i, None, "incomplete");
+        }
+        self.discarded = self.response.output.len();
+    }
+
     /// Closes every open item and sets the final status, without emitting
     /// the terminal event yet: the gateway stores the response first, so
     /// that no client sees `completed` for a response that was not stored.
@@ -60,6 +91,12 @@ impl ResponseBuilder {
         for i in 0..self.open.len() {
             self.end_item_as(i, None, item_status);
         }
+        // What the upstream took back is not part of the answer.
+        let discarded = std::mem::take(&mut self.discarded);
+        self.response
+            .output
+            .drain(..discarded.min(self.response.output.len()));
+        self.open.drain(..discarded.min(self.open.len()));
         self.finished = true;
         match outcome {
             Outcome::Completed => {

@@ -58,6 +58,10 @@ pub struct ResponseBuilder {
     custom: std::collections::HashMap<usize, String>,
     /// Seals raw provider state in reasoning items (see `providers::seal`).
     sealer: Option<crate::providers::seal::Sealer>,
+    /// Output items of an attempt the upstream started over (left out).
+    discarded: usize,
+    /// Events have left the builder (the client may have seen them).
+    drained: bool,
 }
 
 const IN_PROGRESS: &str = "in_progress";
@@ -79,6 +83,8 @@ impl ResponseBuilder {
             tool_map: None,
             custom: Default::default(),
             sealer: None,
+            discarded: 0,
+            drained: false,
         }
     }
 
@@ -103,6 +109,7 @@ impl ResponseBuilder {
 
     /// Takes the events emitted so far.
     pub fn drain(&mut self) -> std::vec::Drain<'_, StreamEvent> {
+        self.drained |= !self.events.is_empty();
         self.events.drain(..)
     }
 

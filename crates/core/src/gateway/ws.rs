@@ -274,7 +274,13 @@ impl Gateway {
         };
         let session = session.clone();
         let frames = stream::unfold(
-            (body, SseDecoder::new(), Vec::<SseEvent>::new(), false, (rec, busy)),
+            (
+                body,
+                SseDecoder::new(),
+                Vec::<SseEvent>::new(),
+                false,
+                (rec, busy),
+            ),
             move |(mut body, mut dec, mut pending, mut ended, rec)| {
                 let (session, full, evict) = (session.clone(), full.clone(), evict.clone());
                 async move {

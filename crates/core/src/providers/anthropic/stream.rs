@@ -37,6 +37,8 @@ pub struct AnthropicStream {
     citations: HashMap<u64, Vec<Value>>,
     /// Open server tool blocks' streamed input JSON, by block index.
     opaque_input: HashMap<u64, String>,
+    /// A content block has started (a later message_start is a restart).
+    started: bool,
     message: Option<usize>,
     stop_reason: Option<String>,
     stop_details: Value,
@@ -54,6 +56,7 @@ impl AnthropicStream {
             signatures: HashMap::new(),
             citations: HashMap::new(),
             opaque_input: HashMap::new(),
+            started: false,
             message: None,
             stop_reason: None,
             stop_details: Value::Null,
@@ -85,6 +88,18 @@ impl AnthropicStream {
         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
         match kind {
             "message_start" => {
+                // A second message_start after content: the message starts
+                // over (a retrying proxy in front of Anthropic); the new
+                // one is the answer.
+                if self.started {
+                    b.restart();
+                    self.blocks.clear();
+                    self.signatures.clear();
+                    self.citations.clear();
+                    self.opaque_input.clear();
+                    self.message = None;
+                    self.stop_reason = None;
+                }
                 if let Some(u) = v.pointer("/message/usage") {
                     b.usage(usage_of(u, None));
                 }
@@ -132,6 +147,7 @@ impl AnthropicStream {
     }
 
     fn block_start(&mut self, index: u64, block: &Value, b: &mut ResponseBuilder) {
+        self.started = true;
         let s = |k: &str| {
             block
                 .get(k)

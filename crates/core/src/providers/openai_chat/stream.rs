@@ -26,9 +26,17 @@ pub struct ChatStream {
     finish_reason: Option<String>,
     done: bool,
     error: Option<ErrorPayload>,
+    /// The completion's `id`, from its first chunk: a chunk with another
+    /// id after output starts the answer over.
+    id: Option<String>,
 }
 
 impl ChatStream {
+    /// Whether any output came from this completion yet.
+    fn produced(&self) -> bool {
+        self.reasoning.is_some() || self.message.is_some() || !self.calls.is_empty()
+    }
+
     /// A translator for the named provider.
     pub fn new(provider: &str) -> Self {
         ChatStream {
@@ -39,6 +47,7 @@ impl ChatStream {
             finish_reason: None,
             done: false,
             error: None,
+            id: None,
         }
     }
 
@@ -71,6 +80,20 @@ impl ChatStream {
         if let Some(err) = v.get("error").filter(|e| e.is_object()) {
             self.error = Some(stream_error(&self.provider, err));
             return Ok(());
+        }
+        if let Some(id) = v.get("id").and_then(Value::as_str) {
+            match &self.id {
+                Some(first) if first != id && self.produced() => {
+                    // A retrying proxy started the completion over.
+                    b.restart();
+                    (self.reasoning, self.message) = (None, None);
+                    self.calls.clear();
+                    self.finish_reason = None;
+                    self.id = Some(id.to_owned());
+                }
+                Some(_) => {}
+                None => self.id = Some(id.to_owned()),
+            }
         }
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
             b.usage(chat_usage(u));

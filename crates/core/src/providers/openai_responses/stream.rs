@@ -83,6 +83,12 @@ impl OpenAiResponsesStream {
         let idx = up_index.and_then(|i| self.index.get(&i).copied());
         let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
         match (kind, idx) {
+            ("response.created", _) if !self.index.is_empty() => {
+                // The response starts over after output (a retrying proxy
+                // in front of the upstream): the new one is the answer.
+                b.restart();
+                self.index.clear();
+            }
             ("response.created" | "response.in_progress" | "response.queued", _) => {}
             ("response.output_item.added", _) => {
                 let item = v.get("item").cloned().unwrap_or_default();
