@@ -121,3 +121,36 @@ fn codex_edits_files_with_apply_patch_on_catalog_models() {
         }
     }
 }
+
+/// Codex with its WebSocket transport on (`supports_websockets`): its
+/// turns run over one connection to the gateway, on Claude and Gemini.
+#[test]
+fn codex_over_the_websocket_transport() {
+    let Some(codex) = codex() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&config(&mock), mock, &[]);
+    for model in ["claude-test", "gemini-test"] {
+        let work = tempfile::tempdir().unwrap();
+        let (ok, text) = run_codex_with(
+            &codex,
+            &gw,
+            model,
+            "please use exec_command to run: echo hello-over-ws",
+            work.path(),
+            &["model_providers.gw.supports_websockets=true"],
+        );
+        assert!(ok, "{model}: codex failed:\n{text}");
+        assert!(
+            text.contains("tool said:") && text.contains("hello-over-ws"),
+            "{model}:\n{text}"
+        );
+    }
+    // Every turn came over the WebSocket.
+    let turns: Vec<serde_json::Value> = out
+        .wait_json(4)
+        .into_iter()
+        .filter(|l| l["path"] == "/v1/responses")
+        .collect();
+    assert!(turns.len() >= 4, "{turns:#?}");
+    assert!(turns.iter().all(|l| l["method"] == "WS"), "{turns:#?}");
+}

@@ -98,11 +98,11 @@ fn turns_continue_on_the_connection() {
         "{body}"
     );
 
-    // HTTP-only fields are refused, and the socket stays open.
+    // Background mode is refused, and the socket stays open.
     assert_eq!(
         error_code(&turn(
             &mut ws,
-            json!({"model": "claude-test", "stream": true, "input": "x"})
+            json!({"model": "claude-test", "background": true, "input": "x"})
         )),
         "unsupported_parameter"
     );

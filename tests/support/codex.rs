@@ -44,6 +44,18 @@ pub fn run_codex_in(
     prompt: &str,
     work: &std::path::Path,
 ) -> (bool, String) {
+    run_codex_with(codex, gw, model, prompt, work, &[])
+}
+
+/// [`run_codex_in`] with more `-c` settings.
+pub fn run_codex_with(
+    codex: &std::path::Path,
+    gw: &Gateway,
+    model: &str,
+    prompt: &str,
+    work: &std::path::Path,
+    settings: &[&str],
+) -> (bool, String) {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(codex)
         .current_dir(work)
@@ -74,6 +86,7 @@ pub fn run_codex_in(
             "plugins",
             "--dangerously-bypass-approvals-and-sandbox",
         ])
+        .args(settings.iter().flat_map(|s| ["-c", s]))
         .arg(prompt)
         .stdin(std::process::Stdio::null())
         .output()

@@ -5,7 +5,8 @@
 //!
 //! - each `response.create` frame is one turn, run through the same
 //!   pipeline as `POST /v1/responses` with `stream: true`; its events go
-//!   out one JSON message each, without `[DONE]`, and a turn that fails
+//!   out one JSON message each, without `[DONE]` (`stream` and
+//!   `stream_options` in the frame are ignored), and a turn that fails
 //!   ends with exactly one terminal frame (`response.failed`, or an
 //!   `error` frame when it fails before its stream starts);
 //! - turns on a connection run one after another (the host awaits each
@@ -187,14 +188,18 @@ impl Gateway {
                 "send {\"type\": \"response.create\", …} to start a turn",
             );
         }
+        // The spec says clients must not send the HTTP-only fields; some
+        // (Codex) send `stream: true` and `background: false` anyway, which
+        // change nothing here. Background mode itself is refused.
+        if v.get("background").and_then(Value::as_bool) == Some(true) {
+            return bad(
+                "unsupported_parameter",
+                Some("background"),
+                "background mode is not available over a WebSocket",
+            );
+        }
         for field in ["stream", "stream_options", "background"] {
-            if v.contains_key(field) {
-                return bad(
-                    "unsupported_parameter",
-                    Some(field),
-                    &format!("`{field}` is an HTTP field: a WebSocket turn always streams"),
-                );
-            }
+            v.remove(field);
         }
         v.remove("type");
         v.insert("stream".into(), Value::Bool(true));
@@ -249,7 +254,11 @@ impl Gateway {
             body: Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
         };
         let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
-        rec.with(|r| r.principal = Some(principal.id.clone()));
+        rec.with(|r| {
+            r.principal = Some(principal.id.clone());
+            // The log says which transport carried the turn.
+            r.method = "WS".into();
+        });
         let mut resp = match self.create_response(host, &req, &principal, &rec).await {
             Ok(r) => r,
             Err(e) => error_response(&e),
