@@ -59,6 +59,7 @@ mod error;
 mod gateway;
 mod host;
 mod ids;
+pub mod ingress;
 pub mod limits;
 pub mod observe;
 pub mod providers;

@@ -2,6 +2,7 @@
 //! one HTTP response, using only the [`Host`] capabilities.
 
 mod attempt;
+mod chat;
 mod clock;
 mod compact;
 mod export;
@@ -134,6 +135,8 @@ impl Gateway {
                 }
                 Ok(json_ok(list))
             }
+            "/v1/chat/completions" if method != "POST" => Err(wrong_method().into()),
+            "/v1/chat/completions" => self.chat_completions(host, &req, &principal, rec).await,
             "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses/compact" => self.compact(host, &req, &principal, rec).await,
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),

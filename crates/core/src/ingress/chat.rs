@@ -1,0 +1,354 @@
+//! OpenAI Chat Completions ingress (`POST /v1/chat/completions`): the
+//! request becomes an Open Responses body; the response and its events
+//! become `chat.completion` and `chat.completion.chunk` objects.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::RequestError;
+
+fn invalid(param: &str, message: impl Into<String>) -> RequestError {
+    RequestError::InvalidValue {
+        param: param.into(),
+        message: message.into(),
+    }
+}
+
+/// Whether the client asked for usage in the stream.
+pub fn include_usage(chat: &Value) -> bool {
+    chat.pointer("/stream_options/include_usage") == Some(&Value::Bool(true))
+}
+
+/// A Chat Completions request as an Open Responses request body.
+pub fn decode(chat: &Value) -> Result<Value, RequestError> {
+    let Some(c) = chat.as_object() else {
+        return Err(invalid(".", "the body must be a JSON object"));
+    };
+    if let Some(n) = c.get("n").and_then(Value::as_u64).filter(|n| *n != 1) {
+        return Err(invalid(
+            "n",
+            format!("n={n} is not supported: ask for one choice and send parallel requests"),
+        ));
+    }
+    let mut out = Map::new();
+    if let Some(m) = c.get("model") {
+        out.insert("model".into(), m.clone());
+    }
+    let messages = c
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("messages", "`messages` must be a list"))?;
+    let mut input = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+        let content = m.get("content").cloned().unwrap_or(Value::Null);
+        match role {
+            "system" | "developer" | "user" => {
+                input.push(
+                    json!({"type": "message", "role": role, "content": user_parts(&content, i)?}),
+                );
+            }
+            "assistant" => {
+                let text = text_of(&content);
+                if !text.is_empty() {
+                    input.push(json!({"type": "message", "role": "assistant",
+                        "content": [{"type": "output_text", "text": text}]}));
+                }
+                for call in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let f = &call["function"];
+                    input.push(json!({"type": "function_call", "call_id": call["id"],
+                        "name": f["name"], "arguments": f["arguments"].as_str().unwrap_or("{}")}));
+                }
+            }
+            "tool" => {
+                input.push(json!({"type": "function_call_output",
+                    "call_id": m.get("tool_call_id").cloned().unwrap_or_default(),
+                    "output": text_of(&content)}));
+            }
+            other => {
+                return Err(invalid(
+                    &format!("messages[{i}].role"),
+                    format!("unknown role `{other}`"),
+                ))
+            }
+        }
+    }
+    out.insert("input".into(), Value::Array(input));
+    if let Some(tools) = c.get("tools").and_then(Value::as_array) {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                let f = &t["function"];
+                json!({"type": "function", "name": f["name"], "description": f.get("description"),
+                    "parameters": f.get("parameters"), "strict": f.get("strict")})
+            })
+            .collect();
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    match c.get("tool_choice") {
+        Some(Value::String(s)) => {
+            out.insert("tool_choice".into(), json!(s));
+        }
+        Some(Value::Object(o)) => {
+            out.insert(
+                "tool_choice".into(),
+                json!({"type": "function", "name": o.get("function").and_then(|f| f.get("name"))}),
+            );
+        }
+        _ => {}
+    }
+    if let Some(rf) = c.get("response_format") {
+        let format = match rf["type"].as_str() {
+            Some("json_schema") => {
+                let s = &rf["json_schema"];
+                json!({"type": "json_schema", "name": s["name"], "schema": s.get("schema"),
+                    "strict": s.get("strict"), "description": s.get("description")})
+            }
+            Some("json_object") => json!({"type": "json_object"}),
+            _ => json!({"type": "text"}),
+        };
+        out.insert("text".into(), json!({"format": format}));
+    }
+    if let Some(max) = c
+        .get("max_completion_tokens")
+        .or(c.get("max_tokens"))
+        .filter(|v| !v.is_null())
+    {
+        out.insert("max_output_tokens".into(), max.clone());
+    }
+    for k in [
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "parallel_tool_calls",
+        "metadata",
+        "stop",
+        "top_logprobs",
+    ] {
+        if let Some(v) = c.get(k).filter(|v| !v.is_null()) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(e) = c.get("reasoning_effort").filter(|v| !v.is_null()) {
+        out.insert("reasoning".into(), json!({"effort": e}));
+    }
+    if let Some(u) = c
+        .get("user")
+        .or(c.get("safety_identifier"))
+        .filter(|v| v.is_string())
+    {
+        out.insert("safety_identifier".into(), u.clone());
+    }
+    // Chat Completions has no conversation state here: never stored.
+    out.insert("store".into(), Value::Bool(false));
+    out.insert(
+        "stream".into(),
+        Value::Bool(c.get("stream") == Some(&Value::Bool(true))),
+    );
+    Ok(Value::Object(out))
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn user_parts(content: &Value, i: usize) -> Result<Value, RequestError> {
+    match content {
+        Value::String(s) => Ok(json!(s)),
+        Value::Array(parts) => parts
+            .iter()
+            .enumerate()
+            .map(|(j, p)| match p["type"].as_str() {
+                Some("text") => Ok(json!({"type": "input_text", "text": p["text"]})),
+                Some("image_url") => Ok(
+                    json!({"type": "input_image", "image_url": p["image_url"]["url"],
+                    "detail": p["image_url"].get("detail").cloned().unwrap_or(json!("auto"))}),
+                ),
+                other => Err(invalid(
+                    &format!("messages[{i}].content[{j}].type"),
+                    format!("content part `{}` is not supported", other.unwrap_or("?")),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        _ => Ok(json!("")),
+    }
+}
+
+/// How a response ended, as Chat says it.
+fn finish_reason(resp: &Value) -> &'static str {
+    let calls = resp["output"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|i| i["type"] == "function_call"));
+    match resp["incomplete_details"]["reason"].as_str() {
+        Some("max_output_tokens") => "length",
+        Some("content_filter") => "content_filter",
+        _ if calls => "tool_calls",
+        _ => "stop",
+    }
+}
+
+/// Open Responses usage as Chat usage.
+pub fn usage(u: &Value) -> Value {
+    json!({"prompt_tokens": u["input_tokens"], "completion_tokens": u["output_tokens"],
+        "total_tokens": u["total_tokens"],
+        "prompt_tokens_details": {"cached_tokens": u["input_tokens_details"]["cached_tokens"]},
+        "completion_tokens_details": {"reasoning_tokens": u["output_tokens_details"]["reasoning_tokens"]}})
+}
+
+/// A finished response as a `chat.completion`.
+pub fn completion(resp: &Value) -> Value {
+    let mut text = String::new();
+    let mut refusal: Option<String> = None;
+    let mut reasoning = String::new();
+    let mut calls = Vec::new();
+    for item in resp["output"].as_array().into_iter().flatten() {
+        match item["type"].as_str() {
+            Some("message") => {
+                for p in item["content"].as_array().into_iter().flatten() {
+                    match p["type"].as_str() {
+                        Some("output_text") => {
+                            text.push_str(p["text"].as_str().unwrap_or_default())
+                        }
+                        Some("refusal") => refusal = p["refusal"].as_str().map(str::to_owned),
+                        _ => {}
+                    }
+                }
+            }
+            Some("reasoning") => {
+                for p in item["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(item["summary"].as_array().into_iter().flatten())
+                {
+                    reasoning.push_str(p["text"].as_str().unwrap_or_default());
+                }
+            }
+            Some("function_call") => calls.push(json!({"id": item["call_id"], "type": "function",
+                "function": {"name": item["name"], "arguments": item["arguments"]}})),
+            _ => {}
+        }
+    }
+    let mut message = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }, "refusal": refusal});
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = json!(reasoning);
+    }
+    let mut out = json!({"id": chat_id(resp), "object": "chat.completion", "created": resp["created_at"],
+        "model": resp["model"], "choices": [{"index": 0, "message": message, "logprobs": null,
+        "finish_reason": finish_reason(resp)}]});
+    if resp["usage"].is_object() {
+        out["usage"] = usage(&resp["usage"]);
+    }
+    out
+}
+
+fn chat_id(resp: &Value) -> String {
+    let id = resp["id"].as_str().unwrap_or_default();
+    format!("chatcmpl-{}", id.trim_start_matches("resp_"))
+}
+
+/// Open Responses events → `chat.completion.chunk`s, for one stream.
+#[derive(Debug, Default)]
+pub struct ChunkEncoder {
+    id: String,
+    model: Value,
+    created: Value,
+    /// Output index of each function call → its Chat `tool_calls` index.
+    calls: std::collections::HashMap<u64, usize>,
+    include_usage: bool,
+    started: bool,
+}
+
+impl ChunkEncoder {
+    /// An encoder; `include_usage` adds the usage chunk at the end.
+    pub fn new(include_usage: bool) -> Self {
+        ChunkEncoder {
+            include_usage,
+            ..Default::default()
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Value) -> String {
+        json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+        .to_string()
+    }
+
+    /// The chunks (SSE `data` payloads) for one event.
+    pub fn event(&mut self, e: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        let kind = e["type"].as_str().unwrap_or_default();
+        if kind == "response.created" {
+            let r = &e["response"];
+            self.id = chat_id(r);
+            self.model = r["model"].clone();
+            self.created = r["created_at"].clone();
+        }
+        if !self.started && kind != "response.created" && kind != "response.in_progress" {
+            self.started = true;
+            out.push(self.chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+        }
+        match kind {
+            "response.output_text.delta" => {
+                out.push(self.chunk(json!({"content": e["delta"]}), Value::Null))
+            }
+            "response.refusal.delta" => {
+                out.push(self.chunk(json!({"refusal": e["delta"]}), Value::Null))
+            }
+            "response.reasoning.delta" | "response.reasoning_summary.delta" => {
+                out.push(self.chunk(json!({"reasoning_content": e["delta"]}), Value::Null))
+            }
+            "response.output_item.added" if e["item"]["type"] == "function_call" => {
+                let index = self.calls.len();
+                self.calls
+                    .insert(e["output_index"].as_u64().unwrap_or_default(), index);
+                let item = &e["item"];
+                out.push(self.chunk(json!({"tool_calls": [{"index": index, "id": item["call_id"], "type": "function",
+                    "function": {"name": item["name"], "arguments": ""}}]}), Value::Null));
+            }
+            "response.function_call_arguments.delta" => {
+                if let Some(index) = self
+                    .calls
+                    .get(&e["output_index"].as_u64().unwrap_or_default())
+                {
+                    out.push(self.chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": e["delta"]}}]}), Value::Null));
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                let r = &e["response"];
+                out.push(self.chunk(json!({}), json!(finish_reason(r))));
+                if self.include_usage && r["usage"].is_object() {
+                    out.push(json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                        "model": self.model, "choices": [], "usage": usage(&r["usage"])}).to_string());
+                }
+            }
+            "response.failed" => {
+                let err = &e["response"]["error"];
+                out.push(
+                    json!({"error": {"message": err["message"], "type": "server_error",
+                    "param": null, "code": err["code"]}})
+                    .to_string(),
+                );
+            }
+            _ => {}
+        }
+        out
+    }
+}
