@@ -7,6 +7,7 @@ mod clock;
 mod compact;
 mod export;
 mod live;
+mod messages;
 mod parse;
 mod record;
 mod routing_store;
@@ -80,7 +81,8 @@ impl Gateway {
         req: HttpRequest,
     ) -> HttpResponse {
         let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
-        match self.dispatch(host, req, &rec).await {
+        let anthropic = req.path.trim_end_matches('/').starts_with("/v1/messages");
+        let mut resp = match self.dispatch(host, req, &rec).await {
             Ok(mut resp) => {
                 record::respond(&rec, host, None, &mut resp);
                 resp
@@ -90,7 +92,11 @@ impl Gateway {
                 record::respond(&rec, host, Some(&e), &mut resp);
                 resp
             }
+        };
+        if anthropic {
+            messages::reshape(&mut resp);
         }
+        resp
     }
 
     async fn dispatch<H: Host + Clone + 'static>(
@@ -135,6 +141,15 @@ impl Gateway {
                 }
                 Ok(json_ok(list))
             }
+            "/v1/messages" if method != "POST" => Err(wrong_method().into()),
+            "/v1/messages" => self.messages(host, &req, &principal, rec).await,
+            "/v1/messages/count_tokens" => Err(ApiError::new(
+                501,
+                "invalid_request_error",
+                Some("not_implemented"),
+                None,
+                "latticelm cannot count tokens honestly for every upstream model, so it does not estimate them",
+            )),
             "/v1/chat/completions" if method != "POST" => Err(wrong_method().into()),
             "/v1/chat/completions" => self.chat_completions(host, &req, &principal, rec).await,
             "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),

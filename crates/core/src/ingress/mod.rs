@@ -3,3 +3,4 @@
 //! pipeline's response and events back into its own shapes.
 
 pub mod chat;
+pub mod messages;
