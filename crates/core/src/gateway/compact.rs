@@ -149,13 +149,7 @@ impl Gateway {
         if let Some(p) = &body.provider {
             ask["provider"] = json!(p);
         }
-        let inner = HttpRequest {
-            method: "POST".into(),
-            path: "/v1/responses".into(),
-            query: String::new(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::from(serde_json::to_vec(&ask).unwrap_or_default()),
-        };
+        let inner = super::ingress::responses_request(&ask);
         let _ = req;
         let answered = self.create_response(host, &inner, principal, rec).await?;
         let Body::Full(bytes) = &answered.body else {

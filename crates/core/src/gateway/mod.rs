@@ -6,6 +6,7 @@ mod chat;
 mod clock;
 mod compact;
 mod export;
+mod ingress;
 mod live;
 mod messages;
 mod parse;

@@ -21,7 +21,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::stream::{self, LocalBoxStream, StreamExt};
 use serde_json::{json, Value};
 
@@ -246,13 +245,7 @@ impl Gateway {
             }
             None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
         }
-        let req = HttpRequest {
-            method: "POST".into(),
-            path: "/v1/responses".into(),
-            query: String::new(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
-        };
+        let req = super::ingress::responses_request(&Value::Object(v));
         let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
         rec.with(|r| {
             r.principal = Some(principal.id.clone());
