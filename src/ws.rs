@@ -127,8 +127,8 @@ where
         let text = match msg {
             Some(Ok(Message::Text(t))) => t.to_string(),
             Some(Ok(Message::Binary(_))) => {
-                let frame = serde_json::json!({"type": "error", "status": 400, "error": {"type": "invalid_request_error", "code": "invalid_frame", "message": "send JSON text frames", "param": null}});
-                if tx.send(Message::text(frame.to_string())).await.is_err() {
+                let frame = WsSession::binary_frame();
+                if tx.send(Message::text(frame)).await.is_err() {
                     return;
                 }
                 continue;

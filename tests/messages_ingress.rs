@@ -5,47 +5,27 @@
 
 mod support;
 
-use std::process::Command;
+use support::*;
 
 #[test]
 fn messages_ingress_on_every_upstream() {
-    let has_sdk = Command::new("python3")
-        .args(["-c", "import anthropic"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_sdk {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install the anthropic SDK"
-        );
+    if !python_has("anthropic") {
         return;
     }
-    let gw = support::start();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/messages_check.py"
+    let gw = start();
+    python_check(
+        "messages_check.py",
+        &[&gw.url],
+        &[
+            "gpt-4o-mini",
+            "llama",
+            "claude-test",
+            "gemini-test",
+            "az-responses",
+        ],
+        &["OK plain", "OK stream", "OK tools", "OK errors"],
     );
-    for model in [
-        "gpt-4o-mini",
-        "llama",
-        "claude-test",
-        "gemini-test",
-        "az-responses",
-    ] {
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(&gw.url)
-            .arg(model)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{model}:\n{text}");
-        for ok in ["OK plain", "OK stream", "OK tools", "OK errors"] {
-            assert!(text.contains(ok), "{model}: {ok}\n{text}");
-        }
-    }
-    let r = support::client()
+    let r = client()
         .post(format!("{}/v1/messages/count_tokens", gw.url))
         .header("content-type", "application/json")
         .body("{}")

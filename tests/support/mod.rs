@@ -22,6 +22,10 @@ mod compliance;
 #[allow(unused_imports)] // not every test binary runs the suite
 pub use compliance::*;
 
+mod python;
+#[allow(unused_imports)] // not every test binary runs the SDKs
+pub use python::*;
+
 mod logs;
 #[allow(unused_imports)] // not every test binary reads the log
 pub use logs::*;

@@ -56,9 +56,7 @@ async fn serve(gateway: &Gateway, host: &WorkerHost, session: &WsSession, ws: &w
             Ok(WebsocketEvent::Message(m)) => match m.text() {
                 Some(t) => t,
                 None => {
-                    let _ = ws.send_with_str(
-                        r#"{"type":"error","status":400,"error":{"type":"invalid_request_error","code":"invalid_frame","message":"send JSON text frames","param":null}}"#,
-                    );
+                    let _ = ws.send_with_str(WsSession::binary_frame());
                     continue;
                 }
             },

@@ -74,6 +74,17 @@ impl WsSession {
             .saturating_add(MAX_CONNECTION.as_millis() as u64)
     }
 
+    /// The answer to a binary frame (turns are JSON text frames).
+    pub fn binary_frame() -> String {
+        error_frame(
+            400,
+            "invalid_request_error",
+            "invalid_frame",
+            None,
+            "send JSON text frames",
+        )
+    }
+
     /// The frame that ends a connection at its time limit.
     pub fn limit_frame() -> String {
         error_frame(
