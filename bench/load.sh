@@ -8,6 +8,7 @@
 # bench-results/load.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RATE=${RATE:-200}
 DURATION=${DURATION:-10s}
 N=${N:-300}
@@ -21,13 +22,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-wait_line() { # file → the http:// address printed in it
-  for _ in $(seq 100); do
-    if grep -q 'http://' "$1" 2>/dev/null; then grep -o 'http://[0-9.:]*' "$1" | head -1; return; fi
-    sleep 0.05
-  done
-  echo "no address in $1" >&2; exit 1
-}
 
 "$bin/latticelm-mock" --port 0 --fixtures "$FIXTURES" >"$work/mock.log" 2>&1 & pids+=($!)
 MOCK=$(wait_line "$work/mock.log")
@@ -83,15 +77,6 @@ print(f'{p["p50"]*1000:.3f} {p["p99"]*1000:.3f}')
 PY
 }
 
-# Sequential time to first byte of a stream → "p50 p99" in milliseconds.
-ttfb() {
-  for _ in $(seq "$N"); do
-    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H 'content-type: application/json' -d "$2" "$1"
-  done | python3 -c '
-import sys
-v = sorted(float(x) * 1000 for x in sys.stdin)
-print(f"{v[len(v)//2]:.3f} {v[int(len(v)*0.99)-1]:.3f}")'
-}
 
 # Warm up connections and caches.
 oha -n 200 -m POST -H 'content-type: application/json' -d "$gw_chat" --no-tui "$GW/v1/responses" >/dev/null

@@ -188,6 +188,11 @@ impl Budget {
         }
     }
 
+    /// How much is taken now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
     /// Takes `n`, or nothing when that would pass the ceiling.
     pub fn take(&self, n: usize) -> Option<Share> {
         let mut cur = self.used.load(Ordering::Relaxed);

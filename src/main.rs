@@ -8,6 +8,7 @@ mod memory_store;
 mod metrics_server;
 mod server;
 mod store;
+mod trim;
 mod ws;
 
 use std::path::PathBuf;

@@ -60,12 +60,13 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         gateway.config().models.len()
     );
     if let Some(addr) = &server.metrics_address {
-        let (store, routing, timeout) = (
+        let (store, routing, timeout, idle) = (
             store.clone(),
             routing.clone(),
             server.upstream_connect_timeout,
+            server.upstream_idle_connections,
         );
-        let make_host = move || NativeHost::new(timeout, store.for_worker(), routing);
+        let make_host = move || NativeHost::new(timeout, idle, store.for_worker(), routing);
         let bound = crate::metrics_server::spawn(addr, gateway.clone(), make_host)?;
         eprintln!("latticelm: metrics on http://{bound}/metrics");
     }
@@ -77,6 +78,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         connections: Budget::new(server.max_connections),
         bodies: Budget::new(server.max_body_memory),
     };
+    crate::trim::spawn(shared.connections.clone());
     let handles: Vec<_> = listeners
         .into_iter()
         .enumerate()
@@ -150,6 +152,7 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
         let server = shared.gateway.config().server.clone();
         let host = NativeHost::new(
             server.upstream_connect_timeout,
+            server.upstream_idle_connections,
             shared.store.for_worker(),
             shared.routing.clone(),
         )
@@ -190,11 +193,21 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
                     let (gateway, host, bodies) = (gateway.clone(), host.clone(), bodies.clone());
                     async move {
                         if let Some(socket_guard) = socket_guard {
-                            let resp =
-                                crate::ws::upgrade(&gateway, &host, req, socket_guard, guard).await;
+                            let resp = Box::pin(crate::ws::upgrade(
+                                &gateway,
+                                &host,
+                                req,
+                                socket_guard,
+                                guard,
+                            ))
+                            .await;
                             return Ok::<_, std::convert::Infallible>(resp);
                         }
-                        let resp = handle(&gateway, &host, &bodies, req).await;
+                        // Boxed: hyper keeps room for the service's
+                        // future in every connection for its whole life,
+                        // and the pipeline's future is large (14 KB per
+                        // open stream or idle connection, unboxed).
+                        let resp = Box::pin(handle(&gateway, &host, &bodies, req)).await;
                         Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
                     }
                 });

@@ -92,41 +92,27 @@ impl SseDecoder {
                 self.skip_lf = false;
             }
         }
-        self.buf.extend_from_slice(chunk);
-        loop {
-            let rest = &self.buf[self.pos..];
-            let from = self.scanned.min(rest.len());
-            let Some(i) = rest[from..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-                .map(|i| i + from)
-            else {
-                self.scanned = rest.len();
-                if rest.len() > self.limit {
-                    self.stop();
-                    return;
-                }
-                break;
-            };
+        if self.pos == self.buf.len() {
+            // Nothing pending (the common case): read the chunk's lines in
+            // place, and keep only its unfinished tail.
+            self.buf.clear();
+            self.pos = 0;
             self.scanned = 0;
-            let is_cr = rest[i] == b'\r';
-            let mut consumed = i + 1;
-            if is_cr {
-                match rest.get(i + 1) {
-                    Some(b'\n') => consumed += 1,
-                    Some(_) => {}
-                    // CR at the end: an LF may follow in the next chunk.
-                    None => self.skip_lf = true,
-                }
+            let used = self.lines(chunk, out);
+            if !self.overflow {
+                self.buf.extend_from_slice(&chunk[used..]);
+                self.check_pending();
             }
-            let line = String::from_utf8_lossy(&rest[..i]).into_owned();
-            self.pos += consumed;
-            self.line(&line, out);
-            if self.data.len() > self.limit {
-                self.stop();
-                return;
-            }
+            return;
         }
+        self.buf.extend_from_slice(chunk);
+        let buf = std::mem::take(&mut self.buf);
+        let used = self.lines(&buf[self.pos..], out);
+        if self.overflow {
+            return;
+        }
+        self.buf = buf;
+        self.pos += used;
         // Compact once the consumed prefix dominates, keeping pushes O(n).
         if self.pos > 4096 && self.pos * 2 > self.buf.len() {
             self.buf.drain(..self.pos);
@@ -134,6 +120,50 @@ impl SseDecoder {
         } else if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
+        }
+        self.check_pending();
+    }
+
+    /// Stops when the unfinished line alone is past the limit.
+    fn check_pending(&mut self) {
+        if self.buf.len() - self.pos > self.limit {
+            self.stop();
+        }
+    }
+
+    /// Reads the complete lines at the start of `rest` (bytes after the
+    /// last consumed line); returns how many bytes they took. The scan
+    /// for a line end resumes where the last push left it (`scanned`),
+    /// so a long line fed in small pieces is scanned once.
+    fn lines(&mut self, rest: &[u8], out: &mut Vec<SseEvent>) -> usize {
+        let mut at = 0;
+        loop {
+            let pending = &rest[at..];
+            let from = self.scanned.min(pending.len());
+            let Some(i) = memchr::memchr2(b'\n', b'\r', &pending[from..]).map(|i| i + from) else {
+                self.scanned = pending.len();
+                return at;
+            };
+            self.scanned = 0;
+            let mut consumed = i + 1;
+            if pending[i] == b'\r' {
+                match pending.get(i + 1) {
+                    Some(b'\n') => consumed += 1,
+                    Some(_) => {}
+                    // CR at the end: an LF may follow in the next chunk.
+                    None => self.skip_lf = true,
+                }
+            }
+            let line = match std::str::from_utf8(&pending[..i]) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(&pending[..i]),
+            };
+            at += consumed;
+            self.line(&line, out);
+            if self.data.len() > self.limit {
+                self.stop();
+                return at;
+            }
         }
     }
 

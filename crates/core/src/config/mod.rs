@@ -8,6 +8,7 @@ mod duration;
 mod expand;
 mod observability;
 mod routing;
+mod server;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub use duration::parse_duration;
 pub use expand::referenced_vars;
 pub use observability::{ObservabilityConfig, OtlpConfig};
 pub use routing::{BreakerConfig, ModelConfig, RetryOn, RoutingConfig, Strategy, TargetConfig};
+pub use server::ServerConfig;
 
 /// Everything that can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -81,170 +83,6 @@ pub struct Config {
     /// Loaded from the embedded default, not from the operator's file.
     #[serde(skip)]
     pub embedded: bool,
-}
-
-/// `server:`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Listen address (native host).
-    #[serde(default = "default_address")]
-    pub address: String,
-    /// Largest accepted request body, in bytes.
-    #[serde(default = "default_max_body")]
-    pub max_request_bytes: usize,
-    /// Time allowed for an upstream's response headers (`30s`, `5m`).
-    #[serde(
-        default = "default_upstream_timeout",
-        deserialize_with = "duration::de"
-    )]
-    pub upstream_timeout: Duration,
-    /// Longest silence allowed inside an upstream body.
-    #[serde(default = "default_idle_timeout", deserialize_with = "duration::de")]
-    pub upstream_idle_timeout: Duration,
-    /// Time allowed to connect to an upstream.
-    #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
-    pub upstream_connect_timeout: Duration,
-    /// Native: time for a client to send a request's headers, from their
-    /// first byte.
-    #[serde(default = "default_header_timeout", deserialize_with = "duration::de")]
-    pub client_header_timeout: Duration,
-    /// Native: time for a client to send a request's whole body.
-    #[serde(default = "default_body_timeout", deserialize_with = "duration::de")]
-    pub client_body_timeout: Duration,
-    /// Native: how long an idle keep-alive connection is kept open.
-    #[serde(default = "default_keepalive", deserialize_with = "duration::de")]
-    pub keepalive_timeout: Duration,
-    /// Native: most connections open at once; more are refused at once.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Native: most bytes of request bodies held while being read, across
-    /// all connections; past it, requests get 503.
-    #[serde(default = "default_max_body_memory")]
-    pub max_body_memory: usize,
-    /// Native: on SIGTERM or SIGINT, how long in-flight requests and
-    /// streams may take to finish before the process exits.
-    #[serde(default = "default_grace", deserialize_with = "duration::de")]
-    pub shutdown_grace: Duration,
-    /// Host names the gateway answers to (the `host` header, port aside);
-    /// empty: any. Guards a gateway on localhost or an intranet against
-    /// DNS rebinding. `/health` and `/ready` answer any host.
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    /// The operator means this gateway to be reachable by anyone: on the
-    /// Worker and Spin, the embedded default configuration spends a
-    /// provider key without authentication only with this set
-    /// (`LATTICELM_PUBLIC=true`).
-    #[serde(default, deserialize_with = "flag")]
-    pub public: bool,
-    /// Most bytes one upstream stream may send (a response past it fails).
-    #[serde(default = "default_max_stream")]
-    pub max_upstream_stream_bytes: usize,
-    /// Caps on the shape of requests.
-    #[serde(default)]
-    pub limits: crate::limits::Limits,
-    /// Which requests are logged, one line each: `off`, `error`, `warn`,
-    /// `info` (default: every API request) or `debug` (health checks too).
-    #[serde(default)]
-    pub log_level: crate::observe::LogLevel,
-    /// `json` (default) or `text`. The native binary writes text to a
-    /// terminal unless this is set.
-    #[serde(default)]
-    pub log_format: Option<crate::observe::LogFormat>,
-    /// Native: serve `GET /metrics` (Prometheus) on this address too,
-    /// without authentication, for a scraper on a private network.
-    #[serde(default)]
-    pub metrics_address: Option<String>,
-    /// TESTS ONLY: a request header whose value is taken as the caller's
-    /// identity, until authentication exists. Never set it in production:
-    /// any client could claim any identity.
-    #[serde(default)]
-    pub insecure_test_principal_header: Option<String>,
-}
-
-fn default_address() -> String {
-    "127.0.0.1:8080".into()
-}
-fn default_max_body() -> usize {
-    32 * 1024 * 1024
-}
-/// A boolean, also from a `${VAR}` that expanded to `true`/`false`.
-fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    use serde::de::Error;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bool(bool),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Bool(b) => Ok(b),
-        Raw::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => Ok(true),
-            "false" | "no" | "0" | "" => Ok(false),
-            other => Err(D::Error::custom(format!(
-                "`{other}` is neither true nor false"
-            ))),
-        },
-    }
-}
-
-fn default_header_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-fn default_body_timeout() -> Duration {
-    Duration::from_secs(60)
-}
-fn default_keepalive() -> Duration {
-    Duration::from_secs(75)
-}
-fn default_max_connections() -> usize {
-    10_000
-}
-fn default_max_body_memory() -> usize {
-    512 * 1024 * 1024
-}
-fn default_grace() -> Duration {
-    Duration::from_secs(30)
-}
-
-fn default_max_stream() -> usize {
-    256 * 1024 * 1024
-}
-fn default_upstream_timeout() -> Duration {
-    Duration::from_secs(120)
-}
-fn default_idle_timeout() -> Duration {
-    Duration::from_secs(120)
-}
-fn default_connect_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            address: default_address(),
-            max_request_bytes: default_max_body(),
-            upstream_timeout: default_upstream_timeout(),
-            upstream_idle_timeout: default_idle_timeout(),
-            upstream_connect_timeout: default_connect_timeout(),
-            client_header_timeout: default_header_timeout(),
-            client_body_timeout: default_body_timeout(),
-            keepalive_timeout: default_keepalive(),
-            max_connections: default_max_connections(),
-            max_body_memory: default_max_body_memory(),
-            shutdown_grace: default_grace(),
-            allowed_hosts: Vec::new(),
-            public: false,
-            max_upstream_stream_bytes: default_max_stream(),
-            limits: Default::default(),
-            log_level: Default::default(),
-            log_format: None,
-            metrics_address: None,
-            insecure_test_principal_header: None,
-        }
-    }
 }
 
 /// The wire protocol a provider speaks.
@@ -488,6 +326,12 @@ impl Config {
         }
         if let Some(otlp) = &self.observability.otlp {
             otlp.validate()?;
+        }
+        if self.server.stream_ping_interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "server.stream_ping_interval",
+                "must be longer than zero (10s by default)",
+            ));
         }
         for (i, h) in self.server.allowed_hosts.iter_mut().enumerate() {
             if h.is_empty() || h.contains(['/', ' ']) {

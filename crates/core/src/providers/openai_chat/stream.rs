@@ -6,11 +6,17 @@ use serde_json::Value;
 
 use super::outcome_of;
 use super::response::annotation;
+use super::wire::{Chunk, Text};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
 use crate::providers::common::{chat_usage, stream_error, translate_error};
 use crate::sse::SseEvent;
 use crate::types::ErrorPayload;
+
+/// A non-empty string field.
+fn text<'b>(t: Option<&'b Text<'_>>) -> Option<&'b str> {
+    t.and_then(|t| t.0.as_deref()).filter(|t| !t.is_empty())
+}
 
 /// Translates one Chat Completions stream (choice 0). Reasoning deltas
 /// (`reasoning_content` or `reasoning`) open a reasoning item, content a
@@ -70,18 +76,18 @@ impl ChatStream {
         if data.is_empty() {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
+        let v: Chunk<'_> = serde_json::from_str(data).map_err(|e| {
             translate_error(
                 &self.provider,
                 format!("invalid chunk JSON: {e}"),
                 data.as_bytes(),
             )
         })?;
-        if let Some(err) = v.get("error").filter(|e| e.is_object()) {
+        if let Some(err) = v.error.as_ref().filter(|e| e.is_object()) {
             self.error = Some(stream_error(&self.provider, err));
             return Ok(());
         }
-        if let Some(id) = v.get("id").and_then(Value::as_str) {
+        if let Some(id) = v.id.0.as_deref() {
             match &self.id {
                 Some(first) if first != id && self.produced() => {
                     // A retrying proxy started the completion over.
@@ -95,44 +101,42 @@ impl ChatStream {
                 None => self.id = Some(id.to_owned()),
             }
         }
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
             b.usage(chat_usage(u));
         }
-        let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| {
-            c.iter()
-                .find(|ch| ch.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
-        }) else {
+        let Some(choice) = v
+            .choices
+            .iter()
+            .flatten()
+            .find(|ch| ch.index.as_ref().and_then(Value::as_u64).unwrap_or(0) == 0)
+        else {
             return Ok(());
         };
-        let delta = choice.get("delta").cloned().unwrap_or_default();
-        let s = |k: &str| {
-            delta
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-        };
-        if let Some(r) = s("reasoning_content").or_else(|| s("reasoning")) {
+        let delta = choice.delta.as_ref();
+        let r =
+            text(delta.map(|d| &d.reasoning_content)).or_else(|| text(delta.map(|d| &d.reasoning)));
+        if let Some(r) = r {
             let i = *self
                 .reasoning
                 .get_or_insert_with(|| b.start_reasoning(None, None));
             b.reasoning_delta(i, r);
         }
-        if let Some(text) = s("content") {
+        if let Some(t) = text(delta.map(|d| &d.content)) {
             self.end_reasoning(b);
             let i = *self
                 .message
                 .get_or_insert_with(|| b.start_message(None, None));
-            b.text_delta(i, text);
+            b.text_delta(i, t);
         }
-        if let Some(text) = s("refusal") {
+        if let Some(t) = text(delta.map(|d| &d.refusal)) {
             self.end_reasoning(b);
             let i = *self
                 .message
                 .get_or_insert_with(|| b.start_message(None, None));
-            b.refusal_delta(i, text);
+            b.refusal_delta(i, t);
         }
         for a in delta
-            .get("annotations")
+            .and_then(|d| d.annotations.as_ref())
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -142,8 +146,7 @@ impl ChatStream {
             }
         }
         for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
+            .and_then(|d| d.tool_calls.as_ref())
             .into_iter()
             .flatten()
         {
@@ -152,21 +155,22 @@ impl ChatStream {
                 b.end_item(m);
             }
             let index = call
-                .get("index")
+                .index
+                .as_ref()
                 .and_then(Value::as_u64)
                 .unwrap_or(self.calls.len() as u64);
-            let f = call.get("function").cloned().unwrap_or_default();
+            let f = call.function.as_ref();
             let i = match self.calls.get(&index) {
                 Some(i) => *i,
                 None => {
                     let call_id = call
-                        .get("id")
-                        .and_then(Value::as_str)
+                        .id
+                        .0
+                        .as_deref()
                         .map(str::to_owned)
                         .unwrap_or_else(|| b.new_id("call_"));
                     let name = f
-                        .get("name")
-                        .and_then(Value::as_str)
+                        .and_then(|f| f.name.0.as_deref())
                         .unwrap_or_default()
                         .to_owned();
                     let i = b.start_function_call(None, call_id, name);
@@ -174,11 +178,11 @@ impl ChatStream {
                     i
                 }
             };
-            if let Some(args) = f.get("arguments").and_then(Value::as_str) {
+            if let Some(args) = f.and_then(|f| f.arguments.0.as_deref()) {
                 b.arguments_delta(i, args);
             }
         }
-        if let Some(fr) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(fr) = choice.finish_reason.0.as_deref() {
             self.finish_reason = Some(fr.to_owned());
         }
         Ok(())

@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# latticelm against a bare reverse proxy, on one canned upstream, in one run.
+#
+#   bench/compare.sh            # the whole comparison → bench-results/compare.md
+#   bench/compare.sh --soak     # also a soak at RATE for SOAK (10m): RSS over time
+#
+# Everything listens on 127.0.0.1. The canned upstream is nginx answering a
+# recorded-shape Chat Completions body (and a whole SSE stream) from memory;
+# the bare proxy is nginx `proxy_pass` with upstream keep-alive, doing no
+# work. latticelm serves the same upstream as an `openai-chat` provider,
+# with its default observability (a log line per request is turned off, as
+# on the proxy: `access_log off`). Load comes from oha at a fixed rate.
+# Concurrent slow streams go through the mock provider's `slow:1000`
+# model (one chunk a second), via nginx and via latticelm.
+#
+# Variables: RATE (2000), DURATION (10s), N (300 TTFB samples), STREAMS
+# (10000), SOAK (10m), THREADS (1: gateway threads = nginx proxy workers),
+# PEER_RATE (200). Installs what is missing: nginx (Debian), oha
+# (crates.io). Peer gateways are measured when installed (`--peers`
+# installs them under ~/.cache/latticelm/peers): Portkey's gateway
+# (`@portkey-ai/gateway`, npm) and LiteLLM's proxy (`litellm[proxy]`, PyPI,
+# in a venv), on the same canned upstream at PEER_RATE, beside nginx and
+# latticelm at that rate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+RATE=${RATE:-2000}
+DURATION=${DURATION:-10s}
+N=${N:-300}
+STREAMS=${STREAMS:-10000}
+SOAK=${SOAK:-10m}
+THREADS=${THREADS:-1}
+FIXTURES=${FIXTURES:-../shared/fixtures}
+PEER_RATE=${PEER_RATE:-200}
+PEERS=${PEERS:-$HOME/.cache/latticelm/peers}
+soak=false
+install_peers=false
+for a in "$@"; do
+  case "$a" in
+    --soak) soak=true ;;
+    --peers) install_peers=true ;;
+  esac
+done
+if $install_peers; then
+  mkdir -p "$PEERS"
+  [ -f "$PEERS/node_modules/@portkey-ai/gateway/build/start-server.js" ] ||
+    npm install --prefix "$PEERS" --no-audit --no-fund --loglevel=error @portkey-ai/gateway
+  [ -x "$PEERS/litellm-venv/bin/litellm" ] || {
+    python3 -m venv "$PEERS/litellm-venv"
+    "$PEERS/litellm-venv/bin/pip" install --quiet --disable-pip-version-check 'litellm[proxy]'
+  }
+fi
+
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v oha >/dev/null || cargo install oha --locked
+cargo build --release --quiet -p latticelm -p latticelm-mock
+bin=${CARGO_TARGET_DIR:-target}/release
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- the mock provider (slow streams) ---------------------------------------
+"$bin/latticelm-mock" --port 0 --fixtures "$FIXTURES" >"$work/mock.log" 2>&1 & pids+=($!)
+MOCK=$(wait_line "$work/mock.log")
+
+# --- nginx: canned upstream, and the bare proxy in front of it and the mock --
+CANNED_PORT=$(free_port); PROXY_PORT=$(free_port)
+body='{"id":"chatcmpl-bench","object":"chat.completion","created":1800000000,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"echo: hello benchmark","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15},"system_fingerprint":"fp_bench"}'
+chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}\n\n' "$1" "$2"; }
+{
+  chunk '{"role":"assistant","content":""}' null
+  for w in echo: hello bench mark; do chunk "{\"content\":\"$w \"}" null; done
+  chunk '{}' '"stop"'
+  printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4,"total_tokens":16}}\n\n'
+  printf 'data: [DONE]\n\n'
+} >"$work/stream.sse"
+stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$work/stream.sse")
+cat >"$work/nginx.conf" <<NGINX
+worker_processes $THREADS;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 32768; }
+http {
+  access_log off;
+  client_body_temp_path $work/body;
+  proxy_temp_path $work/proxy;
+  keepalive_requests 1000000;
+  upstream canned { server 127.0.0.1:$CANNED_PORT; keepalive 256; }
+  upstream mock { server ${MOCK#http://}; keepalive 256; }
+  server {
+    listen 127.0.0.1:$CANNED_PORT;
+    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
+  }
+  server {
+    listen 127.0.0.1:$PROXY_PORT;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_buffering off;
+    location /mock/ { proxy_pass http://mock/; proxy_read_timeout 120s; }
+    location / { proxy_pass http://canned; }
+  }
+}
+NGINX
+"$NGINX" -c "$work/nginx.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
+wait_port "$CANNED_PORT"; wait_port "$PROXY_PORT"
+NGINX_PID=$(cat "$work/nginx.pid" 2>/dev/null || true)
+CANNED="http://127.0.0.1:$CANNED_PORT"; PROXY="http://127.0.0.1:$PROXY_PORT"
+
+# --- latticelm ----------------------------------------------------------------
+cat >"$work/config.yaml" <<YAML
+server:
+  address: "127.0.0.1:0"
+  log_level: off
+  max_connections: 40000
+providers:
+  canned: { type: openai-chat, endpoint: "$CANNED" }
+  canned-stream: { type: openai-chat, endpoint: "$CANNED/stream" }
+  mock: { type: openai-chat, endpoint: "$MOCK" }
+models:
+  - { name: bench, provider: canned }
+  - { name: bench-stream, provider: canned-stream, provider_model_id: bench }
+  - { name: slow, provider: mock, provider_model_id: "slow:1000" }
+YAML
+"$bin/latticelm" serve --config "$work/config.yaml" --threads "$THREADS" >"$work/gw.log" 2>&1 & pids+=($!)
+GW_PID=$!
+GW=$(wait_line "$work/gw.log")
+
+chat='{"model":"bench","messages":[{"role":"user","content":"hello benchmark"}]}'
+chat_stream='{"model":"bench-stream","stream":true,"messages":[{"role":"user","content":"hello benchmark"}]}'
+direct_stream='{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello benchmark"}]}'
+resp='{"model":"bench","input":"hello benchmark"}'
+resp_stream='{"model":"bench-stream","input":"hello benchmark","stream":true}'
+
+# oha at a fixed rate → "p50 p99" in ms (every request must succeed).
+HDR=()  # extra oha -H arguments (peer gateways' headers)
+load() { # url body [rate] [duration]
+  oha -z "${4:-$DURATION}" -q "${3:-$RATE}" -m POST -H 'content-type: application/json' "${HDR[@]}" -d "$2" \
+    --no-tui --output-format json "$1" >"$work/oha.json"
+  python3 - "$work/oha.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["latencyPercentiles"]
+ok = d["summary"]["successRate"]
+codes = d.get("statusCodeDistribution", {})
+assert ok == 1.0 and set(codes) <= {"200"}, f"success rate {ok}, statuses {codes}"
+print(f'{p["p50"]*1000:.3f} {p["p99"]*1000:.3f}')
+PY
+}
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
+
+warm() { oha -n 2000 -c 16 -m POST -H 'content-type: application/json' -d "$2" --no-tui "$1" >/dev/null; }
+warm "$CANNED/v1/chat/completions" "$chat"; warm "$PROXY/v1/chat/completions" "$chat"
+warm "$GW/v1/chat/completions" "$chat"; warm "$GW/v1/responses" "$resp"
+idle_rss=$(rss_mb "$GW_PID")
+
+read -r d50 d99 < <(load "$CANNED/v1/chat/completions" "$chat")
+read -r p50 p99 < <(load "$PROXY/v1/chat/completions" "$chat")
+read -r g50 g99 < <(load "$GW/v1/chat/completions" "$chat")
+load_rss=$(rss_mb "$GW_PID")
+read -r r50 r99 < <(load "$GW/v1/responses" "$resp")
+read -r ds50 ds99 < <(load "$CANNED/stream/v1/chat/completions" "$direct_stream")
+read -r ps50 ps99 < <(load "$PROXY/stream/v1/chat/completions" "$direct_stream")
+read -r gs50 gs99 < <(load "$GW/v1/chat/completions" "$chat_stream")
+read -r rs50 rs99 < <(load "$GW/v1/responses" "$resp_stream")
+read -r dt50 dt99 < <(ttfb "$CANNED/stream/v1/chat/completions" "$direct_stream")
+read -r pt50 pt99 < <(ttfb "$PROXY/stream/v1/chat/completions" "$direct_stream")
+read -r gt50 gt99 < <(ttfb "$GW/v1/chat/completions" "$chat_stream")
+load_hwm=$(hwm_mb "$GW_PID")
+
+# The highest rate (of a ladder) at which p99 stays under 1 ms.
+max_rate() { # url body
+  local best=0
+  for r in 1000 2000 3000 4000 5000 6000 8000 10000 12000; do
+    read -r _ q99 < <(load "$1" "$2" "$r" 5s 2>/dev/null || echo "0 999")
+    if python3 -c "import sys; sys.exit(0 if float('$q99') < 1.0 else 1)"; then best=$r; else break; fi
+  done
+  echo "$best"
+}
+proxy_max=$(max_rate "$PROXY/v1/chat/completions" "$chat")
+gw_max=$(max_rate "$GW/v1/chat/completions" "$chat")
+
+# Concurrent slow streams: STREAMS at once, ~20 s each (one chunk a second).
+slow_user=$(python3 -c 'print("s" * 66)')
+slow_direct="{\"model\":\"slow:1000\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$slow_user\"}]}"
+slow_gw="{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$slow_user\"}]}"
+streams() { # url body pid… → "ok mem_kb_per_stream cpu_ms_per_stream rss_after_mb"
+  local url=$1 body=$2; shift 2
+  local before_rss=0 before_cpu=0 p
+  for p in "$@"; do before_rss=$((before_rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); before_cpu=$((before_cpu + $(cpu_ticks "$p"))); done
+  oha -n "$STREAMS" -c "$STREAMS" -m POST -H 'content-type: application/json' -d "$body" \
+    --no-tui --output-format json -t 120s "$url" >"$work/streams.json" &
+  local oha_pid=$! peak=0 now
+  while kill -0 "$oha_pid" 2>/dev/null; do
+    now=0; for p in "$@"; do now=$((now + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done
+    [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.5
+  done
+  wait "$oha_pid" || true
+  sleep 3
+  local after_cpu=0 after_rss=0
+  for p in "$@"; do after_cpu=$((after_cpu + $(cpu_ticks "$p"))); after_rss=$((after_rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done
+  python3 - "$work/streams.json" "$STREAMS" "$before_rss" "$peak" "$before_cpu" "$after_cpu" "$after_rss" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n, before, peak, c0, c1, after, hz = map(int, sys.argv[2:])
+codes = d.get("statusCodeDistribution", {})
+ok = int(codes.get("200", 0))
+print(ok, round((peak - before) / n, 1), round((c1 - c0) * 1000 / hz / n, 3), round(after / 1024, 1), round(before / 1024, 1))
+PY
+}
+read -r pn pmem pcpu pafter pbefore < <(streams "$PROXY/mock/v1/chat/completions" "$slow_direct" $(nginx_workers))
+read -r gn gmem gcpu gafter gbefore < <(streams "$GW/v1/chat/completions" "$slow_gw" "$GW_PID")
+
+# Peer gateways, when installed: each on 127.0.0.1 in front of the canned
+# upstream, at PEER_RATE (they are not built for 2,000 req/s on a core).
+peer_rows=()
+peer_row() { # name url body [header…]
+  local name=$1 url=$2 body=$3; shift 3
+  HDR=(); for h in "$@"; do HDR+=(-H "$h"); done
+  oha -n 200 -c 4 -m POST -H 'content-type: application/json' "${HDR[@]}" -d "$body" --no-tui "$url" >/dev/null 2>&1 || true
+  local r
+  if r=$(load "$url" "$body" "$PEER_RATE" 2>/dev/null); then
+    read -r q50 q99 <<<"$r"
+    peer_rows+=("| $name | $q50 / $q99 |")
+  else
+    peer_rows+=("| $name | failed (not every request succeeded) |")
+  fi
+  HDR=()
+}
+portkey_js="$PEERS/node_modules/@portkey-ai/gateway/build/start-server.js"
+litellm_bin="$PEERS/litellm-venv/bin/litellm"
+if [ -f "$portkey_js" ] || [ -x "$litellm_bin" ]; then
+  peer_row "nginx bare proxy" "$PROXY/v1/chat/completions" "$chat"
+  peer_row "latticelm" "$GW/v1/chat/completions" "$chat"
+fi
+if [ -f "$portkey_js" ]; then
+  # Portkey listens on every interface unless told: bind it to loopback.
+  printf '%s\n' "import http from 'node:http';" \
+    "const listen = http.Server.prototype.listen;" \
+    "http.Server.prototype.listen = function (port, ...rest) {" \
+    "  if (typeof port === 'number') return listen.call(this, port, '127.0.0.1', ...rest.filter((a) => typeof a === 'function'));" \
+    "  if (port && typeof port === 'object') port = { ...port, host: '127.0.0.1' };" \
+    "  return listen.call(this, port, ...rest);" \
+    "};" >"$work/loopback.mjs"
+  PK_PORT=$(free_port)
+  NODE_ENV=production node --import "$work/loopback.mjs" "$portkey_js" "--port=$PK_PORT" --headless >"$work/portkey.log" 2>&1 & pids+=($!)
+  wait_port "$PK_PORT"
+  peer_row "Portkey gateway $(node -p "require('$PEERS/node_modules/@portkey-ai/gateway/package.json').version")" \
+    "http://127.0.0.1:$PK_PORT/v1/chat/completions" "$chat" \
+    "x-portkey-provider: openai" "x-portkey-custom-host: $CANNED/v1" "authorization: Bearer sk-bench"
+fi
+if [ -x "$litellm_bin" ]; then
+  LL_PORT=$(free_port)
+  LL_KEY="sk-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+  printf 'model_list:\n  - model_name: bench\n    litellm_params: { model: openai/bench, api_base: "%s/v1", api_key: sk-bench }\ngeneral_settings: { master_key: "%s" }\n' "$CANNED" "$LL_KEY" >"$work/litellm.yaml"
+  # The bundled model price map: no fetch from GitHub at startup.
+  LITELLM_LOCAL_MODEL_COST_MAP=True "$litellm_bin" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$LL_PORT" --num_workers 1 >"$work/litellm.log" 2>&1 & pids+=($!)
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$LL_PORT/health/liveliness" >/dev/null 2>&1 && break; sleep 0.1; done
+  peer_row "LiteLLM proxy $("$PEERS/litellm-venv/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))')" \
+    "http://127.0.0.1:$LL_PORT/v1/chat/completions" "$chat" "authorization: Bearer $LL_KEY"
+fi
+
+ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
+row() { # name direct50 direct99 proxy50 proxy99 gw50 gw99
+  python3 -c "
+import sys
+n, d50, d99, p50, p99, g50, g99 = sys.argv[1], *map(float, sys.argv[2:])
+print(f'| {n} | {d50:.3f} / {d99:.3f} | {p50:.3f} / {p99:.3f} | {g50:.3f} / {g99:.3f} | **{g50/p50:.2f}x / {g99/p99:.2f}x** |')" "$@"
+}
+
+mkdir -p bench-results
+{
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); latticelm $(git rev-parse --short HEAD), $THREADS worker thread(s); nginx $("$NGINX" -v 2>&1 | cut -d/ -f2), $THREADS worker process(es); load from oha on the same machine."
+  echo
+  echo "Latency in ms, p50 / p99, at $RATE req/s for $DURATION; TTFB over $N sequential streams (curl). The ratio is latticelm over nginx as a bare reverse proxy on the same canned upstream."
+  echo
+  echo "| scenario | direct to upstream | nginx bare proxy | latticelm | latticelm / proxy |"
+  echo "|---|---|---|---|---|"
+  row "Chat Completions, non-streaming" "$d50" "$d99" "$p50" "$p99" "$g50" "$g99"
+  row "Responses → Chat upstream, non-streaming" "$d50" "$d99" "$p50" "$p99" "$r50" "$r99"
+  row "Chat Completions, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$gs50" "$gs99"
+  row "Responses → Chat upstream, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$rs50" "$rs99"
+  row "Chat Completions, streaming (time to first byte)" "$dt50" "$dt99" "$pt50" "$pt99" "$gt50" "$gt99"
+  echo
+  echo "Highest rate with p99 under 1 ms (ladder 1k–12k req/s, 5 s each): nginx proxy $proxy_max req/s, latticelm $gw_max req/s."
+  echo
+  echo "latticelm RSS: $idle_rss MiB idle (after warm-up), $load_rss MiB under $RATE req/s, $load_hwm MiB peak over the latency runs."
+  echo
+  echo "Concurrent slow streams: $STREAMS Chat streams at once through each, ~20 s each (the mock's \`slow:1000\`, one chunk a second)."
+  echo
+  echo "| | completed | memory per stream | CPU per stream | RSS before → after |"
+  echo "|---|---|---|---|---|"
+  echo "| nginx bare proxy | $pn / $STREAMS | $pmem kB | $pcpu ms | $pbefore → $pafter MiB |"
+  echo "| latticelm | $gn / $STREAMS | $gmem kB | $gcpu ms | $gbefore → $gafter MiB |"
+  echo "| latticelm / nginx | | **$(ratio "$gmem" "$pmem")** | **$(ratio "$gcpu" "$pcpu")** | |"
+  if [ ${#peer_rows[@]} -gt 0 ]; then
+    echo
+    echo "Peer gateways on the same canned upstream, Chat Completions, non-streaming, at $PEER_RATE req/s for $DURATION (p50 / p99 ms):"
+    echo
+    echo "| | p50 / p99 |"
+    echo "|---|---|"
+    printf '%s\n' "${peer_rows[@]}"
+  fi
+} | tee bench-results/compare.md
+
+if $soak; then
+  oha -z "$SOAK" -q "$RATE" -m POST -H 'content-type: application/json' -d "$chat" --no-tui \
+    --output-format json "$GW/v1/chat/completions" >"$work/soak.json" &
+  soak_pid=$!
+  : >"$work/rss.txt"
+  while kill -0 "$soak_pid" 2>/dev/null; do rss_mb "$GW_PID" >>"$work/rss.txt"; echo >>"$work/rss.txt"; sleep 10; done
+  wait "$soak_pid" || true
+  python3 - "$work/rss.txt" "$work/soak.json" "$SOAK" "$RATE" <<'PY' | tee -a bench-results/compare.md
+import json, sys
+v = [float(x) for x in open(sys.argv[1]).read().split()]
+d = json.load(open(sys.argv[2]))
+p = d["latencyPercentiles"]
+warm = v[len(v) // 10:] or v
+lo, hi = min(warm), max(warm)
+mid = (lo + hi) / 2
+print()
+print(f"Soak: {sys.argv[3]} at {sys.argv[4]} req/s, success rate {d['summary']['successRate']:.4f}, p50 {p['p50']*1000:.3f} ms, p99 {p['p99']*1000:.3f} ms. "
+      f"RSS sampled every 10 s after the first tenth: {lo:.1f}–{hi:.1f} MiB (±{(hi-lo)/2/mid*100:.1f} % around {mid:.1f}); first {v[0]:.1f}, last {v[-1]:.1f}.")
+PY
+fi

@@ -1,0 +1,25 @@
+# Shared by the bench scripts (sourced): waiting for servers and
+# sequential time to first byte. Uses $N (samples) from the caller.
+
+wait_line() { # file → the http:// address printed in it
+  for _ in $(seq 200); do
+    if grep -q 'http://' "$1" 2>/dev/null; then grep -o 'http://[0-9.:]*' "$1" | head -1; return; fi
+    sleep 0.05
+  done
+  echo "no address in $1" >&2; exit 1
+}
+
+wait_port() { # port → once something listens on 127.0.0.1:port
+  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+  echo "port $1 never opened" >&2; exit 1
+}
+
+# Sequential time to first byte of a stream → "p50 p99" in ms.
+ttfb() { # url body
+  for _ in $(seq "$N"); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H 'content-type: application/json' -d "$2" "$1"
+  done | python3 -c '
+import sys
+v = sorted(float(x) * 1000 for x in sys.stdin)
+print(f"{v[len(v)//2]:.3f} {v[int(len(v)*0.99)-1]:.3f}")'
+}

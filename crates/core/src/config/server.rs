@@ -1,0 +1,188 @@
+//! `server:`: listening, request limits, timeouts towards clients and
+//! upstreams, and logging. Every field has a default.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration;
+
+/// `server:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address (native host).
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_request_bytes: usize,
+    /// Time allowed for an upstream's response headers (`30s`, `5m`).
+    #[serde(
+        default = "default_upstream_timeout",
+        deserialize_with = "duration::de"
+    )]
+    pub upstream_timeout: Duration,
+    /// Longest silence allowed inside an upstream body.
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration::de")]
+    pub upstream_idle_timeout: Duration,
+    /// A streamed `/v1/messages` answer silent this long gets a `ping`
+    /// event, as Anthropic sends them.
+    #[serde(default = "default_ping_interval", deserialize_with = "duration::de")]
+    pub stream_ping_interval: Duration,
+    /// Native: idle upstream connections kept open for reuse, per
+    /// upstream host and worker thread; past it, finished ones close.
+    #[serde(default = "default_idle_connections")]
+    pub upstream_idle_connections: usize,
+    /// Time allowed to connect to an upstream.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration::de")]
+    pub upstream_connect_timeout: Duration,
+    /// Native: time for a client to send a request's headers, from their
+    /// first byte.
+    #[serde(default = "default_header_timeout", deserialize_with = "duration::de")]
+    pub client_header_timeout: Duration,
+    /// Native: time for a client to send a request's whole body.
+    #[serde(default = "default_body_timeout", deserialize_with = "duration::de")]
+    pub client_body_timeout: Duration,
+    /// Native: how long an idle keep-alive connection is kept open.
+    #[serde(default = "default_keepalive", deserialize_with = "duration::de")]
+    pub keepalive_timeout: Duration,
+    /// Native: most connections open at once; more are refused at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Native: most bytes of request bodies held while being read, across
+    /// all connections; past it, requests get 503.
+    #[serde(default = "default_max_body_memory")]
+    pub max_body_memory: usize,
+    /// Native: on SIGTERM or SIGINT, how long in-flight requests and
+    /// streams may take to finish before the process exits.
+    #[serde(default = "default_grace", deserialize_with = "duration::de")]
+    pub shutdown_grace: Duration,
+    /// Host names the gateway answers to (the `host` header, port aside);
+    /// empty: any. Guards a gateway on localhost or an intranet against
+    /// DNS rebinding. `/health` and `/ready` answer any host.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// The operator means this gateway to be reachable by anyone: on the
+    /// Worker and Spin, the embedded default configuration spends a
+    /// provider key without authentication only with this set
+    /// (`LATTICELM_PUBLIC=true`).
+    #[serde(default, deserialize_with = "flag")]
+    pub public: bool,
+    /// Most bytes one upstream stream may send (a response past it fails).
+    #[serde(default = "default_max_stream")]
+    pub max_upstream_stream_bytes: usize,
+    /// Caps on the shape of requests.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
+    /// Which requests are logged, one line each: `off`, `error`, `warn`,
+    /// `info` (default: every API request) or `debug` (health checks too).
+    #[serde(default)]
+    pub log_level: crate::observe::LogLevel,
+    /// `json` (default) or `text`. The native binary writes text to a
+    /// terminal unless this is set.
+    #[serde(default)]
+    pub log_format: Option<crate::observe::LogFormat>,
+    /// Native: serve `GET /metrics` (Prometheus) on this address too,
+    /// without authentication, for a scraper on a private network.
+    #[serde(default)]
+    pub metrics_address: Option<String>,
+    /// TESTS ONLY: a request header whose value is taken as the caller's
+    /// identity, until authentication exists. Never set it in production:
+    /// any client could claim any identity.
+    #[serde(default)]
+    pub insecure_test_principal_header: Option<String>,
+}
+
+fn default_address() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body() -> usize {
+    32 * 1024 * 1024
+}
+/// A boolean, also from a `${VAR}` that expanded to `true`/`false`.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bool(bool),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bool(b) => Ok(b),
+        Raw::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(true),
+            "false" | "no" | "0" | "" => Ok(false),
+            other => Err(D::Error::custom(format!(
+                "`{other}` is neither true nor false"
+            ))),
+        },
+    }
+}
+
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_keepalive() -> Duration {
+    Duration::from_secs(75)
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_max_body_memory() -> usize {
+    512 * 1024 * 1024
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_max_stream() -> usize {
+    256 * 1024 * 1024
+}
+fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_idle_connections() -> usize {
+    256
+}
+fn default_ping_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: default_address(),
+            max_request_bytes: default_max_body(),
+            upstream_timeout: default_upstream_timeout(),
+            upstream_idle_timeout: default_idle_timeout(),
+            stream_ping_interval: default_ping_interval(),
+            upstream_idle_connections: default_idle_connections(),
+            upstream_connect_timeout: default_connect_timeout(),
+            client_header_timeout: default_header_timeout(),
+            client_body_timeout: default_body_timeout(),
+            keepalive_timeout: default_keepalive(),
+            max_connections: default_max_connections(),
+            max_body_memory: default_max_body_memory(),
+            shutdown_grace: default_grace(),
+            allowed_hosts: Vec::new(),
+            public: false,
+            max_upstream_stream_bytes: default_max_stream(),
+            limits: Default::default(),
+            log_level: Default::default(),
+            log_format: None,
+            metrics_address: None,
+            insecure_test_principal_header: None,
+        }
+    }
+}
