@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions` with the official `openai` Python SDK's
 //! Chat Completions API, onto every upstream protocol: plain, streamed
 //! with usage, a tool round trip (streamed and not), structured output,
-//! and a clear 400 for `n > 1`.
+//! and a clear 400 for `n > 1`. (The Worker runs it in `worker.rs`.)
 
 mod support;
 
@@ -13,16 +13,16 @@ fn chat_completions_ingress_on_every_upstream() {
         return;
     }
     let gw = start();
-    python_check(
-        "chat_check.py",
-        &[&format!("{}/v1", gw.url)],
-        &[
-            "gpt-4o-mini",
-            "llama",
-            "claude-test",
-            "gemini-test",
-            "az-responses",
-        ],
-        &["OK plain", "OK stream", "OK tools", "OK json", "OK n"],
-    );
+    chat_sdk_check(&gw.url);
+}
+
+/// LangChain's `ChatOpenAI` with only `base_url` changed: invoke, stream,
+/// a bound tool round trip and structured output, on every upstream.
+#[test]
+fn langchain_on_every_upstream() {
+    if !python_has("langchain_openai") {
+        return;
+    }
+    let gw = start();
+    langchain_check(&gw.url);
 }

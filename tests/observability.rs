@@ -96,8 +96,24 @@ fn logs_metrics_and_trace_context() {
     assert_eq!(status, 404);
     assert!(headers.contains_key("x-request-id"));
 
+    // 4. The Messages front door, with Anthropic's own key header.
+    let r = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("x-request-id", "my-req-4")
+        .json(&json!({"model": "claude-test", "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let message: Value = r.json().unwrap();
+    let message_input = message["usage"]["input_tokens"].as_f64().unwrap()
+        + message["usage"]["cache_read_input_tokens"]
+            .as_f64()
+            .unwrap();
+
     // The log: one JSON line per request, in order of ending.
-    let lines = out.wait_json(3);
+    let lines = out.wait_json(4);
     let by_id = |id: &str| {
         lines
             .iter()
@@ -128,6 +144,13 @@ fn logs_metrics_and_trace_context() {
         (l2["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-12,
         "{l2}"
     );
+    assert_eq!(l2["ingress"], "responses");
+    let l4 = by_id("my-req-4");
+    assert_eq!(
+        (&l4["ingress"], &l4["path"]),
+        (&json!("messages"), &json!("/v1/messages"))
+    );
+    assert_eq!(l4["principal"], "key:team-a");
     let l3 = lines
         .iter()
         .find(|l| l["status"] == 404)
@@ -160,19 +183,26 @@ fn logs_metrics_and_trace_context() {
 
     // A real Prometheus scrapes it and counts what was sent.
     let prom = prometheus(&metrics_addr);
-    let want_input = first["usage"]["input_tokens"].as_f64().unwrap() + i;
+    let want_input = first["usage"]["input_tokens"].as_f64().unwrap() + i + message_input;
     let mut got = (0.0, 0.0, 0.0);
+    let mut by_ingress = 0.0;
     for _ in 0..300 {
         got = (
             prom.value("sum(latticelm_requests_total{route=\"responses\"})"),
             prom.value("sum(latticelm_tokens_total{type=\"input\"})"),
             prom.value("sum(latticelm_cost_usd_total)"),
         );
-        if got.0 == 3.0 && got.1 == want_input {
+        by_ingress =
+            prom.value("sum(gen_ai_server_request_duration_seconds_count{ingress=\"messages\"})");
+        if got.0 == 3.0 && got.1 == want_input && by_ingress == 1.0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        by_ingress, 1.0,
+        "the Messages request, labelled by its ingress"
+    );
     assert_eq!(got.0, 3.0, "requests counted by Prometheus");
     assert_eq!(got.1, want_input, "input tokens counted by Prometheus");
     assert!((got.2 - cost).abs() < 1e-9, "cost: {got:?}");

@@ -103,3 +103,18 @@ fn worker_compliance() {
     }
     let _ = std::fs::remove_dir_all(&suite);
 }
+
+/// The Chat Completions and Messages front doors on the Worker, with the
+/// official `openai` and `anthropic` Python SDKs, onto every upstream.
+#[test]
+fn worker_ingress() {
+    if !python_has("openai") || !python_has("anthropic") {
+        return;
+    }
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config(&mock), mock) else {
+        return;
+    };
+    chat_sdk_check(&gw.url);
+    messages_sdk_check(&gw.url);
+}

@@ -1,6 +1,7 @@
 """The official `anthropic` Python SDK against the gateway's /v1/messages,
-on one model: plain, streamed, a tool round trip (streamed and not), and
-errors in Anthropic's shape. Prints OK lines; raises on a mismatch.
+on one model: plain, streamed, a tool round trip (streamed and not), an
+image, extended thinking across a tool round trip, and errors in
+Anthropic's shape. Prints OK lines; raises on a mismatch.
 
 usage: python3 messages_check.py BASE_URL MODEL   (BASE_URL without /v1)
 """
@@ -8,6 +9,9 @@ import json
 import sys
 
 import anthropic
+
+# A 1x1 PNG.
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
 TOOLS = [{"name": "get_weather", "description": "Weather for a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
@@ -46,8 +50,41 @@ def main(base_url: str, model: str) -> None:
         assert second.content[0].text == "tool said: sunny", second
     print("OK tools")
 
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    m = c.messages.create(model=model, max_tokens=256, messages=[
+        {"role": "user", "content": [image, {"type": "text", "text": "describe this"}]}])
+    assert m.content[0].text == "echo [1 image]: describe this", m
+    print("OK images")
+
+    # Extended thinking through a tool round trip: the thinking block comes
+    # back (signed) and goes in again, as Claude requires.
+    think = {"type": "enabled", "budget_tokens": 1024}
+    msgs = [{"role": "user", "content": "use get_weather for Oslo"}]
+    with c.messages.stream(model=model, max_tokens=2048, thinking=think, messages=msgs, tools=TOOLS) as s:
+        thought = "".join(e.thinking for e in s if e.type == "thinking")
+        first = s.get_final_message()
+    assert first.stop_reason == "tool_use", first
+    if model.startswith("claude"):
+        block = first.content[0]
+        assert block.type == "thinking" and block.thinking == thought and thought, first
+        assert block.signature.startswith("lattice1."), block
+    use = [b for b in first.content if b.type == "tool_use"][0]
+    msgs.append({"role": "assistant", "content": [b.model_dump() for b in first.content]})
+    msgs.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]})
+    second = c.messages.create(model=model, max_tokens=2048, thinking=think, messages=msgs, tools=TOOLS)
+    text = [b for b in second.content if b.type == "text"]
+    assert text and text[0].text == "tool said: sunny", second
+    print("OK thinking")
+
+    # Fields Open Responses does not model reach Claude as written.
+    cached = c.messages.create(model=model, max_tokens=64, extra_body={"top_k": 5}, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "cache me", "cache_control": {"type": "ephemeral"}}]}])
+    if model.startswith("claude"):
+        assert cached.usage.cache_read_input_tokens == 8, cached.usage
+    print("OK as written")
+
     try:
-        c.messages.create(model=model, max_tokens=16, messages=[{"role": "system", "content": "x"}])
+        c.messages.create(model=model, max_tokens=16, messages=[{"role": "robot", "content": "x"}])
         raise AssertionError("a bad role was accepted")
     except anthropic.BadRequestError as e:
         assert e.body["type"] == "error" and e.body["error"]["type"] == "invalid_request_error", e.body

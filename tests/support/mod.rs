@@ -14,6 +14,10 @@ mod routing;
 #[allow(unused_imports)] // not every test binary routes
 pub use routing::*;
 
+mod claude_code;
+#[allow(unused_imports)] // not every test binary runs Claude Code
+pub use claude_code::*;
+
 mod codex;
 #[allow(unused_imports)] // not every test binary runs Codex
 pub use codex::*;

@@ -38,3 +38,53 @@ pub fn python_check(script: &str, args: &[&str], models: &[&str], oks: &[&str]) 
         }
     }
 }
+
+/// A model on each upstream protocol, all behind the mock provider.
+pub const EVERY_UPSTREAM: [&str; 5] = [
+    "gpt-4o-mini",
+    "llama",
+    "claude-test",
+    "gemini-test",
+    "az-responses",
+];
+
+/// The `openai` SDK's Chat Completions check against a gateway, on a
+/// model of every upstream protocol.
+pub fn chat_sdk_check(url: &str) {
+    python_check(
+        "chat_check.py",
+        &[&format!("{url}/v1")],
+        &EVERY_UPSTREAM,
+        &["OK plain", "OK stream", "OK tools", "OK json", "OK n"],
+    );
+}
+
+/// The `anthropic` SDK's Messages check against a gateway, on a model
+/// of every upstream protocol.
+pub fn messages_sdk_check(url: &str) {
+    python_check(
+        "messages_check.py",
+        &[url],
+        &EVERY_UPSTREAM,
+        &[
+            "OK plain",
+            "OK stream",
+            "OK tools",
+            "OK images",
+            "OK thinking",
+            "OK as written",
+            "OK errors",
+        ],
+    );
+}
+
+/// LangChain's `ChatOpenAI` against a gateway's Chat Completions, on a
+/// model of every upstream protocol.
+pub fn langchain_check(url: &str) {
+    python_check(
+        "langchain_check.py",
+        &[&format!("{url}/v1")],
+        &EVERY_UPSTREAM,
+        &["OK invoke", "OK stream", "OK tools", "OK structured"],
+    );
+}

@@ -39,6 +39,9 @@ pub(crate) struct Job<'a> {
     /// The request's record: each attempt goes in, and its trace context
     /// goes upstream.
     pub rec: &'a crate::observe::Recorder,
+    /// The client's own request, when it came by another front door: sent
+    /// as written to targets of its protocol.
+    pub verbatim: Option<&'a providers::verbatim::Verbatim>,
 }
 
 /// The attempt that produced output.
@@ -323,8 +326,22 @@ async fn attempt<H: Host>(
     .map_err(cannot)?;
     let body: &crate::types::CreateResponseBody = &body;
     let dropped = map.dropped.clone();
-    let mut request =
-        providers::build_request(route, body, job.stream, header_timeout).map_err(cannot)?;
+    // The client's own body, when it speaks this protocol and no tool of
+    // it is held back here.
+    let verbatim = job
+        .verbatim
+        .filter(|v| v.protocol == protocol && dropped.is_empty());
+    let mut request = match verbatim {
+        Some(v) => providers::envelope(
+            route,
+            v.body(route.upstream_model, job.stream, &sealer),
+            v.headers.clone(),
+            job.stream,
+            header_timeout,
+        ),
+        None => providers::build_request(route, body, job.stream, header_timeout),
+    }
+    .map_err(cannot)?;
     // The upstream request is a child span of this request's trace.
     if let Some(t) = job.rec.trace() {
         request

@@ -2,7 +2,8 @@
 //! same pipeline (routing, failover, auth, observability, every upstream).
 //! The request is decoded into an Open Responses body
 //! (`ingress::chat::decode`), and the answer encoded back: a
-//! `chat.completion`, or `chat.completion.chunk`s ending with `[DONE]`.
+//! `chat.completion`, or `chat.completion.chunk`s ending with `[DONE]`
+//! (written by the pipeline's stream with `ChunkEncoder`).
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -12,6 +13,8 @@ use crate::error::ApiError;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ingress::chat;
 use crate::observe::Recorder;
+use crate::providers::verbatim::Verbatim;
+use crate::providers::Protocol;
 
 use super::{ingress, Gateway};
 
@@ -27,7 +30,17 @@ impl Gateway {
         let v = ingress::json_body(&self.config, req)?;
         let include_usage = chat::include_usage(&v);
         let inner = ingress::responses_request(&chat::decode(&v)?);
-        let resp = self.create_response(host, &inner, principal, rec).await?;
+        let front = ingress::Front {
+            verbatim: Verbatim {
+                protocol: Protocol::Chat,
+                headers: Verbatim::passed_headers(Protocol::Chat, &req.headers),
+                body: v,
+            },
+            sink: Box::new(chat::ChunkEncoder::new(include_usage)),
+        };
+        let resp = self
+            .create_response(host, &inner, principal, rec, Some(front))
+            .await?;
         let headers = ingress::passed_headers(&resp);
         let mut out = match resp.body {
             Body::Full(b) if resp.status == 200 => {
@@ -36,18 +49,8 @@ impl Gateway {
             }
             // Errors are already in OpenAI's shape.
             Body::Full(_) => return Ok(resp),
-            Body::Stream(s) => super::sse_response(ingress::reencode(
-                s,
-                chat::ChunkEncoder::new(include_usage),
-                |enc, v, out| {
-                    for c in enc.event(v) {
-                        out.push_str("data: ");
-                        out.push_str(&c);
-                        out.push_str("\n\n");
-                    }
-                },
-                "data: [DONE]\n\n",
-            )),
+            // Already chunks (the pipeline wrote them with the encoder).
+            Body::Stream(s) => super::sse_response(s),
         };
         out.headers.extend(headers);
         Ok(out)

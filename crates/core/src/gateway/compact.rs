@@ -124,7 +124,7 @@ impl Gateway {
         let mut items = crate::conversation::input_items(body.input.as_ref());
         let mut random = [0u8; 16];
         host.random(&mut random);
-        let id = super::hex(&random);
+        let id = crate::observe::trace::hex(&random);
         // The user's messages stay, as output items.
         let user = crate::types::Role::User;
         let kept: Vec<Value> = items
@@ -151,7 +151,9 @@ impl Gateway {
         }
         let inner = super::ingress::responses_request(&ask);
         let _ = req;
-        let answered = self.create_response(host, &inner, principal, rec).await?;
+        let answered = self
+            .create_response(host, &inner, principal, rec, None)
+            .await?;
         let Body::Full(bytes) = &answered.body else {
             return Err(ApiError::internal("compaction answered with a stream"));
         };

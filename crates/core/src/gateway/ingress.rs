@@ -1,15 +1,22 @@
 //! What the extra front doors share: the JSON body of their request, the
 //! Open Responses request made from it, the headers passed on from the
-//! pipeline's answer, and its SSE events re-encoded in their protocol.
+//! pipeline's answer, their stream encoders (written to from the
+//! pipeline's events), and the keepalive of Messages streams.
 
 use bytes::Bytes;
+use std::time::Duration;
+
+use futures::future::{self, Either};
 use futures::stream::{self, LocalBoxStream, StreamExt};
 use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{ApiError, RequestError};
-use crate::host::{HttpRequest, HttpResponse};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::host::{Host, HttpRequest, HttpResponse};
+use crate::ingress::{chat, messages};
+use crate::providers::verbatim::Verbatim;
+
+use super::stream::EventSink;
 
 /// The request's JSON body: `application/json` only, within
 /// `server.max_request_bytes`.
@@ -52,49 +59,87 @@ pub(super) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The pipeline's SSE, each event turned into bytes by `encode` (state
-/// `E`), then `tail` when the stream ends.
-pub(super) fn reencode<E: 'static>(
-    body: LocalBoxStream<'static, Bytes>,
-    encoder: E,
-    encode: fn(&mut E, &Value, &mut String),
-    tail: &'static str,
-) -> LocalBoxStream<'static, Bytes> {
-    let state = (body, SseDecoder::new(), encoder, false);
-    stream::unfold(
-        state,
-        move |(mut body, mut dec, mut enc, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let mut events: Vec<SseEvent> = Vec::new();
-                let last = match body.next().await {
-                    Some(chunk) => {
-                        dec.push(&chunk, &mut events);
-                        false
-                    }
-                    None => {
-                        dec.finish(&mut events);
-                        true
-                    }
-                };
-                let mut out = String::new();
-                for ev in events {
-                    // `[DONE]` is not an event: the protocol's own ending is
-                    // `tail`.
-                    if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
-                        encode(&mut enc, &v, &mut out);
-                    }
-                }
-                if last {
-                    out.push_str(tail);
-                }
-                if last || !out.is_empty() {
-                    return Some((Bytes::from(out), (body, dec, enc, last)));
-                }
-            }
-        },
+/// A request that came by another front door: its own body (sent as
+/// written to targets of its protocol) and the encoder of its stream.
+pub(super) struct Front {
+    pub verbatim: Verbatim,
+    pub sink: Box<dyn EventSink>,
+}
+
+/// The event types both front doors' encoders read.
+fn read_by_both(kind: &str) -> bool {
+    matches!(
+        kind,
+        "response.created"
+            | "response.output_item.added"
+            | "response.output_text.delta"
+            | "response.reasoning.delta"
+            | "response.reasoning_summary_text.delta"
+            | "response.function_call_arguments.delta"
+            | "response.completed"
+            | "response.incomplete"
+            | "response.failed"
     )
+}
+
+impl EventSink for chat::ChunkEncoder {
+    fn write_event(&mut self, event: &Value, out: &mut String) {
+        for c in self.event(event) {
+            out.push_str("data: ");
+            out.push_str(&c);
+            out.push_str("\n\n");
+        }
+    }
+    fn tail(&self) -> &'static str {
+        "data: [DONE]\n\n"
+    }
+    fn wants(&self, kind: &str) -> bool {
+        read_by_both(kind) || kind == "response.refusal.delta"
+    }
+}
+
+impl EventSink for messages::EventEncoder {
+    fn write_event(&mut self, event: &Value, out: &mut String) {
+        for (name, data) in self.event(event) {
+            out.push_str("event: ");
+            out.push_str(&name);
+            out.push_str("\ndata: ");
+            out.push_str(&data.to_string());
+            out.push_str("\n\n");
+        }
+    }
+    fn tail(&self) -> &'static str {
+        ""
+    }
+    fn wants(&self, kind: &str) -> bool {
+        read_by_both(kind) || kind == "response.output_item.done"
+    }
+}
+
+/// A keepalive for a stream: after `every` with nothing to send, `frame`
+/// goes out (Messages' `ping` event).
+pub(super) struct Keepalive<H> {
+    pub host: H,
+    pub every: Duration,
+    pub frame: &'static str,
+}
+
+/// `body`, with `keepalive.frame` sent whenever it is silent for
+/// `keepalive.every`.
+pub(super) fn with_keepalive<H: Host + 'static>(
+    body: LocalBoxStream<'static, Bytes>,
+    keepalive: Keepalive<H>,
+) -> LocalBoxStream<'static, Bytes> {
+    stream::unfold((body, keepalive), |(mut body, k)| async move {
+        let next = {
+            let sleep = k.host.sleep(k.every);
+            futures::pin_mut!(sleep);
+            match future::select(body.next(), sleep).await {
+                Either::Left((next, _)) => next?,
+                Either::Right(_) => Bytes::from_static(k.frame.as_bytes()),
+            }
+        };
+        Some((next, (body, k)))
+    })
     .boxed_local()
 }

@@ -12,6 +12,8 @@ use crate::error::ApiError;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ingress::messages;
 use crate::observe::Recorder;
+use crate::providers::verbatim::Verbatim;
+use crate::providers::Protocol;
 
 use super::{ingress, Gateway};
 
@@ -26,7 +28,17 @@ impl Gateway {
     ) -> Result<HttpResponse, ApiError> {
         let v = ingress::json_body(&self.config, req)?;
         let inner = ingress::responses_request(&messages::decode(&v)?);
-        let resp = self.create_response(host, &inner, principal, rec).await?;
+        let front = ingress::Front {
+            verbatim: Verbatim {
+                protocol: Protocol::Anthropic,
+                headers: Verbatim::passed_headers(Protocol::Anthropic, &req.headers),
+                body: v,
+            },
+            sink: Box::new(messages::EventEncoder::default()),
+        };
+        let resp = self
+            .create_response(host, &inner, principal, rec, Some(front))
+            .await?;
         let headers = ingress::passed_headers(&resp);
         let mut out = match resp.body {
             Body::Full(b) if resp.status == 200 => {
@@ -34,15 +46,15 @@ impl Gateway {
                 HttpResponse::json(200, Bytes::from(messages::message(&r).to_string()))
             }
             Body::Full(_) => return Ok(resp),
-            Body::Stream(s) => super::sse_response(ingress::reencode(
+            // Already Messages events (the pipeline wrote them with
+            // `EventEncoder`); pings fill long silences.
+            Body::Stream(s) => super::sse_response(ingress::with_keepalive(
                 s,
-                messages::EventEncoder::default(),
-                |enc, v, out| {
-                    for (name, data) in enc.event(v) {
-                        out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
-                    }
+                ingress::Keepalive {
+                    host: host.clone(),
+                    every: self.config.server.stream_ping_interval,
+                    frame: "event: ping\ndata: {\"type\": \"ping\"}\n\n",
                 },
-                "",
             )),
         };
         out.headers.extend(headers);

@@ -156,7 +156,7 @@ impl Gateway {
             "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses/compact" => self.compact(host, &req, &principal, rec).await,
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
-            "/v1/responses" => self.create_response(host, &req, &principal, rec).await,
+            "/v1/responses" => self.create_response(host, &req, &principal, rec, None).await,
             p if p.starts_with("/v1/responses/") => {
                 let rest = &p["/v1/responses/".len()..];
                 match (method, rest.split_once('/')) {
@@ -174,14 +174,21 @@ impl Gateway {
     }
 
     /// `POST /v1/responses`, as named stages: parse, expand, plan, the
-    /// attempt loop (with translation), store, respond.
+    /// attempt loop (with translation), store, respond. `front` is set
+    /// when the request came by another front door: its own body, and the
+    /// encoder of its stream.
     async fn create_response<H: Host + Clone + 'static>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Principal,
         rec: &Recorder,
+        front: Option<ingress::Front>,
     ) -> Result<HttpResponse, ApiError> {
+        let (verbatim, egress) = match front {
+            Some(f) => (Some(f.verbatim), stream::Egress::Other(f.sink)),
+            None => (None, stream::Egress::Responses),
+        };
         let mut body = parse(&self.config, req, principal)?;
         rec.with(|r| {
             r.model = body.model.clone();
@@ -192,7 +199,7 @@ impl Gateway {
         let mut seed = [0u8; 32];
         host.random(&mut seed);
         let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
-        let id = format!("resp_{}", hex(&seed[..16]));
+        let id = format!("resp_{}", crate::observe::trace::hex(&seed[..16]));
         let id_seed = word(16);
         // What this turn stores: its own input, and the chain before it.
         let own_input = conversation::input_items(body.input.as_ref());
@@ -252,6 +259,7 @@ impl Gateway {
             deadline,
             caller_passthrough: &principal.passthrough,
             rec,
+            verbatim: verbatim.as_ref(),
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
@@ -287,6 +295,7 @@ impl Gateway {
                     saver,
                     deadline,
                     rec: rec.clone(),
+                    egress,
                 };
                 sse_response(stream::body(*live, job))
             }
@@ -484,10 +493,6 @@ fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u3
     }
     resp.headers
         .push(("x-latticelm-attempts".into(), attempts.to_string()));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn json_ok(v: serde_json::Value) -> HttpResponse {

@@ -31,6 +31,65 @@ pub(crate) struct StreamJob<H> {
     /// The request's record, finished when the stream ends (or is
     /// dropped).
     pub rec: crate::observe::Recorder,
+    /// The protocol the events are written in.
+    pub egress: Egress,
+}
+
+/// How a stream's events are written for the client: Open Responses SSE,
+/// or another front door's encoding, fed each event as a JSON value
+/// (never written out as text and parsed back).
+pub(crate) enum Egress {
+    /// `event: <type>` / `data: <json>` frames, then `[DONE]`.
+    Responses,
+    /// A front door's encoder.
+    Other(Box<dyn EventSink>),
+}
+
+/// A front door's stream encoder.
+pub(crate) trait EventSink {
+    /// Writes what one Open Responses event becomes.
+    fn write_event(&mut self, event: &serde_json::Value, out: &mut String);
+    /// What ends the stream.
+    fn tail(&self) -> &'static str;
+    /// Whether events of this type matter to it (the others are not
+    /// turned into JSON values at all).
+    fn wants(&self, kind: &str) -> bool;
+}
+
+impl Egress {
+    fn write(
+        &mut self,
+        events: impl IntoIterator<Item = crate::types::StreamEvent>,
+        end: bool,
+    ) -> Bytes {
+        match self {
+            Egress::Responses => {
+                let mut out = Vec::new();
+                for e in events {
+                    sse::encode(&e, &mut out);
+                }
+                if end {
+                    out.extend_from_slice(sse::DONE);
+                }
+                Bytes::from(out)
+            }
+            Egress::Other(sink) => {
+                let mut out = String::new();
+                for e in events {
+                    if !sink.wants(e.type_name()) {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::to_value(&e) {
+                        sink.write_event(&v, &mut out);
+                    }
+                }
+                if end {
+                    out.push_str(sink.tail());
+                }
+                Bytes::from(out)
+            }
+        }
+    }
 }
 
 /// Fills the record in from the finished response: usage, id, how it
@@ -68,7 +127,8 @@ pub(crate) fn body<H: Host + 'static>(
     mut live: Live,
     job: StreamJob<H>,
 ) -> LocalBoxStream<'static, Bytes> {
-    let held = sse::encode_all(live.b.drain());
+    let mut job = job;
+    let held = job.egress.write(live.b.drain(), false);
     struct State<H: Host> {
         live: Live,
         job: StreamJob<H>,
@@ -120,9 +180,8 @@ pub(crate) fn body<H: Host + 'static>(
                     st.live.b.response(),
                     Some(ended),
                 );
-                let mut out = sse::encode_all(st.live.b.drain()).to_vec();
-                out.extend_from_slice(sse::DONE);
-                return Some((Bytes::from(out), st));
+                let out = st.job.egress.write(st.live.b.drain(), true);
+                return Some((out, st));
             }
             let j = &st.job;
             if let Err(fault) = st
@@ -150,7 +209,7 @@ pub(crate) fn body<H: Host + 'static>(
                 st.live.b.settle(Outcome::Failed(error), unix_secs(&j.host));
                 continue;
             }
-            let chunk = sse::encode_all(st.live.b.drain());
+            let chunk = st.job.egress.write(st.live.b.drain(), false);
             if !chunk.is_empty() {
                 return Some((chunk, st));
             }

@@ -263,7 +263,10 @@ impl Gateway {
             // The log says which transport carried the turn.
             r.method = "WS".into();
         });
-        let mut resp = match self.create_response(host, &req, &principal, &rec).await {
+        let mut resp = match self
+            .create_response(host, &req, &principal, &rec, None)
+            .await
+        {
             Ok(r) => r,
             Err(e) => error_response(&e),
         };

@@ -13,6 +13,51 @@ fn invalid(param: &str, message: impl Into<String>) -> RequestError {
     }
 }
 
+/// The fields whose shape Chat Completions fixes, checked under their
+/// own names (before translation renames them).
+fn check_fields(c: &Map<String, Value>) -> Result<(), RequestError> {
+    for k in ["max_tokens", "max_completion_tokens"] {
+        if let Some(v) = c.get(k).filter(|v| !v.is_null()) {
+            if v.as_u64().is_none_or(|n| n == 0) {
+                return Err(invalid(k, format!("`{k}` must be a positive integer")));
+            }
+        }
+    }
+    for (i, t) in c
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if t["type"] != "function" || !t["function"]["name"].is_string() {
+            return Err(invalid(
+                &format!("tools[{i}]"),
+                "each tool must be `{\"type\": \"function\", \"function\": {\"name\": …}}`",
+            ));
+        }
+    }
+    if let Some(rf) = c.get("response_format").filter(|v| !v.is_null()) {
+        match rf["type"].as_str() {
+            Some("text" | "json_object") => {}
+            Some("json_schema") if rf["json_schema"]["name"].is_string() => {}
+            Some("json_schema") => {
+                return Err(invalid(
+                    "response_format.json_schema.name",
+                    "a `json_schema` response format needs a `name`",
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    "response_format.type",
+                    "must be `text`, `json_object` or `json_schema`",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether the client asked for usage in the stream.
 pub fn include_usage(chat: &Value) -> bool {
     chat.pointer("/stream_options/include_usage") == Some(&Value::Bool(true))
@@ -37,6 +82,13 @@ pub fn decode(chat: &Value) -> Result<Value, RequestError> {
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("messages", "`messages` must be a list"))?;
+    if messages.is_empty() {
+        return Err(invalid(
+            "messages",
+            "`messages` must hold at least one message",
+        ));
+    }
+    check_fields(c)?;
     let mut input = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
@@ -60,13 +112,25 @@ pub fn decode(chat: &Value) -> Result<Value, RequestError> {
                     .flatten()
                 {
                     let f = &call["function"];
+                    if !f["name"].is_string() || !call["id"].is_string() {
+                        return Err(invalid(
+                            &format!("messages[{i}].tool_calls"),
+                            "each tool call needs an `id` and a `function.name`",
+                        ));
+                    }
                     input.push(json!({"type": "function_call", "call_id": call["id"],
                         "name": f["name"], "arguments": f["arguments"].as_str().unwrap_or("{}")}));
                 }
             }
             "tool" => {
+                let Some(id) = m.get("tool_call_id").filter(|v| v.is_string()) else {
+                    return Err(invalid(
+                        &format!("messages[{i}].tool_call_id"),
+                        "a `tool` message needs the `tool_call_id` it answers",
+                    ));
+                };
                 input.push(json!({"type": "function_call_output",
-                    "call_id": m.get("tool_call_id").cloned().unwrap_or_default(),
+                    "call_id": id,
                     "output": text_of(&content)}));
             }
             other => {
@@ -144,12 +208,7 @@ pub fn decode(chat: &Value) -> Result<Value, RequestError> {
     {
         out.insert("safety_identifier".into(), u.clone());
     }
-    // Chat Completions has no conversation state here: never stored.
-    out.insert("store".into(), Value::Bool(false));
-    out.insert(
-        "stream".into(),
-        Value::Bool(c.get("stream") == Some(&Value::Bool(true))),
-    );
+    super::stateless(&mut out, c);
     Ok(Value::Object(out))
 }
 
@@ -190,14 +249,11 @@ fn user_parts(content: &Value, i: usize) -> Result<Value, RequestError> {
 
 /// How a response ended, as Chat says it.
 fn finish_reason(resp: &Value) -> &'static str {
-    let calls = resp["output"]
-        .as_array()
-        .is_some_and(|o| o.iter().any(|i| i["type"] == "function_call"));
-    match resp["incomplete_details"]["reason"].as_str() {
-        Some("max_output_tokens") => "length",
-        Some("content_filter") => "content_filter",
-        _ if calls => "tool_calls",
-        _ => "stop",
+    match super::ending(resp) {
+        super::Ending::MaxTokens => "length",
+        super::Ending::ContentFilter => "content_filter",
+        super::Ending::ToolCalls => "tool_calls",
+        super::Ending::Stop => "stop",
     }
 }
 
@@ -312,7 +368,7 @@ impl ChunkEncoder {
             "response.refusal.delta" => {
                 out.push(self.chunk(json!({"refusal": e["delta"]}), Value::Null))
             }
-            "response.reasoning.delta" | "response.reasoning_summary.delta" => {
+            "response.reasoning.delta" | "response.reasoning_summary_text.delta" => {
                 out.push(self.chunk(json!({"reasoning_content": e["delta"]}), Value::Null))
             }
             "response.output_item.added" if e["item"]["type"] == "function_call" => {

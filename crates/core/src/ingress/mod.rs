@@ -4,3 +4,42 @@
 
 pub mod chat;
 pub mod messages;
+
+use serde_json::{Map, Value};
+
+/// How a finished response ended, in the terms both front doors map
+/// onto their own (`finish_reason`, `stop_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// `max_output_tokens` ran out.
+    MaxTokens,
+    /// A content filter stopped it.
+    ContentFilter,
+    /// It called tools.
+    ToolCalls,
+    /// It finished.
+    Stop,
+}
+
+/// How `resp` (a response resource as JSON) ended.
+pub(crate) fn ending(resp: &Value) -> Ending {
+    let calls = resp["output"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|i| i["type"] == "function_call"));
+    match resp["incomplete_details"]["reason"].as_str() {
+        Some("max_output_tokens") => Ending::MaxTokens,
+        Some("content_filter") => Ending::ContentFilter,
+        _ if calls => Ending::ToolCalls,
+        _ => Ending::Stop,
+    }
+}
+
+/// What every decoded request ends with: nothing is stored (these APIs
+/// have no conversation state), and `stream` as the client asked.
+pub(crate) fn stateless(out: &mut Map<String, Value>, client: &Map<String, Value>) {
+    out.insert("store".into(), Value::Bool(false));
+    out.insert(
+        "stream".into(),
+        Value::Bool(client.get("stream") == Some(&Value::Bool(true))),
+    );
+}

@@ -100,6 +100,7 @@ fn json_line(r: &Record, at: LogLevel) -> Value {
         "principal": r.principal,
         "method": r.method,
         "path": r.path,
+        "ingress": super::ingress_of(r),
         "model": r.model,
         "strategy": r.strategy,
         "stream": r.stream,

@@ -177,10 +177,11 @@ impl Metrics {
                 }
             }
         }
-        if route == "responses" {
+        if let Some(ingress) = super::ingress_of_route(route, &r.method) {
             let mut labels: Labels = vec![
                 ("gen_ai_operation_name", "chat".into()),
                 ("gen_ai_request_model", model),
+                ("ingress", ingress.into()),
             ];
             if !error_type.is_empty() {
                 labels.push(("error_type", error_type));
@@ -318,7 +319,7 @@ mod tests {
             "latticelm_circuit_state{target=\"p/claude\"} 2",
             "gen_ai_client_operation_duration_seconds_bucket{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\",gen_ai_request_model=\"m\",gen_ai_response_model=\"claude\",le=\"0.32\"} 1",
             "gen_ai_client_token_usage_sum{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\",gen_ai_request_model=\"m\",gen_ai_response_model=\"claude\",gen_ai_token_type=\"output\"} 5",
-            "gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name=\"chat\",gen_ai_request_model=\"m\"} 1",
+            "gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name=\"chat\",gen_ai_request_model=\"m\",ingress=\"responses\"} 1",
         ] {
             assert!(text.contains(want), "{want}\n{text}");
         }

@@ -34,12 +34,34 @@ pub fn provider_name(kind: ProviderKind) -> &'static str {
 pub fn route_of(path: &str) -> &'static str {
     match path.trim_end_matches('/') {
         "/v1/responses" => "responses",
+        "/v1/responses/compact" => "compact",
         p if p.starts_with("/v1/responses/") => "responses_by_id",
+        "/v1/chat/completions" => "chat_completions",
+        "/v1/messages" => "messages",
+        "/v1/messages/count_tokens" => "count_tokens",
         "/v1/models" => "models",
         "/health" => "health",
         "/ready" => "ready",
         "/metrics" => "metrics",
         _ => "other",
+    }
+}
+
+/// The protocol a generation request came in by (`responses`,
+/// `websocket`, `chat_completions`, `messages`), for its logs, metrics
+/// and spans; `None` for the other routes.
+pub fn ingress_of(r: &Record) -> Option<&'static str> {
+    ingress_of_route(route_of(&r.path), &r.method)
+}
+
+/// [`ingress_of`] for a route label and method.
+pub fn ingress_of_route(route: &str, method: &str) -> Option<&'static str> {
+    match route {
+        "responses" if method == "WS" => Some("websocket"),
+        "responses" => Some("responses"),
+        "chat_completions" => Some("chat_completions"),
+        "messages" => Some("messages"),
+        _ => None,
     }
 }
 

@@ -172,6 +172,9 @@ pub fn spans(r: &Record) -> Vec<Vec<u8>> {
         ("latticelm.request_id", V::S(&r.request_id)),
         ("latticelm.stream", V::B(r.stream)),
     ];
+    if let Some(i) = super::ingress_of(r) {
+        attrs.push(("latticelm.ingress", V::S(i)));
+    }
     if let Some(p) = &r.principal {
         attrs.push(("latticelm.principal", V::S(p)));
     }

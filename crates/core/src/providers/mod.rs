@@ -12,6 +12,7 @@ mod common;
 pub(crate) mod passthrough;
 pub mod seal;
 pub mod tool_map;
+pub mod verbatim;
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{ProviderConfig, ProviderKind};
@@ -133,6 +134,19 @@ pub fn build_request(
         Protocol::Anthropic => anthropic::request::build(route, body, stream)?,
         Protocol::Google => google::request::build(route, body)?,
     };
+    envelope(route, json, Vec::new(), stream, timeout)
+}
+
+/// The upstream request for a body already in the route's protocol (the
+/// client's own, see [`verbatim`]), with `extra` headers.
+pub fn envelope(
+    route: &Route<'_>,
+    json: serde_json::Value,
+    extra: Vec<(String, String)>,
+    stream: bool,
+    timeout: std::time::Duration,
+) -> Result<UpstreamRequest, RequestError> {
+    let protocol = Protocol::of(route.provider);
     let (url, auth) = url_and_auth(route, protocol, stream)?;
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     if stream {
@@ -142,6 +156,7 @@ pub fn build_request(
     if protocol == Protocol::Anthropic {
         headers.push(("anthropic-version".into(), anthropic::VERSION.into()));
     }
+    headers.extend(extra);
     for (k, v) in &route.provider.headers {
         headers.push((k.to_ascii_lowercase(), v.clone()));
     }

@@ -17,6 +17,10 @@ use serde_json::Value;
 #[allow(unused_imports)] // not every test binary validates
 pub use spec_check::*;
 
+pub mod recordings;
+#[allow(unused_imports)] // not every test binary replays recordings
+pub use recordings::*;
+
 /// A canned upstream answer: status, headers and body chunks.
 #[derive(Clone, Default)]
 pub struct Canned {
@@ -213,21 +217,11 @@ pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             let path = entry.unwrap().path();
             if path.to_string_lossy().ends_with(".chunks.txt") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                let mut sse = Vec::new();
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    if kind != "openai-chat" && kind != "google" {
-                        let t = line
-                            .split("\"type\":\"")
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .unwrap();
-                        sse.extend_from_slice(format!("event: {t}\r\n").as_bytes());
-                    }
-                    sse.extend_from_slice(format!("data: {line}\r\n\r\n").as_bytes());
-                }
-                if kind == "openai-chat" {
-                    sse.extend_from_slice(b"data: [DONE]\r\n\r\n");
-                }
+                // The same bytes as `sse_of`, with CRLF line ends.
+                let sse = String::from_utf8(sse_of(kind, &text))
+                    .unwrap()
+                    .replace('\n', "\r\n")
+                    .into_bytes();
                 out.push((kind, sse));
             }
         }

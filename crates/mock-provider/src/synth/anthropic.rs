@@ -36,8 +36,18 @@ pub(crate) fn extract(body: &Value) -> (Option<String>, Option<String>, Vec<(Str
     (user, tool, tools)
 }
 
-fn usage(output: u64) -> Value {
-    json!({"input_tokens": 12, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": output, "service_tier": "standard"})
+/// Prompt tokens read from the cache: 8 of the 12 when the request
+/// marks a `cache_control` breakpoint (as a warm cache would answer).
+pub(crate) fn cached_of(request: &Value) -> u64 {
+    if request.to_string().contains("\"cache_control\"") {
+        8
+    } else {
+        0
+    }
+}
+
+fn usage(output: u64, cached: u64) -> Value {
+    json!({"input_tokens": 12 - cached, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached, "output_tokens": output, "service_tier": "standard"})
 }
 
 fn block(a: &Answer) -> Value {
@@ -156,25 +166,31 @@ pub(crate) fn check(body: &Value) -> Option<String> {
 }
 
 /// The non-streaming body.
-pub(crate) fn body(a: &Answer, model: &str, output: u64, thinking: Thinking) -> Value {
+pub(crate) fn body(a: &Answer, model: &str, output: u64, thinking: Thinking, cached: u64) -> Value {
     let mut content = match thinking {
         Thinking::Off => vec![],
         t => thinking_blocks(a, t == Thinking::Redacted),
     };
     content.push(block(a));
     json!({"model": model, "id": "msg_mock_1", "type": "message", "role": "assistant", "content": content,
-        "stop_reason": stop_reason(a), "stop_sequence": null, "usage": usage(output)})
+        "stop_reason": stop_reason(a), "stop_sequence": null, "usage": usage(output, cached)})
 }
 
 /// The streamed body: `event:` lines name each event, as Anthropic does.
-pub(crate) fn events(a: &Answer, model: &str, output: u64, thinking: Thinking) -> Vec<String> {
+pub(crate) fn events(
+    a: &Answer,
+    model: &str,
+    output: u64,
+    thinking: Thinking,
+    cached: u64,
+) -> Vec<String> {
     let ev = |v: Value| {
         format!(
             "event: {}\ndata: {v}\n\n",
             v["type"].as_str().unwrap_or_default()
         )
     };
-    let mut start = body(a, model, 1, Thinking::Off);
+    let mut start = body(a, model, 1, Thinking::Off, cached);
     start["content"] = json!([]);
     start["stop_reason"] = Value::Null;
     let mut frames = vec![ev(json!({"type": "message_start", "message": start}))];
@@ -226,7 +242,7 @@ pub(crate) fn events(a: &Answer, model: &str, output: u64, thinking: Thinking) -
         ));
     }
     frames.push(ev(json!({"type": "content_block_stop", "index": index})));
-    frames.push(ev(json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(a), "stop_sequence": null}, "usage": usage(output)})));
+    frames.push(ev(json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(a), "stop_sequence": null}, "usage": usage(output, cached)})));
     frames.push(ev(json!({"type": "message_stop"})));
     frames
 }

@@ -127,11 +127,38 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
             };
         }
     }
-    let text = format!("echo: {user}");
+    let text = match images_in_last_turn(body) {
+        0 => format!("echo: {user}"),
+        1 => format!("echo [1 image]: {user}"),
+        n => format!("echo [{n} images]: {user}"),
+    };
     match structured {
         Some(s) => s.answer(&text),
         None => Answer::Text(text),
     }
+}
+
+/// Images in the request's last message (or content), in any protocol's
+/// shape: an answer that counts them shows each translation kept them.
+fn images_in_last_turn(body: &Value) -> usize {
+    fn count(v: &Value) -> usize {
+        match v {
+            Value::Array(a) => a.iter().map(count).sum(),
+            Value::Object(o) => {
+                let own = matches!(
+                    o.get("type").and_then(Value::as_str),
+                    Some("input_image" | "image_url" | "image")
+                ) || o.contains_key("inlineData")
+                    || o.contains_key("fileData");
+                usize::from(own) + o.values().map(count).sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+    let last = ["messages", "input", "contents"]
+        .iter()
+        .find_map(|k| body[*k].as_array().and_then(|a| a.last()));
+    last.map_or(0, count)
 }
 
 /// A request for structured output: the schema, and the tool that
@@ -258,9 +285,13 @@ impl Answer {
     pub(crate) fn body(&self, protocol: Protocol, model: &str, request: &Value) -> Value {
         let (input, output) = self.usage_tokens();
         match protocol {
-            Protocol::Anthropic => {
-                anthropic::body(self, model, output, anthropic::thinking_of(request))
-            }
+            Protocol::Anthropic => anthropic::body(
+                self,
+                model,
+                output,
+                anthropic::thinking_of(request),
+                anthropic::cached_of(request),
+            ),
             Protocol::Google => google::body(self, model, output),
             Protocol::Chat => {
                 let (message, finish) = match self {
@@ -303,9 +334,13 @@ impl Answer {
     pub(crate) fn events(&self, protocol: Protocol, model: &str, request: &Value) -> Vec<String> {
         let (input, output) = self.usage_tokens();
         match protocol {
-            Protocol::Anthropic => {
-                anthropic::events(self, model, output, anthropic::thinking_of(request))
-            }
+            Protocol::Anthropic => anthropic::events(
+                self,
+                model,
+                output,
+                anthropic::thinking_of(request),
+                anthropic::cached_of(request),
+            ),
             Protocol::Google => google::events(self, model, output),
             Protocol::Chat => {
                 let chunk = |delta: Value, finish: Value| {
