@@ -118,3 +118,19 @@ fn worker_ingress() {
     chat_sdk_check(&gw.url);
     messages_sdk_check(&gw.url);
 }
+
+/// The web playground and dashboard under workerd, in headless Chromium.
+#[test]
+fn worker_playground() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config(&mock), mock) else {
+        return;
+    };
+    playground_check(
+        &gw.url,
+        PlaygroundRun {
+            model: "gpt-4o-mini",
+            ..Default::default()
+        },
+    );
+}

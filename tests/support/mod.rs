@@ -26,6 +26,10 @@ mod compliance;
 #[allow(unused_imports)] // not every test binary runs the suite
 pub use compliance::*;
 
+mod playground;
+#[allow(unused_imports)] // not every test binary opens the page
+pub use playground::*;
+
 mod python;
 #[allow(unused_imports)] // not every test binary runs the SDKs
 pub use python::*;
@@ -774,6 +778,23 @@ pub fn edge_suite(gw: &Gateway) {
     assert_eq!(gw.get("/health"), (200, json!({"status": "ok"})));
     let (s, models) = gw.get("/v1/models");
     assert_eq!((s, models["object"].as_str()), (200, Some("list")));
+
+    // The playground is served from the same embedded files, with its
+    // policy; the dashboard's data has the breakers but no metrics (an
+    // instance's counts are not the service's).
+    let page = client().get(format!("{}/", gw.url)).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert!(page.text().unwrap().contains("/ui/app.js"));
+    let (s, dash) = gw.get("/v1/dashboard");
+    assert_eq!(s, 200, "{dash}");
+    assert!(
+        dash["metrics"].is_null() && dash["circuits"].as_array().is_some_and(|c| !c.is_empty()),
+        "{dash}"
+    );
 
     // Text on every provider type, validated against the spec.
     let models = MODELS;

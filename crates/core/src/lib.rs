@@ -67,6 +67,7 @@ pub mod routing;
 pub mod sse;
 mod stored;
 pub mod types;
+pub mod ui;
 pub mod validate;
 
 pub use builder::{Outcome, ResponseBuilder};

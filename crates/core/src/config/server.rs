@@ -87,6 +87,11 @@ pub struct ServerConfig {
     /// without authentication, for a scraper on a private network.
     #[serde(default)]
     pub metrics_address: Option<String>,
+    /// Serve the web playground (`GET /`, `/playground`) and dashboard
+    /// (`/dashboard`, its data at `GET /v1/dashboard`). The page is
+    /// public; the API calls it makes carry the caller's key.
+    #[serde(default = "yes", deserialize_with = "flag")]
+    pub ui: bool,
     /// TESTS ONLY: a request header whose value is taken as the caller's
     /// identity, until authentication exists. Never set it in production:
     /// any client could claim any identity.
@@ -121,6 +126,9 @@ fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_header_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -182,6 +190,7 @@ impl Default for ServerConfig {
             log_level: Default::default(),
             log_format: None,
             metrics_address: None,
+            ui: true,
             insecure_test_principal_header: None,
         }
     }

@@ -5,6 +5,7 @@ mod attempt;
 mod chat;
 mod clock;
 mod compact;
+mod dashboard;
 mod export;
 mod ingress;
 mod live;
@@ -128,12 +129,22 @@ impl Gateway {
             _ => {}
         }
         self.check_host(&req)?;
+        // The page is public: the calls it makes carry the key.
+        if let Some(asset) = crate::ui::asset(path).filter(|_| self.config.server.ui) {
+            if method != "GET" && method != "HEAD" {
+                return Err(wrong_method().into());
+            }
+            return Ok(crate::ui::respond(asset, &req));
+        }
         let principal = self.authenticate(host, &req).await?;
         rec.with(|r| r.principal = Some(principal.id.clone()));
         match path {
             "/metrics" if H::METRICS && method == "GET" => {
                 Ok(record::metrics_response(&self.metrics, host))
             }
+            "/v1/dashboard" if !self.config.server.ui => Err(no_route().into()),
+            "/v1/dashboard" if method != "GET" => Err(wrong_method().into()),
+            "/v1/dashboard" => Ok(self.dashboard(host).await),
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);

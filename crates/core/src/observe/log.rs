@@ -22,7 +22,8 @@ pub enum LogLevel {
     /// Every API request (the default).
     #[default]
     Info,
-    /// And health checks and the metrics scrape.
+    /// And health checks, the metrics scrape, and the web page and
+    /// dashboard polls.
     Debug,
 }
 
@@ -39,7 +40,11 @@ pub enum LogFormat {
 
 /// The level a record is logged at.
 pub fn level_of(r: &Record) -> LogLevel {
-    if matches!(r.path.as_str(), "/health" | "/ready" | "/metrics") && r.status < 400 {
+    let quiet = matches!(
+        super::route_of(&r.path),
+        "health" | "ready" | "metrics" | "ui" | "dashboard"
+    );
+    if quiet && r.status < 400 {
         LogLevel::Debug
     } else if r.error_type.as_deref() == Some("client_closed") {
         LogLevel::Warn

@@ -253,6 +253,37 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Every series as JSON, for the dashboard: counters as
+    /// `{name, labels, value}`, histograms as `{name, labels, bounds,
+    /// buckets (cumulative), sum, count}`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        use serde_json::json;
+        let obj = |l: &Labels| -> serde_json::Map<String, serde_json::Value> {
+            l.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()
+        };
+        let counters: Vec<_> = self
+            .counters
+            .iter()
+            .map(|((n, l), v)| json!({"name": n, "labels": obj(l), "value": v}))
+            .collect();
+        let histograms: Vec<_> = self
+            .histograms
+            .iter()
+            .map(|((n, l), h)| {
+                let bounds: &[f64] = if *n == "gen_ai_client_token_usage" {
+                    &TOKENS
+                } else {
+                    &SECONDS
+                };
+                json!({"name": n, "labels": obj(l), "bounds": bounds, "buckets": h.buckets,
+                       "sum": h.sum, "count": h.count})
+            })
+            .collect();
+        json!({"in_flight": self.in_flight.max(0), "counters": counters, "histograms": histograms})
+    }
+}
+
 fn labels(l: &[(&str, String)]) -> String {
     if l.is_empty() {
         return String::new();
@@ -323,5 +354,23 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want}\n{text}");
         }
+        let snap = m.snapshot();
+        assert_eq!(snap["in_flight"], 0);
+        assert!(snap["counters"].as_array().unwrap().iter().any(|c| {
+            c["name"] == "latticelm_cost_usd_total"
+                && c["labels"]["model"] == "m"
+                && c["value"] == 0.25
+        }));
+        let h = snap["histograms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "gen_ai_server_request_duration_seconds")
+            .unwrap();
+        assert_eq!(h["count"], 1);
+        assert_eq!(
+            h["bounds"].as_array().unwrap().len(),
+            h["buckets"].as_array().unwrap().len()
+        );
     }
 }

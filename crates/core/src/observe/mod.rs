@@ -43,6 +43,9 @@ pub fn route_of(path: &str) -> &'static str {
         "/health" => "health",
         "/ready" => "ready",
         "/metrics" => "metrics",
+        "/v1/dashboard" => "dashboard",
+        "" | "/playground" | "/dashboard" => "ui",
+        p if p.starts_with("/ui/") => "ui",
         _ => "other",
     }
 }

@@ -8,6 +8,7 @@ mod policy;
 mod resolve;
 mod state;
 
+pub(crate) use plan::target_key;
 pub use plan::{plan, Candidate, PlanInput};
 pub use policy::{backoff, is_retryable, parse_retry_after, status_of_error, Failure};
 pub use resolve::{models_list, resolve, strategy_of, Route};

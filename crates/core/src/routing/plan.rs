@@ -194,7 +194,7 @@ fn order(
     idx
 }
 
-fn target_key(m: &ModelConfig, i: usize) -> String {
+pub(crate) fn target_key(m: &ModelConfig, i: usize) -> String {
     let t = &m.targets[i];
     format!(
         "{}/{}",

@@ -112,12 +112,34 @@ fn family(model: &str) -> Option<(&'static [ProviderKind], &'static str)> {
     }
 }
 
-/// `GET /v1/models`: the configured models, in the OpenAI list shape.
+/// `GET /v1/models`: the configured models, in the OpenAI list shape;
+/// a model with prices (USD per million tokens) lists them in `pricing`.
 pub fn models_list(config: &Config) -> serde_json::Value {
     let data: Vec<_> = config
         .models
         .iter()
-        .map(|m| json!({"id": m.name, "object": "model", "created": 0, "owned_by": m.owner()}))
+        .map(|m| {
+            let mut entry =
+                json!({"id": m.name, "object": "model", "created": 0, "owned_by": m.owner()});
+            // The configured prices, so that a client (the playground) can
+            // price a streamed answer from its usage as the gateway does.
+            let pricing: Vec<_> = m
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    Some(json!({
+                        "provider": t.provider,
+                        "model": t.provider_model_id.as_deref().unwrap_or(&m.name),
+                        "input_cost": t.input_cost?,
+                        "output_cost": t.output_cost?,
+                    }))
+                })
+                .collect();
+            if !pricing.is_empty() {
+                entry["pricing"] = json!(pricing);
+            }
+            entry
+        })
         .collect();
     json!({"object": "list", "data": data})
 }
