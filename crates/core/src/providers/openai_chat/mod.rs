@@ -7,7 +7,7 @@
 pub mod request;
 pub mod response;
 pub mod stream;
-mod wire;
+pub(crate) mod wire;
 
 use crate::builder::Outcome;
 

@@ -2,13 +2,15 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::response::outcome;
-use super::wire::{item_from_upstream, SLUG};
+use super::wire::{is_spec_item, item_from_upstream, Final, Head, ItemDone, Terminal, SLUG};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
 use crate::providers::common::{responses_usage, stream_error, translate_error};
+use crate::providers::openai_chat::wire::Text;
 use crate::sse::SseEvent;
 use crate::types::Item;
 
@@ -49,7 +51,10 @@ impl OpenAiResponsesStream {
         if ev.data == "[DONE]" {
             return Ok(());
         }
-        let v: Value = match serde_json::from_str(&ev.data) {
+        if self.fast(ev, b) {
+            return Ok(());
+        }
+        let mut v: Value = match serde_json::from_str(&ev.data) {
             Ok(v) => v,
             // A malformed event whose SSE name says it carries nothing the
             // translation needs is tolerated (such events have been seen
@@ -139,7 +144,8 @@ impl OpenAiResponsesStream {
                 b.reasoning_delta(i, text("delta"))
             }
             ("response.output_item.done", Some(i)) => {
-                let item = item_from_upstream(v.get("item").cloned().unwrap_or_default());
+                let item =
+                    item_from_upstream(v.get_mut("item").map(Value::take).unwrap_or_default());
                 b.end_item_with(i, item);
             }
             ("response.output_text.done", Some(i)) => b.text_done(i, text("text")),
@@ -157,15 +163,8 @@ impl OpenAiResponsesStream {
             ) => {} // the builder emits these when it closes the part or item
             ("response.completed" | "response.incomplete" | "response.failed", _) => {
                 let resp = v.get("response").cloned().unwrap_or_default();
-                if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
-                    b.usage(responses_usage(u));
-                }
-                self.outcome = Some(match (&self.error, outcome(&self.provider, &resp)) {
-                    (Some(err), Outcome::Failed(_)) => {
-                        Outcome::Failed(stream_error(&self.provider, err))
-                    }
-                    (_, o) => o,
-                });
+                let fin = Final::deserialize(&resp).unwrap_or_default();
+                self.terminal(fin, b);
             }
             ("error", _) => {
                 let err = v.get("error").cloned().unwrap_or_else(|| v.clone());
@@ -185,6 +184,119 @@ impl OpenAiResponsesStream {
             }
         }
         Ok(())
+    }
+
+    /// The hot path: deltas and part events of items this stream opened,
+    /// the lifecycle events and the terminal one, read from a [`Head`] rather than a
+    /// JSON tree. False for anything else (and for malformed JSON), which
+    /// [`Self::on_event`] then reads whole.
+    fn fast(&mut self, ev: &SseEvent, b: &mut ResponseBuilder) -> bool {
+        let Ok(head) = serde_json::from_str::<Head>(&ev.data) else {
+            return false;
+        };
+        let Some(kind) = head.kind.0.as_deref().or(ev.event.as_deref()) else {
+            return false;
+        };
+        match kind {
+            "response.created" if !self.index.is_empty() => return false,
+            "response.created" | "response.in_progress" | "response.queued" => return true,
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                let Ok(t) = serde_json::from_str::<Terminal>(&ev.data) else {
+                    return false;
+                };
+                self.terminal(t.response.unwrap_or_default(), b);
+                return true;
+            }
+            "response.output_item.added" => return self.open_item(&head, b),
+            _ => {}
+        }
+        let Some(i) = head
+            .output_index
+            .as_ref()
+            .and_then(Value::as_u64)
+            .and_then(|i| self.index.get(&i).copied())
+        else {
+            return false;
+        };
+        if kind == "response.output_item.done" {
+            let spec = head.item.as_ref().and_then(|it| it.kind.0.as_deref());
+            if !spec.is_some_and(is_spec_item) {
+                return false;
+            }
+            let Ok(done) = serde_json::from_str::<ItemDone>(&ev.data) else {
+                return false;
+            };
+            b.end_item_with(i, done.item);
+            return true;
+        }
+        let delta = head.delta.0.as_deref().unwrap_or_default();
+        match kind {
+            "response.content_part.added" => {
+                match head.part.as_ref().and_then(|p| p.kind.0.as_deref()) {
+                    Some("refusal") => b.open_refusal(i),
+                    Some("output_text") => b.open_text(i),
+                    _ => {}
+                }
+            }
+            "response.content_part.done" | "response.reasoning_summary_part.done" => {
+                b.close_part(i)
+            }
+            "response.output_text.done" => {
+                b.text_done(i, head.text.0.as_deref().unwrap_or_default())
+            }
+            "response.function_call_arguments.done" => {
+                b.arguments_done(i, head.arguments.0.as_deref().unwrap_or_default())
+            }
+            // The builder emits these when it closes the part or item.
+            "response.refusal.done"
+            | "response.reasoning_summary_text.done"
+            | "response.reasoning_text.done"
+            | "response.reasoning.done" => {}
+            "response.output_text.delta" => b.text_delta(i, delta),
+            "response.refusal.delta" => b.refusal_delta(i, delta),
+            "response.function_call_arguments.delta" => b.arguments_delta(i, delta),
+            "response.reasoning_summary_text.delta" => b.summary_delta(i, delta),
+            "response.reasoning_text.delta" | "response.reasoning.delta" => {
+                b.reasoning_delta(i, delta)
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// `output_item.added` of a streamable spec item (a message, function
+    /// call or reasoning); false for the rest.
+    fn open_item(&mut self, head: &Head, b: &mut ResponseBuilder) -> bool {
+        let Some(it) = head.item.as_ref() else {
+            return false;
+        };
+        let s = |t: &Text| t.0.as_deref().map(str::to_owned);
+        let our = match it.kind.0.as_deref() {
+            Some("message") => b.start_message(s(&it.id), s(&it.phase)),
+            Some("function_call") => b.start_function_call(
+                s(&it.id),
+                s(&it.call_id).unwrap_or_default(),
+                s(&it.name).unwrap_or_default(),
+            ),
+            Some("reasoning") => b.start_reasoning(s(&it.id), s(&it.encrypted_content)),
+            _ => return false,
+        };
+        if let Some(up) = head.output_index.as_ref().and_then(Value::as_u64) {
+            self.index.insert(up, our);
+        }
+        true
+    }
+
+    /// The terminal event: usage and outcome.
+    fn terminal(&mut self, resp: Final, b: &mut ResponseBuilder) {
+        if resp.usage.is_object() {
+            b.usage(responses_usage(&resp.usage));
+        }
+        let resp = resp.into_value();
+        self.outcome = Some(match (&self.error, outcome(&self.provider, &resp)) {
+            (Some(err), Outcome::Failed(_)) => Outcome::Failed(stream_error(&self.provider, err)),
+            (_, o) => o,
+        });
     }
 
     /// The upstream body ended.
