@@ -130,7 +130,7 @@ impl Gateway {
         }
         self.check_host(&req)?;
         // The page is public: the calls it makes carry the key.
-        if let Some(asset) = crate::ui::asset(path).filter(|_| self.config.server.ui) {
+        if let Some(asset) = crate::ui::find(path).filter(|_| self.config.server.ui) {
             if method != "GET" && method != "HEAD" {
                 return Err(wrong_method().into());
             }

@@ -18,6 +18,17 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Its bytes.
     pub body: &'static str,
+    /// Its validator (FNV-1a of the bytes, computed at compile time).
+    pub etag: u64,
+}
+
+const fn asset(path: &'static str, content_type: &'static str, body: &'static str) -> Asset {
+    Asset {
+        path,
+        content_type,
+        body,
+        etag: fnv1a(body.as_bytes()),
+    }
 }
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -28,46 +39,18 @@ const PAGE: &str = include_str!("index.html");
 
 /// Every embedded file, the page first.
 pub const ASSETS: [Asset; 8] = [
-    Asset {
-        path: "/",
-        content_type: HTML,
-        body: PAGE,
-    },
-    Asset {
-        path: "/ui/app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("app.css"),
-    },
-    Asset {
-        path: "/ui/app.js",
-        content_type: JS,
-        body: include_str!("app.js"),
-    },
-    Asset {
-        path: "/ui/util.js",
-        content_type: JS,
-        body: include_str!("util.js"),
-    },
-    Asset {
-        path: "/ui/chat.js",
-        content_type: JS,
-        body: include_str!("chat.js"),
-    },
-    Asset {
-        path: "/ui/markdown.js",
-        content_type: JS,
-        body: include_str!("markdown.js"),
-    },
-    Asset {
-        path: "/ui/dashboard.js",
-        content_type: JS,
-        body: include_str!("dashboard.js"),
-    },
-    Asset {
-        path: "/ui/icon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("icon.svg"),
-    },
+    asset("/", HTML, PAGE),
+    asset(
+        "/ui/app.css",
+        "text/css; charset=utf-8",
+        include_str!("app.css"),
+    ),
+    asset("/ui/app.js", JS, include_str!("app.js")),
+    asset("/ui/util.js", JS, include_str!("util.js")),
+    asset("/ui/chat.js", JS, include_str!("chat.js")),
+    asset("/ui/markdown.js", JS, include_str!("markdown.js")),
+    asset("/ui/dashboard.js", JS, include_str!("dashboard.js")),
+    asset("/ui/icon.svg", "image/svg+xml", include_str!("icon.svg")),
 ];
 
 /// The Content-Security-Policy of every UI response.
@@ -77,7 +60,7 @@ frame-ancestors 'none'";
 
 /// The embedded file at `path` (the path without a trailing slash, as
 /// the pipeline matches it), if there is one.
-pub fn asset(path: &str) -> Option<&'static Asset> {
+pub fn find(path: &str) -> Option<&'static Asset> {
     match path {
         "" | "/playground" | "/dashboard" => Some(&ASSETS[0]),
         p => ASSETS[1..].iter().find(|a| a.path == p),
@@ -87,7 +70,7 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
 /// The response for an asset: its bytes (none for `HEAD`), or `304` when
 /// the browser's copy is current; validated by `ETag` on every use.
 pub fn respond(asset: &Asset, req: &HttpRequest) -> HttpResponse {
-    let etag = format!("\"{:016x}\"", fnv1a(asset.body.as_bytes()));
+    let etag = format!("\"{:016x}\"", asset.etag);
     let fresh = req
         .header("if-none-match")
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
@@ -127,10 +110,14 @@ pub fn respond(asset: &Asset, req: &HttpRequest) -> HttpResponse {
 }
 
 /// FNV-1a, 64 bits: a stable validator for the embedded bytes.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ bytes[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h
 }
 
 #[cfg(test)]
@@ -152,11 +139,11 @@ mod tests {
     #[test]
     fn the_page_and_its_files_are_served_with_a_strict_policy() {
         for path in ["", "/playground", "/dashboard"] {
-            assert_eq!(asset(path).unwrap().content_type, HTML);
+            assert_eq!(find(path).unwrap().content_type, HTML);
         }
-        assert!(asset("/ui/nope.js").is_none());
-        assert!(asset("/ui").is_none());
-        let js = asset("/ui/app.js").unwrap();
+        assert!(find("/ui/nope.js").is_none());
+        assert!(find("/ui").is_none());
+        let js = find("/ui/app.js").unwrap();
         let r = respond(js, &get("/ui/app.js", &[]));
         assert_eq!(r.status, 200);
         let header = |r: &HttpResponse, k: &str| {
