@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::response::outcome;
-use super::wire::{is_spec_item, item_from_upstream, Final, Head, ItemDone, Terminal, SLUG};
+use super::wire::{is_spec_item, item_from_upstream, Final, Head, ItemDone, SLUG};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::TranslateError;
 use crate::providers::common::{responses_usage, stream_error, translate_error};
@@ -201,10 +201,7 @@ impl OpenAiResponsesStream {
             "response.created" if !self.index.is_empty() => return false,
             "response.created" | "response.in_progress" | "response.queued" => return true,
             "response.completed" | "response.incomplete" | "response.failed" => {
-                let Ok(t) = serde_json::from_str::<Terminal>(&ev.data) else {
-                    return false;
-                };
-                self.terminal(t.response.unwrap_or_default(), b);
+                self.terminal(head.response.unwrap_or_default(), b);
                 return true;
             }
             "response.output_item.added" => return self.open_item(&head, b),

@@ -31,6 +31,10 @@ pub(super) struct Head<'a> {
     /// `output_item.added`'s and `.done`'s item, as far as it opens one.
     #[serde(default, borrow)]
     pub item: Option<ItemHead<'a>>,
+    /// The lifecycle and terminal events' response, as far as the
+    /// outcome and usage need it (its output is skipped, not built).
+    #[serde(default)]
+    pub response: Option<Final>,
 }
 
 /// What opening an item needs of it.
@@ -68,15 +72,8 @@ pub(super) struct PartHead<'a> {
     pub kind: Text<'a>,
 }
 
-/// A terminal event (`response.completed`, `.incomplete`, `.failed`):
-/// only what the outcome and usage need; the output it repeats is skipped.
-#[derive(Debug, Deserialize)]
-pub(super) struct Terminal {
-    #[serde(default)]
-    pub response: Option<Final>,
-}
-
-/// The final response object of a [`Terminal`] event.
+/// The response object of a lifecycle or terminal event
+/// (`response.completed`, `.incomplete`, `.failed`).
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Final {
     #[serde(default)]
