@@ -29,7 +29,17 @@ pub struct Limits {
     /// Nesting depth of the body's JSON.
     #[serde(default = "default_depth")]
     pub max_json_depth: usize,
+    /// JSON values in one body or WebSocket message: every element of an
+    /// array and every member of an object (a parsed value costs about
+    /// [`PARSED_VALUE_BYTES`], so a body of `[0,0,…]` is bounded here, not
+    /// by its byte size).
+    #[serde(default = "default_values")]
+    pub max_json_values: usize,
 }
+
+/// What one parsed JSON value may cost in memory, at most, for budgets
+/// that account the parsed size of a body and not only its bytes.
+pub const PARSED_VALUE_BYTES: usize = 160;
 
 fn default_tools() -> usize {
     512
@@ -49,6 +59,9 @@ fn default_string_bytes() -> usize {
 fn default_depth() -> usize {
     64
 }
+fn default_values() -> usize {
+    1_000_000
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -59,6 +72,7 @@ impl Default for Limits {
             max_metadata_entries: default_metadata(),
             max_string_bytes: default_string_bytes(),
             max_json_depth: default_depth(),
+            max_json_values: default_values(),
         }
     }
 }
@@ -67,45 +81,101 @@ fn exceeded(limit: &'static str, max: usize, param: Option<String>) -> RequestEr
     RequestError::LimitExceeded { limit, max, param }
 }
 
-/// One pass over the raw JSON: the longest string and the deepest nesting.
-/// Runs before the body is parsed, so that neither costs more than a scan.
-pub fn scan(bytes: &[u8], limits: &Limits) -> Result<(), RequestError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut len = 0usize;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-                continue;
-            }
-            len += 1;
-            if len > limits.max_string_bytes {
-                return Err(exceeded("max_string_bytes", limits.max_string_bytes, None));
-            }
-            continue;
-        }
-        match b {
-            b'"' => {
-                in_string = true;
-                len = 0;
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limits.max_json_depth {
-                    return Err(exceeded("max_json_depth", limits.max_json_depth, None));
+/// One pass over the raw JSON: the longest string, the deepest nesting
+/// and the number of values. Runs before the body is parsed, so that none
+/// of them costs more than a scan. Returns the number of values.
+pub fn scan(bytes: &[u8], limits: &Limits) -> Result<usize, RequestError> {
+    let mut s = Scanner::default();
+    s.push(bytes, limits)?;
+    Ok(s.values())
+}
+
+/// [`scan`] over a body that arrives in pieces: a host feeds each piece
+/// as it comes and refuses the body at the first piece past a limit,
+/// before the rest is buffered.
+#[derive(Debug, Clone, Default)]
+pub struct Scanner {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    len: usize,
+    /// Values begun so far (strings, containers and scalars).
+    values: usize,
+    /// The previous byte outside a string began or continued a scalar.
+    in_scalar: bool,
+}
+
+impl Scanner {
+    /// The values seen so far.
+    pub fn values(&self) -> usize {
+        self.values
+    }
+
+    /// Scans the next piece of the body.
+    pub fn push(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), RequestError> {
+        let mut depth = self.depth;
+        let mut in_string = self.in_string;
+        let mut escaped = self.escaped;
+        let mut len = self.len;
+        let mut values = self.values;
+        let mut in_scalar = self.in_scalar;
+        let result = (|| {
+            for &b in bytes {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        continue;
+                    }
+                    len += 1;
+                    if len > limits.max_string_bytes {
+                        return Err(exceeded("max_string_bytes", limits.max_string_bytes, None));
+                    }
+                    continue;
+                }
+                // A scalar (number, true, false, null) is one value, however
+                // many bytes it has; a string or container is one value at its
+                // opening byte. Object keys count too: each is a member.
+                let scalar = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
+                if scalar && !in_scalar {
+                    values += 1;
+                }
+                in_scalar = scalar;
+                match b {
+                    b'"' => {
+                        in_string = true;
+                        len = 0;
+                        values += 1;
+                    }
+                    b'{' | b'[' => {
+                        values += 1;
+                        depth += 1;
+                        if depth > limits.max_json_depth {
+                            return Err(exceeded("max_json_depth", limits.max_json_depth, None));
+                        }
+                    }
+                    b'}' | b']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                if values > limits.max_json_values {
+                    return Err(exceeded("max_json_values", limits.max_json_values, None));
                 }
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+            Ok(())
+        })();
+        (
+            self.depth,
+            self.in_string,
+            self.escaped,
+            self.len,
+            self.values,
+            self.in_scalar,
+        ) = (depth, in_string, escaped, len, values, in_scalar);
+        result
     }
-    Ok(())
 }
 
 /// The counts of a parsed body: tools, input items, parts per message,

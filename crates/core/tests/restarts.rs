@@ -123,3 +123,27 @@ fn a_restarted_message_replaces_the_partial_one() {
         );
     }
 }
+
+/// Azure OpenAI with content filtering opens a Chat stream with a chunk
+/// whose `id` is empty (the prompt's filter results, no choices); the
+/// completion's id comes with the next chunk. That change of id is not a
+/// restart: nothing of the answer may be lost.
+#[test]
+fn an_empty_completion_id_is_no_id() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("openai-chat/azure-content-filter.chunks.txt"))
+        .unwrap();
+    for per_event in [false, true] {
+        let events = replay_as("openai-chat", &text, per_event);
+        assert_valid_stream(&events);
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "response.completed", "{last}");
+        assert_eq!(
+            outline(&last["response"]),
+            vec![("message".to_owned(), "Capital of Denmark.".to_owned())],
+            "per event: {per_event}"
+        );
+        assert!(!events.iter().any(|e| e["item"]["status"] == "incomplete"));
+        assert_eq!(last["response"]["usage"]["output_tokens"], 4);
+    }
+}

@@ -29,6 +29,9 @@ pub(super) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, Api
     if req.body.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
     }
+    // The same caps as `/v1/responses`, before any JSON tree is built:
+    // this body may go upstream as written.
+    crate::limits::scan(&req.body, &config.server.limits)?;
     serde_json::from_slice(&req.body).map_err(|e| {
         RequestError::InvalidBody {
             path: ".".into(),

@@ -68,11 +68,15 @@ pub fn decode(chat: &Value) -> Result<Value, RequestError> {
     let Some(c) = chat.as_object() else {
         return Err(invalid(".", "the body must be a JSON object"));
     };
-    if let Some(n) = c.get("n").and_then(Value::as_u64).filter(|n| *n != 1) {
-        return Err(invalid(
-            "n",
-            format!("n={n} is not supported: ask for one choice and send parallel requests"),
-        ));
+    // Absent (or null) or exactly one: `2.0`, `"2"` and the like would
+    // reach a Chat upstream as written and bill for more choices.
+    if let Some(n) = c.get("n").filter(|n| !n.is_null()) {
+        if n.as_f64() != Some(1.0) {
+            return Err(invalid(
+                "n",
+                format!("n={n} is not supported: ask for one choice and send parallel requests"),
+            ));
+        }
     }
     let mut out = Map::new();
     if let Some(m) = c.get("model") {

@@ -87,7 +87,9 @@ impl ChatStream {
             self.error = Some(stream_error(&self.provider, err));
             return Ok(());
         }
-        if let Some(id) = v.id.0.as_deref() {
+        // An empty id is no id: Azure's content-filter chunk comes first
+        // with `"id": ""`, and the completion's own id after it.
+        if let Some(id) = v.id.0.as_deref().filter(|id| !id.is_empty()) {
             match &self.id {
                 Some(first) if first != id && self.produced() => {
                     // A retrying proxy started the completion over.
