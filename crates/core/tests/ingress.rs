@@ -66,11 +66,9 @@ fn chat_to_chat_goes_as_written() {
     let client = json!({"model": "test-model", "messages": [{"role": "user", "content": "hi"}],
         "logit_bias": {"1234": -100}, "seed": 7, "logprobs": true, "top_logprobs": 2,
         "service_tier": "flex", "prediction": {"type": "content", "content": "hello"}});
-    let (status, _) = run(
-        &gateway("openai-chat"),
-        &host,
-        post_to("/v1/chat/completions", &client),
-    );
+    // `service_tier` needs the operator's allowance, as on /v1/responses.
+    let gw = gateway_passthrough_of("openai-chat", "service_tier");
+    let (status, _) = run(&gw, &host, post_to("/v1/chat/completions", &client));
     assert_eq!(status, 200);
     let mut want = client.clone();
     want["model"] = json!("upstream-model");
@@ -88,11 +86,7 @@ fn chat_to_chat_goes_as_written() {
     });
     let mut client = client;
     client["stream"] = json!(true);
-    let (status, body) = run(
-        &gateway("openai-chat"),
-        &host,
-        post_to("/v1/chat/completions", &client),
-    );
+    let (status, body) = run(&gw, &host, post_to("/v1/chat/completions", &client));
     assert_eq!(status, 200);
     assert_eq!(sent_body(&host, 0)["stream_options"]["include_usage"], true);
     let text = String::from_utf8_lossy(&body.concat()).into_owned();

@@ -131,8 +131,8 @@ fn a_restarted_message_replaces_the_partial_one() {
 #[test]
 fn an_empty_completion_id_is_no_id() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let text = std::fs::read_to_string(dir.join("openai-chat/azure-content-filter.chunks.txt"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(dir.join("openai-chat/azure-content-filter.chunks.txt")).unwrap();
     for per_event in [false, true] {
         let events = replay_as("openai-chat", &text, per_event);
         assert_valid_stream(&events);

@@ -325,13 +325,24 @@ async fn attempt<H: Host>(
     )
     .map_err(cannot)?;
     let body: &crate::types::CreateResponseBody = &body;
-    let dropped = map.dropped.clone();
+    let mut dropped = map.dropped.clone();
     // The client's own body, when it speaks this protocol and no tool of
-    // it is held back here.
-    let verbatim = job
+    // it is held back here: checked as it will be sent.
+    let verbatim = match job
         .verbatim
-        .filter(|v| v.protocol == protocol && dropped.is_empty());
-    let mut request = match verbatim {
+        .filter(|v| v.protocol == protocol && dropped.is_empty())
+    {
+        Some(v) => {
+            let limits = &config.server.limits;
+            let (v, left_out) = v
+                .checked(provider, route.provider, job.caller_passthrough, limits)
+                .map_err(cannot)?;
+            dropped.extend(left_out);
+            Some(v)
+        }
+        None => None,
+    };
+    let mut request = match verbatim.as_deref() {
         Some(v) => providers::envelope(
             route,
             v.body(route.upstream_model, job.stream, &sealer),

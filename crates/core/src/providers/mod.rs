@@ -13,6 +13,7 @@ pub(crate) mod passthrough;
 pub mod seal;
 pub mod tool_map;
 pub mod verbatim;
+mod verbatim_policy;
 
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{ProviderConfig, ProviderKind};

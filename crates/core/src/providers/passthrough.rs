@@ -45,20 +45,37 @@ pub(crate) fn check(
             return Err(refuse("service_tier".into(), "service_tier"));
         }
     }
-    // Other protocols refuse hosted tools anyway, as unsupported.
+    // Other protocols leave hosted tools out (see `tool_map`).
     if !responses {
         return Ok(());
     }
     for (i, tool) in body.tools.iter().flatten().enumerate() {
         let Tool::Other(v) = tool else { continue };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
-        // Tools the client runs itself reach nothing of the account.
-        let client_side = matches!(kind, "namespace" | "custom" | "local_shell")
-            || (kind == "tool_search"
-                && v.get("execution").and_then(Value::as_str) == Some("client"));
-        if !client_side && !allowed(kind) {
+        // Other hosted tools are left out when not allowed, as on every
+        // provider (`tool_map::adapt`); these reach what is stored there.
+        if reaches_stored(v) && !allowed(kind) {
             return Err(refuse(format!("tools[{i}]"), kind));
         }
     }
     Ok(())
+}
+
+/// Whether a hosted tool reaches resources stored in the provider
+/// account: vector stores (`file_search`), containers (`code_interpreter`,
+/// a `container` or `vector_store_ids` of any tool).
+fn reaches_stored(tool: &Value) -> bool {
+    let kind = tool.get("type").and_then(Value::as_str).unwrap_or_default();
+    matches!(kind, "file_search" | "code_interpreter")
+        || tool.get("container").is_some_and(|c| !c.is_null())
+        || tool.get("vector_store_ids").is_some_and(|c| !c.is_null())
+}
+
+/// Whether a Responses tool runs on the client's side, reaching nothing
+/// of the provider account.
+pub(crate) fn client_side(tool: &Value) -> bool {
+    let kind = tool.get("type").and_then(Value::as_str).unwrap_or_default();
+    matches!(kind, "namespace" | "custom" | "local_shell" | "function")
+        || (kind == "tool_search"
+            && tool.get("execution").and_then(Value::as_str) == Some("client"))
 }

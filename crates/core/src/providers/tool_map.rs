@@ -30,7 +30,10 @@
 //!   tool the protocol does not run (`web_search_call`) are left out: the
 //!   text that followed them carries what they found.
 //!
-//! An OpenAI Responses upstream gets the tools as sent.
+//! An OpenAI Responses upstream gets the hosted tools that the operator
+//! allows as sent; the others are dropped and named the same way (the
+//! ones that reach stored resources, `file_search` and containers, are
+//! refused with 403 before this, by `passthrough::check`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -103,14 +106,56 @@ pub fn adapt<'b>(
     caller_passthrough: &[String],
 ) -> Result<(Cow<'b, CreateResponseBody>, ToolMap), RequestError> {
     let mut map = ToolMap::default();
+    let reject = provider.unsupported_tools.as_deref() == Some("reject");
+    let allowed = |kind: &str| {
+        provider
+            .passthrough
+            .iter()
+            .chain(caller_passthrough)
+            .any(|p| p == kind)
+    };
     if protocol == Protocol::Responses {
-        let Some(Input::Items(items)) = &body.input else {
-            return Ok((Cow::Borrowed(body), map));
+        // Hosted tools run on the operator's account: the allowed ones go
+        // as sent; the rest are left out (named), or refused with
+        // `unsupported_tools: reject`, as on every other protocol.
+        let unallowed = |t: &Tool| match t {
+            Tool::Function(_) => false,
+            Tool::Other(v) => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+                !super::passthrough::client_side(v) && !allowed(kind)
+            }
         };
-        if !items.iter().any(|i| foreign(i, protocol)) {
+        let tools = body.tools.as_deref().unwrap_or_default();
+        let drop_tools = tools.iter().any(unallowed);
+        let drop_items = match &body.input {
+            Some(Input::Items(items)) => items.iter().any(|i| foreign(i, protocol)),
+            _ => false,
+        };
+        if !drop_tools && !drop_items {
             return Ok((Cow::Borrowed(body), map));
         }
         let mut out = body.clone();
+        if drop_tools {
+            let mut kept = Vec::with_capacity(tools.len());
+            for (i, t) in tools.iter().enumerate() {
+                match t {
+                    Tool::Other(v) if unallowed(t) => {
+                        if reject {
+                            return Err(super::common::unsupported_tool(
+                                i,
+                                v,
+                                provider_name,
+                                protocol.name(),
+                            ));
+                        }
+                        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+                        map.dropped.push(kind.to_owned());
+                    }
+                    _ => kept.push(t.clone()),
+                }
+            }
+            out.tools = Some(kept);
+        }
         if let Some(Input::Items(items)) = &mut out.input {
             items.retain(|i| !foreign(i, protocol));
         }
@@ -130,12 +175,7 @@ pub fn adapt<'b>(
     if !needs_tools && !needs_items {
         return Ok((Cow::Borrowed(body), map));
     }
-    let reject = provider.unsupported_tools.as_deref() == Some("reject");
-    let search_allowed = provider
-        .passthrough
-        .iter()
-        .chain(caller_passthrough)
-        .any(|p| p == "web_search");
+    let search_allowed = allowed("web_search");
     let mut out = body.clone();
     if let Some(tools) = &body.tools {
         let mut flat = Vec::with_capacity(tools.len());
