@@ -53,6 +53,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 seed = seed.wrapping_add(1);
                 let input = PlanInput {
+                    principal: "",
                     model: black_box(model),
                     pinned: None,
                     now,

@@ -117,6 +117,10 @@ pub struct RoutingConfig {
     /// Per-target circuit breaker.
     #[serde(default)]
     pub circuit_breaker: BreakerConfig,
+    /// Longest `retry-after` from an upstream that is honoured: a longer
+    /// one cools the target down for this long.
+    #[serde(default = "default_max_retry_after", deserialize_with = "duration::de")]
+    pub max_retry_after: Duration,
     /// Bound on the whole request: every attempt, backoff and the stream.
     #[serde(default = "default_deadline", deserialize_with = "duration::de")]
     pub deadline: Duration,
@@ -143,6 +147,9 @@ fn default_retry_on() -> Vec<RetryOn> {
     v.extend([RetryOn::Connect, RetryOn::Timeout]);
     v
 }
+fn default_max_retry_after() -> Duration {
+    Duration::from_secs(60)
+}
 fn default_deadline() -> Duration {
     Duration::from_secs(600)
 }
@@ -158,6 +165,7 @@ impl Default for RoutingConfig {
             max_backoff: default_max_backoff(),
             retry_on: default_retry_on(),
             circuit_breaker: BreakerConfig::default(),
+            max_retry_after: default_max_retry_after(),
             deadline: default_deadline(),
             explore: default_explore(),
         }
@@ -174,6 +182,15 @@ pub struct BreakerConfig {
     /// How long an open circuit stays open before one probe goes through.
     #[serde(default = "default_cooldown", deserialize_with = "duration::de")]
     pub cooldown: Duration,
+    /// Distinct principals whose failed requests open the circuit for
+    /// everyone; failures from fewer open it only for them, so that one
+    /// caller's requests cannot take a target away from the others.
+    #[serde(default = "default_min_principals")]
+    pub min_principals: u32,
+}
+
+fn default_min_principals() -> u32 {
+    2
 }
 
 fn default_failures() -> u32 {
@@ -188,6 +205,7 @@ impl Default for BreakerConfig {
         BreakerConfig {
             failures: default_failures(),
             cooldown: default_cooldown(),
+            min_principals: default_min_principals(),
         }
     }
 }

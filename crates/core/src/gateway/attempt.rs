@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::{ApiError, HostError, UpstreamError};
 use crate::host::{ByteStream, Host, UpstreamResponse};
 use crate::providers::{self, Protocol, StreamTranslator};
-use crate::routing::{self, Availability, Candidate, Failure, RoutingState, TargetOutcome};
+use crate::routing::{self, Availability, Caller, Candidate, Failure, TargetOutcome};
 use crate::types::{CreateResponseBody, ResponseResource};
 
 use super::clock::{now_ms, unix_secs, within};
@@ -36,6 +36,8 @@ pub(crate) struct Job<'a> {
     pub deadline: u64,
     /// The passthrough fields the caller's key allows.
     pub caller_passthrough: &'a [String],
+    /// The caller (breakers count failures per principal).
+    pub principal: &'a str,
     /// The request's record: each attempt goes in, and its trace context
     /// goes upstream.
     pub rec: &'a crate::observe::Recorder,
@@ -68,6 +70,8 @@ pub(crate) struct Target {
     /// The configured model that listed it (the requested one or a
     /// fallback): its prices price the response.
     pub listed_by: String,
+    /// A target of `models:` (with routing state).
+    pub configured: bool,
 }
 
 /// A served response: settled (not streaming), or streaming on.
@@ -130,8 +134,10 @@ pub(crate) async fn run<H: Host>(
             // when that is short enough.
             let mut wait =
                 routing::backoff(policy, tried[i], job.seed ^ u64::from(gave_up.attempts));
-            if let Availability::Blocked { until, .. } =
-                host.with_routing(|s| s.availability(&c.key, now))
+            let principal = job.principal;
+            if let Availability::Blocked { until, .. } = host
+                .with_routing(|s| s.availability_for(&c.key, now, principal))
+                .filter_configured(c.configured)
             {
                 wait = wait.max(Duration::from_millis(until - now));
             }
@@ -145,7 +151,8 @@ pub(crate) async fn run<H: Host>(
         }
         let now = now_ms(host);
         let lease = policy.circuit_breaker.cooldown;
-        if !host.with_routing(|s| s.acquire(&c.key, now, lease)) {
+        let principal = job.principal;
+        if c.configured && !host.with_routing(|s| s.acquire_for(&c.key, now, lease, principal)) {
             skipped += 1;
             continue;
         }
@@ -207,7 +214,7 @@ pub(crate) async fn run<H: Host>(
                 } else {
                     TargetOutcome::Success { ttfb }
                 };
-                record(config, host, &c.key, outcome);
+                record(config, host, job, c, outcome);
                 return Ok(Served {
                     target: target_of(c),
                     attempts: gave_up.attempts,
@@ -232,13 +239,22 @@ pub(crate) async fn run<H: Host>(
                 let retryable = routing::is_retryable(policy, failure);
                 let outcome = if retryable || failure.status() >= 500 {
                     TargetOutcome::Failure {
-                        retry_after: e.retry_after,
+                        // An upstream's word, capped: one answer must not
+                        // take a target away for long.
+                        retry_after: e.retry_after.map(|ra| ra.min(policy.max_retry_after)),
                         status: failure.status(),
                     }
                 } else {
                     TargetOutcome::Answered
                 };
-                record(config, host, &c.key, outcome);
+                record(config, host, job, c, outcome);
+                // A target that timed out is not tried again for this
+                // request: a request that is slow for its own reasons
+                // (a huge output) must not fail the same target over and
+                // over.
+                if failure == Failure::Timeout {
+                    excluded[i] = true;
+                }
                 gave_up.error = e.error;
                 if !retryable {
                     return Err(gave_up);
@@ -258,14 +274,55 @@ fn target_of(c: &Candidate<'_>) -> Target {
         model: c.route.upstream_model.to_owned(),
         key: c.key.clone(),
         listed_by: c.model.to_owned(),
+        configured: c.configured,
     }
 }
 
-/// Records an outcome in the routing state.
-pub(crate) fn record<H: Host>(config: &Config, host: &H, key: &str, outcome: TargetOutcome) {
+/// Records an outcome of a candidate in the routing state.
+fn record<H: Host>(
+    config: &Config,
+    host: &H,
+    job: &Job<'_>,
+    c: &Candidate<'_>,
+    outcome: TargetOutcome,
+) {
+    let caller = Caller {
+        request: &job.skeleton.id,
+        principal: job.principal,
+    };
+    record_target(config, host, &target_of(c), caller, outcome);
+}
+
+/// Records an outcome of a configured target in the routing state (a
+/// target the client named itself has none).
+pub(crate) fn record_target<H: Host>(
+    config: &Config,
+    host: &H,
+    target: &Target,
+    caller: Caller<'_>,
+    outcome: TargetOutcome,
+) {
+    if !target.configured {
+        return;
+    }
     let now = now_ms(host);
     let breaker = &config.routing.circuit_breaker;
-    host.with_routing(|s: &mut RoutingState| s.record(key, outcome, now, breaker));
+    host.with_routing(|s| s.record_by(&target.key, outcome, now, breaker, caller));
+}
+
+/// Availability of a target without routing state: always ready.
+trait FilterConfigured {
+    fn filter_configured(self, configured: bool) -> Self;
+}
+
+impl FilterConfigured for Availability {
+    fn filter_configured(self, configured: bool) -> Self {
+        if configured {
+            self
+        } else {
+            Availability::Ready
+        }
+    }
 }
 
 fn deadline_error(config: &Config) -> ApiError {

@@ -1,36 +1,55 @@
-//! `GET /v1/dashboard`: what the web dashboard shows, as JSON: every
-//! metric series where the host keeps them ([`Host::METRICS`]: one
-//! long-lived process), and each configured target's circuit breaker on
-//! every host.
+//! `GET /v1/dashboard`: what the web dashboard shows, as JSON: the metric
+//! series where the host keeps them ([`Host::METRICS`]: one long-lived
+//! process), and each configured target's circuit breaker and cooldown on
+//! every host. A caller sees only the models its allow-list covers, and
+//! only its own usage.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::auth::Principal;
 use crate::host::{Host, HttpResponse};
+use crate::routing::Availability;
 
 use super::clock::now_ms;
 use super::{json_ok, routing_store, Gateway};
 
+/// Labels that name a model the caller may or may not use.
+const MODEL_LABELS: [&str; 2] = ["model", "gen_ai_request_model"];
+
 impl Gateway {
-    /// The dashboard's data. Authenticated like the rest of `/v1`; as
-    /// `/metrics` on the main listener, it shows every principal's usage.
-    pub(super) async fn dashboard<H: Host>(&self, host: &H) -> HttpResponse {
+    /// The dashboard's data for `principal`.
+    pub(super) async fn dashboard<H: Host>(&self, host: &H, principal: &Principal) -> HttpResponse {
         routing_store::load(host).await;
         let now = now_ms(host);
-        let known = host.with_routing(|s| s.circuits(now));
         let mut circuits = Vec::new();
-        for m in &self.config.models {
+        for m in self
+            .config
+            .models
+            .iter()
+            .filter(|m| principal.may_use(&m.name))
+        {
             for i in 0..m.targets.len() {
                 let key = crate::routing::target_key(m, i);
-                let state = match known.iter().find(|(k, _)| *k == key) {
-                    Some((_, 2)) => "open",
-                    Some((_, 1)) => "half_open",
-                    _ => "closed",
-                };
-                circuits.push(json!({"model": m.name, "target": key, "state": state}));
+                let (state, until) = host.with_routing(|s| {
+                    let t = s.target(&key);
+                    let cooling = t.filter(|t| t.cooldown_until > now);
+                    match (cooling, s.availability_for(&key, now, &principal.id)) {
+                        (Some(t), _) => ("cooling_down", Some(t.cooldown_until)),
+                        (None, Availability::Blocked { until, .. }) => ("open", Some(until)),
+                        (None, Availability::Probe) => ("half_open", None),
+                        (None, Availability::Ready) => ("closed", None),
+                    }
+                });
+                circuits.push(
+                    json!({"model": m.name, "target": key, "state": state, "until_ms": until}),
+                );
             }
         }
         let metrics = if H::METRICS {
-            self.metrics.lock().ok().map(|m| m.snapshot())
+            self.metrics
+                .lock()
+                .ok()
+                .map(|m| visible(m.snapshot(), principal))
         } else {
             None
         };
@@ -40,4 +59,27 @@ impl Gateway {
             "circuits": circuits,
         }))
     }
+}
+
+/// The series of a metrics snapshot that `principal` may see: those of
+/// models it may use, and of no other principal.
+fn visible(mut snapshot: Value, principal: &Principal) -> Value {
+    let keep = |series: &Value| {
+        let labels = &series["labels"];
+        let model_ok = MODEL_LABELS.iter().all(|l| {
+            labels[*l]
+                .as_str()
+                .is_none_or(|m| m.is_empty() || principal.may_use(m))
+        });
+        let own = labels["principal"]
+            .as_str()
+            .is_none_or(|p| p == principal.id);
+        model_ok && own
+    };
+    for family in ["counters", "histograms"] {
+        if let Some(list) = snapshot[family].as_array_mut() {
+            list.retain(keep);
+        }
+    }
+    snapshot
 }

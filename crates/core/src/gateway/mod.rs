@@ -56,10 +56,16 @@ impl Gateway {
             .clone()
             .filter(|a| a.enabled)
             .map(Authenticator::new);
+        // Metric labels name only what the operator configured.
+        let known = config.models.iter().flat_map(|m| {
+            let upstream = m.targets.iter().filter_map(|t| t.provider_model_id.clone());
+            std::iter::once(m.name.clone()).chain(upstream)
+        });
+        let metrics = Arc::new(Mutex::new(Metrics::with_known(known)));
         Gateway {
             config: Arc::new(config),
             auth,
-            metrics: Default::default(),
+            metrics,
             spans: Default::default(),
         }
     }
@@ -144,7 +150,7 @@ impl Gateway {
             }
             "/v1/dashboard" if !self.config.server.ui => Err(no_route().into()),
             "/v1/dashboard" if method != "GET" => Err(wrong_method().into()),
-            "/v1/dashboard" => Ok(self.dashboard(host).await),
+            "/v1/dashboard" => Ok(self.dashboard(host, &principal).await),
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);
@@ -241,6 +247,7 @@ impl Gateway {
                 &self.config,
                 state,
                 PlanInput {
+                    principal: &principal.id,
                     model: &model,
                     pinned: body.provider.as_deref(),
                     now,
@@ -269,6 +276,7 @@ impl Gateway {
             seed: word(24).rotate_left(32),
             deadline,
             caller_passthrough: &principal.passthrough,
+            principal: &principal.id,
             rec,
             verbatim: verbatim.as_ref(),
         };

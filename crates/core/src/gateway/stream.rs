@@ -16,7 +16,7 @@ use crate::sse;
 use crate::stored::Saver;
 use crate::types::ErrorPayload;
 
-use super::attempt::{record, Target};
+use super::attempt::{record_target, Target};
 use super::clock::unix_secs;
 use super::live::Live;
 use super::routing_store;
@@ -190,15 +190,17 @@ pub(crate) fn body<H: Host + 'static>(
                 .await
             {
                 let failure = fault.failure;
-                record(
-                    &j.config,
-                    &j.host,
-                    &j.target.key,
-                    TargetOutcome::Failure {
-                        retry_after: None,
-                        status: failure.status(),
-                    },
-                );
+                let principal = j.rec.with(|r| r.principal.clone()).unwrap_or_default();
+                let request = st.live.b.response().id.clone();
+                let caller = crate::routing::Caller {
+                    request: &request,
+                    principal: &principal,
+                };
+                let outcome = TargetOutcome::Failure {
+                    retry_after: None,
+                    status: failure.status(),
+                };
+                record_target(&j.config, &j.host, &j.target, caller, outcome);
                 routing_store::save(&j.host).await;
                 let error = ErrorPayload {
                     kind: "server_error".into(),

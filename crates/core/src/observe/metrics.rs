@@ -47,12 +47,51 @@ impl Histogram {
 
 type Labels = Vec<(&'static str, String)>;
 
+/// Most series kept, counters and histograms together: past it, a new
+/// series is counted under labels that all read `other`.
+pub const MAX_SERIES: usize = 10_000;
+
+/// The label value for a name that is not configured, or not safe to
+/// keep as a label.
+const OTHER: &str = "other";
+
 /// Every series the gateway keeps.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     counters: BTreeMap<(&'static str, Labels), f64>,
     histograms: BTreeMap<(&'static str, Labels), Histogram>,
     in_flight: i64,
+    /// Configured model names and upstream model ids: the only model
+    /// label values (a client's made-up name is `other`).
+    known: std::collections::HashSet<String>,
+}
+
+/// A label key, with every value `other` once the series cap is reached.
+fn capped(len: usize, exists: bool, name: &'static str, labels: Labels) -> (&'static str, Labels) {
+    if exists || len < MAX_SERIES {
+        return (name, labels);
+    }
+    (
+        name,
+        labels
+            .into_iter()
+            .map(|(k, _)| (k, OTHER.to_owned()))
+            .collect(),
+    )
+}
+
+/// A code from an upstream or the gateway, kept when it looks like one
+/// (short, `[a-z0-9_.-]`).
+fn code_label(code: &str) -> String {
+    let ok = code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    if ok {
+        code.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
 }
 
 /// Help and type of each family, in output order.
@@ -72,6 +111,23 @@ const FAMILIES: [(&str, &str, &str); 12] = [
 ];
 
 impl Metrics {
+    /// Metrics whose model labels are these names (configured model names
+    /// and upstream ids); any other name is counted as `other`.
+    pub fn with_known(known: impl IntoIterator<Item = String>) -> Self {
+        Metrics {
+            known: known.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    fn model_label(&self, name: &str) -> String {
+        if name.is_empty() || self.known.contains(name) {
+            name.to_owned()
+        } else {
+            OTHER.to_owned()
+        }
+    }
+
     /// A request started.
     pub fn start(&mut self) {
         self.in_flight += 1;
@@ -80,8 +136,17 @@ impl Metrics {
     /// A request ended: count everything it did.
     pub fn observe(&mut self, r: &Record, route: &str) {
         self.in_flight -= 1;
+        let model = self.model_label(r.model.as_deref().unwrap_or_default());
+        let upstream: Vec<String> = r
+            .attempts
+            .iter()
+            .map(|a| self.model_label(&a.model))
+            .collect();
+        let series = self.counters.len() + self.histograms.len();
         let mut add = |name: &'static str, labels: Labels, v: f64| {
-            *self.counters.entry((name, labels)).or_default() += v;
+            let exists = self.counters.contains_key(&(name, labels.clone()));
+            let key = capped(series, exists, name, labels);
+            *self.counters.entry(key).or_default() += v;
         };
         add(
             "latticelm_requests_total",
@@ -91,7 +156,6 @@ impl Metrics {
             ],
             1.0,
         );
-        let model = r.model.clone().unwrap_or_default();
         let principal = r.principal.clone().unwrap_or_default();
         for a in &r.attempts {
             let outcome = if a.error.is_none() { "ok" } else { "error" };
@@ -136,12 +200,12 @@ impl Metrics {
                 c,
             );
         }
-        let error_type = r.error_type.clone().unwrap_or_default();
+        let error_type = code_label(r.error_type.as_deref().unwrap_or_default());
+        let series = self.counters.len() + self.histograms.len();
         let mut hist = |name: &'static str, labels: Labels, bounds: &[f64], v: f64| {
-            self.histograms
-                .entry((name, labels))
-                .or_default()
-                .observe(bounds, v);
+            let exists = self.histograms.contains_key(&(name, labels.clone()));
+            let key = capped(series, exists, name, labels);
+            self.histograms.entry(key).or_default().observe(bounds, v);
         };
         // The upstream operation: the attempt that served (the last).
         if let Some(a) = r.attempts.last() {
@@ -149,10 +213,13 @@ impl Metrics {
                 ("gen_ai_operation_name", "chat".into()),
                 ("gen_ai_provider_name", a.protocol.to_owned()),
                 ("gen_ai_request_model", model.clone()),
-                ("gen_ai_response_model", a.model.clone()),
+                (
+                    "gen_ai_response_model",
+                    upstream.last().cloned().unwrap_or_default(),
+                ),
             ];
             if let Some(e) = &a.error {
-                labels.push(("error_type", e.clone()));
+                labels.push(("error_type", code_label(e)));
             }
             let secs = a.end_ms.saturating_sub(a.start_ms) as f64 / 1000.0;
             hist(

@@ -10,7 +10,7 @@ pub mod record;
 pub mod trace;
 
 pub use log::{LogFormat, LogLevel};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, MAX_SERIES};
 pub use record::{Attempt, Record, Recorder};
 pub use trace::TraceContext;
 

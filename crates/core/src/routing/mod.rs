@@ -12,7 +12,7 @@ pub(crate) use plan::target_key;
 pub use plan::{plan, Candidate, PlanInput};
 pub use policy::{backoff, is_retryable, parse_retry_after, status_of_error, Failure};
 pub use resolve::{models_list, resolve, strategy_of, Route};
-pub use state::{Availability, RoutingState, TargetOutcome, TargetState};
+pub use state::{Availability, Caller, RoutingState, TargetOutcome, TargetState};
 
 pub(crate) use state::millis;
 

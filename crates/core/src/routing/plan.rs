@@ -19,6 +19,9 @@ pub struct Candidate<'a> {
     pub route: Route<'a>,
     /// Its key in the routing state: `provider/upstream-model`.
     pub key: String,
+    /// A target of `models:`. Only these have routing state: a name the
+    /// client made up (`provider/anything`) must not grow it.
+    pub configured: bool,
 }
 
 /// The inputs of a plan besides the configuration and the state.
@@ -28,6 +31,8 @@ pub struct PlanInput<'a> {
     pub model: &'a str,
     /// A provider pinned by the request.
     pub pinned: Option<&'a str>,
+    /// The caller's principal (breakers opened only for some principals).
+    pub principal: &'a str,
     /// Now, in ms since the epoch.
     pub now: u64,
     /// Estimated input tokens (for `cost`).
@@ -55,8 +60,12 @@ pub fn plan<'a>(
         .flatten();
     let Some(model) = configured else {
         let route = resolve(config, input.model, input.pinned)?;
-        let c = candidate(input.model, route);
-        return match state.availability(&c.key, input.now) {
+        let mut c = candidate(input.model, route);
+        c.configured = is_configured(config, &c.route);
+        if !c.configured {
+            return Ok(vec![c]);
+        }
+        return match state.availability_for(&c.key, input.now, input.principal) {
             Availability::Blocked { until, status } => Err(unavailable(input, until, status)),
             _ => Ok(vec![c]),
         };
@@ -73,7 +82,7 @@ pub fn plan<'a>(
             if out.iter().any(|o| o.key == c.key) {
                 continue;
             }
-            match state.availability(&c.key, input.now) {
+            match state.availability_for(&c.key, input.now, input.principal) {
                 Availability::Blocked { until, status } => {
                     if blocked.is_none_or(|(u, _)| until < u) {
                         blocked = Some((until, status));
@@ -94,7 +103,18 @@ fn candidate<'a>(model: &'a str, route: Route<'a>) -> Candidate<'a> {
         model,
         key: format!("{}/{}", route.provider_name, route.upstream_model),
         route,
+        configured: true,
     }
+}
+
+/// Whether a route is one of the configured targets.
+fn is_configured(config: &Config, route: &Route<'_>) -> bool {
+    config.models.iter().any(|m| {
+        m.targets.iter().any(|t| {
+            t.provider == route.provider_name
+                && t.provider_model_id.as_deref().unwrap_or(&m.name) == route.upstream_model
+        })
+    })
 }
 
 fn unavailable(input: PlanInput<'_>, until: u64, status: u16) -> RouteError {

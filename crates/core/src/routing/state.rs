@@ -46,6 +46,35 @@ pub struct TargetState {
     /// Moving average of the time to first byte, in ms.
     #[serde(default)]
     pub ttfb_ms: Option<f64>,
+    /// The request whose failure was counted last (a hash): its further
+    /// failures on this target do not count again.
+    #[serde(default)]
+    pub last_request: u64,
+    /// The distinct principals (hashes) among the consecutive failures,
+    /// up to `circuit_breaker.min_principals`.
+    #[serde(default)]
+    pub principals: Vec<u64>,
+    /// While tripped by fewer principals than `min_principals`: the
+    /// principals it is open for. Empty: open for everyone.
+    #[serde(default)]
+    pub scope: Vec<u64>,
+}
+
+/// Who an outcome came from: the request and its principal. Empty
+/// strings stand for "unknown" (every failure counts; one principal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    /// The request's id.
+    pub request: &'a str,
+    /// The principal's id.
+    pub principal: &'a str,
+}
+
+/// FNV-1a: a small, stable hash for the ids kept in the state.
+fn id_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Whether a target may be sent a request now.
@@ -105,8 +134,16 @@ impl RoutingState {
             .collect()
     }
 
-    /// Whether `key` may be tried at `now` (ms since the epoch).
+    /// Whether `key` may be tried at `now` (ms since the epoch), by a
+    /// principal outside any principal-scoped trip.
     pub fn availability(&self, key: &str, now: u64) -> Availability {
+        self.availability_for(key, now, "")
+    }
+
+    /// Whether `key` may be tried at `now` by `principal`: a breaker
+    /// opened by the failures of fewer than `min_principals` principals
+    /// is open only for them.
+    pub fn availability_for(&self, key: &str, now: u64, principal: &str) -> Availability {
         let Some(t) = self.targets.get(key) else {
             return Availability::Ready;
         };
@@ -117,6 +154,9 @@ impl RoutingState {
             };
         }
         if !t.tripped {
+            return Availability::Ready;
+        }
+        if !t.scope.is_empty() && !t.scope.contains(&id_hash(principal)) {
             return Availability::Ready;
         }
         if t.open_until > now {
@@ -138,7 +178,12 @@ impl RoutingState {
     /// available any more. A half-open target gives out one probe lease of
     /// `lease`.
     pub fn acquire(&mut self, key: &str, now: u64, lease: Duration) -> bool {
-        match self.availability(key, now) {
+        self.acquire_for(key, now, lease, "")
+    }
+
+    /// [`RoutingState::acquire`] for `principal`.
+    pub fn acquire_for(&mut self, key: &str, now: u64, lease: Duration, principal: &str) -> bool {
+        match self.availability_for(key, now, principal) {
             Availability::Ready => true,
             Availability::Probe => {
                 let t = self.targets.entry(key.to_owned()).or_default();
@@ -151,6 +196,22 @@ impl RoutingState {
 
     /// Records how an attempt on `key` ended at `now`.
     pub fn record(&mut self, key: &str, outcome: TargetOutcome, now: u64, breaker: &BreakerConfig) {
+        self.record_by(key, outcome, now, breaker, Caller::default());
+    }
+
+    /// Records how an attempt of `caller` on `key` ended at `now`. A
+    /// failure counts once per request; the circuit opens after
+    /// `breaker.failures` consecutive failed requests, for everyone when
+    /// they came from `breaker.min_principals` principals or more, and
+    /// otherwise only for the principals whose requests failed.
+    pub fn record_by(
+        &mut self,
+        key: &str,
+        outcome: TargetOutcome,
+        now: u64,
+        breaker: &BreakerConfig,
+        caller: Caller<'_>,
+    ) {
         let t = self.targets.entry(key.to_owned()).or_default();
         match outcome {
             TargetOutcome::Success { ttfb } => {
@@ -166,15 +227,33 @@ impl RoutingState {
                 retry_after,
                 status,
             } => {
-                t.failures = t.failures.saturating_add(1);
-                t.probe_until = 0;
-                if t.tripped || t.failures >= breaker.failures {
-                    t.tripped = true;
-                    t.open_until = now.saturating_add(millis(breaker.cooldown));
-                }
                 if let Some(ra) = retry_after {
                     t.cooldown_until = t.cooldown_until.max(now.saturating_add(millis(ra)));
                     t.cooldown_status = status;
+                }
+                let request = (!caller.request.is_empty()).then(|| id_hash(caller.request));
+                if request.is_some_and(|r| r == t.last_request) && t.failures > 0 {
+                    return;
+                }
+                t.last_request = request.unwrap_or(0);
+                t.failures = t.failures.saturating_add(1);
+                t.probe_until = 0;
+                let who = id_hash(caller.principal);
+                let wide = breaker.min_principals.max(1) as usize;
+                if !t.principals.contains(&who) && t.principals.len() < wide {
+                    t.principals.push(who);
+                }
+                if t.tripped || t.failures >= breaker.failures {
+                    let everyone = t.principals.len() >= wide;
+                    // Opened for some principals, a failure of another
+                    // widens it; opened for everyone, it stays so.
+                    t.scope = if everyone || (t.tripped && t.scope.is_empty()) {
+                        Vec::new()
+                    } else {
+                        t.principals.clone()
+                    };
+                    t.tripped = true;
+                    t.open_until = now.saturating_add(millis(breaker.cooldown));
                 }
             }
         }
@@ -195,6 +274,14 @@ impl TargetState {
         self.tripped = false;
         self.open_until = 0;
         self.probe_until = 0;
+        self.last_request = 0;
+        self.principals.clear();
+        self.scope.clear();
+    }
+
+    /// Open for only some principals (fewer than `min_principals`).
+    pub fn scoped(&self) -> bool {
+        self.tripped && !self.scope.is_empty()
     }
 }
 

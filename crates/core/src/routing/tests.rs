@@ -24,6 +24,7 @@ models:
 
 fn input(model: &str, seed: u64) -> PlanInput<'_> {
     PlanInput {
+        principal: "",
         model,
         pinned: None,
         now: T0,

@@ -206,7 +206,7 @@ function attempts(counters) {
 function circuits(list) {
   $('circuits').replaceChildren(
     ...list.map((c) =>
-      el('tr', {}, el('td', { text: c.model }), el('td', { text: c.target }), el('td', {}, el('span', { class: `badge ${c.state}`, text: c.state.replace('_', '-') })))),
+      el('tr', {}, el('td', { text: c.model }), el('td', { text: c.target }), el('td', {}, el('span', { class: `badge ${c.state}`, text: c.state.replace(/_/g, '-') })))),
   );
   if (!list.length) $('circuits').append(empty(3, 'No targets'));
 }

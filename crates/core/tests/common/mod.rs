@@ -66,6 +66,10 @@ impl Host for FakeHost {
             .borrow_mut()
             .pop()
             .ok_or_else(|| HostError::Transport("no canned answer".into()))?;
+        // Status 0: the upstream sends no headers in time.
+        if c.status == 0 {
+            return Err(HostError::Timeout("no response headers in time".into()));
+        }
         let chunks: Vec<Result<Bytes, HostError>> = c.chunks.into_iter().map(Ok).collect();
         Ok(UpstreamResponse {
             status: c.status,
