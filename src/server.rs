@@ -49,6 +49,12 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     for _ in 1..threads {
         listeners.push(bind(local).map_err(|e| format!("cannot listen on {local}: {e}"))?);
     }
+    let mut config = config;
+    let mut seal = [0u8; 32];
+    getrandom::fill(&mut seal).map_err(|e| format!("no randomness from the OS: {e}"))?;
+    if let Some(warning) = config.seed_seal(seal) {
+        eprintln!("latticelm: warning: {warning}");
+    }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
     let server = gateway.config().server.clone();

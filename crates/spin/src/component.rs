@@ -47,6 +47,7 @@ async fn gateway() -> Result<Gateway, ApiError> {
         Some(t) => latticelm_core::config::referenced_vars(t),
         None => vec!["OPENAI_API_KEY".to_owned(), "LATTICELM_PUBLIC".to_owned()],
     };
+    let names = names.into_iter().chain(["LATTICELM_SEAL_KEY".to_owned()]);
     for name in names {
         if let Some(v) = lookup(&name).await {
             vars.insert(name, v);
@@ -68,6 +69,15 @@ async fn gateway() -> Result<Gateway, ApiError> {
         })?,
         None => Config::embedded_default(&env),
     };
+    let mut config = config;
+    let mut seal = [0u8; 32];
+    let _ = getrandom::fill(&mut seal);
+    // A Spin instance serves one request: without server.seal_key, sealed
+    // state of a keyless provider does not outlive it (the warning is for
+    // the operator's logs).
+    if let Some(warning) = config.seed_seal(seal) {
+        eprintln!("latticelm: {warning}");
+    }
     Ok(Gateway::new(config))
 }
 

@@ -43,6 +43,12 @@ pub fn gateway(env: &Env) -> Result<Gateway, ApiError> {
         Some(text) => Config::from_yaml(&text, &vars).map_err(|e| config_error(&e))?,
         None => Config::embedded_default(&vars),
     };
+    let mut config = config;
+    let mut seal = [0u8; 32];
+    let _ = getrandom::fill(&mut seal);
+    if let Some(warning) = config.seed_seal(seal) {
+        worker::console_warn!("latticelm: {warning}");
+    }
     let gateway = Gateway::new(config);
     GATEWAY.with(|g| *g.borrow_mut() = Some(gateway.clone()));
     Ok(gateway)

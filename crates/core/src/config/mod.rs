@@ -221,12 +221,8 @@ pub struct ConversationsConfig {
     /// Most responses in one chain of `previous_response_id`.
     #[serde(default = "default_max_depth")]
     pub max_depth: usize,
-    /// The secret that seals provider reasoning state (Anthropic thinking
-    /// blocks, Gemini thought signatures) into `encrypted_content` for
-    /// stateless (`store: false`) clients. Set it to one value on every
-    /// instance so that blobs move between instances and between providers
-    /// of one protocol; unset (or empty), each provider seals with a key
-    /// derived from its own credential.
+    /// The former name of `server.seal_key`, still honoured when that is
+    /// unset.
     #[serde(default)]
     pub reasoning_key: Option<String>,
 }
@@ -297,7 +293,42 @@ impl Config {
             )
         })?;
         config.validate()?;
+        // The seal key may come as a secret of its own (a Worker secret, a
+        // Spin variable, an environment variable) rather than in the YAML.
+        if config.server.seal_key.as_deref().is_none_or(str::is_empty) {
+            config.server.seal_key = env("LATTICELM_SEAL_KEY").filter(|k| !k.is_empty());
+        }
         Ok(config)
+    }
+
+    /// Gives the configuration this process's random bytes, the seal key
+    /// of last resort (see `providers::seal`). Hosts call it once at start;
+    /// returns a warning to print when sealed state will not outlive the
+    /// process (no `server.seal_key`, and a provider without a credential).
+    pub fn seed_seal(&mut self, random: [u8; 32]) -> Option<String> {
+        self.server.process_seal = server::ProcessSeal(random);
+        let configured = self
+            .server
+            .seal_key
+            .as_deref()
+            .is_some_and(|k| !k.is_empty())
+            || self
+                .conversations
+                .reasoning_key
+                .as_deref()
+                .is_some_and(|k| !k.is_empty());
+        let keyless: Vec<&str> = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.kind != ProviderKind::Mock && p.key().is_none_or(str::is_empty))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        (!configured && !keyless.is_empty()).then(|| {
+            format!(
+                "no server.seal_key (LATTICELM_SEAL_KEY): state sealed for {} is sealed with a random key of this process, so it will not open after a restart or on another instance; set server.seal_key to one secret on every instance",
+                keyless.join(", ")
+            )
+        })
     }
 
     /// The embedded default: the offline `mock` provider, plus OpenAI when

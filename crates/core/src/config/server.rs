@@ -92,11 +92,44 @@ pub struct ServerConfig {
     /// public; the API calls it makes carry the caller's key.
     #[serde(default = "yes", deserialize_with = "flag")]
     pub ui: bool,
+    /// The secret that seals and encrypts what the gateway hands clients
+    /// to send back (reasoning state, compaction summaries). Set one value
+    /// on every instance (also `LATTICELM_SEAL_KEY`); unset, a provider's
+    /// state is sealed with a key derived from its credential, and without
+    /// one with a random key of the process (a warning says so at start).
+    #[serde(default)]
+    pub seal_key: Option<String>,
+    /// The process's random seal key of last resort ([`ProcessSeal`]),
+    /// given by the host at start (`Config::seed_seal`).
+    #[serde(skip)]
+    pub process_seal: ProcessSeal,
+    /// Browser origins allowed to open the WebSocket besides the gateway's
+    /// own (`https://app.example.com`); any other `Origin` gets 403.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Native: a WebSocket with no frame from the client for this long,
+    /// and no turn in progress, is closed.
+    #[serde(default = "default_ws_idle", deserialize_with = "duration::de")]
+    pub websocket_idle_timeout: Duration,
     /// TESTS ONLY: a request header whose value is taken as the caller's
     /// identity, until authentication exists. Never set it in production:
     /// any client could claim any identity.
     #[serde(default)]
     pub insecure_test_principal_header: Option<String>,
+}
+
+/// Random bytes a host draws at start; shown redacted.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessSeal(pub [u8; 32]);
+
+impl std::fmt::Debug for ProcessSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessSeal(..)")
+    }
+}
+
+fn default_ws_idle() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn default_address() -> String {
@@ -191,6 +224,10 @@ impl Default for ServerConfig {
             log_format: None,
             metrics_address: None,
             ui: true,
+            seal_key: None,
+            process_seal: ProcessSeal::default(),
+            allowed_origins: Vec::new(),
+            websocket_idle_timeout: default_ws_idle(),
             insecure_test_principal_header: None,
         }
     }

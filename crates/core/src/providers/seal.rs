@@ -8,35 +8,46 @@
 //! signature. The builder seals it before any item leaves the gateway:
 //!
 //! ```text
-//! lattice1.<base64url(raw)>.<base64url(HMAC-SHA-256(key, "lattice1." + base64url(raw))[..16])>
+//! lattice2.<base64url(nonce ‖ XChaCha20-Poly1305(key, nonce, raw))>
 //! ```
 //!
-//! Sent back, a blob is opened before the upstream request is built
-//! ([`open_input`]). One that verifies becomes its raw form again, and each
-//! provider's request builder keeps only its own slug; one that does not
-//! verify, or a raw form that a client wrote itself, is dropped with its
-//! item. So the blob is opaque to clients, tamper-evident, and never
-//! hands one provider's data to another.
+//! The nonce is HMAC-SHA-256 of the raw form under a second key (a
+//! synthetic IV: no randomness needed, and the same state always seals
+//! the same way). So the blob is encrypted (clients cannot read it),
+//! authenticated (tampered or forged blobs do not open), and never hands
+//! one provider's data to another.
 //!
-//! The key is derived from `conversations.reasoning_key` when it is set
-//! (blobs then move between instances that share it and between providers
-//! of one protocol). Unset, each provider seals with a key derived from its
-//! own credential, or, without one (a local server), from its name and
-//! endpoint.
+//! Sent back, a blob is opened before the upstream request is built
+//! ([`open_input`]). One that opens becomes its raw form again, and each
+//! provider's request builder keeps only its own slug; one that does not
+//! (another key's, tampered, or a `lattice1.` blob from before the
+//! encryption), or a raw form that a client wrote itself, is dropped with
+//! its item.
+//!
+//! The key: `server.seal_key` (or the older `conversations.reasoning_key`)
+//! when set, so that blobs move between instances and between providers of
+//! one protocol. Unset, each provider seals with a key derived from its own
+//! credential; a provider without one (a local server) with the random key
+//! the host drew for this process (`Config::seed_seal`), never with one
+//! derived from public names alone.
 
 use std::borrow::Cow;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, ProviderConfig};
 use crate::routing::Route;
 use crate::types::{CreateResponseBody, Input, Item};
 
-const PREFIX: &str = "lattice1.";
-const TAG_BYTES: usize = 16;
+const PREFIX: &str = "lattice2.";
+/// Blobs of the earlier, signed-only format: recognised, never opened.
+const OLD_PREFIX: &str = "lattice1.";
+const NONCE_BYTES: usize = 24;
 /// The raw form of a gateway-made compaction summary.
 pub const COMPACTION: &str = "compaction:";
 /// The slugs of raw state: only the gateway may write these.
@@ -56,17 +67,28 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+/// The configured secret, if any.
+fn configured_secret(config: &Config) -> Option<&str> {
+    config
+        .server
+        .seal_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .or(config.conversations.reasoning_key.as_deref())
+        .filter(|k| !k.is_empty())
+}
+
+/// A provider's credential, if it has one.
+fn credential(p: &ProviderConfig) -> Option<&str> {
+    p.key().filter(|k| !k.is_empty())
+}
+
 impl Sealer {
     /// The sealer for blobs that `route`'s provider issues or receives.
     pub fn for_route(config: &Config, route: &Route<'_>) -> Sealer {
         let mut h = Sha256::new();
-        h.update(b"latticelm reasoning seal v1\0");
-        match config
-            .conversations
-            .reasoning_key
-            .as_deref()
-            .filter(|k| !k.is_empty())
-        {
+        h.update(b"latticelm reasoning seal v2\0");
+        match configured_secret(config) {
             Some(secret) => {
                 h.update(b"key\0");
                 h.update(secret.as_bytes());
@@ -77,34 +99,9 @@ impl Sealer {
                 h.update(b"\0");
                 h.update(route.provider.base_url().as_bytes());
                 h.update(b"\0");
-                h.update(route.provider.key().unwrap_or_default().as_bytes());
-            }
-        }
-        Sealer {
-            key: h.finalize().into(),
-        }
-    }
-
-    /// The sealer for state that any provider may receive (compaction
-    /// summaries): `conversations.reasoning_key`, or, unset, a key derived
-    /// from every configured provider's name, endpoint and credential (the
-    /// same on every instance that shares the configuration).
-    pub fn gateway(config: &Config) -> Sealer {
-        let mut h = Sha256::new();
-        h.update(b"latticelm gateway seal v1\0");
-        match config
-            .conversations
-            .reasoning_key
-            .as_deref()
-            .filter(|k| !k.is_empty())
-        {
-            Some(secret) => h.update(secret.as_bytes()),
-            None => {
-                for (name, p) in &config.providers {
-                    for part in [name.as_str(), p.base_url(), p.key().unwrap_or_default()] {
-                        h.update(part.as_bytes());
-                        h.update(b"\0");
-                    }
+                match credential(route.provider) {
+                    Some(k) => h.update(k.as_bytes()),
+                    None => h.update(config.server.process_seal.0),
                 }
             }
         }
@@ -113,12 +110,46 @@ impl Sealer {
         }
     }
 
-    fn mac(&self, signed: &str) -> Hmac<Sha256> {
-        // HMAC takes keys of any length: this cannot fail.
+    /// The sealer for state that any provider may receive (compaction
+    /// summaries): the configured secret, or, unset, a key derived from
+    /// every configured provider's credential (the same on every instance
+    /// that shares the configuration), with the process's random key when
+    /// no provider has one.
+    pub fn gateway(config: &Config) -> Sealer {
+        let mut h = Sha256::new();
+        h.update(b"latticelm gateway seal v2\0");
+        match configured_secret(config) {
+            Some(secret) => h.update(secret.as_bytes()),
+            None => {
+                let mut any = false;
+                for (name, p) in &config.providers {
+                    let key = credential(p).unwrap_or_default();
+                    any |= !key.is_empty();
+                    for part in [name.as_str(), p.base_url(), key] {
+                        h.update(part.as_bytes());
+                        h.update(b"\0");
+                    }
+                }
+                if !any {
+                    h.update(config.server.process_seal.0);
+                }
+            }
+        }
+        Sealer {
+            key: h.finalize().into(),
+        }
+    }
+
+    /// A key for one purpose, derived from the sealer's.
+    fn subkey(&self, purpose: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(signed.as_bytes());
-        mac
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.subkey(b"encrypt").into())
     }
 
     /// Seals a raw form; anything else is returned as it is.
@@ -126,21 +157,33 @@ impl Sealer {
         if !is_raw(raw) {
             return raw.to_owned();
         }
-        let signed = format!("{PREFIX}{}", B64.encode(raw));
-        let tag = self.mac(&signed).finalize().into_bytes();
-        format!("{signed}.{}", B64.encode(&tag[..TAG_BYTES]))
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.subkey(b"nonce"))
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(raw.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut nonce = XNonce::default();
+        nonce.copy_from_slice(&digest[..NONCE_BYTES]);
+        // Encryption fails only past 256 GiB of plaintext.
+        let Ok(sealed) = self.cipher().encrypt(&nonce, raw.as_bytes()) else {
+            return String::new();
+        };
+        let mut blob = Vec::with_capacity(NONCE_BYTES + sealed.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", B64.encode(blob))
     }
 
-    /// The raw form inside a sealed blob, if it verifies.
+    /// The raw form inside a sealed blob, if it opens with this key.
     pub fn open(&self, blob: &str) -> Option<String> {
-        let (signed, tag) = blob.rsplit_once('.')?;
-        let payload = signed.strip_prefix(PREFIX)?;
-        let tag = B64.decode(tag).ok()?;
-        // Constant time: a mismatch must not say how much matched.
-        if tag.len() != TAG_BYTES || self.mac(signed).verify_truncated_left(&tag).is_err() {
+        let bytes = B64.decode(blob.strip_prefix(PREFIX)?).ok()?;
+        if bytes.len() < NONCE_BYTES {
             return None;
         }
-        let raw = String::from_utf8(B64.decode(payload).ok()?).ok()?;
+        let (head, sealed) = bytes.split_at(NONCE_BYTES);
+        let mut nonce = XNonce::default();
+        nonce.copy_from_slice(head);
+        let raw = self.cipher().decrypt(&nonce, sealed).ok()?;
+        let raw = String::from_utf8(raw).ok()?;
         is_raw(&raw).then_some(raw)
     }
 }
@@ -150,9 +193,9 @@ pub fn is_raw(s: &str) -> bool {
     RAW_SLUGS.iter().any(|slug| s.starts_with(slug))
 }
 
-/// Whether `s` is a sealed blob.
+/// Whether `s` is a sealed blob (of this format or the earlier one).
 pub fn is_sealed(s: &str) -> bool {
-    s.starts_with(PREFIX)
+    s.starts_with(PREFIX) || s.starts_with(OLD_PREFIX)
 }
 
 /// The request with every sealed blob in its input opened for this
