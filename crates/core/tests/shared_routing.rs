@@ -214,3 +214,67 @@ fn the_dashboard_shows_only_what_the_key_may_use() {
     let wide = get("key-wide");
     assert!(wide.contains("secret-upstream-id"), "{wide}");
 }
+
+fn compact_req(model: &str) -> HttpRequest {
+    HttpRequest {
+        path: "/v1/responses/compact".into(),
+        ..post(&json!({"model": model, "input": [{"role": "user", "content": "hi"}]}))
+    }
+}
+
+#[test]
+fn compaction_goes_through_the_attempt_loop() {
+    let g = gw("routing: { retries: 2, backoff: 1ms, max_backoff: 2ms }");
+    // An upstream 401 is the gateway's 502, without the provider's text.
+    let host = FakeHost::default();
+    let leak = r#"{"error":{"message":"Incorrect API key provided: sk-proj-****abcd. Organization org-SECRET123.","type":"invalid_request_error","code":"invalid_api_key"}}"#;
+    queue(&host, vec![canned(401, &[], leak)]);
+    let (status, out, headers) = run_full(&g, &host, compact_req("test-model"));
+    let text = String::from_utf8_lossy(&out.concat()).into_owned();
+    assert_eq!(status, 502, "{text}");
+    assert!(text.contains("upstream_auth_error"), "{text}");
+    assert!(
+        !text.contains("org-SECRET123") && !text.contains("sk-proj"),
+        "{text}"
+    );
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "x-latticelm-attempts" && v == "1"));
+    // A stalled upstream times out, and is not tried again.
+    let host = FakeHost::default();
+    queue(&host, vec![canned(0, &[], ""), canned(0, &[], "")]);
+    let (status, _) = run(&g, &host, compact_req("test-model"));
+    assert_eq!(status, 504);
+    assert_eq!(host.sent.borrow().len(), 1);
+    // A 503 is retried; the answer is passed on as it came.
+    let host = FakeHost::default();
+    let done = r#"{"id":"resp_c","object":"response.compaction","created_at":1,"output":[{"type":"compaction","id":"cmp_1","encrypted_content":"gAAAA"}],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}"#;
+    queue(&host, vec![canned(503, &[], "{}"), canned(200, &[], done)]);
+    let (status, out, headers) = run_full(&g, &host, compact_req("test-model"));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&out.concat()).unwrap();
+    assert_eq!(v["output"][0]["encrypted_content"], "gAAAA");
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "x-latticelm-attempts" && v == "2"));
+    let sent = host.sent.borrow();
+    assert!(
+        sent[1].url.ends_with("/responses/compact"),
+        "{}",
+        sent[1].url
+    );
+    // The breaker counts it: failures from two principals open it.
+    drop(sent);
+    let g = gw("routing: { retries: 0 }");
+    let host = FakeHost::default();
+    for p in ["a", "a", "a", "b", "c"] {
+        queue(&host, vec![canned(503, &[], "{}")]);
+        let mut req = compact_req("test-model");
+        req.headers.push(("x-test-principal".into(), p.into()));
+        run(&g, &host, req);
+    }
+    let before = host.sent.borrow().len();
+    let (status, _) = run(&g, &host, compact_req("test-model"));
+    assert_eq!(status, 503);
+    assert_eq!(host.sent.borrow().len(), before);
+}

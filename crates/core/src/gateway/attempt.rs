@@ -44,6 +44,9 @@ pub(crate) struct Job<'a> {
     /// The client's own request, when it came by another front door: sent
     /// as written to targets of its protocol.
     pub verbatim: Option<&'a providers::verbatim::Verbatim>,
+    /// `POST /v1/responses/compact` on the upstream's own endpoint: only
+    /// Responses targets take it, and their answer is passed on as it is.
+    pub compact: bool,
 }
 
 /// The attempt that produced output.
@@ -80,6 +83,8 @@ pub(crate) enum ServedBody {
     Whole(Box<ResponseBuilder>),
     /// Streaming: the first output is in the builder, the rest upstream.
     Stream(Box<Live>),
+    /// An upstream's own compaction, as it answered.
+    Compacted(Bytes),
 }
 
 /// Why the loop gave up: the error for the client, the attempts made and
@@ -91,11 +96,11 @@ pub(crate) struct GaveUp {
 }
 
 /// One failed attempt.
-struct AttemptError {
-    error: ApiError,
+pub(super) struct AttemptError {
+    pub error: ApiError,
     /// `None`: the request cannot be built for this target.
-    failure: Option<Failure>,
-    retry_after: Option<Duration>,
+    pub failure: Option<Failure>,
+    pub retry_after: Option<Duration>,
 }
 
 /// Runs the attempt loop over `candidates`.
@@ -399,6 +404,11 @@ async fn attempt<H: Host>(
         }
         None => None,
     };
+    if job.compact {
+        return super::compact_attempt::send(config, host, job, c, body, header_timeout)
+            .await
+            .map(|b| (ServedBody::Compacted(b), dropped));
+    }
     let mut request = match verbatim.as_deref() {
         Some(v) => providers::envelope(
             route,
@@ -520,7 +530,7 @@ async fn attempt<H: Host>(
     }
 }
 
-fn failed(error: ApiError, failure: Failure) -> AttemptError {
+pub(super) fn failed(error: ApiError, failure: Failure) -> AttemptError {
     AttemptError {
         error,
         failure: Some(failure),
@@ -548,7 +558,7 @@ fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
 }
 
 /// An upstream error status, its body read into the envelope.
-async fn status_error<H: Host>(
+pub(super) async fn status_error<H: Host>(
     host: &H,
     protocol: Protocol,
     provider: &str,
@@ -575,7 +585,7 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 /// A whole upstream body, each chunk within the idle timeout and all of
 /// it before the deadline.
-async fn read_all<H: Host>(
+pub(super) async fn read_all<H: Host>(
     host: &H,
     mut body: ByteStream,
     idle: Duration,

@@ -16,11 +16,13 @@ use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::observe::Recorder;
-use crate::providers::{self, seal, Protocol};
+use crate::providers::{seal, Protocol};
 use crate::routing;
 use crate::types::{CreateResponseBody, Item};
 
-use super::{clock::unix_secs, parse::parse, Gateway};
+use super::clock::{now_ms, unix_secs};
+use super::{attempt, error_response, parse::parse, routing_store, served_headers, Gateway};
+use crate::routing::PlanInput;
 
 /// What the gateway asks a model for when it compacts.
 pub const PROMPT: &str = "Compact the conversation above so that it can continue in a smaller context. Write a concise but complete summary of it for yourself: the user's goals and instructions, decisions made, facts learned, tool calls and the results that still matter, files, names and identifiers mentioned, and what remains to be done. It will replace the conversation, so leave out nothing that is needed to continue, and add nothing that was not said.";
@@ -49,65 +51,90 @@ impl Gateway {
         let native = Protocol::of(route.provider) == Protocol::Responses
             && route.provider.kind != crate::config::ProviderKind::Mock;
         if native {
-            return self.compact_upstream(host, &route, &body).await;
+            return self
+                .compact_upstream(host, principal, rec, &model, &body)
+                .await;
         }
         self.compact_here(host, req, principal, rec, &model, body)
             .await
     }
 
-    /// The upstream's own `/responses/compact`, answered as it came.
+    /// The upstream's own `/responses/compact`, through the same plan
+    /// and attempt loop as every other call (routing, breakers, retries,
+    /// timeouts, the error envelope, the record); its answer passed on.
     async fn compact_upstream<H: Host>(
         &self,
         host: &H,
-        route: &routing::Route<'_>,
+        principal: &Principal,
+        rec: &Recorder,
+        model: &str,
         body: &CreateResponseBody,
     ) -> Result<HttpResponse, ApiError> {
-        let timeout = self.config.server.upstream_timeout;
-        let mut up = providers::build_request(route, body, false, timeout)?;
-        let (path, query) = up.url.split_once('?').unwrap_or((up.url.as_str(), ""));
-        up.url = if query.is_empty() {
-            format!("{path}/compact")
-        } else {
-            format!("{path}/compact?{query}")
-        };
-        let mut out = serde_json::Map::new();
-        out.insert("model".into(), json!(route.upstream_model));
-        out.insert(
-            "input".into(),
-            serde_json::to_value(&body.input).unwrap_or_default(),
-        );
-        if let Some(i) = &body.instructions {
-            out.insert("instructions".into(), json!(i));
-        }
-        if let Some(k) = &body.prompt_cache_key {
-            out.insert("prompt_cache_key".into(), json!(k));
-        }
-        up.body = Bytes::from(serde_json::to_vec(&out).unwrap_or_default());
-        let provider = route.provider_name.to_owned();
-        let resp = host.send(up).await.map_err(|e| {
-            ApiError::from(crate::error::UpstreamError::Transport {
-                provider: provider.clone(),
-                message: e.to_string(),
-            })
-        })?;
-        let status = resp.status;
-        let mut bytes = Vec::new();
-        let mut stream = resp.body;
-        use futures::StreamExt;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::from(crate::error::UpstreamError::Transport {
-                    provider: provider.clone(),
-                    message: e.to_string(),
-                })
-            })?;
-            if bytes.len() + chunk.len() > self.config.server.max_upstream_stream_bytes {
-                return Err(ApiError::internal("the upstream's compaction is too large"));
+        let now = now_ms(host);
+        let mut seed = [0u8; 32];
+        host.random(&mut seed);
+        let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
+        routing_store::load(host).await;
+        let size = serde_json::to_vec(&body.input).map_or(0, |b| b.len() as u64);
+        let planned = host.with_routing(|state| {
+            routing::plan(
+                &self.config,
+                state,
+                PlanInput {
+                    model,
+                    pinned: body.provider.as_deref(),
+                    principal: &principal.id,
+                    now,
+                    input_tokens: size / 4,
+                    output_tokens: size / 8,
+                    seed: word(0),
+                    explore: self.config.routing.explore,
+                },
+            )
+        });
+        let candidates = match planned {
+            Ok(c) => c,
+            Err(e) => {
+                let mut resp = error_response(&e.into());
+                served_headers(&mut resp, None, 0);
+                return Ok(resp);
             }
-            bytes.extend_from_slice(&chunk);
-        }
-        let mut resp = HttpResponse::json(status, Bytes::from(bytes));
-        resp.headers.push(("x-latticelm-provider".into(), provider));
+        };
+        let id = format!("resp_{}", crate::observe::trace::hex(&seed[8..24]));
+        let skeleton = crate::validate::skeleton(body, id, model, now / 1000);
+        let job = attempt::Job {
+            body,
+            stream: false,
+            skeleton: &skeleton,
+            id_seed: word(24),
+            seed: word(16),
+            deadline: now.saturating_add(routing::millis(self.config.routing.deadline)),
+            caller_passthrough: &principal.passthrough,
+            principal: &principal.id,
+            rec,
+            verbatim: None,
+            compact: true,
+        };
+        let served = attempt::run(&self.config, host, &job, &candidates).await;
+        routing_store::save(host).await;
+        let resp = match served {
+            Ok(attempt::Served {
+                body: attempt::ServedBody::Compacted(bytes),
+                target,
+                attempts,
+                ..
+            }) => {
+                let mut resp = HttpResponse::json(200, bytes);
+                served_headers(&mut resp, Some(&target), attempts);
+                resp
+            }
+            Ok(_) => return Err(ApiError::internal("compaction answered as a response")),
+            Err(gave_up) => {
+                let mut resp = error_response(&gave_up.error);
+                served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
+                resp
+            }
+        };
         Ok(resp)
     }
 

@@ -5,6 +5,7 @@ mod attempt;
 mod chat;
 mod clock;
 mod compact;
+mod compact_attempt;
 mod dashboard;
 mod export;
 mod ingress;
@@ -279,6 +280,7 @@ impl Gateway {
             principal: &principal.id,
             rec,
             verbatim: verbatim.as_ref(),
+            compact: false,
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
@@ -306,6 +308,7 @@ impl Gateway {
                 }
                 resp
             }
+            ServedBody::Compacted(b) => HttpResponse::json(200, b),
             ServedBody::Stream(live) => {
                 let job = stream::StreamJob {
                     host: host.clone(),
