@@ -233,3 +233,102 @@ fn one_response_at_a_time() {
         assert!(third.last().unwrap().contains("response.completed"));
     });
 }
+
+fn open_with(extra: &str, path: &str, headers: &[(&str, &str)]) -> Result<WsSession, u16> {
+    let yaml = format!(
+        "providers:\n  m: {{ type: mock }}\nmodels:\n  - {{ name: mock, provider: m }}\n{extra}"
+    );
+    let gw = Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap());
+    let upgrade = HttpRequest {
+        method: "GET".into(),
+        path: path.into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    };
+    futures::executor::block_on(gw.ws_open(&FakeHost::default(), &upgrade)).map_err(|r| r.status)
+}
+
+#[test]
+fn a_browser_upgrade_needs_an_allowed_origin() {
+    let host = [("host", "127.0.0.1:8080")];
+    // No Origin: not a browser.
+    assert!(open_with("", "/v1/responses", &host).is_ok());
+    // Same origin.
+    assert!(open_with(
+        "",
+        "/v1/responses",
+        &[host[0], ("origin", "http://127.0.0.1:8080")]
+    )
+    .is_ok());
+    // Another site, with auth off: refused all the same.
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1:9999",
+        "file://",
+    ] {
+        let got = open_with("", "/v1/responses", &[host[0], ("origin", origin)]);
+        assert_eq!(got.err(), Some(403), "{origin}");
+    }
+    // Listed.
+    let listed = "server: { allowed_origins: [\"https://app.example.com\"] }\n";
+    assert!(open_with(
+        listed,
+        "/v1/responses",
+        &[host[0], ("origin", "https://app.example.com")]
+    )
+    .is_ok());
+    assert_eq!(
+        open_with(
+            listed,
+            "/v1/responses",
+            &[host[0], ("origin", "https://evil.example")]
+        )
+        .err(),
+        Some(403)
+    );
+    // Only on /v1/responses.
+    for path in ["/", "/v1/chat/completions", "/anything", "/v1/responses/x"] {
+        assert_eq!(open_with("", path, &host).err(), Some(404), "{path}");
+    }
+}
+
+#[test]
+fn a_frame_past_the_caps_is_refused_before_parsing() {
+    let yaml = "server: { max_request_bytes: 2048, limits: { max_json_values: 100 } }\nproviders:\n  m: { type: mock }\nmodels:\n  - { name: mock, provider: m }\n";
+    let gw = Gateway::new(Config::from_yaml(yaml, &|_| None).unwrap());
+    let host = FakeHost::default();
+    let upgrade = HttpRequest {
+        method: "GET".into(),
+        path: "/v1/responses".into(),
+        ..Default::default()
+    };
+    let s = futures::executor::block_on(gw.ws_open(&host, &upgrade))
+        .ok()
+        .unwrap();
+    let (frames, _) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "x".repeat(3000)})),
+    );
+    assert_eq!(code(&frames), "request_too_large");
+    let (frames, _) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "x", "metadata": {"z": vec![0; 200]}})),
+    );
+    assert_eq!(code(&frames), "limit_exceeded");
+    // The connection still takes turns.
+    let (frames, _) = send(
+        &gw,
+        &host,
+        &s,
+        create(json!({"model": "mock", "input": "hi"})),
+    );
+    assert_eq!(frames.last().unwrap()["type"], "response.completed");
+}

@@ -25,7 +25,7 @@ use futures::stream::{self, LocalBoxStream, StreamExt};
 use serde_json::{json, Value};
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, RequestError};
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::validate;
@@ -85,6 +85,24 @@ impl WsSession {
         )
     }
 
+    /// The frame for a message past `server.max_request_bytes`, sent
+    /// before the connection closes (1009).
+    pub fn too_large_frame(max: usize) -> String {
+        frame_of(&error_response(&RequestError::TooLarge(max).into()))
+    }
+
+    /// The frame for a connection closed after `server.websocket_idle_timeout`
+    /// without a frame from the client.
+    pub fn idle_frame() -> String {
+        error_frame(
+            408,
+            "invalid_request_error",
+            "websocket_idle_timeout",
+            None,
+            "this WebSocket connection was idle too long (server.websocket_idle_timeout); open a new one",
+        )
+    }
+
     /// The frame that ends a connection at its time limit.
     pub fn limit_frame() -> String {
         error_frame(
@@ -141,7 +159,15 @@ impl Gateway {
         req: &HttpRequest,
     ) -> Result<WsSession, HttpResponse> {
         let checked = async {
+            if req.path.trim_end_matches('/') != "/v1/responses" {
+                return Err(RequestError::NoRoute {
+                    method: "GET (WebSocket upgrade)".into(),
+                    path: req.path.clone(),
+                }
+                .into());
+            }
             self.check_host(req)?;
+            self.check_origin(req)?;
             self.authenticate(host, req).await
         };
         match checked.await {
@@ -153,6 +179,39 @@ impl Gateway {
             })))),
             Err(e) => Err(error_response(&e)),
         }
+    }
+
+    /// A browser's upgrade must come from the gateway's own origin or one
+    /// of `server.allowed_origins`, auth on or off: a WebSocket is not
+    /// subject to CORS, so without this any page a user visits could run
+    /// turns on a gateway the user can reach (cross-site WebSocket
+    /// hijacking). Clients that are not browsers send no `Origin`.
+    fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let Some(origin) = req.header("origin").map(str::trim) else {
+            return Ok(());
+        };
+        let origin = origin.trim_end_matches('/');
+        let allowed = &self.config.server.allowed_origins;
+        let listed = allowed
+            .iter()
+            .any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        // Same origin: the authority after the scheme is the Host header.
+        let authority = origin
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+            .map(|(_, rest)| rest);
+        let host = req.header("host").unwrap_or_default().trim();
+        let same = authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host));
+        if listed || same {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            403,
+            "permission_error",
+            Some("origin_not_allowed"),
+            None,
+            "WebSocket connections from this origin are not allowed (server.allowed_origins)",
+        ))
     }
 
     /// One text frame from the client: the frames that answer it.
@@ -185,6 +244,18 @@ impl Gateway {
                 None,
                 "a response is still in progress on this connection; send the next response.create after its terminal event",
             ));
+        }
+        // The caps of an HTTP body, before any JSON tree is built (a host
+        // should refuse a message past `max_request_bytes` as it arrives;
+        // this holds where it cannot).
+        let max = self.config.server.max_request_bytes;
+        if text.len() > max {
+            return one(frame_of(&error_response(
+                &RequestError::TooLarge(max).into(),
+            )));
+        }
+        if let Err(e) = crate::limits::scan(text.as_bytes(), &self.config.server.limits) {
+            return one(frame_of(&error_response(&e.into())));
         }
         session.0.borrow_mut().busy = true;
         let busy = Busy(session.clone());
