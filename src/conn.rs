@@ -1,7 +1,8 @@
 //! Per-connection limits of the native server: how long a client may take
 //! to send a request's headers, how long an idle keep-alive connection is
-//! kept, how many connections are open at once, and how many bytes of
-//! request bodies are held in memory at once.
+//! kept, how long a response may wait on a client that does not read, how
+//! many connections are open at once (WebSockets included), and how many
+//! bytes of request bodies are held in memory at once.
 
 use std::future::Future;
 use std::io;
@@ -80,18 +81,32 @@ impl Drop for ActiveGuard {
 
 /// A connection's I/O with the two deadlines between requests: the rest
 /// of a request's headers within `header`, once its first byte has come;
-/// the first byte of the next request within `idle`.
+/// the first byte of the next request within `idle`. And one while a
+/// response is being written: a client that takes nothing for `stall`
+/// loses the connection, which releases the upstream behind the response
+/// (its timers run only while the response is polled, and a response is
+/// not polled while the client does not read).
 pub struct TimedIo<T> {
     inner: T,
     clock: Arc<ConnClock>,
     header: Duration,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
+    stall: Duration,
+    /// Set while writes wait on the client: when they began to wait, and
+    /// the timer.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> TimedIo<T> {
     /// Wraps a connection.
-    pub fn new(inner: T, clock: Arc<ConnClock>, header: Duration, idle: Duration) -> Self {
+    pub fn new(
+        inner: T,
+        clock: Arc<ConnClock>,
+        header: Duration,
+        idle: Duration,
+        stall: Duration,
+    ) -> Self {
         let sleep = Box::pin(tokio::time::sleep(idle));
         TimedIo {
             inner,
@@ -99,6 +114,32 @@ impl<T> TimedIo<T> {
             header,
             idle,
             sleep,
+            stall,
+            stalled: None,
+        }
+    }
+
+    /// A write or flush came back: ready resets the stall, pending starts
+    /// it (or fails once it has run out).
+    fn watch<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let stall = self.stall;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took nothing for {stall:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -152,11 +193,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -170,6 +213,33 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
 pub struct Budget {
     used: Arc<AtomicUsize>,
     max: usize,
+}
+
+/// A connection's place under `server.max_connections`, shared by its
+/// HTTP task and, once upgraded, its WebSocket task: given back when both
+/// are done.
+#[derive(Debug)]
+pub struct Slot {
+    _share: Share,
+    open: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl Slot {
+    /// Holds `share`, counted in `open` (the connections a worker waits
+    /// for at shutdown) until dropped.
+    pub fn new(share: Share, open: std::rc::Rc<std::cell::Cell<usize>>) -> std::rc::Rc<Self> {
+        open.set(open.get() + 1);
+        std::rc::Rc::new(Slot {
+            _share: share,
+            open,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.set(self.open.get().saturating_sub(1));
+    }
 }
 
 /// A share of a [`Budget`], given back on drop.

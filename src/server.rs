@@ -18,7 +18,7 @@ use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpReques
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::body::{GuardedBody, NativeBody};
-use crate::conn::{Budget, ConnClock, Share, TimedIo};
+use crate::conn::{Budget, ConnClock, Share, Slot, TimedIo};
 use crate::host::NativeHost;
 use crate::store::StoreShared;
 
@@ -187,26 +187,31 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
             let (gateway, host, bodies) =
                 (shared.gateway.clone(), host.clone(), shared.bodies.clone());
             let mut shutdown = shared.shutdown.clone();
-            let open = open.clone();
-            open.set(open.get() + 1);
+            // Held by the connection's task and, once upgraded, by its
+            // WebSocket's: the connection counts until both are done.
+            let slot = Slot::new(slot, open.clone());
             let (header, idle) = (server.client_header_timeout, server.keepalive_timeout);
+            let stall = server.upstream_idle_timeout;
+            let ws_shutdown = shared.shutdown.clone();
             tokio::task::spawn_local(async move {
                 let clock = ConnClock::new();
-                let io = TokioIo::new(TimedIo::new(stream, clock.clone(), header, idle));
+                let io = TokioIo::new(TimedIo::new(stream, clock.clone(), header, idle, stall));
+                let conn_slot = slot.clone();
                 let service = service_fn(move |req| {
                     let guard = clock.begin();
                     let socket_guard = crate::ws::is_upgrade(&req).then(|| clock.begin());
                     let (gateway, host, bodies) = (gateway.clone(), host.clone(), bodies.clone());
+                    let (slot, shutdown) = (conn_slot.clone(), ws_shutdown.clone());
                     async move {
                         if let Some(socket_guard) = socket_guard {
-                            let resp = Box::pin(crate::ws::upgrade(
-                                &gateway,
-                                &host,
-                                req,
-                                socket_guard,
-                                guard,
-                            ))
-                            .await;
+                            let held = crate::ws::Held {
+                                socket: socket_guard,
+                                slot,
+                                shutdown,
+                            };
+                            let resp =
+                                Box::pin(crate::ws::upgrade(&gateway, &host, req, held, guard))
+                                    .await;
                             return Ok::<_, std::convert::Infallible>(resp);
                         }
                         // Boxed: hyper keeps room for the service's
@@ -232,7 +237,6 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
                     }
                 }
                 drop(slot);
-                open.set(open.get() - 1);
             });
         }
         // Stopped accepting: the connections finish (the main thread
@@ -255,7 +259,8 @@ async fn handle(
     let limit = server.max_request_bytes;
     // The share of the body memory budget lives as long as the body.
     let mut share = bodies.take(0);
-    let read = read_body(body, limit, bodies, &mut share);
+    let limits = &server.limits;
+    let read = read_body(body, limit, limits, bodies, &mut share);
     let body = match tokio::time::timeout(server.client_body_timeout, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return to_hyper(error_response(&e)),
@@ -291,13 +296,27 @@ async fn handle(
 }
 
 /// Reads a request body up to `limit`, taking its bytes from the body
-/// memory budget as they arrive.
+/// memory budget as they arrive, and scanning them against
+/// `server.limits` (a body past a cap is refused at the piece that passes
+/// it, not once whole). What parsing it will cost is taken from the budget
+/// too: a body of many small values parses to many times its size.
 async fn read_body(
     mut body: Incoming,
     limit: usize,
+    limits: &latticelm_core::limits::Limits,
     budget: &Budget,
     share: &mut Option<Share>,
 ) -> Result<bytes::Bytes, ApiError> {
+    let busy = || {
+        ApiError::new(
+            503,
+            "server_error",
+            Some("server_busy"),
+            None,
+            "the gateway is holding too many request bodies (server.max_body_memory); retry shortly",
+        )
+    };
+    let mut scanner = latticelm_core::limits::Scanner::default();
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -312,17 +331,18 @@ async fn read_body(
         if out.len() + data.len() > limit {
             return Err(RequestError::TooLarge(limit).into());
         }
+        scanner.push(&data, limits)?;
         let got = share.as_mut().is_some_and(|s| s.grow(budget, data.len()));
         if !got {
-            return Err(ApiError::new(
-                503,
-                "server_error",
-                Some("server_busy"),
-                None,
-                "the gateway is holding too many request bodies (server.max_body_memory); retry shortly",
-            ));
+            return Err(busy());
         }
         out.extend_from_slice(&data);
+    }
+    let parsed = scanner
+        .values()
+        .saturating_mul(latticelm_core::limits::PARSED_VALUE_BYTES);
+    if !share.as_mut().is_some_and(|s| s.grow(budget, parsed)) {
+        return Err(busy());
     }
     Ok(bytes::Bytes::from(out))
 }
