@@ -58,3 +58,17 @@ for token in [
     "eyJhbGciOjd9.e30.e30",
 ]:
     write("jwt", token.encode())
+
+# WebSocket messages: turns, a continuation on the connection, malformed
+# frames (frames of one input are separated by a NUL byte).
+create = lambda **kw: json.dumps(dict({"type": "response.create", "model": "mock"}, **kw))
+for frames in [
+    [create(input="hi", store=False)],
+    [create(input="hi", store=False), create(input="again", store=False, previous_response_id="resp_0505050505050505")],
+    [create(input=[{"role": "user", "content": "call get_weather"}],
+            tools=[{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}])],
+    [json.dumps({"type": "response.cancel"})],
+    ["not json"],
+    [create(input="x", background=True)],
+]:
+    write("ws_frame", "\0".join(frames).encode())

@@ -13,7 +13,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 cargo fuzz build -O >/dev/null
 total=0
-for t in sse_decoder request stream_translators config jwt; do
+for t in sse_decoder request stream_translators config jwt ws_frame; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$t"/* "$work"/
   log=$(mktemp)

@@ -77,8 +77,8 @@ component=$(./scripts/build-spin.sh)
 cargo build --quiet -p spin-harness
 echo "component: $(stat -c%s "$component") bytes raw, $(gzip -9c "$component" | wc -c) bytes gzip"
 
-step "fuzzing (cargo fuzz: each target from its seeds; 60 s each in CI, 10 s otherwise)"
-if [ "${CI:-}" = "true" ]; then fuzz_secs=${FUZZ_SECONDS:-60}; else fuzz_secs=${FUZZ_SECONDS:-10}; fi
+step "fuzzing (cargo fuzz: each target from its seeds; 50 s each in CI, 10 s otherwise)"
+if [ "${CI:-}" = "true" ]; then fuzz_secs=${FUZZ_SECONDS:-50}; else fuzz_secs=${FUZZ_SECONDS:-10}; fi
 FUZZ_SECONDS=$fuzz_secs ./scripts/fuzz.sh
 
 step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd, Spin under wasmtime)"

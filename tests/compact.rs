@@ -55,7 +55,7 @@ fn the_gateway_compacts_and_any_provider_continues() {
     assert!(item["encrypted_content"]
         .as_str()
         .unwrap()
-        .starts_with("lattice1."));
+        .starts_with("lattice2."));
     assert!(c["usage"]["input_tokens"].is_u64());
     let asked = gw.upstream_requests();
     assert_eq!(asked.len(), 1);

@@ -65,7 +65,7 @@ fn claude_thinking_comes_back_signed() {
         let reasoning: Vec<&Value> = out.iter().filter(|i| i["type"] == "reasoning").collect();
         assert_eq!(reasoning.len(), 1, "{out:?}");
         let blob = reasoning[0]["encrypted_content"].as_str().unwrap();
-        assert!(blob.starts_with("lattice1."), "sealed, not raw: {blob}");
+        assert!(blob.starts_with("lattice2."), "sealed, not raw: {blob}");
         assert!(!blob.contains("EqMockSig"), "opaque: {blob}");
         // The assistant turn opens with the thinking block, signature and
         // text as the mock issued them (it refuses anything else).
@@ -122,7 +122,7 @@ fn gemini_signatures_come_back_on_their_calls() {
             .find(|i| i["type"] == "reasoning")
             .and_then(|r| r["encrypted_content"].as_str())
             .expect("a signature item");
-        assert!(blob.starts_with("lattice1."), "{blob}");
+        assert!(blob.starts_with("lattice2."), "{blob}");
         let model_turn = &upstream["contents"][1];
         assert_eq!(model_turn["role"], "model", "{upstream}");
         assert_eq!(
@@ -163,7 +163,7 @@ fn a_tampered_or_foreign_blob_is_dropped_and_the_upstream_says_why() {
     // Tampered with, it is dropped too: Claude then refuses the tool loop
     // for want of its thinking, and the client sees Anthropic's reason.
     let blob = out[0]["encrypted_content"].as_str().unwrap().to_owned();
-    out[0]["encrypted_content"] = json!(blob.replacen("lattice1.Y", "lattice1.Z", 1));
+    out[0]["encrypted_content"] = json!(tamper(&blob));
     let mut input = vec![user];
     input.extend(out.iter().cloned());
     input.push(
@@ -181,4 +181,13 @@ fn a_tampered_or_foreign_blob_is_dropped_and_the_upstream_says_why() {
             .contains("must start with a thinking block"),
         "{resp}"
     );
+}
+
+/// A sealed blob with one character of its ciphertext changed.
+fn tamper(blob: &str) -> String {
+    let at = "lattice2.".len() + 10;
+    let flipped = if &blob[at..=at] == "A" { "B" } else { "A" };
+    let mut out = blob.to_owned();
+    out.replace_range(at..=at, flipped);
+    out
 }

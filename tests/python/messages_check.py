@@ -67,7 +67,7 @@ def main(base_url: str, model: str) -> None:
     if model.startswith("claude"):
         block = first.content[0]
         assert block.type == "thinking" and block.thinking == thought and thought, first
-        assert block.signature.startswith("lattice1."), block
+        assert block.signature.startswith("lattice2."), block
     use = [b for b in first.content if b.type == "tool_use"][0]
     msgs.append({"role": "assistant", "content": [b.model_dump() for b in first.content]})
     msgs.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]})

@@ -140,7 +140,7 @@ fn thinking_round_trips_under_the_seal() {
     assert_eq!(thinking["type"], "thinking");
     assert_eq!(thinking["thinking"], block["thinking"]);
     let sig = thinking["signature"].as_str().unwrap();
-    assert!(sig.starts_with("lattice1."), "{sig}");
+    assert!(sig.starts_with("lattice2."), "{sig}");
 
     let mut tampered = thinking.clone();
     tampered["signature"] = json!(format!("{}A", &sig[..sig.len() - 1]));

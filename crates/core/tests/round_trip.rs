@@ -35,19 +35,24 @@ fn replay_stream(kind: &str, fixture: &str, request: Value) -> Value {
     events.last().unwrap()["response"].clone()
 }
 
-/// What a sealed `encrypted_content` blob holds (read, not verified: the
-/// gateway does that).
+/// What a sealed `encrypted_content` blob holds, opened with the key of
+/// the test gateway's provider (as [`gateway`] configures it) of whichever
+/// kind sealed it.
 fn peek(blob: &Value) -> String {
-    use base64::Engine;
     let blob = blob.as_str().expect("a blob");
-    let payload = blob
-        .strip_prefix("lattice1.")
-        .and_then(|b| b.split('.').next())
-        .expect("sealed");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    String::from_utf8(raw).unwrap()
+    assert!(blob.starts_with("lattice2."), "sealed: {blob}");
+    for kind in ["anthropic", "google", "openai", "openai-chat"] {
+        let yaml = format!(
+            "providers:\n  up: {{ type: {kind}, endpoint: \"http://upstream.test\", api_key: sk-test }}\nmodels:\n  - {{ name: test-model, provider: up, provider_model_id: upstream-model }}\n"
+        );
+        let config = latticelm_core::config::Config::from_yaml(&yaml, &|_| None).unwrap();
+        let route = latticelm_core::routing::resolve(&config, "test-model", None).unwrap();
+        let sealer = latticelm_core::providers::seal::Sealer::for_route(&config, &route);
+        if let Some(raw) = sealer.open(blob) {
+            return raw;
+        }
+    }
+    panic!("no test provider's key opens {blob}")
 }
 
 /// The upstream body the gateway builds for a request.
@@ -208,7 +213,7 @@ fn reasoning_never_crosses_providers() {
     let sig_a = "EvQBCkYICxgCKkAxhD4";
     let sig_g = peek(&gemini).strip_prefix("google:").unwrap().to_owned();
     let mut tampered = claude.as_str().unwrap().to_owned();
-    let at = "lattice1.".len() + 30;
+    let at = "lattice2.".len() + 30;
     let flipped = if &tampered[at..=at] == "A" { "B" } else { "A" };
     tampered.replace_range(at..=at, flipped);
     let input = json!([
@@ -232,17 +237,17 @@ fn reasoning_never_crosses_providers() {
     assert_eq!(thinking.len(), 1, "only the one genuine block: {a}");
     let a = a.to_string();
     assert!(a.contains(sig_a), "{a}");
-    for other in [sig_g.as_str(), "gAAAA", "FORGED", "lattice1."] {
+    for other in [sig_g.as_str(), "gAAAA", "FORGED", "lattice2."] {
         assert!(!a.contains(other), "{other} in {a}");
     }
     let g = upstream_body("google", &req).to_string();
     assert!(g.contains(&sig_g), "{g}");
-    for other in [sig_a, "gAAAA", "FORGED", "lattice1."] {
+    for other in [sig_a, "gAAAA", "FORGED", "lattice2."] {
         assert!(!g.contains(other), "{other} in {g}");
     }
     let o = upstream_body("openai", &req).to_string();
     assert!(o.contains("gAAAA_openai"), "{o}");
-    for other in [sig_a, sig_g.as_str(), "FORGED", "lattice1."] {
+    for other in [sig_a, sig_g.as_str(), "FORGED", "lattice2."] {
         assert!(!o.contains(other), "{other} in {o}");
     }
 }

@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn renders_counts_and_histograms() {
-        let mut m = Metrics::default();
+        let mut m = Metrics::with_known(["m".to_owned(), "claude".to_owned()]);
         m.start();
         let r = Record {
             status: 200,

@@ -149,6 +149,7 @@ fn circuit_opens_half_opens_and_closes() {
     let breaker = BreakerConfig {
         failures: 3,
         cooldown: Duration::from_secs(30),
+        min_principals: 2,
     };
     let mut s = RoutingState::default();
     let fail = TargetOutcome::Failure {
