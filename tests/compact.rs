@@ -98,11 +98,10 @@ fn the_gateway_compacts_and_any_provider_continues() {
 
     // A tampered summary is dropped, not believed.
     let mut input = out.clone();
-    let blob =
-        input[2]["encrypted_content"]
-            .as_str()
-            .unwrap()
-            .replacen("lattice1.Y", "lattice1.Z", 1);
+    let mut blob = input[2]["encrypted_content"].as_str().unwrap().to_owned();
+    let at = "lattice2.".len() + 10;
+    let flipped = if &blob[at..=at] == "A" { "B" } else { "A" };
+    blob.replace_range(at..=at, flipped);
     input[2]["encrypted_content"] = json!(blob);
     input.push(json!({"role": "user", "content": "what is my name?"}));
     let (status, _) = gw.post(&json!({"model": "claude-test", "input": input, "store": false}));

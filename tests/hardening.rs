@@ -60,10 +60,6 @@ fn organisation_level_passthrough_is_off_unless_allowed() {
             "tools[0]",
         ),
         (
-            json!({"model": "gpt-4o-mini", "input": "x", "tools": [{"type": "mcp", "server_label": "x", "server_url": "https://mcp.example"}]}),
-            "tools[0]",
-        ),
-        (
             json!({"model": "gpt-4o-mini", "input": "x", "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}),
             "tools[0]",
         ),
@@ -76,6 +72,30 @@ fn organisation_level_passthrough_is_off_unless_allowed() {
         );
     }
     assert!(gw.upstream_requests().is_empty(), "nothing went upstream");
+    // Hosted tools that reach no stored resource are left out and named,
+    // as on every provider (Codex sends `web_search` by default).
+    for kind in ["mcp", "web_search", "image_generation"] {
+        let tools =
+            json!([{"type": kind, "server_label": "x", "server_url": "https://mcp.example"}]);
+        let r = client()
+            .post(format!("{}/v1/responses", gw.url))
+            .json(&json!({"model": "gpt-4o-mini", "input": "x", "tools": tools}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{kind}");
+        let dropped = r.headers()["x-latticelm-dropped-tools"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(dropped, kind);
+        let sent = gw.upstream_requests();
+        assert!(
+            sent.last().unwrap()["body"]
+                .get("tools")
+                .is_none_or(|t| t.as_array().is_some_and(|a| a.is_empty())),
+            "{kind}: {sent:?}"
+        );
+    }
     // A provider that allows them passes them on.
     let (s, e) = gw.post(
         &json!({"model": "az-responses", "input": "x", "conversation": "conv_123",
