@@ -438,28 +438,7 @@ async fn attempt<H: Host>(
     } else {
         within(host, header_timeout, host.send(request)).await
     };
-    let resp = match sent {
-        Some(Ok(r)) => r,
-        Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
-            let error = UpstreamError::Transport {
-                provider: provider.into(),
-                message,
-            };
-            return Err(failed(error.into(), Failure::Connect));
-        }
-        // The host's own timer, or the core's: the same failure.
-        timed_out => {
-            let message = match timed_out {
-                Some(Err(HostError::Timeout(m))) => m,
-                _ => format!("no response headers within {header_timeout:?}"),
-            };
-            let error = UpstreamError::Timeout {
-                provider: provider.into(),
-                message,
-            };
-            return Err(failed(error.into(), Failure::Timeout));
-        }
-    };
+    let resp = answered(provider, sent, header_timeout)?;
     let idle = config.server.upstream_idle_timeout;
     if !(200..300).contains(&resp.status) {
         return Err(status_error(host, protocol, provider, resp, idle, job.deadline).await);
@@ -526,6 +505,36 @@ async fn attempt<H: Host>(
         }
         if let Err(fault) = live.pump(host, provider, idle, job.deadline).await {
             return Err(fault_error(provider, fault));
+        }
+    }
+}
+
+/// The upstream's answer, or why there was none before `header_timeout`
+/// (the host's own timer or the core's: the same failure).
+pub(super) fn answered(
+    provider: &str,
+    sent: Option<Result<UpstreamResponse, HostError>>,
+    header_timeout: Duration,
+) -> Result<UpstreamResponse, AttemptError> {
+    match sent {
+        Some(Ok(r)) => Ok(r),
+        Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
+            let error = UpstreamError::Transport {
+                provider: provider.into(),
+                message,
+            };
+            Err(failed(error.into(), Failure::Connect))
+        }
+        timed_out => {
+            let message = match timed_out {
+                Some(Err(HostError::Timeout(m))) => m,
+                _ => format!("no response headers within {header_timeout:?}"),
+            };
+            let error = UpstreamError::Timeout {
+                provider: provider.into(),
+                message,
+            };
+            Err(failed(error.into(), Failure::Timeout))
         }
     }
 }

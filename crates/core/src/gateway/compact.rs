@@ -22,7 +22,6 @@ use crate::types::{CreateResponseBody, Item};
 
 use super::clock::{now_ms, unix_secs};
 use super::{attempt, error_response, parse::parse, routing_store, served_headers, Gateway};
-use crate::routing::PlanInput;
 
 /// What the gateway asks a model for when it compacts.
 pub const PROMPT: &str = "Compact the conversation above so that it can continue in a smaller context. Write a concise but complete summary of it for yourself: the user's goals and instructions, decisions made, facts learned, tool calls and the results that still matter, files, names and identifiers mentioned, and what remains to be done. It will replace the conversation, so leave out nothing that is needed to continue, and add nothing that was not said.";
@@ -74,31 +73,16 @@ impl Gateway {
         let mut seed = [0u8; 32];
         host.random(&mut seed);
         let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
-        routing_store::load(host).await;
         let size = serde_json::to_vec(&body.input).map_or(0, |b| b.len() as u64);
-        let planned = host.with_routing(|state| {
-            routing::plan(
-                &self.config,
-                state,
-                PlanInput {
-                    model,
-                    pinned: body.provider.as_deref(),
-                    principal: &principal.id,
-                    now,
-                    input_tokens: size / 4,
-                    output_tokens: size / 8,
-                    seed: word(0),
-                    explore: self.config.routing.explore,
-                },
-            )
-        });
-        let candidates = match planned {
+        let input = (
+            body.provider.as_deref(),
+            principal.id.as_str(),
+            (size / 4, size / 8),
+            word(0),
+        );
+        let candidates = match self.plan(host, model, now, input).await {
             Ok(c) => c,
-            Err(e) => {
-                let mut resp = error_response(&e.into());
-                served_headers(&mut resp, None, 0);
-                return Ok(resp);
-            }
+            Err(resp) => return Ok(resp),
         };
         let id = format!("resp_{}", crate::observe::trace::hex(&seed[8..24]));
         let skeleton = crate::validate::skeleton(body, id, model, now / 1000);

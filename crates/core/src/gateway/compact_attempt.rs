@@ -8,13 +8,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::error::{HostError, UpstreamError};
+use crate::error::UpstreamError;
 use crate::host::Host;
 use crate::providers::{self, Protocol};
 use crate::routing::{Candidate, Failure};
 use crate::types::CreateResponseBody;
 
-use super::attempt::{failed, read_all, status_error, AttemptError, Job};
+use super::attempt::{answered, failed, read_all, status_error, AttemptError, Job};
 use super::clock::within;
 
 /// One `/responses/compact` request to a Responses upstream, answered
@@ -65,23 +65,8 @@ pub(super) async fn send<H: Host>(
         out.insert("prompt_cache_key".into(), k.clone().into());
     }
     up.body = Bytes::from(serde_json::to_vec(&out).unwrap_or_default());
-    let resp = match within(host, header_timeout, host.send(up)).await {
-        Some(Ok(r)) => r,
-        Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
-            let error = UpstreamError::Transport {
-                provider: provider.into(),
-                message,
-            };
-            return Err(failed(error.into(), Failure::Connect));
-        }
-        _ => {
-            let error = UpstreamError::Timeout {
-                provider: provider.into(),
-                message: format!("no response headers within {header_timeout:?}"),
-            };
-            return Err(failed(error.into(), Failure::Timeout));
-        }
-    };
+    let sent = within(host, header_timeout, host.send(up)).await;
+    let resp = answered(provider, sent, header_timeout)?;
     let idle = config.server.upstream_idle_timeout;
     let protocol = Protocol::Responses;
     if !(200..300).contains(&resp.status) {

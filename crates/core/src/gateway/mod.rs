@@ -242,30 +242,17 @@ impl Gateway {
         let stream = body.stream.unwrap_or(false);
         let model = body.model.clone().unwrap_or_default();
         let now = clock::now_ms(host);
-        routing_store::load(host).await;
-        let planned = host.with_routing(|state| {
-            routing::plan(
-                &self.config,
-                state,
-                PlanInput {
-                    principal: &principal.id,
-                    model: &model,
-                    pinned: body.provider.as_deref(),
-                    now,
-                    input_tokens: req.body.len() as u64 / 4,
-                    output_tokens: body.max_output_tokens.unwrap_or(req.body.len() as u64 / 4),
-                    seed: word(24),
-                    explore: self.config.routing.explore,
-                },
-            )
-        });
-        let candidates = match planned {
+        let size = req.body.len() as u64;
+        let estimate = (size / 4, body.max_output_tokens.unwrap_or(size / 4));
+        let input = (
+            body.provider.as_deref(),
+            principal.id.as_str(),
+            estimate,
+            word(24),
+        );
+        let candidates = match self.plan(host, &model, now, input).await {
             Ok(c) => c,
-            Err(e) => {
-                let mut resp = error_response(&e.into());
-                served_headers(&mut resp, None, 0);
-                return Ok(resp);
-            }
+            Err(resp) => return Ok(resp),
         };
         let skeleton = validate::skeleton(&body, id, &model, now / 1000);
         let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
@@ -328,6 +315,41 @@ impl Gateway {
                 .push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));
         }
         Ok(resp)
+    }
+
+    /// The plan stage: the model's targets in the order to try them, or
+    /// the answer when none is available. `input` is the pinned provider,
+    /// the principal, the (input, output) token estimate and the seed.
+    async fn plan<'c, H: Host>(
+        &'c self,
+        host: &H,
+        model: &'c str,
+        now: u64,
+        input: (Option<&'c str>, &'c str, (u64, u64), u64),
+    ) -> Result<Vec<routing::Candidate<'c>>, HttpResponse> {
+        let (pinned, principal, (input_tokens, output_tokens), seed) = input;
+        routing_store::load(host).await;
+        let planned = host.with_routing(|state| {
+            routing::plan(
+                &self.config,
+                state,
+                PlanInput {
+                    principal,
+                    model,
+                    pinned,
+                    now,
+                    input_tokens,
+                    output_tokens,
+                    seed,
+                    explore: self.config.routing.explore,
+                },
+            )
+        });
+        planned.map_err(|e| {
+            let mut resp = error_response(&e.into());
+            served_headers(&mut resp, None, 0);
+            resp
+        })
     }
 
     /// Expands `previous_response_id` into the full input; returns the ids

@@ -21,17 +21,8 @@ pub(crate) fn check(
     provider: &ProviderConfig,
     caller: &[String],
 ) -> Result<(), RequestError> {
-    let allowed = |name: &str| {
-        provider.passthrough.iter().any(|p| p == name) || caller.iter().any(|p| p == name)
-    };
-    let refuse = |param: String, name: &str| {
-        RequestError::NotAllowed {
-        message: format!(
-            "`{name}` reaches resources of the gateway's account at provider '{provider_name}' and is not allowed; the operator can allow it with providers.{provider_name}.passthrough or an API key's passthrough"
-        ),
-        param,
-    }
-    };
+    let allowed = |name: &str| allows(provider, caller, name);
+    let refuse = |param: String, name: &str| refusal(provider_name, param, name);
     // Elsewhere these fields are not sent at all (see
     // `common::copy_allowed_extras`).
     let responses = super::Protocol::of(provider) == super::Protocol::Responses;
@@ -59,6 +50,21 @@ pub(crate) fn check(
         }
     }
     Ok(())
+}
+
+/// Whether the provider's or the caller's `passthrough` lists `name`.
+pub(crate) fn allows(provider: &ProviderConfig, caller: &[String], name: &str) -> bool {
+    provider.passthrough.iter().any(|p| p == name) || caller.iter().any(|p| p == name)
+}
+
+/// The 403 for `name`, which neither the provider nor the caller allows.
+pub(crate) fn refusal(provider_name: &str, param: String, name: &str) -> RequestError {
+    RequestError::NotAllowed {
+        message: format!(
+            "`{name}` reaches resources of the gateway's account at provider '{provider_name}' and is not allowed; the operator can allow it with providers.{provider_name}.passthrough or an API key's passthrough"
+        ),
+        param,
+    }
 }
 
 /// Whether a hosted tool reaches resources stored in the provider

@@ -107,13 +107,7 @@ pub fn adapt<'b>(
 ) -> Result<(Cow<'b, CreateResponseBody>, ToolMap), RequestError> {
     let mut map = ToolMap::default();
     let reject = provider.unsupported_tools.as_deref() == Some("reject");
-    let allowed = |kind: &str| {
-        provider
-            .passthrough
-            .iter()
-            .chain(caller_passthrough)
-            .any(|p| p == kind)
-    };
+    let allowed = |kind: &str| super::passthrough::allows(provider, caller_passthrough, kind);
     if protocol == Protocol::Responses {
         // Hosted tools run on the operator's account: the allowed ones go
         // as sent; the rest are left out (named), or refused with

@@ -75,17 +75,9 @@ impl Verbatim {
         caller: &[String],
         limits: &Limits,
     ) -> Result<(Cow<'_, Verbatim>, Vec<String>), RequestError> {
-        let allowed = |name: &str| {
-            provider.passthrough.iter().any(|p| p == name) || caller.iter().any(|p| p == name)
-        };
-        let refuse = |param: String, name: &str| {
-            RequestError::NotAllowed {
-            message: format!(
-                "`{name}` reaches resources of the gateway's account at provider '{provider_name}' and is not allowed; the operator can allow it with providers.{provider_name}.passthrough or an API key's passthrough"
-            ),
-            param,
-        }
-        };
+        let allowed = |name: &str| super::passthrough::allows(provider, caller, name);
+        let refuse =
+            |param: String, name: &str| super::passthrough::refusal(provider_name, param, name);
         let Some(o) = self.body.as_object() else {
             return Ok((Cow::Borrowed(self), Vec::new()));
         };
