@@ -11,8 +11,15 @@ use latticelm_core::{Config, Gateway, HttpRequest, WsSession};
 use serde_json::{json, Value};
 
 fn setup() -> (Gateway, FakeHost, WsSession) {
-    let yaml = "providers:\n  m: { type: mock }\nmodels:\n  - { name: mock, provider: m }\n";
-    let gw = Gateway::new(Config::from_yaml(yaml, &|_| None).unwrap());
+    setup_with("")
+}
+
+/// A gateway on the mock model (with `extra` YAML) and an open session.
+fn setup_with(extra: &str) -> (Gateway, FakeHost, WsSession) {
+    let yaml = format!(
+        "providers:\n  m: {{ type: mock }}\nmodels:\n  - {{ name: mock, provider: m }}\n{extra}"
+    );
+    let gw = Gateway::new(Config::from_yaml(&yaml, &|_| None).unwrap());
     let host = FakeHost::default();
     let upgrade = HttpRequest {
         method: "GET".into(),
@@ -298,17 +305,8 @@ fn a_browser_upgrade_needs_an_allowed_origin() {
 
 #[test]
 fn a_frame_past_the_caps_is_refused_before_parsing() {
-    let yaml = "server: { max_request_bytes: 2048, limits: { max_json_values: 100 } }\nproviders:\n  m: { type: mock }\nmodels:\n  - { name: mock, provider: m }\n";
-    let gw = Gateway::new(Config::from_yaml(yaml, &|_| None).unwrap());
-    let host = FakeHost::default();
-    let upgrade = HttpRequest {
-        method: "GET".into(),
-        path: "/v1/responses".into(),
-        ..Default::default()
-    };
-    let s = futures::executor::block_on(gw.ws_open(&host, &upgrade))
-        .ok()
-        .unwrap();
+    let (gw, host, s) =
+        setup_with("server: { max_request_bytes: 2048, limits: { max_json_values: 100 } }\n");
     let (frames, _) = send(
         &gw,
         &host,
