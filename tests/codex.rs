@@ -65,6 +65,59 @@ fn codex_runs_a_tool_loop_on_every_upstream() {
     }
 }
 
+/// Codex as installed, its web search on (it sends a `web_search` tool):
+/// on an OpenAI or Azure Responses upstream that does not allow it, the
+/// tool is dropped and named, as on every other provider, and the turn
+/// runs (it used to get 403, which Codex retried five times, then failed).
+#[test]
+fn codex_with_its_default_web_search_runs_on_openai_and_azure() {
+    let Some(codex) = codex() else { return };
+    let gw = start();
+    for model in ["gpt-4o-mini", "az-responses"] {
+        gw.upstream_requests();
+        let work = tempfile::tempdir().unwrap();
+        let (ok, text) = run_codex_with(
+            &codex,
+            &gw,
+            model,
+            "please use exec_command to run: echo hello-from-the-tool",
+            work.path(),
+            &["web_search=default"],
+        );
+        assert!(ok, "{model}: codex failed:\n{text}");
+        let sent = gw.upstream_requests();
+        assert!(!sent.is_empty(), "{model}");
+        for req in &sent {
+            let tools = req["body"]["tools"].to_string();
+            assert!(!tools.contains("web_search"), "{model}: {tools}");
+        }
+    }
+    // Codex did send it: allowed, it reaches the upstream.
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock).replace(
+        "oa: { type: openai,",
+        "oa: { type: openai, passthrough: [web_search],",
+    );
+    let gw = start_with(&yaml, mock);
+    let work = tempfile::tempdir().unwrap();
+    let prompt = "please use exec_command to run: echo hello-from-the-tool";
+    let (ok, text) = run_codex_with(
+        &codex,
+        &gw,
+        "gpt-4o-mini",
+        prompt,
+        work.path(),
+        &["web_search=default"],
+    );
+    assert!(ok, "codex failed:\n{text}");
+    let sent = gw.upstream_requests();
+    assert!(
+        sent[0]["body"]["tools"].to_string().contains("web_search"),
+        "{:?}",
+        sent[0]["body"]["tools"]
+    );
+}
+
 /// Codex with a model from its own catalog (`gpt-5.5`) served by Claude,
 /// Gemini 3 and a Chat server: Codex then sends its freeform `apply_patch`
 /// tool, reasoning with `include: ["reasoning.encrypted_content"]` and

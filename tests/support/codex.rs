@@ -75,18 +75,25 @@ pub fn run_codex_with(
         ])
         .args(["-c", "model_providers.gw.env_key=\"GW_API_KEY\""])
         .args(["-c", "model_providers.gw.wire_api=\"responses\""])
-        .args([
-            "-c",
-            "web_search=\"disabled\"",
-            "-c",
-            "analytics.enabled=false",
-        ])
+        // Codex's default web search, unless the test keeps it
+        // (`web_search=default`).
+        .args(
+            ["-c", "web_search=\"disabled\""]
+                .iter()
+                .filter(|_| !settings.contains(&"web_search=default")),
+        )
+        .args(["-c", "analytics.enabled=false"])
         .args([
             "--disable",
             "plugins",
             "--dangerously-bypass-approvals-and-sandbox",
         ])
-        .args(settings.iter().flat_map(|s| ["-c", s]))
+        .args(
+            settings
+                .iter()
+                .filter(|s| **s != "web_search=default")
+                .flat_map(|s| ["-c", s]),
+        )
         .arg(prompt)
         .stdin(std::process::Stdio::null())
         .output()
