@@ -177,9 +177,12 @@ fn main() -> ExitCode {
             }
             let r = &c.routing;
             println!(
-                "routing: {} retries, backoff {:?} to {:?}, circuit opens after {} failures for {:?}, deadline {:?}",
-                r.retries, r.backoff, r.max_backoff, r.circuit_breaker.failures, r.circuit_breaker.cooldown, r.deadline
+                "routing: {} retries, backoff {:?} to {:?}, circuit opens after {} failed requests (for everyone from {} principals) for {:?}, retry-after at most {:?}, deadline {:?}",
+                r.retries, r.backoff, r.max_backoff, r.circuit_breaker.failures, r.circuit_breaker.min_principals, r.circuit_breaker.cooldown, r.max_retry_after, r.deadline
             );
+            if let Some(warning) = c.clone().seed_seal([0; 32]) {
+                println!("warning: {warning}");
+            }
         }),
     };
     match result {
