@@ -93,8 +93,8 @@ pub struct TimedIo<T> {
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
     stall: Duration,
-    /// Set while writes wait on the client: when they began to wait, and
-    /// the timer.
+    /// Set while writes wait on the client: the timer since they began
+    /// to wait.
     stalled: Option<Pin<Box<Sleep>>>,
 }
 

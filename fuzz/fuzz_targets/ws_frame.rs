@@ -4,44 +4,13 @@
 //! with JSON frames, never a panic.
 #![no_main]
 
-use std::time::{Duration, SystemTime};
+#[path = "host.rs"]
+mod host;
 
 use futures::StreamExt;
-use latticelm_core::routing::RoutingState;
-use latticelm_core::{
-    Config, Gateway, Host, HostError, HttpRequest, UpstreamRequest, UpstreamResponse,
-};
+use host::FuzzHost;
+use latticelm_core::{Config, Gateway, HttpRequest};
 use libfuzzer_sys::fuzz_target;
-
-#[derive(Clone, Default)]
-struct FuzzHost;
-
-impl Host for FuzzHost {
-    async fn send(&self, _: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
-        Err(HostError::Transport("no upstream".into()))
-    }
-    async fn kv_get(&self, _: &str) -> Result<Option<Vec<u8>>, HostError> {
-        Ok(None)
-    }
-    async fn kv_put(&self, _: &str, _: Vec<u8>, _: Duration) -> Result<(), HostError> {
-        Ok(())
-    }
-    async fn kv_delete(&self, _: &str) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-    }
-    fn random(&self, buf: &mut [u8]) {
-        buf.fill(5);
-    }
-    async fn sleep(&self, _: Duration) {
-        futures::future::pending::<()>().await
-    }
-    fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R {
-        f(&mut RoutingState::default())
-    }
-}
 
 thread_local! {
     static GATEWAY: Gateway = Gateway::new(
@@ -55,7 +24,7 @@ thread_local! {
 
 fuzz_target!(|data: &[u8]| {
     let gw = GATEWAY.with(Gateway::clone);
-    let host = FuzzHost;
+    let host = FuzzHost::answering(&[]);
     let upgrade = HttpRequest {
         method: "GET".into(),
         path: "/v1/responses".into(),

@@ -111,70 +111,59 @@ impl Scanner {
         self.values
     }
 
-    /// Scans the next piece of the body.
+    /// Scans the next piece of the body. After an error the scanner is
+    /// spent (the body is refused).
     pub fn push(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), RequestError> {
-        let mut depth = self.depth;
-        let mut in_string = self.in_string;
-        let mut escaped = self.escaped;
-        let mut len = self.len;
-        let mut values = self.values;
-        let mut in_scalar = self.in_scalar;
-        let result = (|| {
-            for &b in bytes {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        continue;
-                    }
-                    len += 1;
-                    if len > limits.max_string_bytes {
-                        return Err(exceeded("max_string_bytes", limits.max_string_bytes, None));
-                    }
+        // Locals in the loop, written back once: this runs on every byte.
+        let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
+        let (mut len, mut values, mut in_scalar) = (self.len, self.values, self.in_scalar);
+        for &b in bytes {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
                     continue;
                 }
-                // A scalar (number, true, false, null) is one value, however
-                // many bytes it has; a string or container is one value at its
-                // opening byte. Object keys count too: each is a member.
-                let scalar = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
-                if scalar && !in_scalar {
+                len += 1;
+                if len > limits.max_string_bytes {
+                    return Err(exceeded("max_string_bytes", limits.max_string_bytes, None));
+                }
+                continue;
+            }
+            // A scalar (number, true, false, null) is one value, however
+            // many bytes it has; a string or container is one value at its
+            // opening byte. Object keys count too: each is a member.
+            let scalar = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
+            if scalar && !in_scalar {
+                values += 1;
+            }
+            in_scalar = scalar;
+            match b {
+                b'"' => {
+                    in_string = true;
+                    len = 0;
                     values += 1;
                 }
-                in_scalar = scalar;
-                match b {
-                    b'"' => {
-                        in_string = true;
-                        len = 0;
-                        values += 1;
+                b'{' | b'[' => {
+                    values += 1;
+                    depth += 1;
+                    if depth > limits.max_json_depth {
+                        return Err(exceeded("max_json_depth", limits.max_json_depth, None));
                     }
-                    b'{' | b'[' => {
-                        values += 1;
-                        depth += 1;
-                        if depth > limits.max_json_depth {
-                            return Err(exceeded("max_json_depth", limits.max_json_depth, None));
-                        }
-                    }
-                    b'}' | b']' => depth = depth.saturating_sub(1),
-                    _ => {}
                 }
-                if values > limits.max_json_values {
-                    return Err(exceeded("max_json_values", limits.max_json_values, None));
-                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            Ok(())
-        })();
-        (
-            self.depth,
-            self.in_string,
-            self.escaped,
-            self.len,
-            self.values,
-            self.in_scalar,
-        ) = (depth, in_string, escaped, len, values, in_scalar);
-        result
+            if values > limits.max_json_values {
+                return Err(exceeded("max_json_values", limits.max_json_values, None));
+            }
+        }
+        (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
+        (self.len, self.values, self.in_scalar) = (len, values, in_scalar);
+        Ok(())
     }
 }
 

@@ -7,18 +7,18 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 
 use crate::builder::ResponseBuilder;
 use crate::config::Config;
-use crate::error::{ApiError, HostError, UpstreamError};
-use crate::host::{ByteStream, Host, UpstreamResponse};
+use crate::error::{ApiError, UpstreamError};
+use crate::host::Host;
 use crate::providers::{self, Protocol, StreamTranslator};
 use crate::routing::{self, Availability, Caller, Candidate, Failure, TargetOutcome};
 use crate::types::{CreateResponseBody, ResponseResource};
 
 use super::clock::{now_ms, unix_secs, within};
-use super::live::{Live, StreamFault};
+use super::live::Live;
+use super::upstream_answer::{answered, failed, fault_error, read_all, status_error, AttemptError};
 
 /// What every attempt of one request shares.
 pub(crate) struct Job<'a> {
@@ -95,14 +95,6 @@ pub(crate) struct GaveUp {
     pub last: Option<Target>,
 }
 
-/// One failed attempt.
-pub(super) struct AttemptError {
-    pub error: ApiError,
-    /// `None`: the request cannot be built for this target.
-    pub failure: Option<Failure>,
-    pub retry_after: Option<Duration>,
-}
-
 /// Runs the attempt loop over `candidates`.
 pub(crate) async fn run<H: Host>(
     config: &Config,
@@ -140,10 +132,11 @@ pub(crate) async fn run<H: Host>(
             let mut wait =
                 routing::backoff(policy, tried[i], job.seed ^ u64::from(gave_up.attempts));
             let principal = job.principal;
-            if let Availability::Blocked { until, .. } = host
-                .with_routing(|s| s.availability_for(&c.key, now, principal))
-                .filter_configured(c.configured)
-            {
+            // A target the client named itself has no routing state.
+            let blocked = c
+                .configured
+                .then(|| host.with_routing(|s| s.availability_for(&c.key, now, principal)));
+            if let Some(Availability::Blocked { until, .. }) = blocked {
                 wait = wait.max(Duration::from_millis(until - now));
             }
             if wait > policy.max_backoff
@@ -313,21 +306,6 @@ pub(crate) fn record_target<H: Host>(
     let now = now_ms(host);
     let breaker = &config.routing.circuit_breaker;
     host.with_routing(|s| s.record_by(&target.key, outcome, now, breaker, caller));
-}
-
-/// Availability of a target without routing state: always ready.
-trait FilterConfigured {
-    fn filter_configured(self, configured: bool) -> Self;
-}
-
-impl FilterConfigured for Availability {
-    fn filter_configured(self, configured: bool) -> Self {
-        if configured {
-            self
-        } else {
-            Availability::Ready
-        }
-    }
 }
 
 fn deadline_error(config: &Config) -> ApiError {
@@ -507,111 +485,4 @@ async fn attempt<H: Host>(
             return Err(fault_error(provider, fault));
         }
     }
-}
-
-/// The upstream's answer, or why there was none before `header_timeout`
-/// (the host's own timer or the core's: the same failure).
-pub(super) fn answered(
-    provider: &str,
-    sent: Option<Result<UpstreamResponse, HostError>>,
-    header_timeout: Duration,
-) -> Result<UpstreamResponse, AttemptError> {
-    match sent {
-        Some(Ok(r)) => Ok(r),
-        Some(Err(HostError::Transport(message) | HostError::Store(message))) => {
-            let error = UpstreamError::Transport {
-                provider: provider.into(),
-                message,
-            };
-            Err(failed(error.into(), Failure::Connect))
-        }
-        timed_out => {
-            let message = match timed_out {
-                Some(Err(HostError::Timeout(m))) => m,
-                _ => format!("no response headers within {header_timeout:?}"),
-            };
-            let error = UpstreamError::Timeout {
-                provider: provider.into(),
-                message,
-            };
-            Err(failed(error.into(), Failure::Timeout))
-        }
-    }
-}
-
-pub(super) fn failed(error: ApiError, failure: Failure) -> AttemptError {
-    AttemptError {
-        error,
-        failure: Some(failure),
-        retry_after: None,
-    }
-}
-
-fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
-    let error = match fault.failure {
-        Failure::Timeout => UpstreamError::Timeout {
-            provider: provider.into(),
-            message: fault.message,
-        }
-        .into(),
-        Failure::Connect => UpstreamError::Transport {
-            provider: provider.into(),
-            message: fault.message,
-        }
-        .into(),
-        Failure::Status(_) => {
-            ApiError::new(502, "server_error", Some(fault.code), None, fault.message)
-        }
-    };
-    failed(error, fault.failure)
-}
-
-/// An upstream error status, its body read into the envelope.
-pub(super) async fn status_error<H: Host>(
-    host: &H,
-    protocol: Protocol,
-    provider: &str,
-    resp: UpstreamResponse,
-    idle: Duration,
-    deadline: u64,
-) -> AttemptError {
-    let header = resp.header("retry-after").map(str::to_owned);
-    let retry_after = header.as_deref().and_then(routing::parse_retry_after);
-    let status = resp.status;
-    let raw = read_all(host, resp.body, idle, deadline)
-        .await
-        .unwrap_or_default();
-    let error = providers::parse_error(protocol, provider, status, header, raw);
-    AttemptError {
-        error: error.into(),
-        failure: Some(Failure::Status(status)),
-        retry_after,
-    }
-}
-
-/// Largest upstream body read whole (non-streaming or error bodies).
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
-
-/// A whole upstream body, each chunk within the idle timeout and all of
-/// it before the deadline.
-pub(super) async fn read_all<H: Host>(
-    host: &H,
-    mut body: ByteStream,
-    idle: Duration,
-    deadline: u64,
-) -> Result<Bytes, String> {
-    let mut out = Vec::new();
-    loop {
-        let remaining = Duration::from_millis(deadline.saturating_sub(now_ms(host)));
-        let Some(next) = within(host, idle.min(remaining), body.next()).await else {
-            return Err(format!("the body stalled for {:?}", idle.min(remaining)));
-        };
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|e| e.to_string())?;
-        if out.len() + chunk.len() > MAX_UPSTREAM_BODY {
-            return Err(format!("upstream body exceeds {MAX_UPSTREAM_BODY} bytes"));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(out))
 }

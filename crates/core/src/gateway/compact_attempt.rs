@@ -14,8 +14,9 @@ use crate::providers::{self, Protocol};
 use crate::routing::{Candidate, Failure};
 use crate::types::CreateResponseBody;
 
-use super::attempt::{answered, failed, read_all, status_error, AttemptError, Job};
+use super::attempt::Job;
 use super::clock::within;
+use super::upstream_answer::{answered, failed, read_all, status_error, AttemptError};
 
 /// One `/responses/compact` request to a Responses upstream, answered
 /// whole (within the idle timeout and the deadline).

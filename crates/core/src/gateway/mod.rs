@@ -15,6 +15,7 @@ mod parse;
 mod record;
 mod routing_store;
 mod stream;
+mod upstream_answer;
 mod ws;
 
 use std::sync::{Arc, Mutex};

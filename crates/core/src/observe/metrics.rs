@@ -66,11 +66,17 @@ pub struct Metrics {
     known: std::collections::HashSet<String>,
 }
 
-/// A label key, with every value `other` once the series cap is reached.
-fn capped(len: usize, exists: bool, name: &'static str, labels: Labels) -> (&'static str, Labels) {
-    if exists || len < MAX_SERIES {
-        return (name, labels);
+/// A series key, its labels all `other` when it would be a new series
+/// past the cap (`series` are kept now).
+fn capped<V>(
+    map: &BTreeMap<(&'static str, Labels), V>,
+    series: usize,
+    key: (&'static str, Labels),
+) -> (&'static str, Labels) {
+    if series < MAX_SERIES || map.contains_key(&key) {
+        return key;
     }
+    let (name, labels) = key;
     (
         name,
         labels
@@ -137,15 +143,11 @@ impl Metrics {
     pub fn observe(&mut self, r: &Record, route: &str) {
         self.in_flight -= 1;
         let model = self.model_label(r.model.as_deref().unwrap_or_default());
-        let upstream: Vec<String> = r
-            .attempts
-            .iter()
-            .map(|a| self.model_label(&a.model))
-            .collect();
+        // The serving (last) attempt's upstream model.
+        let upstream = r.attempts.last().map(|a| self.model_label(&a.model));
         let series = self.counters.len() + self.histograms.len();
         let mut add = |name: &'static str, labels: Labels, v: f64| {
-            let exists = self.counters.contains_key(&(name, labels.clone()));
-            let key = capped(series, exists, name, labels);
+            let key = capped(&self.counters, series, (name, labels));
             *self.counters.entry(key).or_default() += v;
         };
         add(
@@ -203,8 +205,7 @@ impl Metrics {
         let error_type = code_label(r.error_type.as_deref().unwrap_or_default());
         let series = self.counters.len() + self.histograms.len();
         let mut hist = |name: &'static str, labels: Labels, bounds: &[f64], v: f64| {
-            let exists = self.histograms.contains_key(&(name, labels.clone()));
-            let key = capped(series, exists, name, labels);
+            let key = capped(&self.histograms, series, (name, labels));
             self.histograms.entry(key).or_default().observe(bounds, v);
         };
         // The upstream operation: the attempt that served (the last).
@@ -215,7 +216,7 @@ impl Metrics {
                 ("gen_ai_request_model", model.clone()),
                 (
                     "gen_ai_response_model",
-                    upstream.last().cloned().unwrap_or_default(),
+                    upstream.clone().unwrap_or_default(),
                 ),
             ];
             if let Some(e) = &a.error {

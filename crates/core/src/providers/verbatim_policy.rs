@@ -98,8 +98,8 @@ impl Verbatim {
             });
         }
         let tier = o.get("service_tier").and_then(Value::as_str);
-        // Hosted tools to leave out: (tool index or none for a field, name).
-        let mut drop_tools: Vec<usize> = Vec::new();
+        // The tools to leave out, by index.
+        let mut drop_tools = vec![false; tools.map_or(0, Vec::len)];
         let mut drop_search_options = false;
         let mut dropped = Vec::new();
         match self.protocol {
@@ -137,7 +137,7 @@ impl Verbatim {
                     let kind = t.get("type").and_then(Value::as_str).unwrap_or("custom");
                     if let Some(need) = messages_tool_allowance(kind) {
                         if !allowed(need) {
-                            drop_tools.push(i);
+                            drop_tools[i] = true;
                             dropped.push(need.to_owned());
                         }
                     }
@@ -146,7 +146,8 @@ impl Verbatim {
             _ => {}
         }
         let betas = self.unsafe_betas(&allowed);
-        if drop_tools.is_empty() && !drop_search_options && betas.is_empty() {
+        let any_tool = drop_tools.contains(&true);
+        if !any_tool && !drop_search_options && betas.is_empty() {
             return Ok((Cow::Borrowed(self), dropped));
         }
         let mut out = self.clone();
@@ -155,11 +156,8 @@ impl Verbatim {
                 o.remove("web_search_options");
             }
             if let Some(tools) = o.get_mut("tools").and_then(Value::as_array_mut) {
-                let mut i = 0;
-                tools.retain(|_| {
-                    i += 1;
-                    !drop_tools.contains(&(i - 1))
-                });
+                let mut keep = drop_tools.iter().map(|d| !d);
+                tools.retain(|_| keep.next().unwrap_or(true));
             }
         }
         for (k, v) in out.headers.iter_mut() {
