@@ -37,6 +37,15 @@ pub trait Host {
     /// (Workers), or per instance and synced through the store (Spin,
     /// with [`Host::ROUTING_IN_STORE`]). `f` never awaits.
     fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R;
+    /// Applies one operation to the rate-limit and budget ledgers,
+    /// atomically over every shard it names (see [`crate::quota`]): Redis
+    /// natively and on Spin, a Durable Object per shard on the Worker, a
+    /// lock over a map in one native process. The default reads and
+    /// writes the key-value store, which is exact only where one
+    /// instance serializes its requests.
+    async fn ledger(&self, op: &crate::quota::Op) -> Result<crate::quota::Reply, HostError> {
+        crate::quota::apply_in_kv(self, op).await
+    }
     /// Whether the routing state must be read from the store before a
     /// request and written back after it, because instances do not
     /// outlive a request.

@@ -63,6 +63,7 @@ pub mod ingress;
 pub mod limits;
 pub mod observe;
 pub mod providers;
+pub mod quota;
 pub mod routing;
 pub mod sse;
 mod stored;

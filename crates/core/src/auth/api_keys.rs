@@ -24,6 +24,7 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                     id: format!("key:{}", k.name),
                     models: k.models.clone(),
                     passthrough: k.passthrough.clone(),
+                    team: k.team.clone(),
                 },
             })
         })

@@ -39,6 +39,10 @@ pub struct AuthConfig {
     /// API keys.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    /// The token claim naming an OIDC subject's team (a name of
+    /// `teams:`); its limits and budget then apply.
+    #[serde(default)]
+    pub team_claim: Option<String>,
 }
 
 /// One audience or several.
@@ -80,6 +84,15 @@ pub struct ApiKeyConfig {
     /// each provider's `passthrough`.
     #[serde(default)]
     pub passthrough: Vec<String>,
+    /// The team the key belongs to (a name of `teams:`).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// The key's own rate limits.
+    #[serde(default)]
+    pub limits: Option<crate::config::LimitSet>,
+    /// The key's own budget.
+    #[serde(default)]
+    pub budget: Option<crate::config::BudgetConfig>,
 }
 
 fn yes() -> bool {
@@ -178,7 +191,7 @@ impl AuthConfig {
 }
 
 /// `http://127.0.0.1…` and `http://localhost…`: a local issuer for tests.
-pub(super) fn is_loopback_http(url: &str) -> bool {
+pub(crate) fn is_loopback_http(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("http://") else {
         return false;
     };

@@ -50,6 +50,9 @@ struct Custom {
     sub: Option<String>,
     #[serde(default)]
     aud: Option<AudClaim>,
+    /// Every other claim (the team claim is one).
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,9 +162,16 @@ pub(super) fn verify(
         }
     }
     let sub = c.sub.as_deref().ok_or_else(|| bad("no `sub` claim"))?;
+    let team = config
+        .team_claim
+        .as_deref()
+        .and_then(|claim| c.rest.get(claim))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     Ok(Principal {
         id: format!("oidc:{issuer}#{sub}"),
         models: None,
         passthrough: Vec::new(),
+        team,
     })
 }

@@ -16,6 +16,7 @@ mod jwt;
 
 use std::sync::Arc;
 
+pub(crate) use config::is_loopback_http;
 pub use config::{ApiKeyConfig, Audience, AuthConfig};
 
 use crate::error::ApiError;
@@ -31,6 +32,9 @@ pub struct Principal {
     /// Passthrough fields and hosted tools this principal may send on top
     /// of what the provider allows (see `providers.<name>.passthrough`).
     pub passthrough: Vec<String>,
+    /// The team it belongs to (a name of `teams:`): the team's limits and
+    /// budget apply too.
+    pub team: Option<String>,
 }
 
 impl Principal {
@@ -40,6 +44,7 @@ impl Principal {
             id: "anonymous".into(),
             models: None,
             passthrough: Vec::new(),
+            team: None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod duration;
 mod expand;
+mod limits;
 mod observability;
 mod routing;
 mod server;
@@ -18,8 +19,14 @@ use serde::Deserialize;
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
+pub use limits::{
+    BudgetAlert, BudgetConfig, LimitSet, LimitsConfig, ModelLimits, OnStoreError, Period,
+    StoreErrorMode, TeamConfig,
+};
 pub use observability::{ObservabilityConfig, OtlpConfig};
-pub use routing::{BreakerConfig, ModelConfig, RetryOn, RoutingConfig, Strategy, TargetConfig};
+pub use routing::{
+    BreakerConfig, ModelConfig, Prices, RetryOn, RoutingConfig, Strategy, TargetConfig,
+};
 pub use server::ServerConfig;
 
 /// Everything that can be wrong with a configuration.
@@ -80,6 +87,13 @@ pub struct Config {
     /// Traces (see [`ObservabilityConfig`]).
     #[serde(default)]
     pub observability: ObservabilityConfig,
+    /// Teams: limits and budgets shared by their keys.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    /// Where rate-limit and budget counters live, and how admission
+    /// behaves (see `crate::quota`).
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Loaded from the embedded default, not from the operator's file.
     #[serde(skip)]
     pub embedded: bool,
@@ -269,6 +283,19 @@ impl Config {
         self.embedded && !self.server.public && self.auth.as_ref().is_none_or(|a| !a.enabled)
     }
 
+    /// The prices of `model`'s target on `provider` serving
+    /// `upstream_model`, when it is priced.
+    pub fn prices(&self, model: &str, provider: &str, upstream_model: &str) -> Option<Prices> {
+        let m = self.models.iter().find(|m| m.name == model)?;
+        m.targets
+            .iter()
+            .find(|t| {
+                t.provider == provider
+                    && t.provider_model_id.as_deref().unwrap_or(model) == upstream_model
+            })?
+            .prices()
+    }
+
     /// Parses, expands and validates a YAML configuration. `env` resolves
     /// `${VAR}`: the process environment, Worker secrets, Spin variables.
     pub fn from_yaml(
@@ -439,6 +466,7 @@ impl Config {
             ));
         }
         routing::validate(&mut self.models, &self.providers, &self.routing)?;
+        limits::validate(self)?;
         Ok(())
     }
 }

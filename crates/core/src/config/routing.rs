@@ -61,6 +61,44 @@ pub struct TargetConfig {
     /// USD per million output tokens (for `cost`).
     #[serde(default)]
     pub output_cost: Option<f64>,
+    /// USD per million cached input tokens (default: `input_cost`).
+    #[serde(default)]
+    pub cached_input_cost: Option<f64>,
+}
+
+/// A target's prices, USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prices {
+    /// Input tokens.
+    pub input: f64,
+    /// Output tokens.
+    pub output: f64,
+    /// Cached input tokens.
+    pub cached_input: f64,
+}
+
+impl Prices {
+    /// The cost in USD of a usage (`cached` of the `input` tokens were
+    /// read from the provider's cache).
+    pub fn cost(&self, input: u64, cached: u64, output: u64) -> f64 {
+        let cached = cached.min(input);
+        ((input - cached) as f64 * self.input
+            + cached as f64 * self.cached_input
+            + output as f64 * self.output)
+            / 1_000_000.0
+    }
+}
+
+impl TargetConfig {
+    /// Its prices, when both input and output are priced.
+    pub fn prices(&self) -> Option<Prices> {
+        let (input, output) = (self.input_cost?, self.output_cost?);
+        Some(Prices {
+            input,
+            output,
+            cached_input: self.cached_input_cost.unwrap_or(input),
+        })
+    }
 }
 
 fn default_weight() -> u32 {
@@ -280,6 +318,7 @@ pub(crate) fn validate(
                 weight: 1,
                 input_cost: None,
                 output_cost: None,
+                cached_input_cost: None,
             }),
             (None, false) if m.provider_model_id.is_none() => {}
             (None, true) => {
@@ -308,7 +347,11 @@ pub(crate) fn validate(
                     format!("provider `{}` is not defined under `providers`", t.provider),
                 ));
             }
-            for (name, cost) in [("input_cost", t.input_cost), ("output_cost", t.output_cost)] {
+            for (name, cost) in [
+                ("input_cost", t.input_cost),
+                ("output_cost", t.output_cost),
+                ("cached_input_cost", t.cached_input_cost),
+            ] {
                 if cost.is_some_and(|c| !c.is_finite() || c < 0.0) {
                     return Err(ConfigError::invalid(
                         format!("{tkey}.{name}"),

@@ -61,7 +61,7 @@ impl Gateway {
     /// The upstream's own `/responses/compact`, through the same plan
     /// and attempt loop as every other call (routing, breakers, retries,
     /// timeouts, the error envelope, the record); its answer passed on.
-    async fn compact_upstream<H: Host>(
+    async fn compact_upstream<H: Host + Clone + 'static>(
         &self,
         host: &H,
         principal: &Principal,
@@ -84,6 +84,16 @@ impl Gateway {
             Ok(c) => c,
             Err(resp) => return Ok(resp),
         };
+        // A compaction's output is a summary: reserved like a response
+        // with no max_output_tokens.
+        let reserve = (size / 4, self.config.limits.default_max_output_tokens);
+        let mut admission = match self
+            .admit(host, principal, model, reserve, &candidates, rec)
+            .await
+        {
+            Ok(a) => a,
+            Err(resp) => return Ok(resp),
+        };
         let id = format!("resp_{}", crate::observe::trace::hex(&seed[8..24]));
         let skeleton = crate::validate::skeleton(body, id, model, now / 1000);
         let job = attempt::Job {
@@ -101,24 +111,36 @@ impl Gateway {
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
-        let resp = match served {
+        let limit_headers = std::mem::take(&mut admission.headers);
+        let mut resp = match served {
             Ok(attempt::Served {
                 body: attempt::ServedBody::Compacted(bytes),
                 target,
                 attempts,
                 ..
             }) => {
+                admission.reached();
+                let prices = self
+                    .config
+                    .prices(&target.listed_by, &target.provider, &target.model);
+                let used = super::admit::used_in(&bytes, prices, admission.reserved());
+                admission.settle(used).await;
                 let mut resp = HttpResponse::json(200, bytes);
                 served_headers(&mut resp, Some(&target), attempts);
                 resp
             }
             Ok(_) => return Err(ApiError::internal("compaction answered as a response")),
             Err(gave_up) => {
+                if gave_up.attempts > 0 {
+                    admission.reached();
+                }
+                admission.settle(super::admit::Used::default()).await;
                 let mut resp = error_response(&gave_up.error);
                 served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
                 resp
             }
         };
+        resp.headers.extend(limit_headers);
         Ok(resp)
     }
 

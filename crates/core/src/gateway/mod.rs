@@ -1,7 +1,9 @@
 //! The request pipeline: [`Gateway::handle`] turns one HTTP request into
 //! one HTTP response, using only the [`Host`] capabilities.
 
+mod admit;
 mod attempt;
+mod budget_alert;
 mod chat;
 mod clock;
 mod compact;
@@ -9,6 +11,7 @@ mod compact_attempt;
 mod dashboard;
 mod export;
 mod ingress;
+mod limit_answer;
 mod live;
 mod messages;
 mod parse;
@@ -48,6 +51,7 @@ pub struct Gateway {
     auth: Option<Arc<Authenticator>>,
     metrics: Arc<Mutex<Metrics>>,
     spans: Arc<Mutex<export::SpanQueue>>,
+    rules: Arc<crate::quota::Rules>,
 }
 
 impl Gateway {
@@ -65,6 +69,7 @@ impl Gateway {
         });
         let metrics = Arc::new(Mutex::new(Metrics::with_known(known)));
         Gateway {
+            rules: Arc::new(crate::quota::Rules::new(&config)),
             config: Arc::new(config),
             auth,
             metrics,
@@ -145,7 +150,10 @@ impl Gateway {
             return Ok(crate::ui::respond(asset, &req));
         }
         let principal = self.authenticate(host, &req).await?;
-        rec.with(|r| r.principal = Some(principal.id.clone()));
+        rec.with(|r| {
+            r.principal = Some(principal.id.clone());
+            r.team.clone_from(&principal.team);
+        });
         match path {
             "/metrics" if H::METRICS && method == "GET" => {
                 Ok(record::metrics_response(&self.metrics, host))
@@ -255,6 +263,23 @@ impl Gateway {
             Ok(c) => c,
             Err(resp) => return Ok(resp),
         };
+        let input_size = if body.previous_response_id.is_some() {
+            serde_json::to_vec(&body.input).map_or(size, |b| b.len() as u64 + size)
+        } else {
+            size
+        };
+        let reserve = (
+            input_size / 4,
+            body.max_output_tokens
+                .unwrap_or(self.config.limits.default_max_output_tokens),
+        );
+        let mut admission = match self
+            .admit(host, principal, &model, reserve, &candidates, rec)
+            .await
+        {
+            Ok(a) => a,
+            Err(resp) => return Ok(resp),
+        };
         let skeleton = validate::skeleton(&body, id, &model, now / 1000);
         let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
         let job = attempt::Job {
@@ -272,14 +297,23 @@ impl Gateway {
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
+        let limit_headers = std::mem::take(&mut admission.headers);
         let mut served = match served {
             Ok(s) => s,
             Err(gave_up) => {
+                // Failed attempts are not billed: settled at nothing, or
+                // cancelled when no upstream was reached.
+                if gave_up.attempts > 0 {
+                    admission.reached();
+                }
+                admission.settle(admit::Used::default()).await;
                 let mut resp = error_response(&gave_up.error);
                 served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
+                resp.headers.extend(limit_headers);
                 return Ok(resp);
             }
         };
+        admission.reached();
         if let Some(s) = saver.as_mut() {
             s.provider = served.target.provider.clone();
         }
@@ -289,6 +323,8 @@ impl Gateway {
                 save(saver.as_ref(), host, &mut b).await?;
                 let cost =
                     stream::settle_record(rec, &self.config, &served.target, b.response(), None);
+                let used = admit::used(rec, admission.reserved());
+                admission.settle(used).await;
                 let mut resp = finished_json(*b);
                 if let Some(c) = cost {
                     resp.headers
@@ -296,7 +332,11 @@ impl Gateway {
                 }
                 resp
             }
-            ServedBody::Compacted(b) => HttpResponse::json(200, b),
+            ServedBody::Compacted(b) => {
+                let used = admission.reserved();
+                admission.settle(used).await;
+                HttpResponse::json(200, b)
+            }
             ServedBody::Stream(live) => {
                 let job = stream::StreamJob {
                     host: host.clone(),
@@ -306,11 +346,13 @@ impl Gateway {
                     deadline,
                     rec: rec.clone(),
                     egress,
+                    admission,
                 };
                 sse_response(stream::body(*live, job))
             }
         };
         served_headers(&mut resp, Some(&served.target), served.attempts);
+        resp.headers.extend(limit_headers);
         if !dropped.is_empty() {
             resp.headers
                 .push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));
@@ -436,6 +478,7 @@ impl Gateway {
                 id: format!("test:{p}"),
                 models: None,
                 passthrough: Vec::new(),
+                team: None,
             },
             _ => Principal::anonymous(),
         })

@@ -22,7 +22,7 @@ use super::live::Live;
 use super::routing_store;
 
 /// What the stream needs after the response has started.
-pub(crate) struct StreamJob<H> {
+pub(crate) struct StreamJob<H: Host + Clone + 'static> {
     pub host: H,
     pub config: std::sync::Arc<Config>,
     pub target: Target,
@@ -33,6 +33,8 @@ pub(crate) struct StreamJob<H> {
     pub rec: crate::observe::Recorder,
     /// The protocol the events are written in.
     pub egress: Egress,
+    /// The request's reservation, settled at the stream's end.
+    pub admission: super::admit::Admission<H>,
 }
 
 /// How a stream's events are written for the client: Open Responses SSE,
@@ -123,24 +125,28 @@ pub(crate) fn settle_record(
 }
 
 /// The SSE body for a served stream.
-pub(crate) fn body<H: Host + 'static>(
+pub(crate) fn body<H: Host + Clone + 'static>(
     mut live: Live,
     job: StreamJob<H>,
 ) -> LocalBoxStream<'static, Bytes> {
     let mut job = job;
     let held = job.egress.write(live.b.drain(), false);
-    struct State<H: Host> {
+    struct State<H: Host + Clone + 'static> {
         live: Live,
         job: StreamJob<H>,
         done: bool,
     }
-    impl<H: Host> Drop for State<H> {
+    impl<H: Host + Clone + 'static> Drop for State<H> {
         /// The client left before the end: say so in the record.
         fn drop(&mut self) {
             if self.done {
                 return;
             }
             let now = super::clock::now_ms(&self.job.host);
+            // What the stream used is not known: it is charged at what
+            // it reserved.
+            let reserved = self.job.admission.reserved();
+            self.job.admission.settle_later(reserved);
             self.job.rec.with(|r| {
                 r.error_type = Some("client_closed".into());
                 r.error_code = Some("client_disconnected".into());
@@ -180,6 +186,8 @@ pub(crate) fn body<H: Host + 'static>(
                     st.live.b.response(),
                     Some(ended),
                 );
+                let used = super::admit::used(&j.rec, j.admission.reserved());
+                st.job.admission.settle(used).await;
                 let out = st.job.egress.write(st.live.b.drain(), true);
                 return Some((out, st));
             }

@@ -119,6 +119,15 @@ fn json_line(r: &Record, at: LogLevel) -> Value {
         "finish_reason": r.finish_reason,
         "tokens": tokens,
         "cost_usd": r.cost_usd,
+        "team": r.team,
+        "limits": r.limits.as_ref().map(|l| json!({
+            "reserved_tokens": l.reserved_tokens,
+            "reserved_usd": l.reserved_usd,
+            "settled_tokens": l.settled_tokens,
+            "settled_usd": l.settled_usd,
+            "refused": l.refused,
+            "store_error": l.store_error,
+        })),
     })
 }
 

@@ -60,6 +60,8 @@ const OTHER: &str = "other";
 pub struct Metrics {
     counters: BTreeMap<(&'static str, Labels), f64>,
     histograms: BTreeMap<(&'static str, Labels), Histogram>,
+    /// Gauges set to their last value (budgets left).
+    gauges: BTreeMap<(&'static str, Labels), f64>,
     in_flight: i64,
     /// Configured model names and upstream model ids: the only model
     /// label values (a client's made-up name is `other`).
@@ -101,7 +103,7 @@ fn code_label(code: &str) -> String {
 }
 
 /// Help and type of each family, in output order.
-const FAMILIES: [(&str, &str, &str); 12] = [
+const FAMILIES: [(&str, &str, &str); 15] = [
     ("latticelm_requests_total", "counter", "Requests answered, by route and status."),
     ("latticelm_requests_in_flight", "gauge", "Requests being answered (streams until they end)."),
     ("latticelm_upstream_attempts_total", "counter", "Upstream requests, by provider and outcome."),
@@ -109,6 +111,9 @@ const FAMILIES: [(&str, &str, &str); 12] = [
     ("latticelm_tokens_total", "counter", "Tokens, by model, principal and type (input, output, cached, reasoning)."),
     ("latticelm_cost_usd_total", "counter", "Cost in USD from the configured prices, by model and principal."),
     ("latticelm_circuit_state", "gauge", "Circuit breaker per target: 0 closed, 1 half-open, 2 open."),
+    ("latticelm_limit_refusals_total", "counter", "Requests refused by a rate limit or budget, by principal, team and kind (requests, tokens, concurrent, budget)."),
+    ("latticelm_limit_store_errors_total", "counter", "Admissions whose counter store could not be reached, by outcome (served open, refused closed)."),
+    ("latticelm_budget_remaining_usd", "gauge", "USD left in a key's or team's budget for the current period, as of its last settlement."),
     ("gen_ai_client_operation_duration_seconds", "histogram", "GenAI operation duration (gen_ai.client.operation.duration), per upstream request."),
     ("gen_ai_client_operation_time_to_first_chunk_seconds", "histogram", "Time to the upstream's first output (gen_ai.client.operation.time_to_first_chunk), per serving upstream request."),
     ("gen_ai_client_token_usage", "histogram", "Tokens per upstream operation (gen_ai.client.token.usage)."),
@@ -193,6 +198,39 @@ impl Metrics {
                     ],
                     n as f64,
                 );
+            }
+        }
+        if let Some(l) = &r.limits {
+            let team = r.team.clone().unwrap_or_default();
+            if let Some(kind) = &l.refused {
+                add(
+                    "latticelm_limit_refusals_total",
+                    vec![
+                        ("principal", principal.clone()),
+                        ("team", team),
+                        ("kind", code_label(kind)),
+                    ],
+                    1.0,
+                );
+            }
+            if l.store_error {
+                let outcome = if r.status == 503 { "closed" } else { "open" };
+                add(
+                    "latticelm_limit_store_errors_total",
+                    vec![("outcome", outcome.into())],
+                    1.0,
+                );
+            }
+            for (scope, left) in &l.budgets {
+                let key = capped(
+                    &self.gauges,
+                    series,
+                    (
+                        "latticelm_budget_remaining_usd",
+                        vec![("scope", scope.clone())],
+                    ),
+                );
+                self.gauges.insert(key, *left);
             }
         }
         if let Some(c) = r.cost_usd {
@@ -291,6 +329,11 @@ impl Metrics {
                         );
                     }
                 }
+                "latticelm_budget_remaining_usd" => {
+                    for ((n, l), v) in self.gauges.iter().filter(|((n, _), _)| *n == name) {
+                        let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
+                    }
+                }
                 _ if kind == "counter" => {
                     for ((n, l), v) in self.counters.iter().filter(|((n, _), _)| *n == name) {
                         let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
@@ -348,7 +391,13 @@ impl Metrics {
                        "sum": h.sum, "count": h.count})
             })
             .collect();
-        json!({"in_flight": self.in_flight.max(0), "counters": counters, "histograms": histograms})
+        let gauges: Vec<_> = self
+            .gauges
+            .iter()
+            .map(|((n, l), v)| json!({"name": n, "labels": obj(l), "value": v}))
+            .collect();
+        json!({"in_flight": self.in_flight.max(0), "counters": counters, "histograms": histograms,
+               "gauges": gauges})
     }
 }
 

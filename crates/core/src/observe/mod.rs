@@ -11,7 +11,7 @@ pub mod trace;
 
 pub use log::{LogFormat, LogLevel};
 pub use metrics::{Metrics, MAX_SERIES};
-pub use record::{Attempt, Record, Recorder};
+pub use record::{Attempt, LimitsRecord, Record, Recorder};
 pub use trace::TraceContext;
 
 use crate::config::{Config, ProviderKind};
@@ -78,10 +78,10 @@ pub fn cost(
     r: &Record,
 ) -> Option<f64> {
     let usage = r.usage?;
-    let m = config.models.iter().find(|m| m.name == model)?;
-    let t = m.targets.iter().find(|t| {
-        t.provider == provider && t.provider_model_id.as_deref().unwrap_or(model) == upstream_model
-    })?;
-    let (i, o) = (t.input_cost?, t.output_cost?);
-    Some((usage.input_tokens as f64 * i + usage.output_tokens as f64 * o) / 1_000_000.0)
+    let prices = config.prices(model, provider, upstream_model)?;
+    Some(prices.cost(
+        usage.input_tokens,
+        usage.input_tokens_details.cached_tokens,
+        usage.output_tokens,
+    ))
 }

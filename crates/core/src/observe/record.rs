@@ -52,6 +52,29 @@ pub struct Record {
     pub response_model: Option<String>,
     /// Why the response ended (`completed`, `max_output_tokens`, …).
     pub finish_reason: Option<String>,
+    /// The caller's team, once known.
+    pub team: Option<String>,
+    /// What the limit stage did, when limits or budgets apply.
+    pub limits: Option<LimitsRecord>,
+}
+
+/// The limit stage's part of a request's record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitsRecord {
+    /// Tokens reserved at admission (input estimate plus output).
+    pub reserved_tokens: u64,
+    /// USD reserved at admission (the worst case over the plan).
+    pub reserved_usd: f64,
+    /// Tokens settled when the request ended.
+    pub settled_tokens: Option<u64>,
+    /// USD settled when the request ended.
+    pub settled_usd: Option<f64>,
+    /// Why it was refused (`requests`, `tokens`, `concurrent`, `budget`).
+    pub refused: Option<String>,
+    /// The counter store could not be reached (served open, or 503).
+    pub store_error: bool,
+    /// Each budget's remaining USD after settling, by its shard.
+    pub budgets: Vec<(String, f64)>,
 }
 
 /// One upstream request.

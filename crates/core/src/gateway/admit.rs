@@ -1,0 +1,331 @@
+//! The admit and settle stages: before any upstream call, one atomic
+//! reservation over the request's limits and budgets (see
+//! [`crate::quota`]); when the request really ends, exactly one
+//! settlement with what was used, or a cancellation when no upstream was
+//! reached. A reservation left behind (an error path, a dropped future)
+//! is settled on drop, at what it held when an upstream was reached.
+
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::config::{Config, StoreErrorMode};
+use crate::error::ApiError;
+use crate::host::{Host, HttpResponse};
+use crate::observe::{LimitsRecord, Recorder};
+use crate::quota::{Op, OpKind, Reply, ScopeOp};
+use crate::routing::Candidate;
+
+use super::clock::now_ms;
+use super::{error_response, Gateway};
+
+/// A request's admission: the `x-ratelimit-*` headers, and the
+/// reservation to settle (none when nothing applies, or when the store
+/// failed open).
+pub(crate) struct Admission<H: Host + Clone + 'static> {
+    held: Option<Held<H>>,
+    /// `x-ratelimit-*` for the response.
+    pub headers: Vec<(String, String)>,
+}
+
+struct Held<H: Host + Clone + 'static> {
+    host: H,
+    config: Arc<Config>,
+    op: Op,
+    rec: Recorder,
+    reached: bool,
+}
+
+/// What a request used, for its settlement.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Used {
+    /// Input plus output tokens.
+    pub tokens: u64,
+    /// USD at the serving target's prices (0 when unpriced).
+    pub cost: f64,
+}
+
+impl<H: Host + Clone + 'static> Admission<H> {
+    fn none() -> Self {
+        Admission {
+            held: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// An upstream was called: from now on, the reservation is settled,
+    /// not cancelled.
+    pub fn reached(&mut self) {
+        if let Some(h) = self.held.as_mut() {
+            h.reached = true;
+        }
+    }
+
+    /// The tokens reserved for the input (for an estimate of a cut
+    /// stream's use).
+    pub fn reserved(&self) -> Used {
+        self.held
+            .as_ref()
+            .map_or(Used::default(), |h| reserved_of(&h.op))
+    }
+
+    /// Settles now with what was used (the upstream's usage), or cancels
+    /// when no upstream was reached.
+    pub async fn settle(&mut self, used: Used) {
+        if let Some((host, op, after)) = self.finish(used) {
+            let reply = host.ledger(&op).await;
+            after(reply);
+        }
+    }
+
+    /// Settles off the request path (the client left).
+    pub fn settle_later(&mut self, used: Used) {
+        if let Some((host, op, after)) = self.finish(used) {
+            let h = host.clone();
+            host.defer(Box::pin(async move {
+                let reply = h.ledger(&op).await;
+                after(reply);
+            }));
+        }
+    }
+
+    /// The settlement op, once; and what to do with its reply.
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        &mut self,
+        used: Used,
+    ) -> Option<(H, Op, Box<dyn FnOnce(Result<Reply, crate::HostError>)>)> {
+        let h = self.held.take()?;
+        let mut op = h.op.clone();
+        let used = if h.reached { used } else { Used::default() };
+        op.op = if h.reached {
+            OpKind::Settle
+        } else {
+            OpKind::Cancel
+        };
+        for s in &mut op.scopes {
+            s.tokens = used.tokens;
+            s.cost = used.cost;
+        }
+        h.rec.with(|r| {
+            if let Some(l) = r.limits.as_mut() {
+                l.settled_tokens = Some(used.tokens);
+                l.settled_usd = Some(used.cost);
+            }
+        });
+        let (host, config, rec) = (h.host.clone(), h.config.clone(), h.rec.clone());
+        let scopes = op.scopes.clone();
+        let after = Box::new(move |reply: Result<Reply, crate::HostError>| {
+            match reply {
+            Ok(reply) => settled(&host, &config, &rec, &scopes, &reply, used.cost),
+            Err(e) => host.log(&format!(
+                r#"{{"level":"warn","msg":"limits: a settlement was not recorded; the reservation lapses at its worst case","error":{}}}"#,
+                serde_json::Value::String(e.to_string())
+            )),
+        }
+        });
+        Some((h.host.clone(), op, after))
+    }
+}
+
+impl<H: Host + Clone + 'static> Drop for Admission<H> {
+    /// A reservation nobody settled: at what it held once an upstream
+    /// was reached (its use is unknown), else cancelled.
+    fn drop(&mut self) {
+        if let Some(h) = &self.held {
+            let used = if h.reached {
+                reserved_of(&h.op)
+            } else {
+                Used::default()
+            };
+            self.settle_later(used);
+        }
+    }
+}
+
+/// What a finished request used, from its record: the upstream's usage
+/// and its cost at the serving target's prices; what was reserved when
+/// the upstream reported no usage (a stream cut short), since what it
+/// cost is not known.
+pub(crate) fn used(rec: &Recorder, reserved: Used) -> Used {
+    rec.with(|r| match r.usage {
+        Some(u) => Used {
+            tokens: u.input_tokens + u.output_tokens,
+            cost: r.cost_usd.unwrap_or(0.0),
+        },
+        None => reserved,
+    })
+}
+
+/// What an upstream's own answer says it used (`usage`, Responses
+/// shape), priced; what was reserved when it says nothing.
+pub(crate) fn used_in(body: &[u8], prices: Option<crate::config::Prices>, reserved: Used) -> Used {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let n = |k: &str| v["usage"][k].as_u64();
+    let (Some(input), Some(output)) = (n("input_tokens"), n("output_tokens")) else {
+        return reserved;
+    };
+    let cached = v["usage"]["input_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap_or(0);
+    Used {
+        tokens: input + output,
+        cost: prices.map_or(0.0, |p| p.cost(input, cached, output)),
+    }
+}
+
+fn reserved_of(op: &Op) -> Used {
+    op.scopes.first().map_or(Used::default(), |s| Used {
+        tokens: s.tokens,
+        cost: s.cost,
+    })
+}
+
+/// After a settlement: the budgets left, in the record, and the alert
+/// when this request crossed a budget's threshold.
+fn settled<H: Host + Clone + 'static>(
+    host: &H,
+    config: &Config,
+    rec: &Recorder,
+    scopes: &[ScopeOp],
+    reply: &Reply,
+    cost: f64,
+) {
+    let threshold = config.limits.budget_alert.threshold;
+    let mut left = Vec::new();
+    for (s, st) in scopes.iter().zip(&reply.scopes) {
+        let Some(budget) = s.budget else { continue };
+        left.push((s.shard.clone(), (budget - st.spent).max(0.0)));
+        let line = budget * threshold;
+        if st.spent >= line && st.spent - cost < line {
+            super::budget_alert::send(host, config, &s.shard, budget, st.spent, &s.period);
+        }
+    }
+    rec.with(|r| {
+        if let Some(l) = r.limits.as_mut() {
+            l.budgets = left;
+        }
+    });
+}
+
+impl Gateway {
+    /// The admit stage for `principal` calling `model`: reserves the
+    /// request's tokens (`estimate`: input, output) and its worst-case
+    /// cost over `candidates`, or answers 429 (503 when the store is
+    /// down and the configuration fails closed).
+    pub(super) async fn admit<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        principal: &Principal,
+        model: &str,
+        estimate: (u64, u64),
+        candidates: &[Candidate<'_>],
+        rec: &Recorder,
+    ) -> Result<Admission<H>, HttpResponse> {
+        if !self.rules.any() {
+            return Ok(Admission::none());
+        }
+        let now = now_ms(host);
+        let team = principal.team.as_deref();
+        let mut scopes = self.rules.scopes(&principal.id, team, model, now);
+        if scopes.is_empty() {
+            return Ok(Admission::none());
+        }
+        let (input, output) = estimate;
+        let cost = candidates
+            .iter()
+            .filter_map(|c| {
+                let p =
+                    self.config
+                        .prices(c.model, c.route.provider_name, c.route.upstream_model)?;
+                Some(p.cost(input, 0, output))
+            })
+            .fold(0.0, f64::max);
+        for s in &mut scopes {
+            s.tokens = input + output;
+            s.cost = cost;
+        }
+        let mut id = [0u8; 12];
+        host.random(&mut id);
+        let op = Op {
+            op: OpKind::Reserve,
+            id: crate::observe::trace::hex(&id),
+            now_ms: now,
+            lease_ms: crate::routing::millis(self.config.routing.deadline) + 60_000,
+            scopes,
+        };
+        rec.with(|r| {
+            r.limits = Some(LimitsRecord {
+                reserved_tokens: input + output,
+                reserved_usd: cost,
+                ..Default::default()
+            })
+        });
+        let reply = match host.ledger(&op).await {
+            Ok(r) => r,
+            Err(e) => {
+                return self
+                    .store_down(host, &op, rec, &e)
+                    .map(|()| Admission::none())
+            }
+        };
+        if let Some(refused) = &reply.refused {
+            rec.with(|r| {
+                if let Some(l) = r.limits.as_mut() {
+                    l.refused = Some(refused.kind.clone());
+                }
+            });
+            return Err(super::limit_answer::refusal(refused));
+        }
+        Ok(Admission {
+            headers: super::limit_answer::headers(&op.scopes, &reply),
+            held: Some(Held {
+                host: host.clone(),
+                config: self.config.clone(),
+                op,
+                rec: rec.clone(),
+                reached: false,
+            }),
+        })
+    }
+
+    /// The counter store is down: serve (fail open) or answer 503.
+    fn store_down<H: Host>(
+        &self,
+        host: &H,
+        op: &Op,
+        rec: &Recorder,
+        e: &crate::HostError,
+    ) -> Result<(), HttpResponse> {
+        rec.with(|r| {
+            if let Some(l) = r.limits.as_mut() {
+                l.store_error = true;
+            }
+        });
+        let modes = self.config.limits.on_store_error;
+        let budgets = op.scopes.iter().any(|s| s.budget.is_some());
+        let limits = op
+            .scopes
+            .iter()
+            .any(|s| s.rpm.is_some() || s.tpm.is_some() || s.concurrent.is_some());
+        let closed = (budgets && modes.budgets == StoreErrorMode::Closed)
+            || (limits && modes.limits == StoreErrorMode::Closed);
+        host.log(&format!(
+            r#"{{"level":"warn","msg":"limits: the counter store is unreachable","serving":{},"error":{}}}"#,
+            !closed,
+            serde_json::Value::String(e.to_string())
+        ));
+        if !closed {
+            return Ok(());
+        }
+        let mut err = ApiError::new(
+            503,
+            "server_error",
+            Some("limits_unavailable"),
+            None,
+            "the gateway cannot check this key's limits or budget right now (its counter store is unreachable); try again shortly",
+        );
+        err.retry_after = Some("1".into());
+        err.detail = Some(e.to_string());
+        Err(error_response(&err))
+    }
+}

@@ -1,0 +1,269 @@
+//! The ledger: one shard's scopes, and [`apply`], the one algorithm every
+//! counter store runs (`ledger.lua` is the same, line for line, for
+//! Redis).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Op, OpKind, Refusal, Reply, ScopeOp, ScopeStatus};
+
+/// The rolling window, in seconds.
+pub(crate) const WINDOW_S: u64 = 60;
+
+/// One shard (a key or a team): its scopes by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Scopes by name.
+    #[serde(default)]
+    pub s: BTreeMap<String, ScopeState>,
+}
+
+/// The counters of one scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeState {
+    /// One-second buckets of the rolling minute, by second since the
+    /// epoch: `[requests, tokens]`.
+    #[serde(default)]
+    pub b: BTreeMap<String, [u64; 2]>,
+    /// Reservations held, by id: `[expires_ms, tokens, cost, second]`.
+    #[serde(default)]
+    pub l: BTreeMap<String, Lease>,
+    /// The budget period `spent` counts.
+    #[serde(default)]
+    pub p: String,
+    /// USD settled in that period.
+    #[serde(default)]
+    pub spent: f64,
+}
+
+/// A reservation held: when it lapses (ms), its tokens, its cost, and the
+/// second its tokens were counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Lease(pub u64, pub u64, pub f64, pub u64);
+
+impl ScopeState {
+    /// Drops what left the window, charges reservations that lapsed
+    /// (their instance never settled them) at their worst case, and
+    /// starts a new budget period.
+    fn prune(&mut self, now_ms: u64, period: &str) {
+        let now_s = now_ms / 1000;
+        self.b
+            .retain(|k, _| k.parse::<u64>().is_ok_and(|s| s + WINDOW_S > now_s));
+        let lapsed: Vec<String> = self
+            .l
+            .iter()
+            .filter(|(_, l)| l.0 <= now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in lapsed {
+            if let Some(l) = self.l.remove(&id) {
+                self.spent += l.2;
+            }
+        }
+        if !period.is_empty() && self.p != period {
+            self.p = period.to_owned();
+            self.spent = 0.0;
+        }
+    }
+
+    fn used(&self) -> (u64, u64) {
+        self.b
+            .values()
+            .fold((0, 0), |(r, t), v| (r + v[0], t + v[1]))
+    }
+
+    fn reserved(&self) -> f64 {
+        self.l.values().map(|l| l.2).sum()
+    }
+
+    /// Buckets oldest first.
+    fn buckets(&self) -> Vec<(u64, [u64; 2])> {
+        let mut v: Vec<(u64, [u64; 2])> = self
+            .b
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, *v)))
+            .collect();
+        v.sort_by_key(|(s, _)| *s);
+        v
+    }
+
+    /// ms until `need` more fits under `limit` in column `idx`.
+    fn wait(&self, idx: usize, used: u64, need: u64, limit: u64, now_ms: u64) -> u64 {
+        let mut left = used;
+        for (sec, v) in self.buckets() {
+            left = left.saturating_sub(v[idx]);
+            if left + need <= limit {
+                return ((sec + WINDOW_S) * 1000).saturating_sub(now_ms).max(1);
+            }
+        }
+        1000
+    }
+
+    /// ms until column `idx` is empty.
+    fn reset(&self, idx: usize, now_ms: u64) -> u64 {
+        self.buckets()
+            .iter()
+            .filter(|(_, v)| v[idx] > 0)
+            .map(|(s, _)| ((s + WINDOW_S) * 1000).saturating_sub(now_ms))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn status(&self, now_ms: u64) -> ScopeStatus {
+        let (requests, tokens) = self.used();
+        ScopeStatus {
+            requests,
+            tokens,
+            concurrent: self.l.len() as u64,
+            reset_requests_ms: self.reset(0, now_ms),
+            reset_tokens_ms: self.reset(1, now_ms),
+            spent: self.spent,
+            reserved: self.reserved(),
+        }
+    }
+
+    /// Why `s` does not fit, if it does not.
+    fn check(&self, s: &ScopeOp, op: &Op) -> Option<Refusal> {
+        let (used_r, used_t) = self.used();
+        let now = op.now_ms;
+        let refuse = |kind: &str, limit: f64, need: f64, retry: Option<u64>| Refusal {
+            shard: s.shard.clone(),
+            name: s.name.clone(),
+            kind: kind.into(),
+            limit,
+            need,
+            retry_after_ms: retry,
+        };
+        let reserve = op.op == OpKind::Reserve;
+        if reserve {
+            if let Some(rpm) = s.rpm {
+                if used_r + 1 > rpm {
+                    let wait = self.wait(0, used_r, 1, rpm, now);
+                    return Some(refuse("requests", rpm as f64, 1.0, Some(wait)));
+                }
+            }
+        }
+        if let Some(tpm) = s.tpm {
+            if s.tokens > tpm {
+                return Some(refuse("tokens", tpm as f64, s.tokens as f64, None));
+            }
+            if used_t + s.tokens > tpm {
+                let wait = self.wait(1, used_t, s.tokens, tpm, now);
+                return Some(refuse("tokens", tpm as f64, s.tokens as f64, Some(wait)));
+            }
+        }
+        if reserve {
+            if let Some(c) = s.concurrent {
+                if self.l.len() as u64 + 1 > c {
+                    return Some(refuse("concurrent", c as f64, 1.0, Some(1000)));
+                }
+            }
+        }
+        if let Some(budget) = s.budget {
+            if s.cost > budget {
+                return Some(refuse("budget", budget, s.cost, None));
+            }
+            if self.spent + self.reserved() + s.cost > budget {
+                // Requests in flight may settle for less than they hold;
+                // what is spent is spent until the period ends.
+                let retry = if self.spent + s.cost <= budget {
+                    Some(1000)
+                } else if s.period_end_ms > 0 {
+                    Some(s.period_end_ms.saturating_sub(now).max(1))
+                } else {
+                    None
+                };
+                return Some(refuse("budget", budget, s.cost, retry));
+            }
+        }
+        None
+    }
+
+    fn reserve(&mut self, s: &ScopeOp, op: &Op) {
+        let sec = op.now_ms / 1000;
+        let bucket = self.b.entry(sec.to_string()).or_insert([0, 0]);
+        bucket[0] += 1;
+        bucket[1] += s.tokens;
+        let lease = Lease(op.now_ms + op.lease_ms, s.tokens, s.cost, sec);
+        self.l.insert(op.id.clone(), lease);
+    }
+
+    fn extend(&mut self, s: &ScopeOp, op: &Op) {
+        let Some(lease) = self.l.get_mut(&op.id) else {
+            return;
+        };
+        lease.0 = op.now_ms + op.lease_ms;
+        lease.1 += s.tokens;
+        lease.2 += s.cost;
+        if let Some(b) = self.b.get_mut(&lease.3.to_string()) {
+            b[1] += s.tokens;
+        }
+    }
+
+    fn settle(&mut self, s: &ScopeOp, op: &Op) {
+        let Some(lease) = self.l.remove(&op.id) else {
+            // Lapsed, and charged at its worst case already.
+            return;
+        };
+        if let Some(b) = self.b.get_mut(&lease.3.to_string()) {
+            b[1] = b[1].saturating_sub(lease.1) + s.tokens;
+        }
+        self.spent += s.cost;
+    }
+
+    fn cancel(&mut self, op: &Op) {
+        let Some(lease) = self.l.remove(&op.id) else {
+            return;
+        };
+        if let Some(b) = self.b.get_mut(&lease.3.to_string()) {
+            b[0] = b[0].saturating_sub(1);
+            b[1] = b[1].saturating_sub(lease.1);
+        }
+    }
+}
+
+/// Applies `op` to the ledgers of its shards (missing ones start empty),
+/// atomically: a refused reservation or extension changes no count.
+pub fn apply(ledgers: &mut BTreeMap<String, Ledger>, op: &Op) -> Reply {
+    for s in &op.scopes {
+        scope(ledgers, s).prune(op.now_ms, &s.period);
+    }
+    if matches!(op.op, OpKind::Reserve | OpKind::Extend) {
+        for s in &op.scopes {
+            if let Some(refused) = scope(ledgers, s).check(s, op) {
+                return Reply {
+                    ok: false,
+                    refused: Some(refused),
+                    scopes: Vec::new(),
+                };
+            }
+        }
+    }
+    let mut scopes = Vec::with_capacity(op.scopes.len());
+    for s in &op.scopes {
+        let st = scope(ledgers, s);
+        match op.op {
+            OpKind::Reserve => st.reserve(s, op),
+            OpKind::Extend => st.extend(s, op),
+            OpKind::Settle => st.settle(s, op),
+            OpKind::Cancel => st.cancel(op),
+            OpKind::Peek => {}
+        }
+        scopes.push(st.status(op.now_ms));
+    }
+    Reply {
+        ok: true,
+        refused: None,
+        scopes,
+    }
+}
+
+fn scope<'a>(ledgers: &'a mut BTreeMap<String, Ledger>, s: &ScopeOp) -> &'a mut ScopeState {
+    ledgers
+        .entry(s.shard.clone())
+        .or_default()
+        .s
+        .entry(s.name.clone())
+        .or_default()
+}

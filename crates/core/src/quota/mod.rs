@@ -1,0 +1,327 @@
+//! Rate limits and budgets: the counters, as a deterministic ledger.
+//!
+//! A request is admitted by one atomic **reservation** over every scope
+//! that applies to it (its key, its key's limits for the model, its team,
+//! its team's limits for the model): one request, its estimated tokens
+//! (input estimated from the body, output its `max_output_tokens` or
+//! `limits.default_max_output_tokens`), one concurrency lease and its
+//! worst-case cost. When the request really ends, the reservation is
+//! **settled** with what the upstream really used, exactly once. Since
+//! every admitted request holds what it may spend, concurrent requests
+//! never overshoot a limit or a budget by more than what they reserved.
+//!
+//! The counters of one key or one team form a *shard*, a [`Ledger`]; an
+//! [`Op`] names its scopes' shards. The host applies an op atomically
+//! (`Host::ledger`):
+//! - **native memory** and the **Durable Object** apply [`apply`] to the
+//!   ledgers they hold (the Worker one object per shard, through
+//!   [`apply_sharded`]);
+//! - **Redis** (native replicas, Spin) runs [`REDIS_SCRIPT`], the same
+//!   algorithm in Lua over the same JSON, in one `EVAL` over every shard;
+//! - a host with only a key-value store reads, applies and writes back
+//!   ([`apply_in_kv`]): exact within one instance only.
+//!
+//! Windows are rolling minutes counted in one-second buckets: at most the
+//! limit in any 60 consecutive seconds. Budgets count per UTC calendar
+//! period ([`period`]).
+
+mod ledger;
+pub mod period;
+mod rules;
+
+use serde::{Deserialize, Serialize};
+
+pub use ledger::{apply, Ledger, ScopeState};
+pub use rules::Rules;
+
+use crate::error::HostError;
+use crate::host::Host;
+
+/// The Lua script a Redis host runs with `EVAL`: `KEYS` are the shards'
+/// keys ([`redis_key`]), `ARGV[1]` the [`Op`] as JSON; it returns the
+/// [`Reply`] as JSON.
+pub const REDIS_SCRIPT: &str = include_str!("ledger.lua");
+
+/// The Redis key of a shard.
+pub fn redis_key(shard: &str) -> String {
+    format!("latticelm:limits:{shard}")
+}
+
+/// What an [`Op`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Admit the request if every scope has room, and hold what it may
+    /// use; otherwise change nothing.
+    Reserve,
+    /// Reserve more tokens and cost for a held request (a stream that
+    /// outgrew its reservation); refused like a reservation.
+    Extend,
+    /// Replace a held reservation by what was really used.
+    Settle,
+    /// Undo a reservation entirely (the request never reached an
+    /// upstream, or another shard refused it).
+    Cancel,
+    /// Change nothing; report the scopes (headers, the dashboard).
+    Peek,
+}
+
+/// One operation on the ledgers, applied atomically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// What to do.
+    pub op: OpKind,
+    /// The reservation's id (unique per request).
+    pub id: String,
+    /// Now, in ms since the epoch.
+    pub now_ms: u64,
+    /// How long a reservation is held if it is never settled (its
+    /// instance died): then its worst-case cost is charged.
+    pub lease_ms: u64,
+    /// The scopes.
+    pub scopes: Vec<ScopeOp>,
+}
+
+/// One scope of an [`Op`]: its limits, and the amounts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeOp {
+    /// The shard (a key or a team) holding this scope.
+    pub shard: String,
+    /// The scope within its shard (`all`, or `m:<model>`).
+    pub name: String,
+    /// Requests per rolling minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Tokens per rolling minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// Requests in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u64>,
+    /// The budget in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<f64>,
+    /// The budget's current period (`d2026-12-03`, `w2026-11-30`,
+    /// `m2026-12`, `total`), and when it ends (ms; 0: never).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub period: String,
+    /// When the period ends, in ms since the epoch (0: never).
+    #[serde(default)]
+    pub period_end_ms: u64,
+    /// Tokens: reserved (reserve, extend) or used (settle).
+    #[serde(default)]
+    pub tokens: u64,
+    /// USD: reserved or spent.
+    #[serde(default)]
+    pub cost: f64,
+}
+
+/// What a ledger answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Whether the op was applied (a refused reservation changes
+    /// nothing).
+    pub ok: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+    /// Each scope after the op, in the op's order.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub scopes: Vec<ScopeStatus>,
+}
+
+/// A scope that had no room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// Its shard.
+    pub shard: String,
+    /// Its name in the shard.
+    pub name: String,
+    /// `requests`, `tokens`, `concurrent` or `budget`.
+    pub kind: String,
+    /// The limit (requests, tokens, or USD).
+    pub limit: f64,
+    /// What this request asked for.
+    pub need: f64,
+    /// When it would fit, in ms from now; absent when it never will in
+    /// this window or period (larger than the limit) or cannot be known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// A scope's state, for headers and the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeStatus {
+    /// Requests in the rolling minute.
+    pub requests: u64,
+    /// Tokens in the rolling minute.
+    pub tokens: u64,
+    /// Requests in flight.
+    pub concurrent: u64,
+    /// ms until the requests window is empty again.
+    pub reset_requests_ms: u64,
+    /// ms until the tokens window is empty again.
+    pub reset_tokens_ms: u64,
+    /// USD settled in the current period.
+    pub spent: f64,
+    /// USD held by requests in flight.
+    pub reserved: f64,
+}
+
+/// Lua's JSON encoder writes an empty list as `{}`.
+fn list_or_empty_object<'de, D>(d: D) -> Result<Vec<ScopeStatus>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<ScopeStatus>),
+        Empty(#[allow(dead_code)] serde_json::Map<String, serde_json::Value>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(l) => l,
+        Either::Empty(_) => Vec::new(),
+    })
+}
+
+impl Op {
+    /// The shards it touches, in first-seen order.
+    pub fn shards(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.scopes {
+            if !out.contains(&s.shard.as_str()) {
+                out.push(&s.shard);
+            }
+        }
+        out
+    }
+
+    /// The part of it on one shard.
+    pub fn for_shard(&self, shard: &str) -> Op {
+        Op {
+            scopes: self
+                .scopes
+                .iter()
+                .filter(|s| s.shard == shard)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// How long a shard's ledger must be kept after this op: for ever
+    /// when it holds a budget, else until its leases and windows are
+    /// past.
+    pub fn keep_ms(&self) -> Option<u64> {
+        (!self.scopes.iter().any(|s| s.budget.is_some()))
+            .then_some(self.lease_ms.saturating_add(ledger::WINDOW_S * 1000))
+    }
+}
+
+/// Applies `op` one shard at a time, through `each` (a Durable Object per
+/// shard): a reservation refused on a later shard is cancelled on the
+/// earlier ones, so no shard keeps what the request did not get. Shards
+/// are taken in a fixed order, so two requests never hold each other's
+/// first shard.
+pub async fn apply_sharded<F, Fut>(op: &Op, mut each: F) -> Result<Reply, HostError>
+where
+    F: FnMut(String, Op) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, HostError>>,
+{
+    let mut shards: Vec<String> = op.shards().into_iter().map(str::to_owned).collect();
+    shards.sort();
+    let mut statuses: Vec<Option<ScopeStatus>> = vec![None; op.scopes.len()];
+    let mut done: Vec<String> = Vec::new();
+    for shard in shards {
+        let part = op.for_shard(&shard);
+        let reply = match each(shard.clone(), part).await {
+            Ok(r) => r,
+            Err(e) => {
+                undo(op, &done, &mut each).await;
+                return Err(e);
+            }
+        };
+        if !reply.ok {
+            undo(op, &done, &mut each).await;
+            return Ok(Reply {
+                ok: false,
+                refused: reply.refused,
+                scopes: Vec::new(),
+            });
+        }
+        let positions = op
+            .scopes
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.shard == shard);
+        for ((i, _), status) in positions.zip(reply.scopes) {
+            statuses[i] = Some(status);
+        }
+        done.push(shard);
+    }
+    Ok(Reply {
+        ok: true,
+        refused: None,
+        scopes: statuses
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+    })
+}
+
+async fn undo<F, Fut>(op: &Op, done: &[String], each: &mut F)
+where
+    F: FnMut(String, Op) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, HostError>>,
+{
+    if !matches!(op.op, OpKind::Reserve | OpKind::Extend) {
+        return;
+    }
+    for shard in done {
+        let mut part = op.for_shard(shard);
+        part.op = if op.op == OpKind::Reserve {
+            OpKind::Cancel
+        } else {
+            // An extension is taken back by settling at what was held
+            // before it: the caller settles later; nothing to undo
+            // beyond the extra, which a cancel of the extension cannot
+            // tell apart. Holding it a little longer is the safe side.
+            continue;
+        };
+        let _ = each(shard.clone(), part).await;
+    }
+}
+
+/// The key-value form of a shard, for [`apply_in_kv`].
+pub fn kv_key(shard: &str) -> String {
+    format!("limits/{shard}")
+}
+
+/// Applies `op` by reading each shard's ledger from the host's key-value
+/// store, applying it and writing it back. Atomic only where requests
+/// of one instance are serialized: the default for hosts without a
+/// counter store of their own (Spin without Redis), documented as per
+/// instance.
+pub async fn apply_in_kv<H: Host + ?Sized>(host: &H, op: &Op) -> Result<Reply, HostError> {
+    let mut ledgers = std::collections::BTreeMap::new();
+    for shard in op.shards() {
+        let raw = host.kv_get(&kv_key(shard)).await?;
+        let ledger: Ledger = raw
+            .and_then(|r| serde_json::from_slice(&r).ok())
+            .unwrap_or_default();
+        ledgers.insert(shard.to_owned(), ledger);
+    }
+    let reply = apply(&mut ledgers, op);
+    if reply.ok && op.op != OpKind::Peek {
+        let keep = std::time::Duration::from_millis(op.keep_ms().unwrap_or(u64::MAX / 4));
+        for (shard, ledger) in &ledgers {
+            let bytes = serde_json::to_vec(ledger).unwrap_or_default();
+            host.kv_put(&kv_key(shard), bytes, keep).await?;
+        }
+    }
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! Which limits and budgets apply to a request: the scopes of its key
+//! (or `limits.per_principal`), of its team, and of both for its model.
+
+use std::collections::HashMap;
+
+use crate::config::{BudgetConfig, Config, LimitSet};
+
+use super::{period, ScopeOp};
+
+/// A key's or a team's own limits and budget.
+#[derive(Debug, Clone, Default)]
+struct Allowance {
+    limits: Option<LimitSet>,
+    budget: Option<BudgetConfig>,
+}
+
+/// The limits and budgets of a configuration, by principal and team.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    keys: HashMap<String, Allowance>,
+    teams: HashMap<String, Allowance>,
+    per_principal: Option<LimitSet>,
+}
+
+impl Rules {
+    /// From `auth.api_keys`, `teams:` and `limits.per_principal`.
+    pub fn new(config: &Config) -> Rules {
+        let keys = config
+            .auth
+            .iter()
+            .flat_map(|a| a.api_keys.iter())
+            .map(|k| {
+                let a = Allowance {
+                    limits: k.limits.clone(),
+                    budget: k.budget.clone(),
+                };
+                (format!("key:{}", k.name), a)
+            })
+            .collect();
+        let teams = config
+            .teams
+            .iter()
+            .map(|t| {
+                let a = Allowance {
+                    limits: t.limits.clone(),
+                    budget: t.budget.clone(),
+                };
+                (t.name.clone(), a)
+            })
+            .collect();
+        Rules {
+            keys,
+            teams,
+            per_principal: config.limits.per_principal.clone(),
+        }
+    }
+
+    /// Whether any limit or budget is configured at all (when none is,
+    /// the limit stage costs nothing).
+    pub fn any(&self) -> bool {
+        self.per_principal.is_some()
+            || self
+                .keys
+                .values()
+                .chain(self.teams.values())
+                .any(|a| a.limits.as_ref().is_some_and(|l| !l.is_empty()) || a.budget.is_some())
+    }
+
+    /// Whether `team` names a configured team.
+    pub fn has_team(&self, team: &str) -> bool {
+        self.teams.contains_key(team)
+    }
+
+    /// The scopes that apply to `principal` (of `team`) calling `model`,
+    /// at `now_ms`, without amounts. Empty when nothing applies.
+    pub fn scopes(
+        &self,
+        principal: &str,
+        team: Option<&str>,
+        model: &str,
+        now_ms: u64,
+    ) -> Vec<ScopeOp> {
+        let mut out = Vec::new();
+        let own = self.keys.get(principal);
+        let own_limits = own
+            .and_then(|a| a.limits.as_ref())
+            .or(self.per_principal.as_ref());
+        push(
+            &mut out,
+            principal,
+            own_limits,
+            own.and_then(|a| a.budget.as_ref()),
+            model,
+            now_ms,
+        );
+        if let Some((name, a)) = team.and_then(|t| self.teams.get_key_value(t)) {
+            let shard = format!("team:{name}");
+            push(
+                &mut out,
+                &shard,
+                a.limits.as_ref(),
+                a.budget.as_ref(),
+                model,
+                now_ms,
+            );
+        }
+        out
+    }
+}
+
+fn push(
+    out: &mut Vec<ScopeOp>,
+    shard: &str,
+    limits: Option<&LimitSet>,
+    budget: Option<&BudgetConfig>,
+    model: &str,
+    now_ms: u64,
+) {
+    if limits.is_none_or(|l| {
+        l.requests_per_minute.is_none() && l.tokens_per_minute.is_none() && l.concurrent.is_none()
+    }) && budget.is_none()
+    {
+        // Only per-model limits, or nothing, at this level.
+    } else {
+        let (period, period_end_ms) = match budget {
+            Some(b) => period::current(b.period, now_ms),
+            None => (String::new(), 0),
+        };
+        out.push(ScopeOp {
+            shard: shard.to_owned(),
+            name: "all".into(),
+            rpm: limits.and_then(|l| l.requests_per_minute),
+            tpm: limits.and_then(|l| l.tokens_per_minute),
+            concurrent: limits.and_then(|l| l.concurrent),
+            budget: budget.map(|b| b.usd),
+            period,
+            period_end_ms,
+            ..Default::default()
+        });
+    }
+    if let Some(m) = limits.and_then(|l| l.models.get(model)) {
+        out.push(ScopeOp {
+            shard: shard.to_owned(),
+            name: format!("m:{model}"),
+            rpm: m.requests_per_minute,
+            tpm: m.tokens_per_minute,
+            concurrent: m.concurrent,
+            ..Default::default()
+        });
+    }
+}
