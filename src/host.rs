@@ -8,6 +8,7 @@ use futures::StreamExt;
 use latticelm_core::routing::RoutingState;
 use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
 
+use crate::ledger::NativeLedger;
 use crate::store::NativeStore;
 
 /// One per worker thread: a reqwest client's pooled connections belong to
@@ -18,6 +19,8 @@ pub struct NativeHost {
     client: reqwest::Client,
     store: NativeStore,
     routing: Arc<Mutex<RoutingState>>,
+    /// Rate-limit and budget counters (`limits.store`).
+    ledger: NativeLedger,
     /// Deferred work, run by the worker thread's `LocalSet` (a closed
     /// channel drops it: the thread is stopping).
     deferred: Option<tokio::sync::mpsc::UnboundedSender<Deferred>>,
@@ -51,8 +54,15 @@ impl NativeHost {
             client,
             store,
             routing,
+            ledger: NativeLedger::default(),
             deferred: None,
         }
+    }
+
+    /// Counts limits and budgets in `ledger`.
+    pub fn with_ledger(mut self, ledger: NativeLedger) -> Self {
+        self.ledger = ledger;
+        self
     }
 
     /// The parsed form of an upstream URL, cached per thread (parsing
@@ -183,6 +193,13 @@ impl Host for NativeHost {
             headers,
             body,
         })
+    }
+
+    async fn ledger(
+        &self,
+        op: &latticelm_core::quota::Op,
+    ) -> Result<latticelm_core::quota::Reply, HostError> {
+        self.ledger.apply(op).await
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {

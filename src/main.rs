@@ -4,6 +4,7 @@ mod body;
 mod chat;
 mod conn;
 mod host;
+mod ledger;
 mod memory_store;
 mod metrics_server;
 mod server;

@@ -20,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::body::{GuardedBody, NativeBody};
 use crate::conn::{Budget, ConnClock, Share, Slot, TimedIo};
 use crate::host::NativeHost;
+use crate::ledger::LedgerShared;
 use crate::store::StoreShared;
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -57,6 +58,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
+    let ledger = LedgerShared::from_config(gateway.config().limits.store.as_deref())?;
     let server = gateway.config().server.clone();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // One routing state for the process: every thread sees every outcome.
@@ -79,6 +81,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     let shared = Shared {
         gateway,
         store,
+        ledger,
         routing,
         shutdown: shutdown_rx,
         connections: Budget::new(server.max_connections),
@@ -119,6 +122,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
 struct Shared {
     gateway: Gateway,
     store: StoreShared,
+    ledger: LedgerShared,
     routing: Arc<Mutex<RoutingState>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     connections: Budget,
@@ -162,6 +166,7 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
             shared.store.for_worker(),
             shared.routing.clone(),
         )
+        .with_ledger(shared.ledger.for_worker())
         .run_deferred_here();
         let open = Rc::new(Cell::new(0usize));
         let mut shutdown = shared.shutdown.clone();

@@ -26,6 +26,45 @@ fn redis_err(e: impl std::fmt::Display) -> HostError {
 }
 
 impl RedisStore {
+    /// A store on `client`, connecting on first use.
+    pub fn new(client: redis::Client) -> Self {
+        RedisStore {
+            client,
+            conn: RefCell::new(None),
+        }
+    }
+
+    /// Runs a Lua script (by its SHA, loading it when Redis lacks it).
+    pub async fn eval(
+        &self,
+        script: &redis::Script,
+        keys: &[String],
+        arg: &[String],
+    ) -> Result<String, HostError> {
+        let mut c = self.conn().await?;
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        for a in arg {
+            inv.arg(a);
+        }
+        let result = tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<String>(&mut c)).await;
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.is_io_error() || e.is_connection_dropped() {
+                    *self.conn.borrow_mut() = None;
+                }
+                Err(redis_err(e))
+            }
+            Err(_) => {
+                *self.conn.borrow_mut() = None;
+                Err(redis_err("command timed out"))
+            }
+        }
+    }
+
     async fn conn(&self) -> Result<redis::aio::MultiplexedConnection, HostError> {
         if let Some(c) = self.conn.borrow().as_ref() {
             return Ok(c.clone());
@@ -112,10 +151,9 @@ impl StoreShared {
     pub fn for_worker(&self) -> NativeStore {
         match self {
             StoreShared::Memory(m) => NativeStore::Memory(m.clone()),
-            StoreShared::Redis(client) => NativeStore::Redis(Rc::new(RedisStore {
-                client: (**client).clone(),
-                conn: RefCell::new(None),
-            })),
+            StoreShared::Redis(client) => {
+                NativeStore::Redis(Rc::new(RedisStore::new((**client).clone())))
+            }
         }
     }
 }
