@@ -155,3 +155,17 @@ fn spin_compliance_http() {
     }
     let _ = std::fs::remove_dir_all(&suite);
 }
+
+/// Limits and budgets on Spin through outbound `spin:redis` to a real
+/// Redis. Every request is a fresh instance with no memory of the last,
+/// so a count that holds here is shared by every instance.
+#[test]
+fn spin_limits_over_outbound_redis() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config_with_limits(&mock, Some(&redis.url));
+    let Some(gw) = start_spin(&yaml, mock) else {
+        return;
+    };
+    edge_limits(&[&gw]);
+}

@@ -134,3 +134,14 @@ fn worker_playground() {
         },
     );
 }
+
+/// Limits and budgets through the `LIMITS` Durable Objects under workerd
+/// (one `wrangler dev`: two cannot share a Durable Object's storage).
+#[test]
+fn worker_limits_through_durable_objects() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config_with_limits(&mock, None), mock) else {
+        return;
+    };
+    edge_limits(&[&gw]);
+}

@@ -38,6 +38,10 @@ mod logs;
 #[allow(unused_imports)] // not every test binary reads the log
 pub use logs::*;
 
+mod limits;
+#[allow(unused_imports)] // not every test binary limits
+pub use limits::*;
+
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {
     child: Child,

@@ -7,6 +7,7 @@
 //! prints `harness listening on http://127.0.0.1:PORT`
 
 mod spin_host;
+mod spin_redis;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -167,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     spin_host::add_to_linker(&mut linker)?;
+    spin_redis::add_to_linker(&mut linker)?;
     let pre = linker.instantiate_pre(&component)?;
     let vars: HashMap<String, String> = std::env::vars()
         .filter_map(|(k, v)| Some((k.strip_prefix("SPIN_VARIABLE_")?.to_ascii_lowercase(), v)))

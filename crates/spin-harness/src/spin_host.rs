@@ -11,13 +11,16 @@ wasmtime::component::bindgen!({
     path: "wit",
     world: "spin-host",
     imports: { default: store | trappable },
-    with: { "spin:key-value/key-value.store": StoreHandle },
+    with: {
+        "spin:key-value/key-value.store": StoreHandle,
+        "spin:redis/redis.connection": crate::spin_redis::ConnHandle,
+    },
 });
 
 /// An open store (only `default` exists).
 pub struct StoreHandle;
 
-use self::spin::key_value::key_value as kv;
+pub use self::spin::key_value::key_value as kv;
 use self::spin::variables::variables as vars;
 
 struct Spin;

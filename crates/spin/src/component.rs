@@ -21,7 +21,10 @@ const CONFIG_VARIABLE: &str = "latticelm_config";
 async fn handle(req: Request) -> anyhow::Result<http::Response<BoxBody>> {
     let resp = match gateway().await {
         Ok(gateway) => match to_core(req, gateway.config().server.max_request_bytes).await {
-            Ok(core_req) => gateway.handle(&SpinHost, core_req).await,
+            Ok(core_req) => {
+                let host = SpinHost::new(gateway.config());
+                gateway.handle(&host, core_req).await
+            }
             Err(e) => error_response(&e),
         },
         Err(e) => error_response(&e),
@@ -136,8 +139,23 @@ fn to_spin(resp: HttpResponse) -> anyhow::Result<http::Response<BoxBody>> {
 }
 
 /// Spin's capabilities. Stateless: instances live for one request.
-#[derive(Clone, Copy)]
-struct SpinHost;
+#[derive(Clone)]
+struct SpinHost {
+    /// `limits.store`, when it is a Redis URL.
+    ledger: Option<std::rc::Rc<str>>,
+}
+
+impl SpinHost {
+    fn new(config: &Config) -> Self {
+        let ledger = config
+            .limits
+            .store
+            .as_deref()
+            .filter(|s| s.starts_with("redis://") || s.starts_with("rediss://"))
+            .map(std::rc::Rc::from);
+        SpinHost { ledger }
+    }
+}
 
 thread_local! {
     /// This instance's copy of the routing state, read from and written
@@ -167,6 +185,18 @@ fn now_ms() -> u64 {
 }
 
 impl Host for SpinHost {
+    /// Outbound Redis with `limits.store`; else the key-value store (per
+    /// instance).
+    async fn ledger(
+        &self,
+        op: &latticelm_core::quota::Op,
+    ) -> Result<latticelm_core::quota::Reply, HostError> {
+        match &self.ledger {
+            Some(url) => crate::ledger::apply(url, op).await,
+            None => latticelm_core::quota::apply_in_kv(self, op).await,
+        }
+    }
+
     /// Stdout, which Spin keeps in the component's log.
     fn log(&self, line: &str) {
         use std::io::Write;

@@ -151,6 +151,19 @@ impl Host for WorkerHost {
         })
     }
 
+    /// One `LimitLedger` Durable Object per shard (a key, a team).
+    async fn ledger(
+        &self,
+        op: &latticelm_core::quota::Op,
+    ) -> Result<latticelm_core::quota::Reply, HostError> {
+        let env = self.env.clone();
+        latticelm_core::quota::apply_sharded(op, |shard, part| {
+            let env = env.clone();
+            async move { crate::ledger::apply(&env, shard, part).await }
+        })
+        .await
+    }
+
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         match self.store {
             StoreKind::DurableObject => {

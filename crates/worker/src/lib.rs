@@ -16,6 +16,8 @@ mod durable;
 #[cfg(target_arch = "wasm32")]
 mod host;
 #[cfg(target_arch = "wasm32")]
+mod ledger;
+#[cfg(target_arch = "wasm32")]
 mod ws;
 
 #[cfg(target_arch = "wasm32")]

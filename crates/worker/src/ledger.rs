@@ -1,0 +1,90 @@
+//! `LimitLedger`: one Durable Object per shard of the rate-limit and
+//! budget ledger (a key or a team), worldwide. A Durable Object runs one
+//! request at a time, so each operation on a shard is atomic; the core's
+//! `quota::apply_sharded` spans a key and its team, cancelling on the
+//! first shard what the second refused.
+
+use latticelm_core::quota::{self, Ledger, Op};
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+
+/// Durable Object namespace binding of the ledger.
+pub const BINDING: &str = "LIMITS";
+
+#[durable_object]
+pub struct LimitLedger {
+    state: State,
+}
+
+const LEDGER: &str = "ledger";
+
+impl DurableObject for LimitLedger {
+    fn new(state: State, _env: Env) -> Self {
+        LimitLedger { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if req.method() != Method::Post {
+            return Ok(Response::empty()?.with_status(405));
+        }
+        let op: Op = match req.json().await {
+            Ok(op) => op,
+            Err(e) => return Response::error(format!("not an op: {e}"), 400),
+        };
+        let storage = self.state.storage();
+        let shard = op.shards().first().map(|s| (*s).to_owned()).unwrap_or_default();
+        let stored: Option<String> = storage.get(LEDGER).await.ok().flatten();
+        let ledger: Ledger = stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let mut ledgers = std::collections::BTreeMap::from([(shard.clone(), ledger)]);
+        let reply = quota::apply(&mut ledgers, &op);
+        if reply.ok && op.op != quota::OpKind::Peek {
+            let ledger = ledgers.remove(&shard).unwrap_or_default();
+            storage
+                .put(LEDGER, serde_json::to_string(&ledger).unwrap_or_default())
+                .await?;
+            // A shard without a budget is forgotten once its windows and
+            // leases are past.
+            match op.keep_ms() {
+                Some(ms) => storage.set_alarm(std::time::Duration::from_millis(ms)).await?,
+                None => {
+                    let _ = storage.delete_alarm().await;
+                }
+            }
+        }
+        Response::from_json(&reply)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::empty()
+    }
+}
+
+/// One shard's part of an op, applied by its object.
+pub async fn apply(env: &Env, shard: String, op: Op) -> std::result::Result<quota::Reply, latticelm_core::HostError> {
+    let err = |e: worker::Error| {
+        latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
+    };
+    let stub = env
+        .durable_object(BINDING)
+        .map_err(err)?
+        .id_from_name(&shard)
+        .map_err(err)?
+        .get_stub()
+        .map_err(err)?;
+    let mut init = worker::RequestInit::new();
+    let body = serde_json::to_string(&op).unwrap_or_default();
+    init.with_method(Method::Post)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
+    let req = Request::new_with_init("https://limit-ledger/op", &init).map_err(err)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(err)?;
+    if resp.status_code() != 200 {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(latticelm_core::HostError::Store(format!(
+            "durable object `{BINDING}` answered {}: {text}",
+            resp.status_code()
+        )));
+    }
+    resp.json().await.map_err(err)
+}
