@@ -47,7 +47,9 @@ fn exactly_the_limit_is_admitted_across_three_replicas_sharing_redis() {
                 let gw = &gws[i % 3];
                 s.spawn(move || {
                     let body = json!({"model": "offline", "input": "hi"});
-                    post(gw, "/v1/responses", "sk-svc-a", &body).status().as_u16()
+                    post(gw, "/v1/responses", "sk-svc-a", &body)
+                        .status()
+                        .as_u16()
                 })
             })
             .collect();
@@ -56,7 +58,12 @@ fn exactly_the_limit_is_admitted_across_three_replicas_sharing_redis() {
     let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
     assert_eq!((count(200), count(429)), (50, 150), "{statuses:?}");
     // The next one, on any replica, is refused with OpenAI's headers.
-    let r = post(&gws[1], "/v1/responses", "sk-svc-a", &json!({"model": "offline", "input": "x"}));
+    let r = post(
+        &gws[1],
+        "/v1/responses",
+        "sk-svc-a",
+        &json!({"model": "offline", "input": "x"}),
+    );
     assert_eq!(r.status(), 429);
     assert_eq!(header(&r, "x-ratelimit-limit-requests"), Some("50"));
     assert_eq!(header(&r, "x-ratelimit-remaining-requests"), Some("0"));
@@ -83,16 +90,27 @@ fn answers_carry_the_remaining_requests_and_tokens() {
     assert_eq!(header(&r, "x-ratelimit-limit-requests"), Some("10"));
     assert_eq!(header(&r, "x-ratelimit-remaining-requests"), Some("9"));
     assert_eq!(header(&r, "x-ratelimit-limit-tokens"), Some("100000"));
-    let left: u64 = header(&r, "x-ratelimit-remaining-tokens").unwrap().parse().unwrap();
+    let left: u64 = header(&r, "x-ratelimit-remaining-tokens")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(left < 99_000, "the reservation counts: {left}");
-    assert!(header(&r, "x-ratelimit-reset-requests").unwrap().ends_with('s'));
+    assert!(header(&r, "x-ratelimit-reset-requests")
+        .unwrap()
+        .ends_with('s'));
     // A request larger than the whole limit is told so, and not to retry.
     let huge = json!({"model": "offline", "input": "hi", "max_output_tokens": 200000});
     let r = post(&gw, "/v1/responses", "sk-svc-a", &huge);
     assert_eq!(r.status(), 429);
     assert_eq!(header(&r, "x-should-retry"), Some("false"));
     let e: Value = r.json().unwrap();
-    assert!(e["error"]["message"].as_str().unwrap().contains("more than key 'svc-a'"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than key 'svc-a'"),
+        "{e}"
+    );
 }
 
 /// Every door that reaches a model, and the WebSocket turn, is refused
@@ -106,16 +124,42 @@ fn every_door_is_refused_the_same() {
         "auth:\n  api_keys:\n    - { name: one, key: sk-one, limits: { requests_per_minute: 1 } }\n",
     );
     let gw = start_with(&yaml, mock.clone());
-    let ok = post(&gw, "/v1/responses", "sk-one", &json!({"model": "gpt-4o-mini", "input": "hi"}));
+    let ok = post(
+        &gw,
+        "/v1/responses",
+        "sk-one",
+        &json!({"model": "gpt-4o-mini", "input": "hi"}),
+    );
     assert_eq!(ok.status(), 200);
     let doors = [
-        ("/v1/responses", json!({"model": "gpt-4o-mini", "input": "hi"})),
-        ("/v1/responses", json!({"model": "gpt-4o-mini", "input": "hi", "stream": true})),
-        ("/v1/chat/completions", json!({"model": "llama", "messages": [{"role": "user", "content": "hi"}]})),
-        ("/v1/chat/completions", json!({"model": "llama", "stream": true, "messages": [{"role": "user", "content": "hi"}]})),
-        ("/v1/messages", json!({"model": "claude-test", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]})),
-        ("/v1/responses/compact", json!({"model": "gpt-4o-mini", "input": "hi"})),
-        ("/v1/responses/compact", json!({"model": "claude-test", "input": "hi"})),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi"}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi", "stream": true}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "llama", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "llama", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-test", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/responses/compact",
+            json!({"model": "gpt-4o-mini", "input": "hi"}),
+        ),
+        (
+            "/v1/responses/compact",
+            json!({"model": "claude-test", "input": "hi"}),
+        ),
     ];
     let seen_before = mock_requests(&mock);
     for (path, body) in &doors {
@@ -140,7 +184,8 @@ fn every_door_is_refused_the_same() {
         .insert("authorization", "Bearer sk-one".parse().unwrap());
     let (mut ws, _) = tungstenite::connect(req).unwrap();
     let turn = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
-    ws.send(tungstenite::Message::text(turn.to_string())).unwrap();
+    ws.send(tungstenite::Message::text(turn.to_string()))
+        .unwrap();
     let frame = loop {
         if let tungstenite::Message::Text(t) = ws.read().unwrap() {
             break serde_json::from_str::<Value>(&t).unwrap();
@@ -151,9 +196,26 @@ fn every_door_is_refused_the_same() {
     assert_eq!(frame["error"]["code"], "rate_limit_exceeded", "{frame}");
     assert_valid("WebSocketErrorEvent", &frame);
     // No refused request reached the upstream, and no other route does.
-    for path in ["/v1/completions", "/v1/embeddings", "/v1/messages/count_tokens", "/v1/responses/x/input_items", "/v1/models", "/v1/dashboard", "/v1/foo"] {
-        let r = post(&gw, path, "sk-one", &json!({"model": "gpt-4o-mini", "input": "hi"}));
-        assert!(r.status().is_client_error() || r.status().as_u16() == 501, "{path}: {}", r.status());
+    for path in [
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/messages/count_tokens",
+        "/v1/responses/x/input_items",
+        "/v1/models",
+        "/v1/dashboard",
+        "/v1/foo",
+    ] {
+        let r = post(
+            &gw,
+            path,
+            "sk-one",
+            &json!({"model": "gpt-4o-mini", "input": "hi"}),
+        );
+        assert!(
+            r.status().is_client_error() || r.status().as_u16() == 501,
+            "{path}: {}",
+            r.status()
+        );
     }
     assert_eq!(mock_requests(&mock), seen_before);
 }
@@ -235,10 +297,16 @@ fn concurrent_streams_never_overshoot_a_team_budget() {
             }
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 429),
+            "{statuses:?}"
+        );
         admitted += statuses.iter().filter(|s| **s == 200).count();
     }
-    assert!(admitted >= 3, "a budget for three admits at least three: {admitted}");
+    assert!(
+        admitted >= 3,
+        "a budget for three admits at least three: {admitted}"
+    );
     // Everything has ended: nothing is held, and the spend is the sum of
     // what each request was settled at, as their log lines say.
     std::thread::sleep(Duration::from_millis(500));
@@ -251,7 +319,10 @@ fn concurrent_streams_never_overshoot_a_team_budget() {
         .iter()
         .filter_map(|v| v["limits"]["settled_usd"].as_f64())
         .sum();
-    assert!((spent - settled).abs() < 1e-6, "ledger {spent} vs log {settled}");
+    assert!(
+        (spent - settled).abs() < 1e-6,
+        "ledger {spent} vs log {settled}"
+    );
     let refused = lines
         .iter()
         .filter(|v| v["limits"]["refused"] == "budget")
@@ -273,7 +344,10 @@ fn a_redis_outage_fails_limits_open_and_budgets_closed_or_as_configured() {
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
     let keys = "auth:\n  api_keys:\n    - { name: lim, key: sk-lim, limits: { requests_per_minute: 100 } }\n    - { name: bud, key: sk-bud, budget: { usd: 10, period: monthly } }\n";
     let body = json!({"model": "offline", "input": "hi"});
-    let default = with(&mock, &format!("{keys}limits:\n  store: \"{}\"\n", redis.url));
+    let default = with(
+        &mock,
+        &format!("{keys}limits:\n  store: \"{}\"\n", redis.url),
+    );
     let (gw, out) = start_logged(&default, mock.clone(), &[]);
     assert_eq!(post(&gw, "/v1/responses", "sk-lim", &body).status(), 200);
     assert_eq!(post(&gw, "/v1/responses", "sk-bud", &body).status(), 200);
@@ -294,7 +368,10 @@ fn a_redis_outage_fails_limits_open_and_budgets_closed_or_as_configured() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(metrics.contains("latticelm_limit_store_errors_total{outcome=\"open\"}"), "{metrics}");
+    assert!(
+        metrics.contains("latticelm_limit_store_errors_total{outcome=\"open\"}"),
+        "{metrics}"
+    );
     // Turned around.
     let flipped = with(
         &mock,
@@ -351,10 +428,36 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     for step in 0..400 {
         now += next(1500);
+        if step % 50 == 49 {
+            // Past windows, leases and old history buckets.
+            now += 20 * 60_000;
+        }
         let scopes = vec![
-            ScopeOp { shard: "key:a".into(), name: "all".into(), rpm: Some(8), tpm: Some(5000), concurrent: Some(3), budget: Some(2.0), period: format!("d{}", now / 3_600_000), period_end_ms: (now / 3_600_000 + 1) * 3_600_000, ..Default::default() },
-            ScopeOp { shard: "key:a".into(), name: "m:gpt".into(), tpm: Some(3000), ..Default::default() },
-            ScopeOp { shard: "team:t".into(), name: "all".into(), rpm: Some(30), budget: Some(3.0), period: "total".into(), ..Default::default() },
+            ScopeOp {
+                shard: "key:a".into(),
+                name: "all".into(),
+                rpm: Some(8),
+                tpm: Some(5000),
+                concurrent: Some(3),
+                budget: Some(2.0),
+                period: format!("d{}", now / 3_600_000),
+                period_end_ms: (now / 3_600_000 + 1) * 3_600_000,
+                ..Default::default()
+            },
+            ScopeOp {
+                shard: "key:a".into(),
+                name: "m:gpt".into(),
+                tpm: Some(3000),
+                ..Default::default()
+            },
+            ScopeOp {
+                shard: "team:t".into(),
+                name: "all".into(),
+                rpm: Some(30),
+                budget: Some(3.0),
+                period: "total".into(),
+                ..Default::default()
+            },
         ];
         let kind = match next(10) {
             0..=4 => OpKind::Reserve,
@@ -390,13 +493,57 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
         let got: String = inv.invoke(&mut conn).unwrap();
         let got: quota::Reply = serde_json::from_str(&got).unwrap();
         assert_eq!(got.ok, expected.ok, "step {step} {op:?}");
-        assert_eq!(got.refused.as_ref().map(|r| (&r.kind, &r.shard, r.retry_after_ms)), expected.refused.as_ref().map(|r| (&r.kind, &r.shard, r.retry_after_ms)), "step {step}");
+        assert_eq!(
+            got.refused
+                .as_ref()
+                .map(|r| (&r.kind, &r.shard, r.retry_after_ms)),
+            expected
+                .refused
+                .as_ref()
+                .map(|r| (&r.kind, &r.shard, r.retry_after_ms)),
+            "step {step}"
+        );
         assert_eq!(got.scopes.len(), expected.scopes.len(), "step {step}");
         for (g, e) in got.scopes.iter().zip(&expected.scopes) {
-            assert_eq!((g.requests, g.tokens, g.concurrent, g.reset_requests_ms, g.reset_tokens_ms), (e.requests, e.tokens, e.concurrent, e.reset_requests_ms, e.reset_tokens_ms), "step {step}");
-            assert!((g.spent - e.spent).abs() < 1e-9 && (g.reserved - e.reserved).abs() < 1e-9, "step {step}: {g:?} {e:?}");
+            assert_eq!(
+                (
+                    g.requests,
+                    g.tokens,
+                    g.concurrent,
+                    g.reset_requests_ms,
+                    g.reset_tokens_ms
+                ),
+                (
+                    e.requests,
+                    e.tokens,
+                    e.concurrent,
+                    e.reset_requests_ms,
+                    e.reset_tokens_ms
+                ),
+                "step {step}"
+            );
+            assert!(
+                (g.spent - e.spent).abs() < 1e-9 && (g.reserved - e.reserved).abs() < 1e-9,
+                "step {step}: {g:?} {e:?}"
+            );
         }
-        let outcome = got.refused.as_ref().map_or(format!("{kind:?} ok"), |r| r.kind.clone());
+        assert_eq!(got.history.len(), expected.history.len(), "step {step}");
+        for (shard, h) in &expected.history {
+            let g = &got.history[shard];
+            assert_eq!(
+                g.keys().collect::<Vec<_>>(),
+                h.keys().collect::<Vec<_>>(),
+                "step {step}"
+            );
+            for (k, v) in h {
+                let close = g[k].iter().zip(v).all(|(a, b)| (a - b).abs() < 1e-9);
+                assert!(close, "step {step} {shard} {k}: {:?} vs {v:?}", g[k]);
+            }
+        }
+        let outcome = got
+            .refused
+            .as_ref()
+            .map_or(format!("{kind:?} ok"), |r| r.kind.clone());
         *outcomes.entry(outcome).or_default() += 1;
         if kind == OpKind::Reserve && got.ok {
             open.push(id);
@@ -405,7 +552,20 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
         }
     }
     // Every kind of refusal, and every operation, was met on the way.
-    for k in ["requests", "tokens", "concurrent", "budget", "Reserve ok", "Settle ok", "Cancel ok", "Extend ok", "Peek ok"] {
-        assert!(outcomes.get(k).is_some_and(|n| *n > 0), "{k} never happened: {outcomes:?}");
+    for k in [
+        "requests",
+        "tokens",
+        "concurrent",
+        "budget",
+        "Reserve ok",
+        "Settle ok",
+        "Cancel ok",
+        "Extend ok",
+        "Peek ok",
+    ] {
+        assert!(
+            outcomes.get(k).is_some_and(|n| *n > 0),
+            "{k} never happened: {outcomes:?}"
+        );
     }
 }

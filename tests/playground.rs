@@ -9,7 +9,7 @@ use support::*;
 /// The test config with auth on (one API key) and a priced model.
 fn config_with_ui(mock: &str, extra: &str) -> String {
     format!(
-        "{}  - name: priced\n    targets: [{{ provider: oa, provider_model_id: gpt-4o-mini, input_cost: 0.15, output_cost: 0.6 }}]\nauth:\n  enabled: true\n  api_keys:\n    - {{ name: playground, key: key-play-123 }}\n{extra}",
+        "{}  - name: priced\n    targets: [{{ provider: oa, provider_model_id: gpt-4o-mini, input_cost: 0.15, output_cost: 0.6 }}]\nauth:\n  enabled: true\n  api_keys:\n    - {{ name: playground, key: key-play-123, team: play, limits: {{ requests_per_minute: 1000, tokens_per_minute: 2000000 }} }}\nteams:\n  - {{ name: play, budget: {{ usd: 5, period: monthly }} }}\n{extra}",
         config(mock)
     )
 }
@@ -37,6 +37,7 @@ fn playground_in_chromium() {
             metrics: true,
             priced: true,
             open: Some("dead/unreachable"),
+            limits: true,
             shots: shots.as_deref(),
         },
     );

@@ -165,6 +165,17 @@ try {
   } else {
     check(await page.isVisible('#metrics-note'), 'a host without metrics says so');
   }
+  if (env.LIMITS) {
+    await page.waitForSelector('#limits-section:not([hidden]) .limit', { timeout: 10000 });
+    const scopes = await page.$$eval('#limits .limit', (l) => l.map((e) => e.dataset.scope));
+    check(scopes.includes('key:playground') && scopes.includes('team:play'), `the key's and the team's limits are shown: ${scopes}`);
+    const bars = await page.$$eval('.limit[data-scope="key:playground"] figure[data-chart="requests"] rect', (r) => r.length);
+    check(bars > 0, `requests per minute are charted: ${bars} bars`);
+    const meter = await page.locator('.limit[data-scope="key:playground"] .meter').first().innerText();
+    check(/of 1,000/.test(meter), `use against the limit: ${meter.replace(/\s+/g, ' ')}`);
+    const spend = await page.$$eval('.limit[data-scope="team:play"] figure[data-chart="budget"] polyline.spend, .limit[data-scope="team:play"] figure[data-chart="budget"] line.burn-line', (e) => e.length);
+    check(spend === 2, 'the budget has its spend and its burn line');
+  }
   if (env.SHOTS) {
     await page.waitForTimeout(2500);
     await page.screenshot({ path: join(env.SHOTS, 'dashboard.png') });

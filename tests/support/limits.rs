@@ -64,7 +64,11 @@ pub fn edge_limits(gws: &[&Gateway]) {
         assert!(served < 20, "the budget never ran out");
     };
     assert!(served >= 1, "one worst case fits");
-    let after: u64 = refusal.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let after: u64 = refusal.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(after > 60, "until the day ends: {after}");
     assert_eq!(refusal.headers()["x-should-retry"], "false");
     let e: Value = refusal.json().unwrap();

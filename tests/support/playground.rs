@@ -18,6 +18,9 @@ pub struct PlaygroundRun<'a> {
     pub priced: bool,
     /// A target whose circuit breaker is open.
     pub open: Option<&'a str>,
+    /// The key has limits and its team a budget: the dashboard charts
+    /// them.
+    pub limits: bool,
     /// Write `playground.png` and `dashboard.png` here.
     pub shots: Option<&'a std::path::Path>,
 }
@@ -58,6 +61,7 @@ pub fn playground_check(url: &str, run: PlaygroundRun) {
         .env("METRICS", flag(run.metrics))
         .env("PRICED", flag(run.priced))
         .env("OPEN", run.open.unwrap_or_default())
+        .env("LIMITS", flag(run.limits))
         .env("PLAYWRIGHT", &dir)
         .env("CHROMIUM", &chromium);
     if let Some(shots) = run.shots {

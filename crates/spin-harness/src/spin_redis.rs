@@ -23,7 +23,9 @@ fn other(e: impl std::fmt::Display) -> r::Error {
 }
 
 fn unsupported<T>() -> wasmtime::Result<Result<T, r::Error>> {
-    Ok(Err(r::Error::Other("spin-harness: only open and execute".into())))
+    Ok(Err(r::Error::Other(
+        "spin-harness: only open and execute".into(),
+    )))
 }
 
 fn result(v: redis::Value) -> Vec<r::RedisResult> {
@@ -61,9 +63,8 @@ impl<T> r::HostConnectionWithStore<T> for Redis {
         command: String,
         arguments: Vec<r::RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<r::RedisResult>, r::Error>> {
-        let mut c = store.with(|mut s| -> wasmtime::Result<_> {
-            Ok(s.get().table.get(&conn)?.0.clone())
-        })?;
+        let mut c = store
+            .with(|mut s| -> wasmtime::Result<_> { Ok(s.get().table.get(&conn)?.0.clone()) })?;
         let mut cmd = redis::cmd(&command);
         for a in arguments {
             match a {
@@ -77,28 +78,64 @@ impl<T> r::HostConnectionWithStore<T> for Redis {
         })
     }
 
-    async fn publish(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), r::Error>> {
+    async fn publish(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+        _: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), r::Error>> {
         unsupported()
     }
-    async fn get(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String) -> wasmtime::Result<Result<Option<Vec<u8>>, r::Error>> {
+    async fn get(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, r::Error>> {
         unsupported()
     }
-    async fn set(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), r::Error>> {
+    async fn set(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+        _: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), r::Error>> {
         unsupported()
     }
-    async fn incr(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String) -> wasmtime::Result<Result<i64, r::Error>> {
+    async fn incr(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+    ) -> wasmtime::Result<Result<i64, r::Error>> {
         unsupported()
     }
-    async fn del(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: Vec<String>) -> wasmtime::Result<Result<u32, r::Error>> {
+    async fn del(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, r::Error>> {
         unsupported()
     }
-    async fn sadd(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String, _: Vec<String>) -> wasmtime::Result<Result<u32, r::Error>> {
+    async fn sadd(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+        _: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, r::Error>> {
         unsupported()
     }
-    async fn smembers(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String) -> wasmtime::Result<Result<Vec<String>, r::Error>> {
+    async fn smembers(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+    ) -> wasmtime::Result<Result<Vec<String>, r::Error>> {
         unsupported()
     }
-    async fn srem(_: &Accessor<T, Self>, _: Resource<ConnHandle>, _: String, _: Vec<String>) -> wasmtime::Result<Result<u32, r::Error>> {
+    async fn srem(
+        _: &Accessor<T, Self>,
+        _: Resource<ConnHandle>,
+        _: String,
+        _: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, r::Error>> {
         unsupported()
     }
 

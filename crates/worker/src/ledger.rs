@@ -31,7 +31,11 @@ impl DurableObject for LimitLedger {
             Err(e) => return Response::error(format!("not an op: {e}"), 400),
         };
         let storage = self.state.storage();
-        let shard = op.shards().first().map(|s| (*s).to_owned()).unwrap_or_default();
+        let shard = op
+            .shards()
+            .first()
+            .map(|s| (*s).to_owned())
+            .unwrap_or_default();
         let stored: Option<String> = storage.get(LEDGER).await.ok().flatten();
         let ledger: Ledger = stored
             .and_then(|s| serde_json::from_str(&s).ok())
@@ -46,7 +50,11 @@ impl DurableObject for LimitLedger {
             // A shard without a budget is forgotten once its windows and
             // leases are past.
             match op.keep_ms() {
-                Some(ms) => storage.set_alarm(std::time::Duration::from_millis(ms)).await?,
+                Some(ms) => {
+                    storage
+                        .set_alarm(std::time::Duration::from_millis(ms))
+                        .await?
+                }
                 None => {
                     let _ = storage.delete_alarm().await;
                 }
@@ -62,7 +70,11 @@ impl DurableObject for LimitLedger {
 }
 
 /// One shard's part of an op, applied by its object.
-pub async fn apply(env: &Env, shard: String, op: Op) -> std::result::Result<quota::Reply, latticelm_core::HostError> {
+pub async fn apply(
+    env: &Env,
+    shard: String,
+    op: Op,
+) -> std::result::Result<quota::Reply, latticelm_core::HostError> {
     let err = |e: worker::Error| {
         latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
     };

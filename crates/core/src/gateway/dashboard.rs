@@ -53,10 +53,12 @@ impl Gateway {
         } else {
             None
         };
+        let limits = self.limits_view(host, principal).await;
         json_ok(json!({
             "now_ms": now,
             "metrics": metrics,
             "circuits": circuits,
+            "limits": limits,
         }))
     }
 }
@@ -80,6 +82,14 @@ fn visible(mut snapshot: Value, principal: &Principal) -> Value {
         if let Some(list) = snapshot[family].as_array_mut() {
             list.retain(keep);
         }
+    }
+    // Budgets: the caller's own key's and team's only.
+    let team = principal.team.as_ref().map(|t| format!("team:{t}"));
+    if let Some(list) = snapshot["gauges"].as_array_mut() {
+        list.retain(|g| {
+            let scope = g["labels"]["scope"].as_str().unwrap_or_default();
+            scope == principal.id || team.as_deref() == Some(scope)
+        });
     }
     snapshot
 }

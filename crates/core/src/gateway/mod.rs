@@ -9,6 +9,7 @@ mod clock;
 mod compact;
 mod compact_attempt;
 mod dashboard;
+mod dashboard_limits;
 mod export;
 mod ingress;
 mod limit_answer;

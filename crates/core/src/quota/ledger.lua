@@ -150,6 +150,46 @@ if op.op == 'reserve' or op.op == 'extend' then
   end
 end
 
+-- The shard's history (minutes for an hour, quarter hours for a day),
+-- once per shard, before the leases change.
+local HISTORY = {{'m', 60000, 60}, {'q', 900000, 96}}
+local function record(l, add)
+  if type(l.h) ~= 'table' then l.h = {} end
+  for _, h in ipairs(HISTORY) do
+    local tag, span, keep = h[1], h[2], h[3]
+    local at = math.floor(now / span)
+    for k, _ in pairs(l.h) do
+      if string.sub(k, 1, 1) == tag then
+        local b = tonumber(string.sub(k, 2))
+        if b == nil or b + keep <= at then l.h[k] = nil end
+      end
+    end
+    local key = tag .. tostring(at)
+    local b = l.h[key] or {0, 0, 0}
+    b[1] = b[1] + add[1]
+    b[2] = b[2] + add[2]
+    b[3] = b[3] + add[3]
+    l.h[key] = b
+  end
+end
+
+local history, seen = {}, {}
+for _, s in ipairs(op.scopes) do
+  if not seen[s.shard] then
+    seen[s.shard] = true
+    local l = ledgers[s.shard]
+    local st = scope(s)
+    local held = st.l[op.id] ~= nil
+    local add = nil
+    if op.op == 'reserve' then add = {1, 0, 0}
+    elseif op.op == 'cancel' and held then add = {-1, 0, 0}
+    elseif op.op == 'settle' and held then add = {0, s.tokens or 0, s.cost or 0}
+    elseif op.op == 'peek' then add = {0, 0, 0} end
+    if add ~= nil then record(l, add) end
+    if op.op == 'peek' then history[s.shard] = l.h end
+  end
+end
+
 local out = {}
 for _, s in ipairs(op.scopes) do
   local st = scope(s)
@@ -204,4 +244,7 @@ if op.op ~= 'peek' then
   end
 end
 
+if op.op == 'peek' then
+  return cjson.encode({ok = true, scopes = out, history = history})
+end
 return cjson.encode({ok = true, scopes = out})

@@ -11,12 +11,36 @@ use super::{Op, OpKind, Refusal, Reply, ScopeOp, ScopeStatus};
 /// The rolling window, in seconds.
 pub(crate) const WINDOW_S: u64 = 60;
 
-/// One shard (a key or a team): its scopes by name.
+/// One shard (a key or a team): its scopes by name, and its history.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     /// Scopes by name.
     #[serde(default)]
     pub s: BTreeMap<String, ScopeState>,
+    /// Use over time, for the dashboard: `m<minute>` for the last hour
+    /// and `q<quarter hour>` for the last day, each `[requests, tokens,
+    /// USD]` (requests when admitted, tokens and USD when settled).
+    #[serde(default)]
+    pub h: BTreeMap<String, [f64; 3]>,
+}
+
+/// Minutes of minute history, and quarter hours of quarter history.
+const HISTORY: [(char, u64, u64); 2] = [('m', 60_000, 60), ('q', 900_000, 96)];
+
+impl Ledger {
+    /// Adds to the history buckets of `now_ms`, and forgets old ones.
+    fn record(&mut self, now_ms: u64, add: [f64; 3]) {
+        for (tag, span, keep) in HISTORY {
+            let at = now_ms / span;
+            self.h.retain(|k, _| {
+                !k.starts_with(tag) || k[1..].parse::<u64>().is_ok_and(|b| b + keep > at)
+            });
+            let b = self.h.entry(format!("{tag}{at}")).or_insert([0.0; 3]);
+            for (x, a) in b.iter_mut().zip(add) {
+                *x += a;
+            }
+        }
+    }
 }
 
 /// The counters of one scope.
@@ -235,9 +259,34 @@ pub fn apply(ledgers: &mut BTreeMap<String, Ledger>, op: &Op) -> Reply {
                 return Reply {
                     ok: false,
                     refused: Some(refused),
-                    scopes: Vec::new(),
+                    ..Default::default()
                 };
             }
+        }
+    }
+    // The shard's history, once per shard, before the leases change.
+    let mut history = BTreeMap::new();
+    for shard in op.shards() {
+        // Every scope of an op carries the same amounts.
+        let Some(first) = op.scopes.iter().find(|s| s.shard == shard) else {
+            continue;
+        };
+        let l = ledgers.entry(shard.to_owned()).or_default();
+        let held =
+            l.s.get(&first.name)
+                .is_some_and(|st| st.l.contains_key(&op.id));
+        let add = match op.op {
+            OpKind::Reserve => Some([1.0, 0.0, 0.0]),
+            OpKind::Cancel if held => Some([-1.0, 0.0, 0.0]),
+            OpKind::Settle if held => Some([0.0, first.tokens as f64, first.cost]),
+            OpKind::Peek => Some([0.0; 3]),
+            _ => None,
+        };
+        if let Some(a) = add {
+            l.record(op.now_ms, a);
+        }
+        if op.op == OpKind::Peek {
+            history.insert(shard.to_owned(), l.h.clone());
         }
     }
     let mut scopes = Vec::with_capacity(op.scopes.len());
@@ -256,6 +305,7 @@ pub fn apply(ledgers: &mut BTreeMap<String, Ledger>, op: &Op) -> Reply {
         ok: true,
         refused: None,
         scopes,
+        history,
     }
 }
 

@@ -128,6 +128,9 @@ pub struct Reply {
     /// Each scope after the op, in the op's order.
     #[serde(default, deserialize_with = "list_or_empty_object")]
     pub scopes: Vec<ScopeStatus>,
+    /// For a peek: each shard's history (see [`Ledger::h`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub history: std::collections::BTreeMap<String, std::collections::BTreeMap<String, [f64; 3]>>,
 }
 
 /// A scope that had no room.
@@ -233,6 +236,7 @@ where
     shards.sort();
     let mut statuses: Vec<Option<ScopeStatus>> = vec![None; op.scopes.len()];
     let mut done: Vec<String> = Vec::new();
+    let mut history = std::collections::BTreeMap::new();
     for shard in shards {
         let part = op.for_shard(&shard);
         let reply = match each(shard.clone(), part).await {
@@ -247,9 +251,10 @@ where
             return Ok(Reply {
                 ok: false,
                 refused: reply.refused,
-                scopes: Vec::new(),
+                ..Default::default()
             });
         }
+        history.extend(reply.history);
         let positions = op
             .scopes
             .iter()
@@ -267,6 +272,7 @@ where
             .into_iter()
             .map(Option::unwrap_or_default)
             .collect(),
+        history,
     })
 }
 

@@ -3,6 +3,7 @@
 // and cost. Rates and percentiles cover the last minute of polls, from
 // the differences between snapshots of the cumulative series.
 
+import { renderLimits } from './limits.js';
 import { api, duration, el, errorText, needKey, num, usd } from './util.js';
 
 const $ = (id) => document.getElementById(id);
@@ -58,6 +59,7 @@ async function poll() {
 
 function render(d) {
   circuits(d.circuits || []);
+  renderLimits($('limits'), d.limits, d.now_ms);
   const m = d.metrics;
   const note = $('metrics-note');
   note.hidden = !!m;

@@ -38,7 +38,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const PAGE: &str = include_str!("index.html");
 
 /// Every embedded file, the page first.
-pub const ASSETS: [Asset; 8] = [
+pub const ASSETS: [Asset; 9] = [
     asset("/", HTML, PAGE),
     asset(
         "/ui/app.css",
@@ -50,6 +50,7 @@ pub const ASSETS: [Asset; 8] = [
     asset("/ui/chat.js", JS, include_str!("chat.js")),
     asset("/ui/markdown.js", JS, include_str!("markdown.js")),
     asset("/ui/dashboard.js", JS, include_str!("dashboard.js")),
+    asset("/ui/limits.js", JS, include_str!("limits.js")),
     asset("/ui/icon.svg", "image/svg+xml", include_str!("icon.svg")),
 ];
 
