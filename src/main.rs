@@ -181,6 +181,13 @@ fn main() -> ExitCode {
                 "routing: {} retries, backoff {:?} to {:?}, circuit opens after {} failed requests (for everyone from {} principals) for {:?}, retry-after at most {:?}, deadline {:?}",
                 r.retries, r.backoff, r.max_backoff, r.circuit_breaker.failures, r.circuit_breaker.min_principals, r.circuit_breaker.cooldown, r.max_retry_after, r.deadline
             );
+            let (limits, warnings) = latticelm_core::quota::describe(&c);
+            if let Some(line) = limits {
+                println!("{line}");
+            }
+            for w in warnings {
+                println!("warning: {w}");
+            }
             if let Some(warning) = c.clone().seed_seal([0; 32]) {
                 println!("warning: {warning}");
             }

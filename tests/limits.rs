@@ -569,3 +569,39 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
         );
     }
 }
+
+/// A stream that sets no `max_output_tokens` holds
+/// `limits.default_max_output_tokens`, and reserves more as it outgrows
+/// it; when its key's tokens per minute have no room left, it ends there
+/// with the spec's `error` and `response.failed`, instead of running past
+/// the limit.
+#[test]
+fn a_stream_that_outgrows_its_reservation_ends_at_the_limit() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + "  - { name: paced, provider: oa, provider_model_id: \"slow:2\" }\n"
+        + "auth:\n  api_keys:\n    - { name: s, key: sk-s, limits: { tokens_per_minute: 400 } }\n"
+        + "limits:\n  default_max_output_tokens: 8\n";
+    let gw = start_with(&yaml, mock);
+    let words: Vec<String> = (0..120).map(|i| format!("word{i}")).collect();
+    let body = json!({"model": "paced", "input": words.join(" "), "stream": true});
+    let r = post(&gw, "/v1/responses", "sk-s", &body);
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.failed", "{text}");
+    let error = events.iter().find(|e| e["type"] == "error").unwrap();
+    assert_eq!(error["error"]["code"], "rate_limit_exceeded", "{error}");
+    let out: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert!(out.len() > 24, "it grew past its first reservation: {out}");
+    assert!(!out.contains("word119"), "it stopped before the end: {out}");
+}

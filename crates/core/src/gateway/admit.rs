@@ -33,6 +33,8 @@ struct Held<H: Host + Clone + 'static> {
     op: Op,
     rec: Recorder,
     reached: bool,
+    /// Output tokens held (reserved, then extended).
+    output: u64,
 }
 
 /// What a request used, for its settlement.
@@ -66,6 +68,58 @@ impl<H: Host + Clone + 'static> Admission<H> {
         self.held
             .as_ref()
             .map_or(Used::default(), |h| reserved_of(&h.op))
+    }
+
+    /// Keeps a stream's reservation ahead of its output (`bytes` of
+    /// text and arguments so far, about three to a token, counted high):
+    /// once it outgrows what it holds, it reserves another
+    /// `limits.default_max_output_tokens` at the serving target's
+    /// `prices`. Refused, the stream must end: its caller's limit or
+    /// budget has no room for more. An unreachable store lets it go on
+    /// (it is settled at its end all the same).
+    pub async fn keep_up(
+        &mut self,
+        bytes: u64,
+        prices: Option<crate::config::Prices>,
+    ) -> Result<(), crate::quota::Refusal> {
+        let Some(h) = self.held.as_mut() else {
+            return Ok(());
+        };
+        let out = bytes / 3;
+        if out <= h.output {
+            return Ok(());
+        }
+        let chunk = h
+            .config
+            .limits
+            .default_max_output_tokens
+            .max(out - h.output);
+        let cost = prices.map_or(0.0, |p| p.cost(0, 0, chunk));
+        let mut op = h.op.clone();
+        op.op = OpKind::Extend;
+        op.now_ms = now_ms(&h.host);
+        for s in &mut op.scopes {
+            s.tokens = chunk;
+            s.cost = cost;
+        }
+        match h.host.ledger(&op).await {
+            Ok(r) if !r.ok => Err(r.refused.unwrap_or(crate::quota::Refusal {
+                shard: String::new(),
+                name: String::new(),
+                kind: "tokens".into(),
+                limit: 0.0,
+                need: chunk as f64,
+                retry_after_ms: None,
+            })),
+            _ => {
+                h.output += chunk;
+                for s in &mut h.op.scopes {
+                    s.tokens += chunk;
+                    s.cost += cost;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Settles now with what was used (the upstream's usage), or cancels
@@ -139,6 +193,35 @@ impl<H: Host + Clone + 'static> Drop for Admission<H> {
             };
             self.settle_later(used);
         }
+    }
+}
+
+/// Bytes of output in an event (text, refusal, reasoning, arguments),
+/// for [`Admission::keep_up`].
+pub(crate) fn delta_len(e: &crate::types::StreamEvent) -> u64 {
+    use crate::types::StreamEvent as E;
+    match e {
+        E::OutputTextDelta { delta, .. }
+        | E::RefusalDelta { delta, .. }
+        | E::ReasoningDelta { delta, .. }
+        | E::ReasoningSummaryTextDelta { delta, .. }
+        | E::FunctionCallArgumentsDelta { delta, .. } => delta.len() as u64,
+        _ => 0,
+    }
+}
+
+/// The error that ends a stream whose reservation could not grow.
+pub(crate) fn outgrown(r: &crate::quota::Refusal) -> crate::types::ErrorPayload {
+    let budget = r.kind == "budget";
+    crate::types::ErrorPayload {
+        kind: "rate_limit_error".into(),
+        code: Some(if budget { "budget_exceeded" } else { "rate_limit_exceeded" }.into()),
+        message: format!(
+            "the stream outgrew the output tokens it had reserved, and {} has no room for more ({}); it ends here. Set max_output_tokens to reserve what a response may need",
+            r.shard,
+            if budget { "budget spent" } else { "tokens per minute used" }
+        ),
+        param: None,
     }
 }
 
@@ -231,6 +314,7 @@ impl Gateway {
             return Ok(Admission::none());
         }
         let (input, output) = estimate;
+        let output = output.max(1);
         let cost = candidates
             .iter()
             .filter_map(|c| {
@@ -284,6 +368,7 @@ impl Gateway {
                 op,
                 rec: rec.clone(),
                 reached: false,
+                output,
             }),
         })
     }

@@ -135,6 +135,9 @@ pub(crate) fn body<H: Host + Clone + 'static>(
         live: Live,
         job: StreamJob<H>,
         done: bool,
+        /// Output so far (text and arguments), for the reservation.
+        output_bytes: u64,
+        prices: Option<crate::config::Prices>,
     }
     impl<H: Host + Clone + 'static> Drop for State<H> {
         /// The client left before the end: say so in the record.
@@ -156,10 +159,17 @@ pub(crate) fn body<H: Host + Clone + 'static>(
             });
         }
     }
+    let prices = job.config.prices(
+        &job.target.listed_by,
+        &job.target.provider,
+        &job.target.model,
+    );
     let state = State {
         live,
         job,
         done: false,
+        output_bytes: 0,
+        prices,
     };
     let idle: Duration = state.job.config.server.upstream_idle_timeout;
     let rest = stream::unfold(state, move |mut st| async move {
@@ -219,7 +229,22 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 st.live.b.settle(Outcome::Failed(error), unix_secs(&j.host));
                 continue;
             }
-            let chunk = st.job.egress.write(st.live.b.drain(), false);
+            let mut grown = 0;
+            let events = st
+                .live
+                .b
+                .drain()
+                .inspect(|e| grown += super::admit::delta_len(e));
+            let chunk = st.job.egress.write(events, false);
+            st.output_bytes += grown;
+            if grown > 0 {
+                let (bytes, prices) = (st.output_bytes, st.prices);
+                if let Err(refused) = st.job.admission.keep_up(bytes, prices).await {
+                    let now = unix_secs(&st.job.host);
+                    let error = super::admit::outgrown(&refused);
+                    st.live.b.settle(Outcome::Failed(error), now);
+                }
+            }
             if !chunk.is_empty() {
                 return Some((chunk, st));
             }

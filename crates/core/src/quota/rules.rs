@@ -149,3 +149,70 @@ fn push(
         });
     }
 }
+
+/// What `check-config` says about limits: a summary line, and warnings
+/// (a budget on a principal that may call an unpriced model; counters
+/// kept per process or per instance).
+pub fn describe(config: &Config) -> (Option<String>, Vec<String>) {
+    let rules = Rules::new(config);
+    if !rules.any() {
+        return (None, Vec::new());
+    }
+    let mut warnings = Vec::new();
+    let unpriced: Vec<&str> = config
+        .models
+        .iter()
+        .filter(|m| m.targets.iter().any(|t| t.prices().is_none()))
+        .map(|m| m.name.as_str())
+        .collect();
+    let keys = config.auth.iter().flat_map(|a| a.api_keys.iter());
+    for k in keys {
+        let team_budget = k
+            .team
+            .as_ref()
+            .and_then(|t| config.teams.iter().find(|x| &x.name == t))
+            .is_some_and(|t| t.budget.is_some());
+        if k.budget.is_none() && !team_budget {
+            continue;
+        }
+        let may: Vec<&str> = unpriced
+            .iter()
+            .copied()
+            .filter(|m| {
+                k.models
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|x| x == m))
+            })
+            .collect();
+        if !may.is_empty() {
+            warnings.push(format!(
+                "key `{}` has a budget (its own or its team's) but may call {}, which {} no prices (input_cost and output_cost on every target): those calls count toward its rate limits, not its budget",
+                k.name,
+                may.join(", "),
+                if may.len() == 1 { "has" } else { "have" }
+            ));
+        }
+    }
+    let store = config.limits.store.as_deref().unwrap_or("memory");
+    if store == "memory" {
+        warnings.push("limits.store is `memory`: a native instance counts limits and budgets for itself only, so N replicas allow N times each; set limits.store to a redis:// URL shared by every replica. On Spin, without a redis:// store, limits hold per instance only (its key-value store has no atomic update). Workers always count in the LIMITS Durable Objects.".into());
+    }
+    let modes = config.limits.on_store_error;
+    let summary = format!(
+        "limits: {} keys and {} teams with limits or budgets; counters in {}; when the store is unreachable, rate limits fail {} and budgets fail {}; {} output tokens reserved when a request sets none",
+        rules.keys.values().filter(|a| a.limits.is_some() || a.budget.is_some()).count(),
+        rules.teams.values().filter(|a| a.limits.is_some() || a.budget.is_some()).count(),
+        if store == "memory" { "memory" } else { "redis" },
+        mode(modes.limits),
+        mode(modes.budgets),
+        config.limits.default_max_output_tokens,
+    );
+    (Some(summary), warnings)
+}
+
+fn mode(m: crate::config::StoreErrorMode) -> &'static str {
+    match m {
+        crate::config::StoreErrorMode::Open => "open",
+        crate::config::StoreErrorMode::Closed => "closed",
+    }
+}
