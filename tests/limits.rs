@@ -605,3 +605,55 @@ fn a_stream_that_outgrows_its_reservation_ends_at_the_limit() {
     assert!(out.len() > 24, "it grew past its first reservation: {out}");
     assert!(!out.contains("word119"), "it stopped before the end: {out}");
 }
+
+/// Crossing a budget's alert threshold writes one warn line and posts
+/// the alert to the webhook, once; refusals and the budget left are in
+/// the metrics.
+#[test]
+fn a_budget_alert_fires_once_and_the_metrics_count() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + "  - name: priced\n    targets: [{ provider: oa, provider_model_id: gpt-4o-mini, input_cost: 1000, output_cost: 1000 }]\n"
+        + "auth:\n  api_keys:\n    - { name: w, key: sk-w, team: ops }\n"
+        + "teams:\n  - { name: ops, budget: { usd: 0.2, period: weekly } }\n"
+        + &format!("limits:\n  budget_alert: {{ threshold: 0.5, webhook: \"{mock}/hook\" }}\n");
+    let (gw, out) = start_logged(&yaml, mock.clone(), &[]);
+    gw.upstream_requests();
+    let body = json!({"model": "priced", "input": "hi", "max_output_tokens": 10});
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let s = post(&gw, "/v1/responses", "sk-w", &body).status().as_u16();
+        statuses.push(s);
+        if s == 429 {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let alerts: Vec<Value> = out
+        .json()
+        .into_iter()
+        .filter(|v| v["msg"] == "budget threshold crossed")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["scope"], "team:ops");
+    let hooks: Vec<Value> = gw
+        .upstream_requests()
+        .into_iter()
+        .filter(|r| r["path"] == "/hook")
+        .collect();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["body"]["scope"], "team:ops");
+    let metrics = client()
+        .get(format!("{}/metrics", gw.url))
+        .bearer_auth("sk-w")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("latticelm_limit_refusals_total{principal=\"key:w\",team=\"ops\",kind=\"budget\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("latticelm_budget_remaining_usd{scope=\"team:ops\"}"), "{metrics}");
+}
