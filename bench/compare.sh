@@ -13,6 +13,10 @@
 # Concurrent slow streams go through the mock provider's `slow:1000`
 # model (one chunk a second), via nginx and via latticelm.
 #
+# Limits: the same gateway with an API key, once without limits and once
+# with a key and team limit and budget counted in a redis-server on
+# loopback (Debian's), at RATE: the latency the limit stage adds.
+#
 # Variables: RATE (2000), DURATION (10s), N (300 TTFB samples), STREAMS
 # (10000), SOAK (10m), THREADS (1: gateway threads = nginx proxy workers),
 # PEER_RATE (200). Installs what is missing: nginx (Debian), oha
@@ -56,6 +60,8 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v oha >/dev/null || cargo install oha --locked
+command -v redis-server >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 cargo build --release --quiet -p latticelm -p latticelm-mock
 bin=${CARGO_TARGET_DIR:-target}/release
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -139,6 +145,23 @@ YAML
 GW_PID=$!
 GW=$(wait_line "$work/gw.log")
 
+# --- limits off and on: the same key, without and with limits in Redis ------
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 & pids+=($!)
+wait_port "$REDIS_PORT"
+keyed() { # extra key fields, extra top-level YAML
+  sed 's/^  address: .*/  address: "127.0.0.1:0"/' "$work/config.yaml"
+  printf 'auth:\n  api_keys:\n    - { name: bench, key: sk-bench%s }\n%b' "$1" "$2"
+}
+keyed "" "" >"$work/off.yaml"
+keyed ", team: t, limits: { requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent: 100000 }, budget: { usd: 1000000000, period: monthly }" \
+  "teams:\n  - { name: t, limits: { requests_per_minute: 100000000 }, budget: { usd: 1000000000, period: monthly } }\nlimits:\n  store: \"redis://127.0.0.1:$REDIS_PORT\"\n" >"$work/on.yaml"
+"$bin/latticelm" serve --config "$work/off.yaml" --threads "$THREADS" >"$work/off.log" 2>&1 & pids+=($!)
+OFF_PID=$!
+"$bin/latticelm" serve --config "$work/on.yaml" --threads "$THREADS" >"$work/on.log" 2>&1 & pids+=($!)
+ON_PID=$!
+GW_OFF=$(wait_line "$work/off.log"); GW_ON=$(wait_line "$work/on.log")
+
 chat='{"model":"bench","messages":[{"role":"user","content":"hello benchmark"}]}'
 chat_stream='{"model":"bench-stream","stream":true,"messages":[{"role":"user","content":"hello benchmark"}]}'
 direct_stream='{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello benchmark"}]}'
@@ -179,6 +202,20 @@ read -r ds50 ds99 < <(load "$CANNED/stream/v1/chat/completions" "$direct_stream"
 read -r ps50 ps99 < <(load "$PROXY/stream/v1/chat/completions" "$direct_stream")
 read -r gs50 gs99 < <(load "$GW/v1/chat/completions" "$chat_stream")
 read -r rs50 rs99 < <(load "$GW/v1/responses" "$resp_stream")
+HDR=(-H 'authorization: Bearer sk-bench')
+warm_keyed() { oha -n 2000 -c 16 -m POST -H 'content-type: application/json' "${HDR[@]}" -d "$2" --no-tui "$1" >/dev/null; }
+warm_keyed "$GW_OFF/v1/chat/completions" "$chat"; warm_keyed "$GW_ON/v1/chat/completions" "$chat"
+off_cpu0=$(cpu_ticks "$OFF_PID")
+read -r lo50 lo99 < <(load "$GW_OFF/v1/chat/completions" "$chat")
+off_cpu1=$(cpu_ticks "$OFF_PID"); on_cpu0=$(cpu_ticks "$ON_PID")
+read -r ln50 ln99 < <(load "$GW_ON/v1/chat/completions" "$chat")
+on_cpu1=$(cpu_ticks "$ON_PID")
+read -r lso50 lso99 < <(load "$GW_OFF/v1/chat/completions" "$chat_stream")
+read -r lsn50 lsn99 < <(load "$GW_ON/v1/chat/completions" "$chat_stream")
+HDR=()
+secs=$(python3 -c "import sys; s=sys.argv[1]; print(float(s[:-1]) * (60 if s.endswith('m') else 1))" "$DURATION")
+cpu_us() { python3 -c "import sys; t, hz, rate, secs = map(float, sys.argv[1:]); print(f'{t / hz * 1e6 / (rate * secs):.0f}')" "$1" "$(getconf CLK_TCK)" "$RATE" "$secs"; }
+off_us=$(cpu_us $((off_cpu1 - off_cpu0))); on_us=$(cpu_us $((on_cpu1 - on_cpu0)))
 read -r dt50 dt99 < <(ttfb "$CANNED/stream/v1/chat/completions" "$direct_stream")
 read -r pt50 pt99 < <(ttfb "$PROXY/stream/v1/chat/completions" "$direct_stream")
 read -r gt50 gt99 < <(ttfb "$GW/v1/chat/completions" "$chat_stream")
@@ -298,6 +335,19 @@ mkdir -p bench-results
   row "Chat Completions, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$gs50" "$gs99"
   row "Responses → Chat upstream, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$rs50" "$rs99"
   row "Chat Completions, streaming (time to first byte)" "$dt50" "$dt99" "$pt50" "$pt99" "$gt50" "$gt99"
+  echo
+  echo "Limits: Chat Completions at $RATE req/s for $DURATION through one key, without limits and with key and team limits and budgets counted in redis-server on loopback (one reservation and one settlement per request, one EVAL each)."
+  echo
+  echo "| | limits off | limits on | added |"
+  echo "|---|---|---|---|"
+  python3 -c "
+import sys
+o50, o99, n50, n99, so50, so99, sn50, sn99 = map(float, sys.argv[1:9])
+ocpu, ncpu = sys.argv[9:11]
+print(f'| non-streaming p50 / p99 (ms) | {o50:.3f} / {o99:.3f} | {n50:.3f} / {n99:.3f} | **+{n50-o50:.3f} / +{n99-o99:.3f}** |')
+print(f'| streaming, whole stream, p50 / p99 (ms) | {so50:.3f} / {so99:.3f} | {sn50:.3f} / {sn99:.3f} | **+{sn50-so50:.3f} / +{sn99-so99:.3f}** |')
+print(f'| gateway CPU per non-streamed request | {ocpu} µs | {ncpu} µs | +{int(ncpu) - int(ocpu)} µs |')
+" "$lo50" "$lo99" "$ln50" "$ln99" "$lso50" "$lso99" "$lsn50" "$lsn99" "$off_us" "$on_us"
   echo
   echo "Highest rate with p99 under 1 ms (ladder 1k–12k req/s, 5 s each): nginx proxy $proxy_max req/s, latticelm $gw_max req/s."
   echo

@@ -122,16 +122,10 @@ impl<H: Host + Clone + 'static> Admission<H> {
         }
     }
 
-    /// Settles now with what was used (the upstream's usage), or cancels
-    /// when no upstream was reached.
-    pub async fn settle(&mut self, used: Used) {
-        if let Some((host, op, after)) = self.finish(used) {
-            let reply = host.ledger(&op).await;
-            after(reply);
-        }
-    }
-
-    /// Settles off the request path (the client left).
+    /// Settles with what was used (the upstream's usage), or cancels
+    /// when no upstream was reached: off the request path, so the answer
+    /// never waits for the counter store (its slot is held a moment
+    /// longer, never shorter).
     pub fn settle_later(&mut self, used: Used) {
         if let Some((host, op, after)) = self.finish(used) {
             let h = host.clone();
@@ -256,6 +250,21 @@ pub(crate) fn used_in(body: &[u8], prices: Option<crate::config::Prices>, reserv
     }
 }
 
+/// Cancels a reservation whose answer never came.
+struct Undo<H: Host + Clone + 'static>(Option<(H, Op)>);
+
+impl<H: Host + Clone + 'static> Drop for Undo<H> {
+    fn drop(&mut self) {
+        if let Some((host, mut op)) = self.0.take() {
+            op.op = OpKind::Cancel;
+            let h = host.clone();
+            host.defer(Box::pin(async move {
+                let _ = h.ledger(&op).await;
+            }));
+        }
+    }
+}
+
 fn reserved_of(op: &Op) -> Used {
     op.scopes.first().map_or(Used::default(), |s| Used {
         tokens: s.tokens,
@@ -344,6 +353,9 @@ impl Gateway {
                 ..Default::default()
             })
         });
+        // Dropped while the reservation is on its way (the client left),
+        // or unsure whether it landed (an error): it is taken back.
+        let mut undo = Undo(Some((host.clone(), op.clone())));
         let reply = match host.ledger(&op).await {
             Ok(r) => r,
             Err(e) => {
@@ -352,6 +364,7 @@ impl Gateway {
                     .map(|()| Admission::none())
             }
         };
+        undo.0 = None;
         if let Some(refused) = &reply.refused {
             rec.with(|r| {
                 if let Some(l) = r.limits.as_mut() {

@@ -124,7 +124,7 @@ impl Gateway {
                     .config
                     .prices(&target.listed_by, &target.provider, &target.model);
                 let used = super::admit::used_in(&bytes, prices, admission.reserved());
-                admission.settle(used).await;
+                admission.settle_later(used);
                 let mut resp = HttpResponse::json(200, bytes);
                 served_headers(&mut resp, Some(&target), attempts);
                 resp
@@ -134,7 +134,7 @@ impl Gateway {
                 if gave_up.attempts > 0 {
                     admission.reached();
                 }
-                admission.settle(super::admit::Used::default()).await;
+                admission.settle_later(super::admit::Used::default());
                 let mut resp = error_response(&gave_up.error);
                 served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
                 resp

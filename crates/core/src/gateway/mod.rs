@@ -307,7 +307,7 @@ impl Gateway {
                 if gave_up.attempts > 0 {
                     admission.reached();
                 }
-                admission.settle(admit::Used::default()).await;
+                admission.settle_later(admit::Used::default());
                 let mut resp = error_response(&gave_up.error);
                 served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
                 resp.headers.extend(limit_headers);
@@ -325,7 +325,7 @@ impl Gateway {
                 let cost =
                     stream::settle_record(rec, &self.config, &served.target, b.response(), None);
                 let used = admit::used(rec, admission.reserved());
-                admission.settle(used).await;
+                admission.settle_later(used);
                 let mut resp = finished_json(*b);
                 if let Some(c) = cost {
                     resp.headers
@@ -335,7 +335,7 @@ impl Gateway {
             }
             ServedBody::Compacted(b) => {
                 let used = admission.reserved();
-                admission.settle(used).await;
+                admission.settle_later(used);
                 HttpResponse::json(200, b)
             }
             ServedBody::Stream(live) => {

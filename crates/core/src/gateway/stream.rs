@@ -197,7 +197,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                     Some(ended),
                 );
                 let used = super::admit::used(&j.rec, j.admission.reserved());
-                st.job.admission.settle(used).await;
+                st.job.admission.settle_later(used);
                 let out = st.job.egress.write(st.live.b.drain(), true);
                 return Some((out, st));
             }

@@ -124,14 +124,13 @@ impl ScopeState {
         1000
     }
 
-    /// ms until column `idx` is empty.
-    fn reset(&self, idx: usize, now_ms: u64) -> u64 {
-        self.buckets()
-            .iter()
-            .filter(|(_, v)| v[idx] > 0)
-            .map(|(s, _)| ((s + WINDOW_S) * 1000).saturating_sub(now_ms))
+    /// ms until the window is empty again: its newest second leaves it.
+    fn reset(&self, now_ms: u64) -> u64 {
+        self.b
+            .keys()
+            .filter_map(|k| k.parse::<u64>().ok())
             .max()
-            .unwrap_or(0)
+            .map_or(0, |s| ((s + WINDOW_S) * 1000).saturating_sub(now_ms))
     }
 
     fn status(&self, now_ms: u64) -> ScopeStatus {
@@ -140,8 +139,8 @@ impl ScopeState {
             requests,
             tokens,
             concurrent: self.l.len() as u64,
-            reset_requests_ms: self.reset(0, now_ms),
-            reset_tokens_ms: self.reset(1, now_ms),
+            reset_requests_ms: self.reset(now_ms),
+            reset_tokens_ms: self.reset(now_ms),
             spent: self.spent,
             reserved: self.reserved(),
         }
