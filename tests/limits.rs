@@ -257,7 +257,10 @@ fn concurrent_streams_never_overshoot_a_team_budget() {
             .args(args)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
     };
     // (spent, held by requests in flight), in USD.
     let ledger = || -> (f64, f64) {
@@ -653,8 +656,13 @@ fn a_budget_alert_fires_once_and_the_metrics_count() {
         .text()
         .unwrap();
     assert!(
-        metrics.contains("latticelm_limit_refusals_total{principal=\"key:w\",team=\"ops\",kind=\"budget\"} 1"),
+        metrics.contains(
+            "latticelm_limit_refusals_total{principal=\"key:w\",team=\"ops\",kind=\"budget\"} 1"
+        ),
         "{metrics}"
     );
-    assert!(metrics.contains("latticelm_budget_remaining_usd{scope=\"team:ops\"}"), "{metrics}");
+    assert!(
+        metrics.contains("latticelm_budget_remaining_usd{scope=\"team:ops\"}"),
+        "{metrics}"
+    );
 }

@@ -116,3 +116,63 @@ fn referenced_variables() {
     let yaml = "a: \"${OPENAI_API_KEY}\"\nb: \"${X:-d} ${OPENAI_API_KEY} $${NOT_ONE} ${bad-name}\"";
     assert_eq!(referenced_vars(yaml), ["OPENAI_API_KEY", "X"]);
 }
+
+#[test]
+fn limits_and_budgets_load_as_documented_and_mistakes_name_their_key() {
+    let base = "providers: { p: { type: mock } }\nmodels:\n  - { name: gpt-4o, provider: p }\n";
+    let good = format!(
+        "{base}auth:
+  api_keys:
+    - name: svc-a
+      key: \"k\"
+      team: alpha
+      limits: {{ requests_per_minute: 50, tokens_per_minute: 100000, concurrent: 10 }}
+      budget: {{ usd: 5.0, period: daily }}
+teams:
+  - name: alpha
+    limits: {{ requests_per_minute: 500, models: {{ gpt-4o: {{ tokens_per_minute: 50000 }} }} }}
+    budget: {{ usd: 100.0, period: monthly }}
+limits:
+  store: \"redis://127.0.0.1:6379\"
+  default_max_output_tokens: 4096
+  on_store_error: {{ limits: open, budgets: closed }}
+"
+    );
+    let c = Config::from_yaml(&good, &env).unwrap();
+    assert_eq!(
+        c.teams[0].budget.as_ref().unwrap().period,
+        crate::config::Period::Monthly
+    );
+    assert_eq!(
+        c.limits.on_store_error.budgets,
+        crate::config::StoreErrorMode::Closed
+    );
+    for (bad, key) in [
+        (
+            "auth:\n  api_keys:\n    - { name: a, key: k, team: nope }\n",
+            "auth.api_keys[0].team",
+        ),
+        (
+            "teams:\n  - { name: t, limits: { requests_per_minute: 0 } }\n",
+            "teams[0].limits",
+        ),
+        (
+            "teams:\n  - { name: t, limits: { models: { other: { concurrent: 2 } } } }\n",
+            "teams[0].limits.models.other",
+        ),
+        (
+            "teams:\n  - { name: t, budget: { usd: -1 } }\n",
+            "teams[0].budget.usd",
+        ),
+        ("limits: { store: \"postgres://x\" }\n", "limits.store"),
+        (
+            "limits: { budget_alert: { threshold: 1.5 } }\n",
+            "limits.budget_alert.threshold",
+        ),
+    ] {
+        let err = Config::from_yaml(&format!("{base}{bad}"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+    }
+}
