@@ -17,6 +17,7 @@ mod live;
 mod messages;
 mod parse;
 mod record;
+mod responses;
 mod routing_store;
 mod stream;
 mod upstream_answer;
@@ -483,79 +484,6 @@ impl Gateway {
             },
             _ => Principal::anonymous(),
         })
-    }
-
-    async fn find<H: Host>(
-        &self,
-        host: &H,
-        principal: &Principal,
-        id: &str,
-    ) -> Result<conversation::StoredResponse, ApiError> {
-        stored::load(host, id, &principal.id, unix_secs(host))
-            .await?
-            .ok_or_else(|| {
-                RequestError::NotFound {
-                    what: "response",
-                    id: id.to_owned(),
-                    param: None,
-                    code: "not_found",
-                }
-                .into()
-            })
-    }
-
-    async fn get_response<H: Host>(
-        &self,
-        host: &H,
-        principal: &Principal,
-        id: &str,
-    ) -> Result<HttpResponse, ApiError> {
-        let found = self.find(host, principal, id).await?;
-        Ok(json_ok_bytes(
-            serde_json::to_vec(&found.response).unwrap_or_default(),
-        ))
-    }
-
-    async fn delete_response<H: Host>(
-        &self,
-        host: &H,
-        principal: &Principal,
-        id: &str,
-    ) -> Result<HttpResponse, ApiError> {
-        self.find(host, principal, id).await?;
-        host.kv_delete(&conversation::key(&principal.id, id))
-            .await
-            .map_err(|e| stored::unavailable(&e))?;
-        // Written before keys carried their owner.
-        let _ = host.kv_delete(&conversation::legacy_key(id)).await;
-        Ok(json_ok(
-            serde_json::json!({"id": id, "object": "response", "deleted": true}),
-        ))
-    }
-
-    async fn input_items<H: Host>(
-        &self,
-        host: &H,
-        req: &HttpRequest,
-        principal: &Principal,
-        id: &str,
-    ) -> Result<HttpResponse, ApiError> {
-        let now = unix_secs(host);
-        let conversations = &self.config.conversations;
-        let Some(chain) = stored::load_chain(host, id, &principal.id, now, conversations).await?
-        else {
-            return Err(RequestError::NotFound {
-                what: "response",
-                id: id.to_owned(),
-                param: None,
-                code: "not_found",
-            }
-            .into());
-        };
-        Ok(json_ok(conversation::input_items_page(
-            &conversation::chain_items(&chain),
-            &req.query,
-        )?))
     }
 }
 
