@@ -1,6 +1,7 @@
 //! The ledger: one shard's scopes, and [`apply`], the one algorithm every
-//! counter store runs (`ledger.lua` is the same, line for line, for
-//! Redis).
+//! counter store runs. `ledger.lua` is the same algorithm for Redis, over
+//! hashes and sorted sets rather than this JSON form; `tests/limits_ledger.rs`
+//! checks that both answer every operation alike.
 
 use std::collections::BTreeMap;
 

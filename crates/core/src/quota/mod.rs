@@ -17,7 +17,7 @@
 //!   ledgers they hold (the Worker one object per shard, through
 //!   [`apply_sharded`]);
 //! - **Redis** (native replicas, Spin) runs [`REDIS_SCRIPT`], the same
-//!   algorithm in Lua over the same JSON, in one `EVAL` over every shard;
+//!   algorithm in Lua over Redis hashes, in one `EVAL` over every shard;
 //! - a host with only a key-value store reads, applies and writes back
 //!   ([`apply_in_kv`]): exact within one instance only.
 //!
