@@ -21,6 +21,8 @@ pub struct NativeHost {
     routing: Arc<Mutex<RoutingState>>,
     /// Rate-limit and budget counters (`limits.store`).
     ledger: NativeLedger,
+    /// Admin records (`auth.store`); the conversation store without it.
+    records: Option<NativeStore>,
     /// Deferred work, run by the worker thread's `LocalSet` (a closed
     /// channel drops it: the thread is stopping).
     deferred: Option<tokio::sync::mpsc::UnboundedSender<Deferred>>,
@@ -55,8 +57,15 @@ impl NativeHost {
             store,
             routing,
             ledger: NativeLedger::default(),
+            records: None,
             deferred: None,
         }
+    }
+
+    /// Keeps admin records (runtime keys) in `records`.
+    pub fn with_records(mut self, records: NativeStore) -> Self {
+        self.records = Some(records);
+        self
     }
 
     /// Counts limits and budgets in `ledger`.
@@ -204,6 +213,23 @@ impl Host for NativeHost {
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         self.store.get(key).await
+    }
+
+    async fn record_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.records.as_ref().unwrap_or(&self.store).get(key).await
+    }
+
+    async fn record_put(&self, key: &str, value: Vec<u8>) -> Result<(), HostError> {
+        let store = self.records.as_ref().unwrap_or(&self.store);
+        store.put(key, value, latticelm_core::RECORD_TTL).await
+    }
+
+    async fn record_delete(&self, key: &str) -> Result<(), HostError> {
+        self.records
+            .as_ref()
+            .unwrap_or(&self.store)
+            .delete(key)
+            .await
     }
 
     async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {

@@ -59,6 +59,13 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
     let ledger = LedgerShared::from_config(gateway.config().limits.store.as_deref())?;
+    let records = StoreShared::for_records(
+        gateway
+            .config()
+            .auth
+            .as_ref()
+            .and_then(|a| a.store.as_deref()),
+    )?;
     let server = gateway.config().server.clone();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // One routing state for the process: every thread sees every outcome.
@@ -82,6 +89,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         gateway,
         store,
         ledger,
+        records,
         routing,
         shutdown: shutdown_rx,
         connections: Budget::new(server.max_connections),
@@ -123,6 +131,7 @@ struct Shared {
     gateway: Gateway,
     store: StoreShared,
     ledger: LedgerShared,
+    records: StoreShared,
     routing: Arc<Mutex<RoutingState>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     connections: Budget,
@@ -167,6 +176,7 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
             shared.routing.clone(),
         )
         .with_ledger(shared.ledger.for_worker())
+        .with_records(shared.records.for_worker())
         .run_deferred_here();
         let open = Rc::new(Cell::new(0usize));
         let mut shutdown = shared.shutdown.clone();

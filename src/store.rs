@@ -147,6 +147,24 @@ impl StoreShared {
         }
     }
 
+    /// The store of admin records (`auth.store`): `memory`, its own map
+    /// (the default, never evicted by conversations), or Redis.
+    pub fn for_records(store: Option<&str>) -> Result<Self, String> {
+        match store {
+            None | Some("memory") => Ok(StoreShared::Memory(Arc::new(Mutex::new(
+                MemoryStore::new(usize::MAX / 2, usize::MAX / 2),
+            )))),
+            Some(url) => redis::Client::open(url)
+                .map(|c| StoreShared::Redis(Box::new(c)))
+                .map_err(|e| {
+                    format!(
+                        "config key `auth.store`: not a usable Redis URL: {:?}",
+                        e.kind()
+                    )
+                }),
+        }
+    }
+
     /// The store for one worker thread.
     pub fn for_worker(&self) -> NativeStore {
         match self {

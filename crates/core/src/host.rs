@@ -37,6 +37,20 @@ pub trait Host {
     /// (Workers), or per instance and synced through the store (Spin,
     /// with [`Host::ROUTING_IN_STORE`]). `f` never awaits.
     fn with_routing<R>(&self, f: impl FnOnce(&mut RoutingState) -> R) -> R;
+    /// Reads a record of the admin API (runtime keys): where the host
+    /// keeps them for good (`auth.store` natively), by default its
+    /// key-value store.
+    async fn record_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.kv_get(key).await
+    }
+    /// Writes a record of the admin API; it never expires.
+    async fn record_put(&self, key: &str, value: Vec<u8>) -> Result<(), HostError> {
+        self.kv_put(key, value, RECORD_TTL).await
+    }
+    /// Deletes a record of the admin API.
+    async fn record_delete(&self, key: &str) -> Result<(), HostError> {
+        self.kv_delete(key).await
+    }
     /// Applies one operation to the rate-limit and budget ledgers,
     /// atomically over every shard it names (see [`crate::quota`]): Redis
     /// natively and on Spin, a Durable Object per shard on the Worker, a
@@ -81,6 +95,10 @@ pub trait Host {
     /// isolate or one request, so the path is not served.
     const METRICS: bool = false;
 }
+
+/// How long a store without a "for ever" keeps an admin record: ten
+/// years.
+pub const RECORD_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// A request as the host received it.
 #[derive(Debug, Clone, Default)]

@@ -60,6 +60,7 @@ mod gateway;
 mod host;
 mod ids;
 pub mod ingress;
+pub mod keys;
 pub mod limits;
 pub mod observe;
 pub mod providers;
@@ -77,7 +78,7 @@ pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, U
 pub use gateway::{error_response, Gateway, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
     read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest,
-    UpstreamResponse,
+    UpstreamResponse, RECORD_TTL,
 };
 pub use ids::IdGen;
 

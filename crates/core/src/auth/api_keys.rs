@@ -25,6 +25,8 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                     models: k.models.clone(),
                     passthrough: k.passthrough.clone(),
                     team: k.team.clone(),
+                    admin: false,
+                    allowance: None,
                 },
             })
         })
@@ -38,6 +40,24 @@ fn from_hex(hex: &str) -> Option<[u8; 32]> {
         *out.get_mut(i)? = u8::from_str_radix(s, 16).ok()?;
     }
     Some(out)
+}
+
+/// A key's SHA-256.
+pub(super) fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Whether `credential` is one of `digests`, each compared in constant
+/// time.
+pub(super) fn matches_any(digests: &[[u8; 32]], credential: &str) -> bool {
+    let d = digest(credential);
+    digests.iter().fold(false, |found, k| {
+        let diff = k
+            .iter()
+            .zip(d.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        found | (diff == 0)
+    })
 }
 
 /// The key matching `credential`. Every entry is compared, each in

@@ -43,6 +43,27 @@ pub struct AuthConfig {
     /// `teams:`); its limits and budget then apply.
     #[serde(default)]
     pub team_claim: Option<String>,
+    /// Credentials of the admin API (`/v1/admin/`): `${LATTICELM_ADMIN_KEY}`.
+    #[serde(default)]
+    pub admin_keys: Vec<String>,
+    /// An OIDC claim that makes a subject an admin: `{ name: roles,
+    /// value: llm-admin }` (the claim is that value, or a list holding it).
+    #[serde(default)]
+    pub admin_claim: Option<AdminClaim>,
+    /// Where runtime key records live on the native host: `memory` (the
+    /// default) or `redis://…`, shared by every replica.
+    #[serde(default)]
+    pub store: Option<String>,
+}
+
+/// `auth.admin_claim`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminClaim {
+    /// The claim's name (`roles`, `groups`).
+    pub name: String,
+    /// The value that makes an admin.
+    pub value: String,
 }
 
 /// One audience or several.
@@ -118,11 +139,33 @@ impl AuthConfig {
         if !self.enabled {
             return Ok(());
         }
-        if self.issuer.is_none() && self.api_keys.is_empty() {
+        if self.issuer.is_none() && self.api_keys.is_empty() && self.admin_keys.is_empty() {
             return Err(invalid(
                 "auth".into(),
-                "enabled, but neither `issuer` nor `api_keys` is set".into(),
+                "enabled, but none of `issuer`, `api_keys` or `admin_keys` is set".into(),
             ));
+        }
+        for (i, k) in self.admin_keys.iter().enumerate() {
+            if k.len() < 16 {
+                return Err(invalid(
+                    format!("auth.admin_keys[{i}]"),
+                    "is shorter than 16 characters (is its variable set?): an admin key must be a long random secret".into(),
+                ));
+            }
+        }
+        if self.admin_claim.is_some() && self.issuer.is_none() {
+            return Err(invalid(
+                "auth.admin_claim".into(),
+                "needs an OIDC `issuer`, whose tokens carry the claim".into(),
+            ));
+        }
+        if let Some(s) = self.store.as_deref() {
+            if s != "memory" && !s.starts_with("redis://") && !s.starts_with("rediss://") {
+                return Err(invalid(
+                    "auth.store".into(),
+                    "is `memory` or a `redis://` (or `rediss://`) URL".into(),
+                ));
+            }
         }
         if let Some(iss) = &self.issuer {
             if self.audience.is_none() {

@@ -168,10 +168,21 @@ pub(super) fn verify(
         .and_then(|claim| c.rest.get(claim))
         .and_then(|v| v.as_str())
         .map(str::to_owned);
+    // The admin claim: the value itself, or a list holding it.
+    let admin = config
+        .admin_claim
+        .as_ref()
+        .is_some_and(|want| match c.rest.get(&want.name) {
+            Some(Value::String(s)) => *s == want.value,
+            Some(Value::Array(list)) => list.iter().any(|v| v.as_str() == Some(&want.value)),
+            _ => false,
+        });
     Ok(Principal {
         id: format!("oidc:{issuer}#{sub}"),
         models: None,
         passthrough: Vec::new(),
         team,
+        admin,
+        allowance: None,
     })
 }

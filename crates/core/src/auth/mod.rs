@@ -17,13 +17,13 @@ mod jwt;
 use std::sync::Arc;
 
 pub(crate) use config::is_loopback_http;
-pub use config::{ApiKeyConfig, Audience, AuthConfig};
+pub use config::{AdminClaim, ApiKeyConfig, Audience, AuthConfig};
 
 use crate::error::ApiError;
 use crate::host::{Host, HttpRequest};
 
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     /// `key:<name>`, `oidc:<issuer>#<subject>`, or `anonymous`.
     pub id: String,
@@ -35,6 +35,11 @@ pub struct Principal {
     /// The team it belongs to (a name of `teams:`): the team's limits and
     /// budget apply too.
     pub team: Option<String>,
+    /// May use the admin API (`auth.admin_keys`, `auth.admin_claim`).
+    pub admin: bool,
+    /// A runtime key's own limits and budget (config keys' come from the
+    /// config).
+    pub allowance: Option<std::sync::Arc<crate::quota::Allowance>>,
 }
 
 impl Principal {
@@ -45,6 +50,8 @@ impl Principal {
             models: None,
             passthrough: Vec::new(),
             team: None,
+            admin: false,
+            allowance: None,
         }
     }
 
@@ -125,6 +132,7 @@ impl From<AuthError> for ApiError {
 pub struct Authenticator {
     config: AuthConfig,
     keys: Vec<api_keys::KeyEntry>,
+    admin: Vec<[u8; 32]>,
     jwks: jwks::JwksCache,
 }
 
@@ -132,9 +140,15 @@ impl Authenticator {
     /// An authenticator for a validated configuration.
     pub fn new(config: AuthConfig) -> Arc<Self> {
         let keys = api_keys::entries(&config.api_keys);
+        let admin = config
+            .admin_keys
+            .iter()
+            .map(|k| api_keys::digest(k))
+            .collect();
         Arc::new(Authenticator {
             config,
             keys,
+            admin,
             jwks: jwks::JwksCache::default(),
         })
     }
@@ -159,10 +173,25 @@ impl Authenticator {
                 other => other.map_err(jwt::Failure::into_auth),
             };
         }
+        if api_keys::matches_any(&self.admin, credential) {
+            return Ok(Principal {
+                id: "admin".into(),
+                // The admin API only: no model.
+                models: Some(Vec::new()),
+                admin: true,
+                ..Principal::anonymous()
+            });
+        }
         api_keys::find(&self.keys, credential)
             .cloned()
             .ok_or(AuthError::BadKey)
     }
+}
+
+/// The credential of a request (`Authorization: Bearer …` or
+/// `x-api-key`), if it has one.
+pub fn credential_of(req: &HttpRequest) -> Option<&str> {
+    credential(req)
 }
 
 /// `Authorization: Bearer …` or `x-api-key`.

@@ -2,7 +2,7 @@
 //! limits and budgets per key and per team (see `crate::quota`).
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
@@ -115,7 +115,7 @@ fn default_threshold() -> f64 {
 }
 
 /// Rate limits, with optional narrower ones per model.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSet {
     /// Requests per rolling minute.
@@ -143,7 +143,7 @@ impl LimitSet {
 }
 
 /// Rate limits for one model.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelLimits {
     /// Requests per rolling minute.
@@ -158,7 +158,7 @@ pub struct ModelLimits {
 }
 
 /// A budget in USD over a period.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
     /// The amount, in USD.
@@ -169,7 +169,7 @@ pub struct BudgetConfig {
 }
 
 /// A budget's period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     /// A UTC day.
@@ -306,6 +306,22 @@ fn check_budget(b: &BudgetConfig, key: &str) -> Result<(), ConfigError> {
             format!("{key}.usd"),
             "must be an amount above zero, in USD",
         ));
+    }
+    Ok(())
+}
+
+/// Checks a runtime key's limits and budget as the config's are checked.
+pub(crate) fn check_limits(
+    limits: Option<&LimitSet>,
+    budget: Option<&BudgetConfig>,
+    config: &super::Config,
+) -> Result<(), ConfigError> {
+    let models: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
+    if let Some(set) = limits {
+        check_set(set, "limits", &models)?;
+    }
+    if let Some(b) = budget {
+        check_budget(b, "budget")?;
     }
     Ok(())
 }

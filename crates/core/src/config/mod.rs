@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
+pub(crate) use limits::check_limits;
 pub use limits::{
     BudgetAlert, BudgetConfig, LimitSet, LimitsConfig, ModelLimits, OnStoreError, Period,
     StoreErrorMode, TeamConfig,

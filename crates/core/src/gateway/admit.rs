@@ -313,12 +313,13 @@ impl Gateway {
         candidates: &[Candidate<'_>],
         rec: &Recorder,
     ) -> Result<Admission<H>, HttpResponse> {
-        if !self.rules.any() {
+        if !self.rules.any() && principal.allowance.is_none() {
             return Ok(Admission::none());
         }
         let now = now_ms(host);
         let team = principal.team.as_deref();
-        let mut scopes = self.rules.scopes(&principal.id, team, model, now);
+        let own = principal.allowance.as_deref();
+        let mut scopes = self.rules.scopes_with(&principal.id, own, team, model, now);
         if scopes.is_empty() {
             return Ok(Admission::none());
         }

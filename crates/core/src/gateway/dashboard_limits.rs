@@ -15,13 +15,14 @@ use super::Gateway;
 impl Gateway {
     /// The caller's limits, budgets and use, or `null` when none apply.
     pub(super) async fn limits_view<H: Host>(&self, host: &H, principal: &Principal) -> Value {
-        if !self.rules.any() {
+        if !self.rules.any() && principal.allowance.is_none() {
             return Value::Null;
         }
         let now = now_ms(host);
+        let own = principal.allowance.as_deref();
         let scopes = self
             .rules
-            .scopes(&principal.id, principal.team.as_deref(), "", now);
+            .scopes_with(&principal.id, own, principal.team.as_deref(), "", now);
         if scopes.is_empty() {
             return Value::Null;
         }

@@ -1,6 +1,7 @@
 //! The request pipeline: [`Gateway::handle`] turns one HTTP request into
 //! one HTTP response, using only the [`Host`] capabilities.
 
+mod admin;
 mod admit;
 mod attempt;
 mod budget_alert;
@@ -54,6 +55,7 @@ pub struct Gateway {
     metrics: Arc<Mutex<Metrics>>,
     spans: Arc<Mutex<export::SpanQueue>>,
     rules: Arc<crate::quota::Rules>,
+    key_cache: Arc<Mutex<admin::KeyCache>>,
 }
 
 impl Gateway {
@@ -76,6 +78,7 @@ impl Gateway {
             auth,
             metrics,
             spans: Default::default(),
+            key_cache: Default::default(),
         }
     }
 
@@ -163,6 +166,10 @@ impl Gateway {
             "/v1/dashboard" if !self.config.server.ui => Err(no_route().into()),
             "/v1/dashboard" if method != "GET" => Err(wrong_method().into()),
             "/v1/dashboard" => Ok(self.dashboard(host, &principal).await),
+            p if p.starts_with("/v1/admin/") => {
+                self.admin(host, &req, &principal, &p["/v1/admin/".len()..])
+                    .await
+            }
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);
@@ -472,7 +479,18 @@ impl Gateway {
         req: &HttpRequest,
     ) -> Result<Principal, ApiError> {
         if let Some(auth) = &self.auth {
-            return Ok(auth.authenticate(host, req, unix_secs(host)).await?);
+            return match auth.authenticate(host, req, unix_secs(host)).await {
+                // A runtime key, issued through the admin API.
+                Err(crate::auth::AuthError::BadKey) => {
+                    match crate::auth::credential_of(req)
+                        .filter(|c| c.starts_with(crate::keys::PREFIX))
+                    {
+                        Some(secret) => self.runtime_key(host, secret).await,
+                        None => Err(crate::auth::AuthError::BadKey.into()),
+                    }
+                }
+                other => Ok(other?),
+            };
         }
         let header = self.config.server.insecure_test_principal_header.as_deref();
         Ok(match header.and_then(|h| req.header(h)) {
@@ -481,6 +499,8 @@ impl Gateway {
                 models: None,
                 passthrough: Vec::new(),
                 team: None,
+                admin: false,
+                allowance: None,
             },
             _ => Principal::anonymous(),
         })

@@ -32,7 +32,7 @@ mod rules;
 use serde::{Deserialize, Serialize};
 
 pub use ledger::{apply, Ledger, ScopeState};
-pub use rules::{describe, Rules};
+pub use rules::{describe, Allowance, Rules};
 
 use crate::error::HostError;
 use crate::host::Host;

@@ -8,10 +8,12 @@ use crate::config::{BudgetConfig, Config, LimitSet};
 use super::{period, ScopeOp};
 
 /// A key's or a team's own limits and budget.
-#[derive(Debug, Clone, Default)]
-struct Allowance {
-    limits: Option<LimitSet>,
-    budget: Option<BudgetConfig>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allowance {
+    /// Rate limits.
+    pub limits: Option<LimitSet>,
+    /// The budget.
+    pub budget: Option<BudgetConfig>,
 }
 
 /// The limits and budgets of a configuration, by principal and team.
@@ -80,8 +82,21 @@ impl Rules {
         model: &str,
         now_ms: u64,
     ) -> Vec<ScopeOp> {
+        self.scopes_with(principal, None, team, model, now_ms)
+    }
+
+    /// [`Rules::scopes`], with a runtime key's own `allowance` in place
+    /// of the config's.
+    pub fn scopes_with(
+        &self,
+        principal: &str,
+        allowance: Option<&Allowance>,
+        team: Option<&str>,
+        model: &str,
+        now_ms: u64,
+    ) -> Vec<ScopeOp> {
         let mut out = Vec::new();
-        let own = self.keys.get(principal);
+        let own = allowance.or_else(|| self.keys.get(principal));
         let own_limits = own
             .and_then(|a| a.limits.as_ref())
             .or(self.per_principal.as_ref());

@@ -1,0 +1,127 @@
+//! Runtime API keys: issued, changed and revoked through the admin API
+//! (`/v1/admin/keys`), beside the config file's keys.
+//!
+//! A key is `llm_` and 32 random URL-safe characters, so that secret
+//! scanners can find a leaked one. Its secret is shown once, at creation
+//! (and at rotation); the store keeps only a keyed hash (HMAC-SHA-256
+//! under a key derived from `server.seal_key`, plain SHA-256 without
+//! one). Records live in the host's record store ([`Host::record_get`]):
+//! `keys/rec/<id>` (the record), `keys/hash/<hash>` (its id), and
+//! `keys/index` (every id, oldest first, for paging).
+
+mod record;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+pub use record::{KeyRecord, NewKey};
+
+use crate::error::HostError;
+use crate::host::Host;
+
+/// The prefix of every runtime key.
+pub const PREFIX: &str = "llm_";
+
+/// A new secret and id from `random` (32 bytes).
+pub fn new_secret(random: &[u8; 32]) -> (String, String) {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let secret = format!("{PREFIX}{}", b64.encode(&random[..24]));
+    let id = format!("key_{}", crate::observe::trace::hex(&random[24..]));
+    (secret, id)
+}
+
+/// The stored hash of a secret: keyed by `server.seal_key` when there is
+/// one, so a copy of the store does not allow an offline search.
+pub fn hash(secret: &str, seal_key: Option<&str>) -> String {
+    let digest: [u8; 32] = match seal_key.filter(|k| !k.is_empty()) {
+        Some(k) => {
+            let key = Sha256::digest([b"latticelm/keys\0".as_slice(), k.as_bytes()].concat());
+            let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&key) else {
+                return String::new();
+            };
+            mac.update(secret.as_bytes());
+            mac.finalize().into_bytes().into()
+        }
+        None => Sha256::digest(secret.as_bytes()).into(),
+    };
+    crate::observe::trace::hex(&digest)
+}
+
+fn rec_key(id: &str) -> String {
+    format!("keys/rec/{id}")
+}
+fn hash_key(hash: &str) -> String {
+    format!("keys/hash/{hash}")
+}
+const INDEX: &str = "keys/index";
+
+/// The record with this id.
+pub async fn get<H: Host>(host: &H, id: &str) -> Result<Option<KeyRecord>, HostError> {
+    Ok(host
+        .record_get(&rec_key(id))
+        .await?
+        .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+/// The record a secret's hash names, if any.
+pub async fn find<H: Host>(host: &H, hash: &str) -> Result<Option<KeyRecord>, HostError> {
+    let Some(id) = host.record_get(&hash_key(hash)).await? else {
+        return Ok(None);
+    };
+    get(host, &String::from_utf8_lossy(&id)).await
+}
+
+/// Every id, oldest first.
+pub async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
+    Ok(host
+        .record_get(INDEX)
+        .await?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default())
+}
+
+/// Writes a record, and the hashes that name it (the current one, and the
+/// old one during a rotation's grace period).
+pub async fn put<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
+    let bytes = serde_json::to_vec(rec).unwrap_or_default();
+    host.record_put(&rec_key(&rec.id), bytes).await?;
+    host.record_put(&hash_key(&rec.hash), rec.id.clone().into_bytes())
+        .await?;
+    if let Some((old, _)) = &rec.previous {
+        host.record_put(&hash_key(old), rec.id.clone().into_bytes())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds a new record's id to the index.
+pub async fn add_to_index<H: Host>(host: &H, id: &str) -> Result<(), HostError> {
+    let mut ids = index(host).await?;
+    if !ids.iter().any(|x| x == id) {
+        ids.push(id.to_owned());
+    }
+    host.record_put(INDEX, serde_json::to_vec(&ids).unwrap_or_default())
+        .await
+}
+
+/// Deletes a record, its hashes and its place in the index.
+pub async fn delete<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
+    host.record_delete(&hash_key(&rec.hash)).await?;
+    if let Some((old, _)) = &rec.previous {
+        host.record_delete(&hash_key(old)).await?;
+    }
+    host.record_delete(&rec_key(&rec.id)).await?;
+    let ids: Vec<String> = index(host)
+        .await?
+        .into_iter()
+        .filter(|x| *x != rec.id)
+        .collect();
+    host.record_put(INDEX, serde_json::to_vec(&ids).unwrap_or_default())
+        .await
+}
+
+/// Forgets a hash (the old secret once its grace period is over).
+pub async fn forget_hash<H: Host>(host: &H, hash: &str) -> Result<(), HostError> {
+    host.record_delete(&hash_key(hash)).await
+}

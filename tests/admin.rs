@@ -1,0 +1,298 @@
+//! Runtime keys through the admin API on the native binary: issued on
+//! one replica, used on another, disabled and rotated with effect on
+//! every replica sharing one real `redis-server` within the bound, and
+//! the admin API's refusals.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+const ADMIN: &str = "adm-0123456789abcdef";
+
+fn admin_config(mock: &str, store: &str) -> String {
+    config(mock)
+        + &format!(
+            "auth:\n  admin_keys: [\"{ADMIN}\"]\n  api_keys:\n    - {{ name: plain, key: sk-plain-key }}\n  store: \"{store}\"\nteams:\n  - {{ name: alpha }}\nserver_extra: x\n"
+        )
+        .replace("server_extra: x\n", "")
+}
+
+fn call(
+    gw: &Gateway,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let c = client();
+    let url = format!("{}{path}", gw.url);
+    let mut rb = match method {
+        "GET" => c.get(url),
+        "POST" => c.post(url),
+        "PATCH" => c.patch(url),
+        "DELETE" => c.delete(url),
+        _ => unreachable!(),
+    };
+    if let Some(k) = key {
+        rb = rb.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn respond(gw: &Gateway, key: &str) -> u16 {
+    call(
+        gw,
+        "POST",
+        "/v1/responses",
+        Some(key),
+        Some(json!({"model": "offline", "input": "hi"})),
+    )
+    .0
+}
+
+/// Waits until every gateway answers `want` with `key`; returns how long.
+fn until_all(gws: &[Gateway], key: &str, want: u16) -> Duration {
+    let start = Instant::now();
+    loop {
+        if gws.iter().all(|g| respond(g, key) == want) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not {want} everywhere after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_key_issued_on_one_replica_works_and_is_revoked_on_all_within_the_bound() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw0, out) = start_logged(&admin_config(&mock, &redis.url), mock.clone(), &[]);
+    let gws = [
+        gw0,
+        start_with(&admin_config(&mock, &redis.url), mock.clone()),
+        start_with(&admin_config(&mock, &redis.url), mock),
+    ];
+    let (status, created) = call(
+        &gws[0],
+        "POST",
+        "/v1/admin/keys",
+        Some(ADMIN),
+        Some(json!({"name": "ci bot", "team": "alpha", "limits": {"requests_per_minute": 100}})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("llm_") && secret.len() > 30, "{secret}");
+    // Used on another replica, with its limits' headers.
+    assert_eq!(respond(&gws[1], &secret), 200);
+    // Read back: no secret, no hash.
+    let (_, read) = call(
+        &gws[2],
+        "GET",
+        &format!("/v1/admin/keys/{id}"),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(read["name"], "ci bot");
+    assert!(
+        read.get("key").is_none() && !read.to_string().contains(&secret),
+        "{read}"
+    );
+    // Disabled on a third: refused everywhere within the bound.
+    let (status, _) = call(
+        &gws[2],
+        "PATCH",
+        &format!("/v1/admin/keys/{id}"),
+        Some(ADMIN),
+        Some(json!({"disabled": true})),
+    );
+    assert_eq!(status, 200);
+    let took = until_all(&gws, &secret, 401);
+    assert!(
+        took <= Duration::from_secs(5),
+        "disabled everywhere after {took:?}"
+    );
+    eprintln!("disabled everywhere after {took:?}");
+    call(
+        &gws[0],
+        "PATCH",
+        &format!("/v1/admin/keys/{id}"),
+        Some(ADMIN),
+        Some(json!({"disabled": false})),
+    );
+    until_all(&gws, &secret, 200);
+    // Rotation with a grace period: both work, then only the new one.
+    let (status, rotated) = call(
+        &gws[1],
+        "POST",
+        &format!("/v1/admin/keys/{id}/rotate"),
+        Some(ADMIN),
+        Some(json!({"grace_seconds": 3})),
+    );
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["key"].as_str().unwrap().to_owned();
+    assert_ne!(new, secret);
+    until_all(&gws, &new, 200);
+    assert_eq!(
+        respond(&gws[0], &secret),
+        200,
+        "the old key works in its grace period"
+    );
+    let took = until_all(&gws, &secret, 401);
+    assert!(took <= Duration::from_secs(6), "{took:?}");
+    // Deleted: gone everywhere.
+    let (status, _) = call(
+        &gws[0],
+        "DELETE",
+        &format!("/v1/admin/keys/{id}"),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(until_all(&gws, &new, 401) <= Duration::from_secs(5));
+    // Every change wrote one audit line, without a secret.
+    let audit: Vec<Value> = out
+        .json()
+        .into_iter()
+        .filter(|v| v["msg"] == "admin")
+        .collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|v| v["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"key.create"), "{actions:?}");
+    for line in out.lines() {
+        assert!(
+            !line.contains(&secret) && !line.contains(&new),
+            "a secret in the log: {line}"
+        );
+    }
+}
+
+#[test]
+fn the_admin_api_refuses_what_it_must_and_changes_nothing() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, "memory"), mock);
+    let good = json!({"name": "a"});
+    // No credential, an ordinary key, a made-up runtime key.
+    assert_eq!(
+        call(&gw, "POST", "/v1/admin/keys", None, Some(good.clone())).0,
+        401
+    );
+    let (status, e) = call(
+        &gw,
+        "POST",
+        "/v1/admin/keys",
+        Some("sk-plain-key"),
+        Some(good.clone()),
+    );
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (403, Some("admin_required"))
+    );
+    assert_eq!(
+        call(
+            &gw,
+            "POST",
+            "/v1/admin/keys",
+            Some("llm_madeup"),
+            Some(good.clone())
+        )
+        .0,
+        401
+    );
+    // Bad input: control characters, an unknown team or model, a huge page.
+    for bad in [
+        json!({"name": "a\u{0007}b"}),
+        json!({"name": ""}),
+        json!({"name": "a", "team": "nope"}),
+        json!({"name": "a", "models": ["nope"]}),
+        json!({"name": "a", "limits": {"requests_per_minute": 0}}),
+        json!({"name": "a", "surprise": 1}),
+        json!({"name": "a", "expires_at": 1}),
+    ] {
+        let (status, e) = call(
+            &gw,
+            "POST",
+            "/v1/admin/keys",
+            Some(ADMIN),
+            Some(bad.clone()),
+        );
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert_eq!(e["error"]["type"], "invalid_request_error", "{e}");
+    }
+    assert_eq!(
+        call(&gw, "GET", "/v1/admin/keys?limit=100000", Some(ADMIN), None).0,
+        400
+    );
+    let (_, list) = call(&gw, "GET", "/v1/admin/keys", Some(ADMIN), None);
+    assert_eq!(list["data"], json!([]), "nothing was created");
+    // The admin key calls no model.
+    assert_eq!(respond(&gw, ADMIN), 403);
+    // Paging.
+    for i in 0..3 {
+        assert_eq!(call(&gw, "POST", "/v1/admin/keys", Some(ADMIN), Some(json!({"name": format!("k{i}"), "team": if i == 1 { Value::Null } else { json!("alpha") }}))).0, 201);
+    }
+    let (_, page) = call(
+        &gw,
+        "GET",
+        "/v1/admin/keys?limit=1&team=alpha",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(
+        (
+            page["data"].as_array().unwrap().len(),
+            page["has_more"].as_bool()
+        ),
+        (1, Some(true))
+    );
+    let after = page["last_id"].as_str().unwrap();
+    let (_, rest) = call(
+        &gw,
+        "GET",
+        &format!("/v1/admin/keys?team=alpha&after={after}"),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(rest["data"][0]["name"], "k2");
+    assert_eq!(rest["has_more"], false);
+}
+
+#[test]
+fn a_runtime_key_carries_its_own_limits() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, "memory"), mock);
+    let (_, created) = call(
+        &gw,
+        "POST",
+        "/v1/admin/keys",
+        Some(ADMIN),
+        Some(
+            json!({"name": "one a minute", "limits": {"requests_per_minute": 1}, "models": ["offline"]}),
+        ),
+    );
+    let secret = created["key"].as_str().unwrap();
+    assert_eq!(respond(&gw, secret), 200);
+    assert_eq!(respond(&gw, secret), 429);
+    let other = call(
+        &gw,
+        "POST",
+        "/v1/responses",
+        Some(secret),
+        Some(json!({"model": "gpt-4o-mini", "input": "hi"})),
+    )
+    .0;
+    assert_eq!(other, 403, "its model allow-list holds");
+}
