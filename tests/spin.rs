@@ -169,3 +169,14 @@ fn spin_limits_over_outbound_redis() {
     };
     edge_limits(&[&gw]);
 }
+
+/// A runtime key's lifecycle through the admin API, its record in
+/// Spin's key-value store.
+#[test]
+fn spin_runtime_keys() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin(&config_with_admin(&mock), mock) else {
+        return;
+    };
+    edge_key_lifecycle(&gw);
+}

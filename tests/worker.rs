@@ -145,3 +145,14 @@ fn worker_limits_through_durable_objects() {
     };
     edge_limits(&[&gw]);
 }
+
+/// A runtime key's lifecycle through the admin API, its record in the
+/// Worker's store (a Durable Object per record).
+#[test]
+fn worker_runtime_keys() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config_with_admin(&mock), mock) else {
+        return;
+    };
+    edge_key_lifecycle(&gw);
+}

@@ -42,6 +42,10 @@ mod limits;
 #[allow(unused_imports)] // not every test binary limits
 pub use limits::*;
 
+mod admin;
+#[allow(unused_imports)] // not every test binary issues keys
+pub use admin::*;
+
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {
     child: Child,

@@ -1,0 +1,78 @@
+//! The runtime-key lifecycle every host passes: issued through the admin
+//! API, used, disabled (refused within the bound), deleted.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{client, config, Gateway};
+
+/// The admin key of [`config_with_admin`].
+pub const ADMIN_KEY: &str = "adm-0123456789abcdef";
+
+/// The test config with an admin key and a team.
+pub fn config_with_admin(mock: &str) -> String {
+    config(mock)
+        + &format!("auth:\n  admin_keys: [\"{ADMIN_KEY}\"]\nteams:\n  - {{ name: alpha }}\n")
+}
+
+fn send(
+    gw: &Gateway,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut rb = client()
+        .request(method, format!("{}{path}", gw.url))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn use_key(gw: &Gateway, key: &str) -> u16 {
+    let body = json!({"model": "gpt-4o-mini", "input": "hi"});
+    send(gw, reqwest::Method::POST, "/v1/responses", key, Some(body)).0
+}
+
+/// Create, use, disable (refused within 5 s), delete.
+pub fn edge_key_lifecycle(gw: &Gateway) {
+    let body = json!({"name": "edge", "team": "alpha"});
+    let (status, created) = send(
+        gw,
+        reqwest::Method::POST,
+        "/v1/admin/keys",
+        ADMIN_KEY,
+        Some(body),
+    );
+    assert_eq!(status, 201, "{created}");
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(use_key(gw, &secret), 200);
+    let patch = json!({"disabled": true});
+    let path = format!("/v1/admin/keys/{id}");
+    assert_eq!(
+        send(gw, reqwest::Method::PATCH, &path, ADMIN_KEY, Some(patch)).0,
+        200
+    );
+    let start = Instant::now();
+    while use_key(gw, &secret) != 401 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still served 5 s after it was disabled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        send(gw, reqwest::Method::DELETE, &path, ADMIN_KEY, None).0,
+        200
+    );
+    assert_eq!(
+        send(gw, reqwest::Method::GET, &path, ADMIN_KEY, None).0,
+        404
+    );
+    assert_eq!(use_key(gw, &secret), 401);
+}
