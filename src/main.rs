@@ -4,6 +4,7 @@ mod body;
 mod chat;
 mod conn;
 mod host;
+mod keys_cli;
 mod ledger;
 mod memory_store;
 mod metrics_server;
@@ -53,6 +54,10 @@ enum Command {
         #[arg(long)]
         no_stream: bool,
     },
+    /// Issue, list, disable, rotate and delete runtime API keys on a
+    /// running gateway (its admin API).
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
     /// Load and check a configuration, then print the models it serves.
     CheckConfig {
         /// The YAML configuration file.
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
             token,
             no_stream,
         }),
+        Command::Keys(cmd) => keys_cli::run(cmd),
         Command::CheckConfig { config } => load_config(config.as_ref()).map(|c| {
             println!(
                 "configuration OK: {} providers, {} models",

@@ -296,3 +296,62 @@ fn a_runtime_key_carries_its_own_limits() {
     .0;
     assert_eq!(other, 403, "its model allow-list holds");
 }
+
+/// `latticelm keys …` drives the same API, for scripts and terminals.
+#[test]
+fn the_keys_cli_issues_lists_disables_rotates_and_deletes() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, "memory"), mock);
+    let cli = |args: &[&str]| -> (bool, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_latticelm"))
+            .arg("keys")
+            .args(args)
+            .env("LATTICELM_URL", &gw.url)
+            .env("LATTICELM_ADMIN_KEY", ADMIN)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = cli(&[
+        "create",
+        "--name",
+        "from the cli",
+        "--team",
+        "alpha",
+        "--rpm",
+        "10",
+        "--budget-usd",
+        "2.5",
+    ]);
+    assert!(ok, "{text}");
+    let created: Value = serde_json::from_str(&text).unwrap();
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["key"].as_str().unwrap(),
+    );
+    assert_eq!(created["limits"]["requests_per_minute"], 10);
+    assert_eq!(created["budget"]["usd"], 2.5);
+    assert_eq!(respond(&gw, secret), 200);
+    let (ok, table) = cli(&["list", "--team", "alpha"]);
+    assert!(
+        ok && table.contains(id) && table.contains("from the cli"),
+        "{table}"
+    );
+    assert!(cli(&["disable", id]).0);
+    assert_eq!(respond(&gw, secret), 401);
+    assert!(cli(&["enable", id]).0);
+    let (ok, text) = cli(&["rotate", id]);
+    assert!(ok, "{text}");
+    let rotated: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(respond(&gw, rotated["key"].as_str().unwrap()), 200);
+    assert_eq!(
+        respond(&gw, secret),
+        401,
+        "no grace: the old secret is gone"
+    );
+    assert!(cli(&["delete", id]).0);
+    let (ok, text) = cli(&["disable", id]);
+    assert!(!ok && text.contains("404"), "{text}");
+}
