@@ -161,7 +161,7 @@ async fn run_async(cmd: KeysCommand) -> Result<(), String> {
                 }
             }
             if !json {
-                println!("{:<22} {:<24} {:<12} {}", "ID", "NAME", "TEAM", "STATE");
+                println!("{:<22} {:<24} {:<12} STATE", "ID", "NAME", "TEAM");
                 for r in rows {
                     let state = if r["disabled"] == true {
                         "disabled"
