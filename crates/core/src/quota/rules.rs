@@ -170,10 +170,17 @@ fn push(
 /// kept per process or per instance).
 pub fn describe(config: &Config) -> (Option<String>, Vec<String>) {
     let rules = Rules::new(config);
-    if !rules.any() {
-        return (None, Vec::new());
-    }
     let mut warnings = Vec::new();
+    let admin = config
+        .auth
+        .as_ref()
+        .is_some_and(|a| !a.admin_keys.is_empty() || a.admin_claim.is_some());
+    if admin && config.server.seal_key.as_deref().is_none_or(str::is_empty) {
+        warnings.push("the admin API is on but there is no server.seal_key: runtime keys are stored as plain SHA-256 hashes, not keyed ones; set server.seal_key (LATTICELM_SEAL_KEY) before issuing keys (changing it later invalidates them)".into());
+    }
+    if !rules.any() {
+        return (None, warnings);
+    }
     let unpriced: Vec<&str> = config
         .models
         .iter()
