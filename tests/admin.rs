@@ -355,3 +355,67 @@ fn the_keys_cli_issues_lists_disables_rotates_and_deletes() {
     let (ok, text) = cli(&["disable", id]);
     assert!(!ok && text.contains("404"), "{text}");
 }
+
+/// An OIDC subject whose token carries `auth.admin_claim` is an admin;
+/// another role, or a token whose claims were changed after signing, is
+/// not.
+#[test]
+fn the_admin_claim_comes_only_from_a_verified_token() {
+    use base64::Engine;
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let issuer = Issuer::start(&mock);
+    let yaml = config(&mock)
+        + &format!("auth:\n  issuer: \"{}\"\n  audience: latticelm\n  admin_claim: {{ name: roles, value: llm-admin }}\n", issuer.url);
+    let gw = start_with(&yaml, mock);
+    let body = json!({"name": "by oidc"});
+    let admin = issuer.token_with(
+        "alice",
+        "latticelm",
+        300,
+        json!({"roles": ["reader", "llm-admin"]}),
+    );
+    assert_eq!(
+        call(
+            &gw,
+            "POST",
+            "/v1/admin/keys",
+            Some(&admin),
+            Some(body.clone())
+        )
+        .0,
+        201
+    );
+    let reader = issuer.token_with("bob", "latticelm", 300, json!({"roles": ["reader"]}));
+    assert_eq!(
+        call(
+            &gw,
+            "POST",
+            "/v1/admin/keys",
+            Some(&reader),
+            Some(body.clone())
+        )
+        .0,
+        403
+    );
+    // Bob's token with the role written in afterwards: its signature fails.
+    let parts: Vec<&str> = reader.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["roles"] = json!(["llm-admin"]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    assert_eq!(
+        call(&gw, "POST", "/v1/admin/keys", Some(&forged), Some(body)).0,
+        401
+    );
+    let (_, list) = call(&gw, "GET", "/v1/admin/keys", Some(&admin), None);
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "only the admin's key exists"
+    );
+}

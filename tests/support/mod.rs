@@ -594,14 +594,21 @@ impl Issuer {
 
     /// A token for `sub`, valid for `ttl_secs` (negative: already expired).
     pub fn token(&self, sub: &str, audience: &str, ttl_secs: i64) -> String {
+        self.token_with(sub, audience, ttl_secs, serde_json::json!({}))
+    }
+
+    /// [`Issuer::token`] with more claims (`{"roles": [...]}`).
+    pub fn token_with(&self, sub: &str, audience: &str, ttl_secs: i64, extra: Value) -> String {
         use jwt_compact::AlgorithmExt;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let mut claims = jwt_compact::Claims::new(
-            serde_json::json!({"iss": self.url, "sub": sub, "aud": audience}),
-        );
+        let mut custom = serde_json::json!({"iss": self.url, "sub": sub, "aud": audience});
+        if let (Some(c), Some(e)) = (custom.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        let mut claims = jwt_compact::Claims::new(custom);
         claims.expiration = chrono::DateTime::from_timestamp(now + ttl_secs, 0);
         claims.issued_at = chrono::DateTime::from_timestamp(now, 0);
         let header = jwt_compact::Header::empty().with_key_id("k1");
