@@ -178,30 +178,8 @@ async fn run_async(cmd: KeysCommand) -> Result<(), String> {
             }
             Ok(())
         }
-        KeysCommand::Disable { target, id } => {
-            let body = json!({"disabled": true});
-            print(
-                call(
-                    &target,
-                    reqwest::Method::PATCH,
-                    &format!("/v1/admin/keys/{id}"),
-                    Some(body),
-                )
-                .await?,
-            )
-        }
-        KeysCommand::Enable { target, id } => {
-            let body = json!({"disabled": false});
-            print(
-                call(
-                    &target,
-                    reqwest::Method::PATCH,
-                    &format!("/v1/admin/keys/{id}"),
-                    Some(body),
-                )
-                .await?,
-            )
-        }
+        KeysCommand::Disable { target, id } => set_disabled(&target, &id, true).await,
+        KeysCommand::Enable { target, id } => set_disabled(&target, &id, false).await,
         KeysCommand::Rotate { target, id, grace } => {
             let body =
                 json!({"grace_seconds": grace.as_deref().map(secs).transpose()?.unwrap_or(0)});
@@ -225,6 +203,12 @@ async fn run_async(cmd: KeysCommand) -> Result<(), String> {
             .await?,
         ),
     }
+}
+
+async fn set_disabled(target: &Target, id: &str, disabled: bool) -> Result<(), String> {
+    let body = json!({"disabled": disabled});
+    let path = format!("/v1/admin/keys/{id}");
+    print(call(target, reqwest::Method::PATCH, &path, Some(body)).await?)
 }
 
 fn print(v: Value) -> Result<(), String> {

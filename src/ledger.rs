@@ -83,12 +83,9 @@ impl NativeLedger {
                 Ok(reply)
             }
             NativeLedger::Redis(r, script) => {
-                let keys: Vec<String> = op.shards().into_iter().map(quota::redis_key).collect();
-                let json = serde_json::to_string(op).unwrap_or_default();
-                let keep = op.keep_ms().unwrap_or(0).to_string();
-                let out = r.eval(script, &keys, &[json, keep]).await?;
-                serde_json::from_str(&out)
-                    .map_err(|e| HostError::Store(format!("redis: the ledger answered {e}")))
+                let (keys, args) = quota::redis_call(op);
+                let out = r.eval(script, &keys, &args).await?;
+                quota::redis_reply(out.as_bytes())
             }
         }
     }

@@ -12,19 +12,18 @@ use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 pub async fn apply(url: &str, op: &Op) -> Result<Reply, HostError> {
     let err = |e: spin_sdk::redis::Error| HostError::Store(format!("redis: {e:?}"));
     let conn = Connection::open(url).await.map_err(err)?;
-    let shards = op.shards();
+    let (keys, [json, keep]) = quota::redis_call(op);
     let bin = |s: String| RedisParameter::Binary(s.into_bytes());
     let mut args = vec![
         bin(quota::REDIS_SCRIPT.to_owned()),
-        RedisParameter::Int64(shards.len() as i64),
+        RedisParameter::Int64(keys.len() as i64),
     ];
-    args.extend(shards.into_iter().map(|s| bin(quota::redis_key(s))));
-    args.push(bin(serde_json::to_string(op).unwrap_or_default()));
-    args.push(bin(op.keep_ms().unwrap_or(0).to_string()));
+    args.extend(keys.into_iter().map(bin));
+    args.push(bin(json));
+    args.push(bin(keep));
     let out = conn.execute("EVAL", args).await.map_err(err)?;
     match out.first() {
-        Some(RedisResult::Binary(b)) => serde_json::from_slice(b)
-            .map_err(|e| HostError::Store(format!("redis: the ledger answered {e}"))),
+        Some(RedisResult::Binary(b)) => quota::redis_reply(b),
         other => Err(HostError::Store(format!(
             "redis: the ledger answered {other:?}"
         ))),

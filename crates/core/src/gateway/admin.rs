@@ -6,7 +6,7 @@
 //! one audit line (who, what, which record, the fields before and after;
 //! never a secret). A runtime key's record is read through a per-process
 //! cache of [`KEY_CACHE_MS`], so a disabled, deleted or rotated key stops
-//! working everywhere within that bound.
+//! working everywhere once that entry lapses.
 
 use serde_json::{json, Map, Value};
 

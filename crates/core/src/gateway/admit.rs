@@ -62,8 +62,9 @@ impl<H: Host + Clone + 'static> Admission<H> {
         }
     }
 
-    /// The tokens reserved for the input (for an estimate of a cut
-    /// stream's use).
+    /// What is held now: the tokens (input estimate and output) and USD
+    /// reserved, extensions included (charged when a stream is cut, its
+    /// use unknown).
     pub fn reserved(&self) -> Used {
         self.held
             .as_ref()

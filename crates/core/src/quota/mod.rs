@@ -47,6 +47,20 @@ pub fn redis_key(shard: &str) -> String {
     format!("latticelm:limits:{shard}")
 }
 
+/// The `KEYS` and `ARGV` of [`REDIS_SCRIPT`] for `op`: each shard's key,
+/// then the op as JSON and how long to keep the shards (ms, 0: for ever).
+pub fn redis_call(op: &Op) -> (Vec<String>, [String; 2]) {
+    let keys = op.shards().into_iter().map(redis_key).collect();
+    let json = serde_json::to_string(op).unwrap_or_default();
+    (keys, [json, op.keep_ms().unwrap_or(0).to_string()])
+}
+
+/// Parses what [`REDIS_SCRIPT`] answered.
+pub fn redis_reply(out: &[u8]) -> Result<Reply, HostError> {
+    serde_json::from_slice(out)
+        .map_err(|e| HostError::Store(format!("redis: the ledger answered {e}")))
+}
+
 /// What an [`Op`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
