@@ -232,6 +232,19 @@ impl Host for NativeHost {
             .await
     }
 
+    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+        let store = self.records.as_ref().unwrap_or(&self.store);
+        store.counters_add(key, adds).await
+    }
+
+    async fn counters_get(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::BTreeMap<String, i64>, HostError> {
+        let store = self.records.as_ref().unwrap_or(&self.store);
+        store.counters_get(key).await
+    }
+
     async fn kv_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
         self.store.put(key, value, ttl).await
     }

@@ -58,7 +58,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
-    let ledger = LedgerShared::from_config(gateway.config().limits.store.as_deref())?;
+    let ledger = LedgerShared::from_config(gateway.config().limits_store())?;
     let records = StoreShared::for_records(
         gateway
             .config()

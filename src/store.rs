@@ -2,6 +2,7 @@
 //! per process) and `redis` (shared by several gateway processes).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -211,6 +212,50 @@ impl NativeStore {
                 )
                 .await
             }
+        }
+    }
+
+    /// Adds to integer counters of a hash, atomically (one Lua call on
+    /// Redis; under the lock in memory).
+    pub async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+        match self {
+            NativeStore::Memory(m) => {
+                let mut m = m.lock().map_err(|_| poisoned())?;
+                let now = Instant::now();
+                let mut map: BTreeMap<String, i64> = m
+                    .get(key, now)
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                for (f, n) in adds {
+                    *map.entry(f.clone()).or_default() += n;
+                }
+                let bytes = serde_json::to_vec(&map).unwrap_or_default();
+                m.put(key, bytes, latticelm_core::RECORD_TTL, now)
+            }
+            NativeStore::Redis(r) => {
+                thread_local! {
+                    static ADD: redis::Script = redis::Script::new(latticelm_core::keys::usage::REDIS_ADD);
+                }
+                let script = ADD.with(Clone::clone);
+                let args: Vec<String> = adds
+                    .iter()
+                    .flat_map(|(f, n)| [f.clone(), n.to_string()])
+                    .collect();
+                r.eval(&script, &[key.to_owned()], &args).await.map(drop)
+            }
+        }
+    }
+
+    /// Reads the integer counters of a hash.
+    pub async fn counters_get(&self, key: &str) -> Result<BTreeMap<String, i64>, HostError> {
+        match self {
+            NativeStore::Memory(m) => Ok(m
+                .lock()
+                .map_err(|_| poisoned())?
+                .get(key, Instant::now())
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()),
+            NativeStore::Redis(r) => r.run(redis::cmd("HGETALL").arg(key).clone()).await,
         }
     }
 

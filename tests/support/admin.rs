@@ -7,6 +7,47 @@ use serde_json::{json, Value};
 
 use super::{client, config, Gateway};
 
+/// The admin key of [`admin_config`].
+pub const ADMIN: &str = "adm-0123456789abcdef";
+
+/// The test config with an admin key, a config key `sk-plain-key`, the
+/// team `alpha`, and records in `store`.
+pub fn admin_config(mock: &str, store: &str) -> String {
+    config(mock)
+        + &format!(
+            "auth:\n  admin_keys: [\"{ADMIN}\"]\n  api_keys:\n    - {{ name: plain, key: sk-plain-key }}\n  store: \"{store}\"\nteams:\n  - {{ name: alpha }}\nserver_extra: x\n"
+        )
+        .replace("server_extra: x\n", "")
+}
+
+/// One admin-API (or any) call: its status and JSON body.
+pub fn admin_call(
+    gw: &Gateway,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let c = client();
+    let url = format!("{}{path}", gw.url);
+    let mut rb = match method {
+        "GET" => c.get(url),
+        "POST" => c.post(url),
+        "PATCH" => c.patch(url),
+        "DELETE" => c.delete(url),
+        _ => unreachable!(),
+    };
+    if let Some(k) = key {
+        rb = rb.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
 /// The admin key of [`config_with_admin`].
 pub const ADMIN_KEY: &str = "adm-0123456789abcdef";
 

@@ -51,6 +51,30 @@ pub trait Host {
     async fn record_delete(&self, key: &str) -> Result<(), HostError> {
         self.kv_delete(key).await
     }
+    /// Adds `amount`s to integer counters of the hash `key`, atomically
+    /// and for every instance (the admin API's usage: see
+    /// [`crate::keys::usage`]). The default reads and writes the record
+    /// store, which is exact only where one instance serializes its
+    /// requests.
+    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+        let mut map = self.counters_get(key).await?;
+        for (field, n) in adds {
+            *map.entry(field.clone()).or_default() += n;
+        }
+        self.record_put(key, serde_json::to_vec(&map).unwrap_or_default())
+            .await
+    }
+    /// Reads the counters of the hash `key` (empty when there are none).
+    async fn counters_get(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::BTreeMap<String, i64>, HostError> {
+        Ok(self
+            .record_get(key)
+            .await?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default())
+    }
     /// Applies one operation to the rate-limit and budget ledgers,
     /// atomically over every shard it names (see [`crate::quota`]): Redis
     /// natively and on Spin, a Durable Object per shard on the Worker, a

@@ -164,6 +164,20 @@ impl Host for WorkerHost {
         .await
     }
 
+    /// One `LimitLedger` Durable Object per usage hash.
+    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+        crate::ledger::counters(&self.env, key, Some(adds))
+            .await
+            .map(drop)
+    }
+
+    async fn counters_get(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::BTreeMap<String, i64>, HostError> {
+        crate::ledger::counters(&self.env, key, None).await
+    }
+
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         match self.store {
             StoreKind::DurableObject => {

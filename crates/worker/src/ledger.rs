@@ -16,6 +16,35 @@ pub struct LimitLedger {
 }
 
 const LEDGER: &str = "ledger";
+const COUNTERS: &str = "counters";
+
+type Counters = std::collections::BTreeMap<String, i64>;
+
+impl LimitLedger {
+    /// `GET /counters` reads this object's counters; `POST` adds to them
+    /// (`[[field, amount], …]`). One object per usage hash, never given an
+    /// alarm.
+    async fn counters(&self, mut req: Request) -> Result<Response> {
+        let storage = self.state.storage();
+        let stored: Option<String> = storage.get(COUNTERS).await.ok().flatten();
+        let mut map: Counters = stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if req.method() == Method::Post {
+            let adds: Vec<(String, i64)> = match req.json().await {
+                Ok(a) => a,
+                Err(e) => return Response::error(format!("not counters: {e}"), 400),
+            };
+            for (f, n) in adds {
+                *map.entry(f).or_default() += n;
+            }
+            storage
+                .put(COUNTERS, serde_json::to_string(&map).unwrap_or_default())
+                .await?;
+        }
+        Response::from_json(&map)
+    }
+}
 
 impl DurableObject for LimitLedger {
     fn new(state: State, _env: Env) -> Self {
@@ -23,6 +52,9 @@ impl DurableObject for LimitLedger {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if req.path() == "/counters" {
+            return self.counters(req).await;
+        }
         if req.method() != Method::Post {
             return Ok(Response::empty()?.with_status(405));
         }
@@ -64,6 +96,17 @@ impl DurableObject for LimitLedger {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        if self
+            .state
+            .storage()
+            .get::<String>(COUNTERS)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            return Response::empty();
+        }
         self.state.storage().delete_all().await?;
         Response::empty()
     }
@@ -90,6 +133,41 @@ pub async fn apply(
     init.with_method(Method::Post)
         .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
     let req = Request::new_with_init("https://limit-ledger/op", &init).map_err(err)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(err)?;
+    if resp.status_code() != 200 {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(latticelm_core::HostError::Store(format!(
+            "durable object `{BINDING}` answered {}: {text}",
+            resp.status_code()
+        )));
+    }
+    resp.json().await.map_err(err)
+}
+
+/// Adds to (`adds` set) or reads the counters of the usage hash `key`,
+/// each hash in its own object.
+pub async fn counters(
+    env: &Env,
+    key: &str,
+    adds: Option<&[(String, i64)]>,
+) -> std::result::Result<Counters, latticelm_core::HostError> {
+    let err = |e: worker::Error| {
+        latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
+    };
+    let stub = env
+        .durable_object(BINDING)
+        .map_err(err)?
+        .id_from_name(key)
+        .map_err(err)?
+        .get_stub()
+        .map_err(err)?;
+    let mut init = worker::RequestInit::new();
+    if let Some(adds) = adds {
+        let body = serde_json::to_string(adds).unwrap_or_default();
+        init.with_method(Method::Post)
+            .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
+    }
+    let req = Request::new_with_init("https://limit-ledger/counters", &init).map_err(err)?;
     let mut resp = stub.fetch_with_request(req).await.map_err(err)?;
     if resp.status_code() != 200 {
         let text = resp.text().await.unwrap_or_default();

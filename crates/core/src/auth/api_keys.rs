@@ -27,6 +27,7 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                     team: k.team.clone(),
                     admin: false,
                     allowance: None,
+                    team_allowance: None,
                 },
             })
         })

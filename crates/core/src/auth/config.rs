@@ -133,6 +133,11 @@ fn default_jwks_ttl() -> Duration {
 pub const SUPPORTED_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
 
 impl AuthConfig {
+    /// Whether the admin API is on (an admin key or an admin claim).
+    pub fn admin_api(&self) -> bool {
+        self.enabled && (!self.admin_keys.is_empty() || self.admin_claim.is_some())
+    }
+
     /// Checks the section; errors name the key.
     pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
         let invalid = |key: String, message: String| crate::ConfigError::Invalid { key, message };

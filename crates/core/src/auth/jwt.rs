@@ -184,5 +184,6 @@ pub(super) fn verify(
         team,
         admin,
         allowance: None,
+        team_allowance: None,
     })
 }

@@ -40,6 +40,9 @@ pub struct Principal {
     /// A runtime key's own limits and budget (config keys' come from the
     /// config).
     pub allowance: Option<std::sync::Arc<crate::quota::Allowance>>,
+    /// A runtime team's limits and budget (a config team's come from the
+    /// config).
+    pub team_allowance: Option<std::sync::Arc<crate::quota::Allowance>>,
 }
 
 impl Principal {
@@ -52,6 +55,7 @@ impl Principal {
             team: None,
             admin: false,
             allowance: None,
+            team_allowance: None,
         }
     }
 

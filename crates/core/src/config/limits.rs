@@ -10,8 +10,9 @@ use super::ConfigError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Where the counters live. Native: `memory` (one instance, the
-    /// default) or `redis://…` (shared by every replica). Spin:
+    /// Where the counters live. Native: `memory` (one instance) or
+    /// `redis://…` (shared by every replica); unset, `auth.store` when
+    /// that is a Redis URL, else `memory` (see [`super::Config::limits_store`]). Spin:
     /// `redis://…`, else its key-value store (per instance, not exact).
     /// Workers: always the `LIMITS` Durable Object.
     #[serde(default)]

@@ -277,6 +277,18 @@ impl Default for ConversationsConfig {
 }
 
 impl Config {
+    /// Where the native host keeps limit counters: `limits.store`, else
+    /// `auth.store` when that is a Redis URL (runtime keys shared by
+    /// replicas count their limits there too), else memory.
+    pub fn limits_store(&self) -> Option<&str> {
+        self.limits.store.as_deref().or_else(|| {
+            self.auth
+                .as_ref()
+                .and_then(|a| a.store.as_deref())
+                .filter(|s| s.starts_with("redis"))
+        })
+    }
+
     /// Whether a host that serves the internet by default (Workers, Spin)
     /// must refuse to spend provider keys for this request: the embedded
     /// default configuration, no authentication, and no `server.public`.

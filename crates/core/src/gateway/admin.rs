@@ -8,12 +8,14 @@
 //! cache of [`KEY_CACHE_MS`], so a disabled, deleted or rotated key stops
 //! working everywhere once that entry lapses.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Map, Value};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
-use crate::keys::{self, KeyRecord, NewKey};
+use crate::keys::{self, KeyRecord, NewKey, TeamRecord};
 
 use super::clock::{now_ms, unix_secs};
 use super::{json_ok, Gateway};
@@ -23,10 +25,30 @@ pub const KEY_CACHE_MS: u64 = 2_000;
 /// The largest page of `GET /v1/admin/keys`.
 const MAX_PAGE: usize = 100;
 
-/// Cached lookups: secret hash → (record, when read).
-pub(crate) type KeyCache = std::collections::HashMap<String, (Option<KeyRecord>, u64)>;
+/// Cached lookups, each with when it was read: secret hash → key record,
+/// team name → runtime team.
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    keys: HashMap<String, (Option<KeyRecord>, u64)>,
+    teams: HashMap<String, (Option<TeamRecord>, u64)>,
+}
 
-fn store_error(e: &crate::HostError) -> ApiError {
+/// A cached value still fresh at `now`.
+fn fresh<T: Clone>(map: &HashMap<String, (T, u64)>, key: &str, now: u64) -> Option<T> {
+    map.get(key)
+        .filter(|(_, at)| now.saturating_sub(*at) < KEY_CACHE_MS)
+        .map(|(v, _)| v.clone())
+}
+
+/// Remembers a value read at `now` (a bounded map: cleared when full).
+fn remember<T>(map: &mut HashMap<String, (T, u64)>, key: &str, value: T, now: u64) {
+    if map.len() >= 10_000 {
+        map.clear();
+    }
+    map.insert(key.to_owned(), (value, now));
+}
+
+pub(super) fn store_error(e: &crate::HostError) -> ApiError {
     let mut err = ApiError::new(
         503,
         "server_error",
@@ -38,9 +60,9 @@ fn store_error(e: &crate::HostError) -> ApiError {
     err
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(super) fn not_found(what: &'static str, id: &str) -> ApiError {
     RequestError::NotFound {
-        what: "API key",
+        what,
         id: id.to_owned(),
         param: None,
         code: "not_found",
@@ -57,20 +79,17 @@ impl Gateway {
     ) -> Result<Principal, ApiError> {
         let hash = keys::hash(secret, self.config.server.seal_key.as_deref());
         let now = now_ms(host);
-        let cached = self.key_cache.lock().ok().and_then(|c| {
-            c.get(&hash)
-                .filter(|(_, at)| now.saturating_sub(*at) < KEY_CACHE_MS)
-                .map(|(r, _)| r.clone())
-        });
+        let cached = self
+            .key_cache
+            .lock()
+            .ok()
+            .and_then(|c| fresh(&c.keys, &hash, now));
         let record = match cached {
             Some(r) => r,
             None => {
                 let r = keys::find(host, &hash).await.map_err(|e| store_error(&e))?;
                 if let Ok(mut c) = self.key_cache.lock() {
-                    if c.len() >= 10_000 {
-                        c.clear();
-                    }
-                    c.insert(hash.clone(), (r.clone(), now));
+                    remember(&mut c.keys, &hash, r.clone(), now);
                 }
                 r
             }
@@ -81,7 +100,86 @@ impl Gateway {
             e
         };
         let record = record.ok_or_else(|| bad("invalid API key"))?;
-        record.principal(&hash, unix_secs(host)).map_err(bad)
+        let mut principal = record.principal(&hash, unix_secs(host)).map_err(bad)?;
+        let Some(name) = record.team.as_deref() else {
+            return Ok(principal);
+        };
+        if self.rules.has_team(name) {
+            return Ok(principal);
+        }
+        match self.runtime_team(host, name, now).await? {
+            None => Err(bad("this API key's team no longer exists")),
+            Some(t) if t.disabled => Err(bad("this API key's team is disabled")),
+            Some(t) => {
+                principal.models = t.narrow(principal.models.take());
+                principal.team_allowance = t.allowance();
+                Ok(principal)
+            }
+        }
+    }
+
+    /// A runtime team, read through the same cache as keys.
+    async fn runtime_team<H: Host>(
+        &self,
+        host: &H,
+        name: &str,
+        now: u64,
+    ) -> Result<Option<TeamRecord>, ApiError> {
+        let cached = self
+            .key_cache
+            .lock()
+            .ok()
+            .and_then(|c| fresh(&c.teams, name, now));
+        if let Some(t) = cached {
+            return Ok(t);
+        }
+        let t = keys::team(host, name).await.map_err(|e| store_error(&e))?;
+        if let Ok(mut c) = self.key_cache.lock() {
+            remember(&mut c.teams, name, t.clone(), now);
+        }
+        Ok(t)
+    }
+
+    /// Drops a runtime team's cached lookup on this instance.
+    pub(super) fn forget_team(&self, name: &str) {
+        if let Ok(mut c) = self.key_cache.lock() {
+            c.teams.remove(name);
+        }
+    }
+
+    /// Checks a key's team (a config team, or a runtime one that exists)
+    /// and that its models are within the team's.
+    async fn check_team<H: Host>(
+        &self,
+        host: &H,
+        team: Option<&str>,
+        models: Option<&[String]>,
+    ) -> Result<(), ApiError> {
+        let Some(name) = team else { return Ok(()) };
+        if self.rules.has_team(name) {
+            return Ok(());
+        }
+        let invalid = |message: String| -> ApiError {
+            RequestError::InvalidValue {
+                param: "team".into(),
+                message,
+            }
+            .into()
+        };
+        let t = keys::team(host, name)
+            .await
+            .map_err(|e| store_error(&e))?
+            .ok_or_else(|| invalid(format!("`{name}` is not a team")))?;
+        if let (Some(own), Some(allowed)) = (models, &t.models) {
+            if let Some(m) = own.iter().find(|m| !allowed.contains(m)) {
+                return Err(RequestError::InvalidValue {
+                    param: "models".into(),
+                    message: format!("`{m}` is not among the models of team `{name}`"),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// `/v1/admin/keys…`.
@@ -120,7 +218,13 @@ impl Gateway {
                 ))
             }
             ("POST", ["keys", id, "rotate"]) => self.rotate_key(host, req, principal, id).await,
-            (_, ["keys"] | ["keys", _] | ["keys", _, "rotate"]) => {
+            ("POST", ["teams"]) => self.create_team(host, req, principal).await,
+            ("GET", ["teams"]) => self.list_teams(host, req).await,
+            ("GET", ["teams", name]) => Ok(json_ok(self.team(host, name).await?.view())),
+            ("PATCH", ["teams", name]) => self.patch_team(host, req, principal, name).await,
+            ("DELETE", ["teams", name]) => self.delete_team(host, principal, name).await,
+            ("GET", ["usage"]) => self.usage(host, req).await,
+            (_, ["keys" | "teams"] | ["keys" | "teams", _] | ["keys", _, "rotate"] | ["usage"]) => {
                 Err(RequestError::MethodNotAllowed {
                     method: req.method.clone(),
                     path: req.path.clone(),
@@ -139,16 +243,16 @@ impl Gateway {
         keys::get(host, id)
             .await
             .map_err(|e| store_error(&e))?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| not_found("API key", id))
     }
 
     /// Drops a record's cached lookups on this instance (others see the
     /// change within [`KEY_CACHE_MS`]).
     fn forget(&self, rec: &KeyRecord) {
         if let Ok(mut c) = self.key_cache.lock() {
-            c.remove(&rec.hash);
+            c.keys.remove(&rec.hash);
             if let Some((old, _)) = &rec.previous {
-                c.remove(old);
+                c.keys.remove(old);
             }
         }
     }
@@ -166,6 +270,8 @@ impl Gateway {
         })?;
         let now = unix_secs(host);
         new.check(&self.config, now)?;
+        self.check_team(host, new.team.as_deref(), new.models.as_deref())
+            .await?;
         let mut random = [0u8; 32];
         host.random(&mut random);
         let (secret, id) = keys::new_secret(&random);
@@ -208,33 +314,11 @@ impl Gateway {
         host: &H,
         req: &HttpRequest,
     ) -> Result<HttpResponse, ApiError> {
-        let mut limit = 20usize;
-        let (mut team, mut after) = (None, None);
-        for (k, v) in req.query.split('&').filter_map(|p| p.split_once('=')) {
-            match k {
-                "limit" => {
-                    limit = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_PAGE).contains(n))
-                        .ok_or_else(|| RequestError::InvalidValue {
-                            param: "limit".into(),
-                            message: format!("must be 1 to {MAX_PAGE}"),
-                        })?
-                }
-                "team" => team = Some(v.to_owned()),
-                "after" => after = Some(v.to_owned()),
-                _ => {}
-            }
-        }
+        let (limit, after, team) = page_params(&req.query)?;
         let ids = keys::index(host).await.map_err(|e| store_error(&e))?;
-        let start = after
-            .as_ref()
-            .and_then(|a| ids.iter().position(|x| x == a))
-            .map_or(0, |i| i + 1);
         let mut data = Vec::new();
         let mut has_more = false;
-        for id in &ids[start.min(ids.len())..] {
+        for id in after_of(&ids, after.as_deref()) {
             let Some(rec) = keys::get(host, id).await.map_err(|e| store_error(&e))? else {
                 continue;
             };
@@ -247,10 +331,7 @@ impl Gateway {
             }
             data.push(rec.view());
         }
-        let last = data.last().map(|v| v["id"].clone());
-        Ok(json_ok(
-            json!({"object": "list", "data": data, "has_more": has_more, "last_id": last}),
-        ))
+        Ok(page(data, has_more))
     }
 
     async fn patch_key<H: Host>(
@@ -271,6 +352,8 @@ impl Gateway {
         let mut rec = self.key(host, id).await?;
         let before = rec.view();
         apply_patch(&mut rec, &patch, &self.config, unix_secs(host))?;
+        self.check_team(host, rec.team.as_deref(), rec.models.as_deref())
+            .await?;
         keys::put(host, &rec).await.map_err(|e| store_error(&e))?;
         self.forget(&rec);
         let after = rec.view();
@@ -332,6 +415,47 @@ impl Gateway {
     }
 }
 
+/// `limit` (1 to [`MAX_PAGE`], 20 by default), `after` and `team` of a
+/// list's query.
+pub(super) fn page_params(
+    query: &str,
+) -> Result<(usize, Option<String>, Option<String>), ApiError> {
+    let mut limit = 20usize;
+    let (mut after, mut team) = (None, None);
+    for (k, v) in query.split('&').filter_map(|p| p.split_once('=')) {
+        match k {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| RequestError::InvalidValue {
+                        param: "limit".into(),
+                        message: format!("must be 1 to {MAX_PAGE}"),
+                    })?
+            }
+            "team" => team = Some(v.to_owned()),
+            "after" => after = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    Ok((limit, after, team))
+}
+
+/// The ids of an index after `after` (all when it is unset or unknown).
+pub(super) fn after_of<'a>(ids: &'a [String], after: Option<&str>) -> &'a [String] {
+    let start = after
+        .and_then(|a| ids.iter().position(|x| x == a))
+        .map_or(0, |i| i + 1);
+    &ids[start.min(ids.len())..]
+}
+
+/// A page of a list: `{object, data, has_more, last_id}`.
+pub(super) fn page(data: Vec<Value>, has_more: bool) -> HttpResponse {
+    let last = data.last().map(|v| v["id"].clone());
+    json_ok(json!({"object": "list", "data": data, "has_more": has_more, "last_id": last}))
+}
+
 /// Applies `PATCH` fields: name, team, models, passthrough, limits,
 /// budget, expires_at, metadata, disabled.
 fn apply_patch(
@@ -390,7 +514,7 @@ fn apply_patch(
 }
 
 /// The fields that changed: `{field: {before, after}}`.
-fn changes(before: &Value, after: &Value) -> Value {
+pub(super) fn changes(before: &Value, after: &Value) -> Value {
     let mut out = Map::new();
     if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
         for (k, v) in a {
@@ -403,7 +527,13 @@ fn changes(before: &Value, after: &Value) -> Value {
 }
 
 /// One audit line: who did what to which record. Never a secret.
-fn audit<H: Host>(host: &H, actor: &Principal, action: &str, record: &str, detail: Value) {
+pub(super) fn audit<H: Host>(
+    host: &H,
+    actor: &Principal,
+    action: &str,
+    record: &str,
+    detail: Value,
+) {
     let line = json!({
         "level": "info",
         "msg": "admin",

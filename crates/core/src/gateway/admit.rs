@@ -314,13 +314,17 @@ impl Gateway {
         candidates: &[Candidate<'_>],
         rec: &Recorder,
     ) -> Result<Admission<H>, HttpResponse> {
-        if !self.rules.any() && principal.allowance.is_none() {
+        if !self.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none()
+        {
             return Ok(Admission::none());
         }
         let now = now_ms(host);
         let team = principal.team.as_deref();
         let own = principal.allowance.as_deref();
-        let mut scopes = self.rules.scopes_with(&principal.id, own, team, model, now);
+        let team_own = principal.team_allowance.as_deref();
+        let mut scopes = self
+            .rules
+            .scopes_with(&principal.id, own, team, team_own, model, now);
         if scopes.is_empty() {
             return Ok(Admission::none());
         }

@@ -15,14 +15,17 @@ use super::Gateway;
 impl Gateway {
     /// The caller's limits, budgets and use, or `null` when none apply.
     pub(super) async fn limits_view<H: Host>(&self, host: &H, principal: &Principal) -> Value {
-        if !self.rules.any() && principal.allowance.is_none() {
+        if !self.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none()
+        {
             return Value::Null;
         }
         let now = now_ms(host);
         let own = principal.allowance.as_deref();
+        let team_own = principal.team_allowance.as_deref();
+        let team = principal.team.as_deref();
         let scopes = self
             .rules
-            .scopes_with(&principal.id, own, principal.team.as_deref(), "", now);
+            .scopes_with(&principal.id, own, team, team_own, "", now);
         if scopes.is_empty() {
             return Value::Null;
         }

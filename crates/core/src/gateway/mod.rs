@@ -2,6 +2,8 @@
 //! one HTTP response, using only the [`Host`] capabilities.
 
 mod admin;
+mod admin_teams;
+mod admin_usage;
 mod admit;
 mod attempt;
 mod budget_alert;
@@ -501,6 +503,7 @@ impl Gateway {
                 team: None,
                 admin: false,
                 allowance: None,
+                team_allowance: None,
             },
             _ => Principal::anonymous(),
         })

@@ -58,8 +58,12 @@ pub(super) fn begin<H: Host + Clone + 'static>(
     }
     let (host, config, metrics, spans) =
         (host.clone(), config.clone(), metrics.clone(), spans.clone());
+    let track_usage = config.auth.as_ref().is_some_and(|a| a.admin_api());
     Recorder::new(record, move |mut r| {
         r.end_ms = now_ms(&host).max(r.start_ms);
+        if track_usage {
+            track(&host, &r);
+        }
         let route = observe::route_of(&r.path);
         if let Ok(mut m) = metrics.lock() {
             m.observe(&r, route);
@@ -72,6 +76,33 @@ pub(super) fn begin<H: Host + Clone + 'static>(
             super::export::spans(&host, otlp, &spans, &r);
         }
     })
+}
+
+/// Adds a served request to its key's and team's usage, off the
+/// response path.
+fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
+    let (Some(principal), Some(model)) = (&r.principal, &r.model) else {
+        return;
+    };
+    if r.status >= 400 || principal == "admin" {
+        return;
+    }
+    let add = crate::keys::usage::UsageAdd {
+        principal: principal.clone(),
+        team: r.team.clone(),
+        model: model.clone(),
+        input_tokens: r.usage.as_ref().map_or(0, |u| u.input_tokens),
+        output_tokens: r.usage.as_ref().map_or(0, |u| u.output_tokens),
+        cost_usd: r.cost_usd.unwrap_or(0.0),
+        at_ms: r.end_ms,
+    };
+    let host = host.clone();
+    host.clone().defer(Box::pin(async move {
+        if let Err(e) = crate::keys::usage::record(&host, &add).await {
+            let line = serde_json::json!({"level": "warn", "msg": "usage not recorded", "error": e.to_string()});
+            host.log(&line.to_string());
+        }
+    }));
 }
 
 /// Finishes the record with the response and names the request in it

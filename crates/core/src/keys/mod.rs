@@ -7,15 +7,19 @@
 //! under a key derived from `server.seal_key`, plain SHA-256 without
 //! one). Records live in the host's record store ([`Host::record_get`]):
 //! `keys/rec/<id>` (the record), `keys/hash/<hash>` (its id), and
-//! `keys/index` (every id, oldest first, for paging).
+//! `keys/index` (every id, oldest first, for paging). Runtime teams
+//! live beside them: `teams/rec/<name>` and `teams/index`.
 
 mod record;
+mod team;
+pub mod usage;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 pub use record::{KeyRecord, NewKey};
+pub use team::{NewTeam, TeamRecord};
 
 use crate::error::HostError;
 use crate::host::Host;
@@ -56,12 +60,35 @@ fn hash_key(hash: &str) -> String {
 }
 const INDEX: &str = "keys/index";
 
-/// The record with this id.
-pub async fn get<H: Host>(host: &H, id: &str) -> Result<Option<KeyRecord>, HostError> {
+async fn read<H: Host, T: serde::de::DeserializeOwned>(
+    host: &H,
+    key: &str,
+) -> Result<Option<T>, HostError> {
     Ok(host
-        .record_get(&rec_key(id))
+        .record_get(key)
         .await?
         .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+async fn index_add<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
+    let mut ids: Vec<String> = read(host, index).await?.unwrap_or_default();
+    if !ids.iter().any(|x| x == id) {
+        ids.push(id.to_owned());
+    }
+    host.record_put(index, serde_json::to_vec(&ids).unwrap_or_default())
+        .await
+}
+
+async fn index_remove<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
+    let ids: Vec<String> = read(host, index).await?.unwrap_or_default();
+    let ids: Vec<String> = ids.into_iter().filter(|x| x != id).collect();
+    host.record_put(index, serde_json::to_vec(&ids).unwrap_or_default())
+        .await
+}
+
+/// The record with this id.
+pub async fn get<H: Host>(host: &H, id: &str) -> Result<Option<KeyRecord>, HostError> {
+    read(host, &rec_key(id)).await
 }
 
 /// The record a secret's hash names, if any.
@@ -74,11 +101,7 @@ pub async fn find<H: Host>(host: &H, hash: &str) -> Result<Option<KeyRecord>, Ho
 
 /// Every id, oldest first.
 pub async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
-    Ok(host
-        .record_get(INDEX)
-        .await?
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default())
+    Ok(read(host, INDEX).await?.unwrap_or_default())
 }
 
 /// Writes a record, and the hashes that name it (the current one, and the
@@ -97,12 +120,7 @@ pub async fn put<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
 
 /// Adds a new record's id to the index.
 pub async fn add_to_index<H: Host>(host: &H, id: &str) -> Result<(), HostError> {
-    let mut ids = index(host).await?;
-    if !ids.iter().any(|x| x == id) {
-        ids.push(id.to_owned());
-    }
-    host.record_put(INDEX, serde_json::to_vec(&ids).unwrap_or_default())
-        .await
+    index_add(host, INDEX, id).await
 }
 
 /// Deletes a record, its hashes and its place in the index.
@@ -112,16 +130,38 @@ pub async fn delete<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError>
         host.record_delete(&hash_key(old)).await?;
     }
     host.record_delete(&rec_key(&rec.id)).await?;
-    let ids: Vec<String> = index(host)
-        .await?
-        .into_iter()
-        .filter(|x| *x != rec.id)
-        .collect();
-    host.record_put(INDEX, serde_json::to_vec(&ids).unwrap_or_default())
-        .await
+    index_remove(host, INDEX, &rec.id).await
 }
 
 /// Forgets a hash (the old secret once its grace period is over).
 pub async fn forget_hash<H: Host>(host: &H, hash: &str) -> Result<(), HostError> {
     host.record_delete(&hash_key(hash)).await
+}
+
+fn team_key(name: &str) -> String {
+    format!("teams/rec/{name}")
+}
+const TEAM_INDEX: &str = "teams/index";
+
+/// The runtime team of this name.
+pub async fn team<H: Host>(host: &H, name: &str) -> Result<Option<TeamRecord>, HostError> {
+    read(host, &team_key(name)).await
+}
+
+/// Every runtime team's name, oldest first.
+pub async fn team_index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
+    Ok(read(host, TEAM_INDEX).await?.unwrap_or_default())
+}
+
+/// Writes a runtime team (and adds it to the index).
+pub async fn put_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
+    let bytes = serde_json::to_vec(team).unwrap_or_default();
+    host.record_put(&team_key(&team.name), bytes).await?;
+    index_add(host, TEAM_INDEX, &team.name).await
+}
+
+/// Deletes a runtime team.
+pub async fn delete_team<H: Host>(host: &H, name: &str) -> Result<(), HostError> {
+    host.record_delete(&team_key(name)).await?;
+    index_remove(host, TEAM_INDEX, name).await
 }

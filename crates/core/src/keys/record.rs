@@ -82,7 +82,7 @@ pub struct NewKey {
     pub metadata: Map<String, Value>,
 }
 
-fn invalid(param: &str, message: impl Into<String>) -> RequestError {
+pub(super) fn invalid(param: &str, message: impl Into<String>) -> RequestError {
     RequestError::InvalidValue {
         param: param.into(),
         message: message.into(),
@@ -100,40 +100,48 @@ pub(crate) fn check_name(param: &str, name: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
+/// Every model named is one of `models:`.
+pub(super) fn check_models(models: Option<&[String]>, config: &Config) -> Result<(), RequestError> {
+    for m in models.unwrap_or_default() {
+        if !config.models.iter().any(|x| &x.name == m) {
+            return Err(invalid(
+                "models",
+                format!("`{m}` is not a configured model"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// At most 16 string values, keys up to 64 bytes, values up to 512.
+pub(super) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), RequestError> {
+    if metadata.len() > 16
+        || metadata
+            .iter()
+            .any(|(k, v)| k.len() > 64 || v.as_str().is_none_or(|s| s.len() > 512))
+    {
+        return Err(invalid(
+            "metadata",
+            "holds at most 16 string values (keys up to 64 bytes, values up to 512)",
+        ));
+    }
+    Ok(())
+}
+
 impl NewKey {
-    /// Checks it against the configuration (teams, models, the shapes of
-    /// limits and budgets) at `now` (unix seconds).
+    /// Checks it against the configuration (models, the shapes of limits
+    /// and budgets) at `now` (unix seconds). Its team, which may be a
+    /// runtime one, is checked by the caller.
     pub fn check(&self, config: &Config, now: u64) -> Result<(), RequestError> {
         check_name("name", &self.name)?;
         if let Some(t) = &self.team {
-            if !config.teams.iter().any(|x| &x.name == t) {
-                return Err(invalid("team", format!("`{t}` is not a configured team")));
-            }
+            check_name("team", t)?;
         }
-        if let Some(models) = &self.models {
-            for m in models {
-                if !config.models.iter().any(|x| &x.name == m) {
-                    return Err(invalid(
-                        "models",
-                        format!("`{m}` is not a configured model"),
-                    ));
-                }
-            }
-        }
+        check_models(self.models.as_deref(), config)?;
         if self.expires_at.is_some_and(|t| t <= now) {
             return Err(invalid("expires_at", "is in the past"));
         }
-        if self.metadata.len() > 16
-            || self
-                .metadata
-                .iter()
-                .any(|(k, v)| k.len() > 64 || v.as_str().is_none_or(|s| s.len() > 512))
-        {
-            return Err(invalid(
-                "metadata",
-                "holds at most 16 string values (keys up to 64 bytes, values up to 512)",
-            ));
-        }
+        check_metadata(&self.metadata)?;
         crate::config::check_limits(self.limits.as_ref(), self.budget.as_ref(), config)
             .map_err(|e| invalid("limits", e.to_string()))
     }
@@ -190,11 +198,12 @@ impl KeyRecord {
             team: self.team.clone(),
             admin: false,
             allowance,
+            team_allowance: None,
         })
     }
 }
 
-fn period_name(b: &BudgetConfig) -> &'static str {
+pub(super) fn period_name(b: &BudgetConfig) -> &'static str {
     match b.period {
         crate::config::Period::Daily => "daily",
         crate::config::Period::Weekly => "weekly",
@@ -203,7 +212,7 @@ fn period_name(b: &BudgetConfig) -> &'static str {
     }
 }
 
-fn limits_json(l: &LimitSet) -> Value {
+pub(super) fn limits_json(l: &LimitSet) -> Value {
     let one = |r: Option<u64>, t: Option<u64>, c: Option<u64>| json!({"requests_per_minute": r, "tokens_per_minute": t, "concurrent": c});
     let mut v = one(l.requests_per_minute, l.tokens_per_minute, l.concurrent);
     let models: Map<String, Value> = l

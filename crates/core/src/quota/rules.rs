@@ -82,16 +82,17 @@ impl Rules {
         model: &str,
         now_ms: u64,
     ) -> Vec<ScopeOp> {
-        self.scopes_with(principal, None, team, model, now_ms)
+        self.scopes_with(principal, None, team, None, model, now_ms)
     }
 
-    /// [`Rules::scopes`], with a runtime key's own `allowance` in place
-    /// of the config's.
+    /// [`Rules::scopes`], with a runtime key's own `allowance` and a
+    /// runtime team's (`team_allowance`) in place of the config's.
     pub fn scopes_with(
         &self,
         principal: &str,
         allowance: Option<&Allowance>,
         team: Option<&str>,
+        team_allowance: Option<&Allowance>,
         model: &str,
         now_ms: u64,
     ) -> Vec<ScopeOp> {
@@ -108,7 +109,11 @@ impl Rules {
             model,
             now_ms,
         );
-        if let Some((name, a)) = team.and_then(|t| self.teams.get_key_value(t)) {
+        let team = team.and_then(|t| match team_allowance {
+            Some(a) => Some((t, a)),
+            None => self.teams.get_key_value(t).map(|(n, a)| (n.as_str(), a)),
+        });
+        if let Some((name, a)) = team {
             let shard = format!("team:{name}");
             push(
                 &mut out,
@@ -215,7 +220,7 @@ pub fn describe(config: &Config) -> (Option<String>, Vec<String>) {
             ));
         }
     }
-    let store = config.limits.store.as_deref().unwrap_or("memory");
+    let store = config.limits_store().unwrap_or("memory");
     if store == "memory" {
         warnings.push("limits.store is `memory`: a native instance counts limits and budgets for itself only, so N replicas allow N times each; set limits.store to a redis:// URL shared by every replica. On Spin, without a redis:// store, limits hold per instance only (its key-value store has no atomic update). Workers always count in the LIMITS Durable Objects.".into());
     }
