@@ -320,3 +320,24 @@ fn usage_is_counted_per_key_and_per_team_by_model() {
     );
     assert_eq!(none["requests"], 0, "{none}");
 }
+
+/// Every route of `docs/admin-openapi.json` is served, and answers as
+/// documented (every call above is checked against it too).
+#[test]
+fn every_documented_admin_route_is_served_as_documented() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, "memory"), mock);
+    let routes = admin_routes();
+    assert!(routes.len() >= 12, "{routes:?}");
+    for (method, template) in routes {
+        let path = template
+            .replace("{id}", "key_0000")
+            .replace("{name}", "missing");
+        let (status, answer) = call(&gw, &method, &path, Some(ADMIN), None);
+        assert!(
+            [200, 400, 404, 415].contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        assert_ne!(answer["error"]["code"], "no_route", "{method} {path}");
+    }
+}

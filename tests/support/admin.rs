@@ -40,12 +40,21 @@ pub fn admin_call(
     if let Some(k) = key {
         rb = rb.bearer_auth(k);
     }
-    if let Some(b) = body {
-        rb = rb.json(&b);
+    if let Some(b) = &body {
+        rb = rb.json(b);
     }
     let r = rb.send().unwrap();
     let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
+    let answer = r.json().unwrap_or(Value::Null);
+    checked(method, path, status, body.as_ref(), &answer);
+    (status, answer)
+}
+
+/// Checks an admin-API answer against `docs/admin-openapi.json`.
+fn checked(method: &str, path: &str, status: u16, body: Option<&Value>, answer: &Value) {
+    if path.starts_with("/v1/admin/") {
+        spec_check::assert_admin_answer(method, path, status, body, answer);
+    }
 }
 
 /// The admin key of [`config_with_admin`].
@@ -65,13 +74,16 @@ fn send(
     body: Option<Value>,
 ) -> (u16, Value) {
     let mut rb = client()
-        .request(method, format!("{}{path}", gw.url))
+        .request(method.clone(), format!("{}{path}", gw.url))
         .bearer_auth(key);
-    if let Some(b) = body {
-        rb = rb.json(&b);
+    if let Some(b) = &body {
+        rb = rb.json(b);
     }
     let r = rb.send().unwrap();
-    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    let status = r.status().as_u16();
+    let answer = r.json().unwrap_or(Value::Null);
+    checked(method.as_str(), path, status, body.as_ref(), &answer);
+    (status, answer)
 }
 
 fn use_key(gw: &Gateway, key: &str) -> u16 {
@@ -93,6 +105,19 @@ pub fn edge_key_lifecycle(gw: &Gateway) {
     let secret = created["key"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(use_key(gw, &secret), 200);
+    // Its use is counted, in the host's shared counters.
+    let start = Instant::now();
+    loop {
+        let usage = format!("/v1/admin/usage?key={id}");
+        let (status, u) = send(gw, reqwest::Method::GET, &usage, ADMIN_KEY, None);
+        assert_eq!(status, 200, "{u}");
+        if u["by_model"]["gpt-4o-mini"]["requests"] == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no usage: {u}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    edge_team_lifecycle(gw, &id);
     let patch = json!({"disabled": true});
     let path = format!("/v1/admin/keys/{id}");
     assert_eq!(
@@ -116,4 +141,57 @@ pub fn edge_key_lifecycle(gw: &Gateway) {
         404
     );
     assert_eq!(use_key(gw, &secret), 401);
+}
+
+/// A runtime team: its key works until the team is disabled; a team with
+/// keys cannot be deleted, then can.
+fn edge_team_lifecycle(gw: &Gateway, tag: &str) {
+    let name = format!("team-{tag}");
+    let team = json!({"name": name, "models": ["gpt-4o-mini"]});
+    let (status, t) = send(
+        gw,
+        reqwest::Method::POST,
+        "/v1/admin/teams",
+        ADMIN_KEY,
+        Some(team),
+    );
+    assert_eq!(status, 201, "{t}");
+    let body = json!({"name": "member", "team": name});
+    let (status, k) = send(
+        gw,
+        reqwest::Method::POST,
+        "/v1/admin/keys",
+        ADMIN_KEY,
+        Some(body),
+    );
+    assert_eq!(status, 201, "{k}");
+    let (secret, id) = (k["key"].as_str().unwrap(), k["id"].as_str().unwrap());
+    assert_eq!(use_key(gw, secret), 200);
+    let team_path = format!("/v1/admin/teams/{name}");
+    let off = json!({"disabled": true});
+    assert_eq!(
+        send(gw, reqwest::Method::PATCH, &team_path, ADMIN_KEY, Some(off)).0,
+        200
+    );
+    let start = Instant::now();
+    while use_key(gw, secret) != 401 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "its team is disabled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        send(gw, reqwest::Method::DELETE, &team_path, ADMIN_KEY, None).0,
+        409
+    );
+    let key_path = format!("/v1/admin/keys/{id}");
+    assert_eq!(
+        send(gw, reqwest::Method::DELETE, &key_path, ADMIN_KEY, None).0,
+        200
+    );
+    assert_eq!(
+        send(gw, reqwest::Method::DELETE, &team_path, ADMIN_KEY, None).0,
+        200
+    );
 }

@@ -2,6 +2,10 @@
 //! suites: SSE parsing of the gateway's output, and validation against the
 //! spec's OpenAPI schemas (`../shared/spec/openapi.json`).
 
+mod admin;
+
+pub use admin::{admin_routes, assert_admin_answer};
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
