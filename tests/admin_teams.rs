@@ -341,3 +341,45 @@ fn every_documented_admin_route_is_served_as_documented() {
         assert_ne!(answer["error"]["code"], "no_route", "{method} {path}");
     }
 }
+
+/// With OTLP, an admin action is a span too, sampled whatever the ratio,
+/// naming the action, the record and the fields changed.
+#[test]
+fn an_admin_action_is_a_span_with_otlp() {
+    let receiver = Receiver::start();
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = admin_config(&mock, "memory")
+        + &format!(
+            "observability:\n  otlp: {{ endpoint: \"http://127.0.0.1:{}\", sample_ratio: 0.000001 }}\n",
+            receiver.port
+        );
+    let gw = start_with(&yaml, mock);
+    let (_, t) = call(
+        &gw,
+        "POST",
+        "/v1/admin/teams",
+        Some(ADMIN),
+        Some(json!({"name": "traced"})),
+    );
+    assert_eq!(t["name"], "traced");
+    let parent = "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let r = client()
+        .patch(format!("{}/v1/admin/teams/traced", gw.url))
+        .bearer_auth(ADMIN)
+        .header("traceparent", parent)
+        .json(&json!({"disabled": true, "metadata": {"owner": "ops"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let spans = receiver.spans("5bf92f3577b34da6a3ce929d0e0e4736", 1);
+    let span = &spans[0];
+    assert_eq!(span["name"], "PATCH /v1/admin/teams/{name}", "{span:#?}");
+    let a = &span["attributes"];
+    assert_eq!(a["latticelm.admin.action"], "team.update", "{span:#?}");
+    assert_eq!(a["latticelm.admin.record"], "traced");
+    assert_eq!(
+        a["latticelm.admin.changed"],
+        json!(["metadata", "disabled"])
+    );
+    assert_eq!(a["latticelm.principal"], "admin");
+}

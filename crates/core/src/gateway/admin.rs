@@ -16,6 +16,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, KeyRecord, NewKey, TeamRecord};
+use crate::observe::Recorder;
 
 use super::clock::{now_ms, unix_secs};
 use super::{json_ok, Gateway};
@@ -189,6 +190,7 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Principal,
         rest: &str,
+        rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
         if !principal.admin {
             return Err(ApiError::new(
@@ -199,6 +201,7 @@ impl Gateway {
                 "the admin API needs an admin credential (auth.admin_keys or auth.admin_claim)",
             ));
         }
+        let principal = &Actor { principal, rec };
         let method = req.method.as_str();
         let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
         match (method, parts.as_slice()) {
@@ -261,7 +264,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
-        principal: &Principal,
+        principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
         let v = super::ingress::json_body(&self.config, req)?;
         let new: NewKey = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
@@ -338,7 +341,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
-        principal: &Principal,
+        principal: &Actor<'_>,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
         let v = super::ingress::json_body(&self.config, req)?;
@@ -365,7 +368,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
-        principal: &Principal,
+        principal: &Actor<'_>,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
         let grace = if req.body.is_empty() {
@@ -526,14 +529,41 @@ pub(super) fn changes(before: &Value, after: &Value) -> Value {
     Value::Object(out)
 }
 
-/// One audit line: who did what to which record. Never a secret.
+/// An admin principal, and the record of its request (where its audit
+/// action goes, for the request's span).
+pub(super) struct Actor<'a> {
+    principal: &'a Principal,
+    rec: &'a Recorder,
+}
+
+impl std::ops::Deref for Actor<'_> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        self.principal
+    }
+}
+
+/// One audit line: who did what to which record, the fields before and
+/// after (never a secret); with OTLP, the request's span carries it too
+/// (admin requests are always sampled).
 pub(super) fn audit<H: Host>(
     host: &H,
-    actor: &Principal,
+    actor: &Actor<'_>,
     action: &str,
     record: &str,
     detail: Value,
 ) {
+    let changed: Vec<String> = match &detail {
+        Value::Object(m) if !m.contains_key("after") => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    actor.rec.with(|r| {
+        r.audit = Some(crate::observe::AuditRecord {
+            action: action.to_owned(),
+            record: record.to_owned(),
+            changed,
+        })
+    });
     let line = json!({
         "level": "info",
         "msg": "admin",

@@ -3,12 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, NewTeam, TeamRecord};
 
-use super::admin::{after_of, audit, changes, not_found, page, page_params, store_error};
+use super::admin::{after_of, audit, changes, not_found, page, page_params, store_error, Actor};
 use super::clock::unix_secs;
 use super::{json_ok, Gateway};
 
@@ -28,7 +27,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
-        principal: &Principal,
+        principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
         let v = super::ingress::json_body(&self.config, req)?;
         let new: NewTeam = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
@@ -99,7 +98,7 @@ impl Gateway {
         &self,
         host: &H,
         req: &HttpRequest,
-        principal: &Principal,
+        principal: &Actor<'_>,
         name: &str,
     ) -> Result<HttpResponse, ApiError> {
         let v = super::ingress::json_body(&self.config, req)?;
@@ -132,7 +131,7 @@ impl Gateway {
     pub(super) async fn delete_team<H: Host>(
         &self,
         host: &H,
-        principal: &Principal,
+        principal: &Actor<'_>,
         name: &str,
     ) -> Result<HttpResponse, ApiError> {
         self.team(host, name).await?;

@@ -169,8 +169,8 @@ impl Gateway {
             "/v1/dashboard" if method != "GET" => Err(wrong_method().into()),
             "/v1/dashboard" => Ok(self.dashboard(host, &principal).await),
             p if p.starts_with("/v1/admin/") => {
-                self.admin(host, &req, &principal, &p["/v1/admin/".len()..])
-                    .await
+                let rest = &p["/v1/admin/".len()..];
+                self.admin(host, &req, &principal, rest, rec).await
             }
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {

@@ -30,7 +30,9 @@ pub(super) fn begin<H: Host + Clone + 'static>(
         .as_ref()
         .map_or(0.0, |o| o.sample_ratio);
     let draw = u32::from_le_bytes([random[0], random[1], random[2], random[3]]);
-    let sample = f64::from(draw) < ratio * 4_294_967_296.0;
+    // Admin requests are always recorded: their span is the audit trail.
+    let admin = ratio > 0.0 && req.path.starts_with("/v1/admin/");
+    let sample = admin || f64::from(draw) < ratio * 4_294_967_296.0;
     let mut trace_random = [0u8; 24];
     trace_random.copy_from_slice(&random[8..]);
     let request_id = req
@@ -39,12 +41,13 @@ pub(super) fn begin<H: Host + Clone + 'static>(
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| format!("req_{}", observe::trace::hex(&random[..8])));
-    let trace = TraceContext::from_headers(
+    let mut trace = TraceContext::from_headers(
         req.header("traceparent"),
         req.header("tracestate"),
         trace_random,
         sample,
     );
+    trace.sampled |= admin;
     let record = Record {
         request_id,
         trace: Some(trace),

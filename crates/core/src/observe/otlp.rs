@@ -186,6 +186,14 @@ pub fn spans(r: &Record) -> Vec<Vec<u8>> {
     if let Some(c) = r.cost_usd {
         attrs.push(("latticelm.cost_usd", V::F(c)));
     }
+    if let Some(a) = &r.audit {
+        attrs.push(("latticelm.admin.action", V::S(&a.action)));
+        attrs.push(("latticelm.admin.record", V::S(&a.record)));
+        if !a.changed.is_empty() {
+            let changed = a.changed.iter().map(String::as_str).collect();
+            attrs.push(("latticelm.admin.changed", V::A(changed)));
+        }
+    }
     let error = r
         .error_code
         .as_deref()
@@ -196,6 +204,11 @@ pub fn spans(r: &Record) -> Vec<Vec<u8>> {
     }
     let route = match r.path.as_str() {
         p if p.starts_with("/v1/responses/") => "/v1/responses/{id}",
+        p if p.starts_with("/v1/admin/keys/") && p.ends_with("/rotate") => {
+            "/v1/admin/keys/{id}/rotate"
+        }
+        p if p.starts_with("/v1/admin/keys/") => "/v1/admin/keys/{id}",
+        p if p.starts_with("/v1/admin/teams/") => "/v1/admin/teams/{name}",
         p => p,
     };
     out.push(span(SpanData {

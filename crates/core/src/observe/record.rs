@@ -56,6 +56,19 @@ pub struct Record {
     pub team: Option<String>,
     /// What the limit stage did, when limits or budgets apply.
     pub limits: Option<LimitsRecord>,
+    /// What an admin request changed.
+    pub audit: Option<AuditRecord>,
+}
+
+/// An admin action, for the request's span.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditRecord {
+    /// `key.create`, `team.update`, …
+    pub action: String,
+    /// The record's id.
+    pub record: String,
+    /// The fields an update changed.
+    pub changed: Vec<String>,
 }
 
 /// The limit stage's part of a request's record.
