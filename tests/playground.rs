@@ -43,6 +43,16 @@ fn playground_in_chromium() {
     );
 }
 
+/// The keys page in Chromium: a team and a key created, the secret
+/// copied and used from the playground, its usage charted, its limits
+/// edited, disabled (the playground is refused), rotated.
+#[test]
+fn keys_page_in_chromium() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, "memory"), mock);
+    admin_page_check(&gw.url, "offline", ADMIN);
+}
+
 #[test]
 fn the_page_is_public_and_the_api_is_not() {
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));

@@ -67,6 +67,10 @@ pub fn playground_check(url: &str, run: PlaygroundRun) {
     if let Some(shots) = run.shots {
         cmd.env("SHOTS", shots);
     }
+    run_node(cmd, "playground");
+}
+
+fn run_node(mut cmd: Command, what: &str) {
     let out = cmd.output().expect("run node");
     let text = format!(
         "{}{}",
@@ -74,8 +78,25 @@ pub fn playground_check(url: &str, run: PlaygroundRun) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    assert!(
-        out.status.success(),
-        "the playground checks failed:\n{text}"
-    );
+    assert!(out.status.success(), "the {what} checks failed:\n{text}");
+}
+
+/// Runs the keys page's browser checks (`tests/playground/admin.mjs`)
+/// against `url`, whose admin key is `admin` and whose mock answers
+/// `model`.
+pub fn admin_page_check(url: &str, model: &str, admin: &str) {
+    let Some((dir, chromium)) = browser() else {
+        return;
+    };
+    let mut cmd = Command::new("node");
+    cmd.arg(super::root().join("tests/playground/admin.mjs"))
+        .env("BASE", url)
+        .env("MODEL", model)
+        .env("ADMIN", admin)
+        .env("PLAYWRIGHT", &dir)
+        .env("CHROMIUM", &chromium);
+    if let Ok(shots) = std::env::var("LATTICELM_SHOTS") {
+        cmd.env("SHOTS", shots);
+    }
+    run_node(cmd, "keys page");
 }

@@ -1,13 +1,15 @@
-// The page's entry: the two tabs (playground, dashboard) and the API key
+// The page's entry: the tabs (playground, dashboard, keys) and the API key
 // dialog. The page is public; every API call carries the key, which stays
 // in this tab's sessionStorage.
 
 import { apiKey, setApiKey } from './util.js';
 import { startChat } from './chat.js';
 import { startDashboard, stopDashboard } from './dashboard.js';
+import { startAdmin } from './admin.js';
 
 const $ = (id) => document.getElementById(id);
-const TABS = ['playground', 'dashboard'];
+const TABS = ['playground', 'dashboard', 'admin'];
+const TITLES = { playground: 'Playground', dashboard: 'Dashboard', admin: 'Keys and teams' };
 
 function show(tab) {
   for (const t of TABS) {
@@ -16,12 +18,16 @@ function show(tab) {
     if (t === tab) $(`tab-${t}`).setAttribute('aria-current', 'page');
     else $(`tab-${t}`).removeAttribute('aria-current');
   }
-  document.title = tab === 'dashboard' ? 'Dashboard · latticelm' : 'Playground · latticelm';
+  document.title = `${TITLES[tab]} · latticelm`;
   if (tab === 'dashboard') startDashboard();
   else stopDashboard();
+  if (tab === 'admin') startAdmin();
 }
 
-const tabOf = (path) => (path.replace(/\/+$/, '') === '/dashboard' ? 'dashboard' : 'playground');
+const tabOf = (path) => {
+  const p = path.replace(/\/+$/, '').slice(1);
+  return TABS.includes(p) ? p : 'playground';
+};
 
 for (const a of document.querySelectorAll('a[data-tab]')) {
   a.addEventListener('click', (e) => {

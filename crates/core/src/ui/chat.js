@@ -64,7 +64,8 @@ async function loadModels() {
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     select.replaceChildren(el('option', { value: '', text: res.status === 401 ? 'an API key is needed' : errorText(body, res.status) }));
-    if (res.status === 401) needKey('This gateway needs an API key or token to list its models.');
+    // Asked only on the playground: the admin page has its own credential.
+    if (res.status === 401 && !$('playground').hidden) needKey('This gateway needs an API key or token to list its models.');
     return;
   }
   state.models = body.data || [];

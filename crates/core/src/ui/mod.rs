@@ -34,11 +34,11 @@ const fn asset(path: &'static str, content_type: &'static str, body: &'static st
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
-/// The page (served at `/`, `/playground` and `/dashboard`).
+/// The page (served at `/`, `/playground`, `/dashboard` and `/admin`).
 const PAGE: &str = include_str!("index.html");
 
 /// Every embedded file, the page first.
-pub const ASSETS: [Asset; 9] = [
+pub const ASSETS: [Asset; 10] = [
     asset("/", HTML, PAGE),
     asset(
         "/ui/app.css",
@@ -51,6 +51,7 @@ pub const ASSETS: [Asset; 9] = [
     asset("/ui/markdown.js", JS, include_str!("markdown.js")),
     asset("/ui/dashboard.js", JS, include_str!("dashboard.js")),
     asset("/ui/limits.js", JS, include_str!("limits.js")),
+    asset("/ui/admin.js", JS, include_str!("admin.js")),
     asset("/ui/icon.svg", "image/svg+xml", include_str!("icon.svg")),
 ];
 
@@ -63,7 +64,7 @@ frame-ancestors 'none'";
 /// the pipeline matches it), if there is one.
 pub fn find(path: &str) -> Option<&'static Asset> {
     match path {
-        "" | "/playground" | "/dashboard" => Some(&ASSETS[0]),
+        "" | "/playground" | "/dashboard" | "/admin" => Some(&ASSETS[0]),
         p => ASSETS[1..].iter().find(|a| a.path == p),
     }
 }
