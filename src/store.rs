@@ -226,9 +226,7 @@ impl NativeStore {
                     .get(key, now)
                     .and_then(|b| serde_json::from_slice(&b).ok())
                     .unwrap_or_default();
-                for (f, n) in adds {
-                    *map.entry(f.clone()).or_default() += n;
-                }
+                latticelm_core::keys::add_counters(&mut map, adds);
                 let bytes = serde_json::to_vec(&map).unwrap_or_default();
                 m.put(key, bytes, latticelm_core::RECORD_TTL, now)
             }

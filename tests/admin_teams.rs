@@ -383,3 +383,26 @@ fn an_admin_action_is_a_span_with_otlp() {
     );
     assert_eq!(a["latticelm.principal"], "admin");
 }
+
+/// Keys created at once on two replicas are all listed: the index is a
+/// counters hash, added to atomically, not a list read and written back.
+#[test]
+fn concurrent_creations_on_two_replicas_are_all_listed() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gws = [
+        start_with(&admin_config(&mock, &redis.url), mock.clone()),
+        start_with(&admin_config(&mock, &redis.url), mock),
+    ];
+    std::thread::scope(|s| {
+        for i in 0..24 {
+            let gw = &gws[i % 2];
+            s.spawn(move || {
+                let body = json!({"name": format!("c{i}")});
+                assert_eq!(call(gw, "POST", "/v1/admin/keys", Some(ADMIN), Some(body)).0, 201);
+            });
+        }
+    });
+    let (_, list) = call(&gws[1], "GET", "/v1/admin/keys?limit=100", Some(ADMIN), None);
+    assert_eq!(list["data"].as_array().unwrap().len(), 24, "{list}");
+}

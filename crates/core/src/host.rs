@@ -52,15 +52,14 @@ pub trait Host {
         self.kv_delete(key).await
     }
     /// Adds `amount`s to integer counters of the hash `key`, atomically
-    /// and for every instance (the admin API's usage: see
-    /// [`crate::keys::usage`]). The default reads and writes the record
-    /// store, which is exact only where one instance serializes its
-    /// requests.
+    /// and for every instance; a counter that reaches 0 is removed, and
+    /// the hash never expires (the admin API's usage, see
+    /// [`crate::keys::usage`], and its indexes of keys and teams). The
+    /// default reads and writes the record store, which is exact only
+    /// where one instance serializes its requests.
     async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
         let mut map = self.counters_get(key).await?;
-        for (field, n) in adds {
-            *map.entry(field.clone()).or_default() += n;
-        }
+        crate::keys::add_counters(&mut map, adds);
         self.record_put(key, serde_json::to_vec(&map).unwrap_or_default())
             .await
     }

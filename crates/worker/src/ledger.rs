@@ -35,9 +35,7 @@ impl LimitLedger {
                 Ok(a) => a,
                 Err(e) => return Response::error(format!("not counters: {e}"), 400),
             };
-            for (f, n) in adds {
-                *map.entry(f).or_default() += n;
-            }
+            latticelm_core::keys::add_counters(&mut map, &adds);
             storage
                 .put(COUNTERS, serde_json::to_string(&map).unwrap_or_default())
                 .await?;

@@ -295,7 +295,7 @@ impl Gateway {
             previous: None,
         };
         keys::put(host, &rec).await.map_err(|e| store_error(&e))?;
-        keys::add_to_index(host, &id)
+        keys::add_to_index(host, &rec)
             .await
             .map_err(|e| store_error(&e))?;
         let mut view = rec.view();

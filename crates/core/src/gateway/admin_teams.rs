@@ -58,6 +58,9 @@ impl Gateway {
         keys::put_team(host, &team)
             .await
             .map_err(|e| store_error(&e))?;
+        keys::add_team_to_index(host, &team)
+            .await
+            .map_err(|e| store_error(&e))?;
         self.forget_team(&team.name);
         let view = team.view();
         audit(
@@ -134,7 +137,7 @@ impl Gateway {
         principal: &Actor<'_>,
         name: &str,
     ) -> Result<HttpResponse, ApiError> {
-        self.team(host, name).await?;
+        let team = self.team(host, name).await?;
         let ids = keys::index(host).await.map_err(|e| store_error(&e))?;
         let mut members = 0usize;
         for id in &ids {
@@ -149,7 +152,7 @@ impl Gateway {
                 format!("team `{name}` still has {members} key(s): delete them or move them to another team first"),
             ));
         }
-        keys::delete_team(host, name)
+        keys::delete_team(host, &team)
             .await
             .map_err(|e| store_error(&e))?;
         self.forget_team(name);

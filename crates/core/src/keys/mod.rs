@@ -7,8 +7,9 @@
 //! under a key derived from `server.seal_key`, plain SHA-256 without
 //! one). Records live in the host's record store ([`Host::record_get`]):
 //! `keys/rec/<id>` (the record), `keys/hash/<hash>` (its id), and
-//! `keys/index` (every id, oldest first, for paging). Runtime teams
-//! live beside them: `teams/rec/<name>` and `teams/index`.
+//! `keys/ids` (every id with its creation time, a counters hash so that
+//! concurrent creations never drop one; listed oldest first). Runtime
+//! teams live beside them: `teams/rec/<name>` and `teams/ids`.
 
 mod record;
 mod team;
@@ -23,6 +24,18 @@ pub use team::{NewTeam, TeamRecord};
 
 use crate::error::HostError;
 use crate::host::Host;
+
+/// Adds `adds` to `map`'s counters, removing those that reach 0 (the
+/// rule every [`Host::counters_add`] follows).
+pub fn add_counters(map: &mut std::collections::BTreeMap<String, i64>, adds: &[(String, i64)]) {
+    for (field, n) in adds {
+        let v = map.entry(field.clone()).or_default();
+        *v += n;
+        if *v == 0 {
+            map.remove(field);
+        }
+    }
+}
 
 /// The prefix of every runtime key.
 pub const PREFIX: &str = "llm_";
@@ -58,7 +71,7 @@ fn rec_key(id: &str) -> String {
 fn hash_key(hash: &str) -> String {
     format!("keys/hash/{hash}")
 }
-const INDEX: &str = "keys/index";
+const INDEX: &str = "keys/ids";
 
 async fn read<H: Host, T: serde::de::DeserializeOwned>(
     host: &H,
@@ -70,19 +83,27 @@ async fn read<H: Host, T: serde::de::DeserializeOwned>(
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-async fn index_add<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
-    let mut ids: Vec<String> = read(host, index).await?.unwrap_or_default();
-    if !ids.iter().any(|x| x == id) {
-        ids.push(id.to_owned());
-    }
-    host.record_put(index, serde_json::to_vec(&ids).unwrap_or_default())
+/// An index: a counters hash of id → creation time (unix seconds), so
+/// that concurrent creations on several instances never lose an entry.
+async fn index_of<H: Host>(host: &H, index: &str) -> Result<Vec<String>, HostError> {
+    let mut ids: Vec<(i64, String)> = host
+        .counters_get(index)
+        .await?
+        .into_iter()
+        .filter(|(_, at)| *at > 0)
+        .map(|(id, at)| (at, id))
+        .collect();
+    ids.sort();
+    Ok(ids.into_iter().map(|(_, id)| id).collect())
+}
+
+async fn index_add<H: Host>(host: &H, index: &str, id: &str, at: u64) -> Result<(), HostError> {
+    host.counters_add(index, &[(id.to_owned(), at.max(1) as i64)])
         .await
 }
 
-async fn index_remove<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
-    let ids: Vec<String> = read(host, index).await?.unwrap_or_default();
-    let ids: Vec<String> = ids.into_iter().filter(|x| x != id).collect();
-    host.record_put(index, serde_json::to_vec(&ids).unwrap_or_default())
+async fn index_remove<H: Host>(host: &H, index: &str, id: &str, at: u64) -> Result<(), HostError> {
+    host.counters_add(index, &[(id.to_owned(), -(at.max(1) as i64))])
         .await
 }
 
@@ -101,7 +122,7 @@ pub async fn find<H: Host>(host: &H, hash: &str) -> Result<Option<KeyRecord>, Ho
 
 /// Every id, oldest first.
 pub async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
-    Ok(read(host, INDEX).await?.unwrap_or_default())
+    index_of(host, INDEX).await
 }
 
 /// Writes a record, and the hashes that name it (the current one, and the
@@ -118,9 +139,9 @@ pub async fn put<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
     Ok(())
 }
 
-/// Adds a new record's id to the index.
-pub async fn add_to_index<H: Host>(host: &H, id: &str) -> Result<(), HostError> {
-    index_add(host, INDEX, id).await
+/// Adds a new record to the index.
+pub async fn add_to_index<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
+    index_add(host, INDEX, &rec.id, rec.created_at).await
 }
 
 /// Deletes a record, its hashes and its place in the index.
@@ -130,7 +151,7 @@ pub async fn delete<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError>
         host.record_delete(&hash_key(old)).await?;
     }
     host.record_delete(&rec_key(&rec.id)).await?;
-    index_remove(host, INDEX, &rec.id).await
+    index_remove(host, INDEX, &rec.id, rec.created_at).await
 }
 
 /// Forgets a hash (the old secret once its grace period is over).
@@ -141,7 +162,7 @@ pub async fn forget_hash<H: Host>(host: &H, hash: &str) -> Result<(), HostError>
 fn team_key(name: &str) -> String {
     format!("teams/rec/{name}")
 }
-const TEAM_INDEX: &str = "teams/index";
+const TEAM_INDEX: &str = "teams/ids";
 
 /// The runtime team of this name.
 pub async fn team<H: Host>(host: &H, name: &str) -> Result<Option<TeamRecord>, HostError> {
@@ -150,18 +171,22 @@ pub async fn team<H: Host>(host: &H, name: &str) -> Result<Option<TeamRecord>, H
 
 /// Every runtime team's name, oldest first.
 pub async fn team_index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
-    Ok(read(host, TEAM_INDEX).await?.unwrap_or_default())
+    index_of(host, TEAM_INDEX).await
 }
 
-/// Writes a runtime team (and adds it to the index).
+/// Writes a runtime team.
 pub async fn put_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
     let bytes = serde_json::to_vec(team).unwrap_or_default();
-    host.record_put(&team_key(&team.name), bytes).await?;
-    index_add(host, TEAM_INDEX, &team.name).await
+    host.record_put(&team_key(&team.name), bytes).await
+}
+
+/// Adds a new runtime team to the index.
+pub async fn add_team_to_index<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
+    index_add(host, TEAM_INDEX, &team.name, team.created_at).await
 }
 
 /// Deletes a runtime team.
-pub async fn delete_team<H: Host>(host: &H, name: &str) -> Result<(), HostError> {
-    host.record_delete(&team_key(name)).await?;
-    index_remove(host, TEAM_INDEX, name).await
+pub async fn delete_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
+    host.record_delete(&team_key(&team.name)).await?;
+    index_remove(host, TEAM_INDEX, &team.name, team.created_at).await
 }

@@ -16,8 +16,8 @@ use crate::error::HostError;
 use crate::host::Host;
 
 /// [`Host::counters_add`] for Redis: `KEYS[1]` the hash, `ARGV` field,
-/// amount, field, amount…; the hash is kept 400 days after its last use.
-pub const REDIS_ADD: &str = "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end redis.call('EXPIRE', KEYS[1], 34560000) return 'ok'";
+/// amount, field, amount…; a field that reaches 0 is removed.
+pub const REDIS_ADD: &str = "for i = 1, #ARGV, 2 do if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end end return 'ok'";
 
 /// The longest range one query may cover.
 pub const MAX_RANGE_SECS: u64 = 31 * 86_400;
