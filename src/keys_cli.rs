@@ -95,6 +95,20 @@ pub enum KeysCommand {
         /// The key's id.
         id: String,
     },
+    /// A key's or a team's usage: requests, tokens and cost, by model.
+    Usage {
+        #[command(flatten)]
+        target: Target,
+        /// The key's id (or a config key's name).
+        #[arg(required_unless_present = "team", conflicts_with = "team")]
+        id: Option<String>,
+        /// A team's name instead of a key.
+        #[arg(long)]
+        team: Option<String>,
+        /// How far back (`24h`, `7d`; at most 31 days).
+        #[arg(long, default_value = "24h")]
+        since: String,
+    },
 }
 
 fn secs(d: &str) -> Result<u64, String> {
@@ -192,6 +206,24 @@ async fn run_async(cmd: KeysCommand) -> Result<(), String> {
                 )
                 .await?,
             )
+        }
+        KeysCommand::Usage {
+            target,
+            id,
+            team,
+            since,
+        } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let from = now.saturating_sub(secs(&since)?);
+            let who = match (id, team) {
+                (Some(id), _) => format!("key={id}"),
+                (None, Some(t)) => format!("team={t}"),
+                (None, None) => return Err("name a key's id or --team".into()),
+            };
+            let path = format!("/v1/admin/usage?{who}&from={from}&to={now}");
+            print(call(&target, reqwest::Method::GET, &path, None).await?)
         }
         KeysCommand::Delete { target, id } => print(
             call(

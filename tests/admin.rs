@@ -316,6 +316,19 @@ fn the_keys_cli_issues_lists_disables_rotates_and_deletes() {
         401,
         "no grace: the old secret is gone"
     );
+    let mut usage = Value::Null;
+    for _ in 0..50 {
+        let (ok, text) = cli(&["usage", id, "--since", "1h"]);
+        assert!(ok, "{text}");
+        usage = serde_json::from_str(&text).unwrap();
+        if usage["requests"] == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(usage["requests"], 2, "{usage}");
+    let (ok, text) = cli(&["usage", "--team", "alpha"]);
+    assert!(ok && text.contains("\"by_model\""), "{text}");
     assert!(cli(&["delete", id]).0);
     let (ok, text) = cli(&["disable", id]);
     assert!(!ok && text.contains("404"), "{text}");

@@ -399,10 +399,19 @@ fn concurrent_creations_on_two_replicas_are_all_listed() {
             let gw = &gws[i % 2];
             s.spawn(move || {
                 let body = json!({"name": format!("c{i}")});
-                assert_eq!(call(gw, "POST", "/v1/admin/keys", Some(ADMIN), Some(body)).0, 201);
+                assert_eq!(
+                    call(gw, "POST", "/v1/admin/keys", Some(ADMIN), Some(body)).0,
+                    201
+                );
             });
         }
     });
-    let (_, list) = call(&gws[1], "GET", "/v1/admin/keys?limit=100", Some(ADMIN), None);
+    let (_, list) = call(
+        &gws[1],
+        "GET",
+        "/v1/admin/keys?limit=100",
+        Some(ADMIN),
+        None,
+    );
     assert_eq!(list["data"].as_array().unwrap().len(), 24, "{list}");
 }
