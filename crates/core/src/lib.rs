@@ -48,6 +48,12 @@
 //!     per isolate. A host whose instances live for one request (Spin)
 //!     sets [`Host::ROUTING_IN_STORE`], and the core reads it from the
 //!     store before planning and writes it back after.
+//! 11. **Shared counters are atomic where the host can make them so.**
+//!     [`Host::ledger`] (limits and budgets) and [`Host::counters_add`]
+//!     (usage, the indexes of runtime keys and teams) must not lose an
+//!     update between instances: Redis scripts natively and on Spin, a
+//!     Durable Object per shard on the Worker, a lock in one process.
+//!     Their defaults over the key-value store hold for one instance.
 
 #![warn(missing_docs)]
 
