@@ -13,6 +13,8 @@
 # Concurrent slow streams go through the mock provider's `slow:1000`
 # model (one chunk a second), via nginx and via latticelm.
 #
+# Cache: the gateway's memory cache, every request a miss, then a hit.
+#
 # Limits: the same gateway with an API key, once without limits and once
 # with a key and team limit and budget counted in a redis-server on
 # loopback (Debian's), at RATE: the latency the limit stage adds.
@@ -212,6 +214,14 @@ read -r ln50 ln99 < <(load "$GW_ON/v1/chat/completions" "$chat")
 on_cpu1=$(cpu_ticks "$ON_PID")
 read -r lso50 lso99 < <(load "$GW_OFF/v1/chat/completions" "$chat_stream")
 read -r lsn50 lsn99 < <(load "$GW_ON/v1/chat/completions" "$chat_stream")
+# The response cache: every request a miss (no-cache: no lookup, but the
+# write), then every request a hit, on the same canned upstream.
+HDR=(-H 'x-latticelm-cache-ttl: 3600' -H 'cache-control: no-cache')
+read -r cm50 cm99 < <(load "$GW/v1/responses" "$resp")
+read -r csm50 csm99 < <(load "$GW/v1/responses" "$resp_stream")
+HDR=(-H 'x-latticelm-cache-ttl: 3600')
+read -r ch50 ch99 < <(load "$GW/v1/responses" "$resp")
+read -r csh50 csh99 < <(load "$GW/v1/responses" "$resp_stream")
 HDR=()
 secs=$(python3 -c "import sys; s=sys.argv[1]; print(float(s[:-1]) * (60 if s.endswith('m') else 1))" "$DURATION")
 cpu_us() { python3 -c "import sys; t, hz, rate, secs = map(float, sys.argv[1:]); print(f'{t / hz * 1e6 / (rate * secs):.0f}')" "$1" "$(getconf CLK_TCK)" "$RATE" "$secs"; }
@@ -348,6 +358,17 @@ print(f'| non-streaming p50 / p99 (ms) | {o50:.3f} / {o99:.3f} | {n50:.3f} / {n9
 print(f'| streaming, whole stream, p50 / p99 (ms) | {so50:.3f} / {so99:.3f} | {sn50:.3f} / {sn99:.3f} | **+{sn50-so50:.3f} / +{sn99-so99:.3f}** |')
 print(f'| gateway CPU per non-streamed request | {ocpu} µs | {ncpu} µs | +{int(ncpu) - int(ocpu)} µs |')
 " "$lo50" "$lo99" "$ln50" "$ln99" "$lso50" "$lso99" "$lsn50" "$lsn99" "$off_us" "$on_us"
+  echo
+  echo "Response cache: Responses → Chat upstream at $RATE req/s for $DURATION, every request a miss (the upstream call and the cache write), then every request a hit (the gateway's memory cache, no upstream call)."
+  echo
+  echo "| | miss | hit | hit / miss |"
+  echo "|---|---|---|---|"
+  python3 -c "
+import sys
+m50, m99, h50, h99, sm50, sm99, sh50, sh99 = map(float, sys.argv[1:9])
+print(f'| non-streaming p50 / p99 (ms) | {m50:.3f} / {m99:.3f} | {h50:.3f} / {h99:.3f} | **{h50/m50:.2f}x / {h99/m99:.2f}x** |')
+print(f'| streaming, whole stream, p50 / p99 (ms) | {sm50:.3f} / {sm99:.3f} | {sh50:.3f} / {sh99:.3f} | **{sh50/sm50:.2f}x / {sh99/sm99:.2f}x** |')
+" "$cm50" "$cm99" "$ch50" "$ch99" "$csm50" "$csm99" "$csh50" "$csh99"
   echo
   echo "Highest rate with p99 under 1 ms (ladder 1k–12k req/s, 5 s each): nginx proxy $proxy_max req/s, latticelm $gw_max req/s."
   echo

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use latticelm_core::routing::RoutingState;
 use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
 
+use crate::cache_store::NativeCache;
 use crate::ledger::NativeLedger;
 use crate::store::NativeStore;
 
@@ -23,6 +24,8 @@ pub struct NativeHost {
     ledger: NativeLedger,
     /// Admin records (`auth.store`); the conversation store without it.
     records: Option<NativeStore>,
+    /// The response cache (`cache.store`).
+    cache: NativeCache,
     /// Deferred work, run by the worker thread's `LocalSet` (a closed
     /// channel drops it: the thread is stopping).
     deferred: Option<tokio::sync::mpsc::UnboundedSender<Deferred>>,
@@ -58,6 +61,7 @@ impl NativeHost {
             routing,
             ledger: NativeLedger::default(),
             records: None,
+            cache: NativeCache::default(),
             deferred: None,
         }
     }
@@ -65,6 +69,12 @@ impl NativeHost {
     /// Keeps admin records (runtime keys) in `records`.
     pub fn with_records(mut self, records: NativeStore) -> Self {
         self.records = Some(records);
+        self
+    }
+
+    /// Keeps cached responses in `cache`.
+    pub fn with_cache(mut self, cache: NativeCache) -> Self {
+        self.cache = cache;
         self
     }
 
@@ -230,6 +240,14 @@ impl Host for NativeHost {
             .unwrap_or(&self.store)
             .delete(key)
             .await
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.cache.get(key).await
+    }
+
+    async fn cache_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        self.cache.put(key, value, ttl).await
     }
 
     async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {

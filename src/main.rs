@@ -1,6 +1,7 @@
 //! `latticelm`: the native host of the latticelm gateway.
 
 mod body;
+mod cache_store;
 mod chat;
 mod conn;
 mod host;
@@ -180,7 +181,13 @@ fn main() -> ExitCode {
                 if !m.fallbacks.is_empty() {
                     line.push_str(&format!("; then {}", m.fallbacks.join(", ")));
                 }
+                if let Some(cache) = &m.cache {
+                    line.push_str(&format!("; cached {:?} per {}", cache.ttl, cache.scope.name()));
+                }
                 println!("{line}");
+                if m.cache.as_ref().is_some_and(|x| x.scope == latticelm_core::config::CacheScope::Shared) {
+                    println!("warning: model `{}` caches with scope `shared`: any caller may be served an answer cached for another; use it for public data only", m.name);
+                }
             }
             let r = &c.routing;
             println!(

@@ -66,6 +66,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
             .as_ref()
             .and_then(|a| a.store.as_deref()),
     )?;
+    let cache = crate::cache_store::CacheShared::from_config(&gateway.config().cache)?;
     let server = gateway.config().server.clone();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // One routing state for the process: every thread sees every outcome.
@@ -90,6 +91,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         store,
         ledger,
         records,
+        cache,
         routing,
         shutdown: shutdown_rx,
         connections: Budget::new(server.max_connections),
@@ -132,6 +134,7 @@ struct Shared {
     store: StoreShared,
     ledger: LedgerShared,
     records: StoreShared,
+    cache: crate::cache_store::CacheShared,
     routing: Arc<Mutex<RoutingState>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     connections: Budget,
@@ -177,6 +180,7 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
         )
         .with_ledger(shared.ledger.for_worker())
         .with_records(shared.records.for_worker())
+        .with_cache(shared.cache.for_worker())
         .run_deferred_here();
         let open = Rc::new(Cell::new(0usize));
         let mut shutdown = shared.shutdown.clone();

@@ -180,3 +180,13 @@ fn spin_runtime_keys() {
     };
     edge_key_lifecycle(&gw);
 }
+
+/// The response cache on Spin, in its key-value store.
+#[test]
+fn spin_serves_cache_hits() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin(&config_with_cache(&mock, "principal"), mock) else {
+        return;
+    };
+    assert_eq!(hit_after_miss(&gw, "gemini-test", "on spin", &[]), 1);
+}

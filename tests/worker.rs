@@ -156,3 +156,16 @@ fn worker_runtime_keys() {
     };
     edge_key_lifecycle(&gw);
 }
+
+/// The response cache on the Worker: a repeat is served from the data
+/// centre's Cache API (workerd's), streamed and not, one upstream call.
+#[test]
+fn worker_serves_cache_hits() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config_with_cache(&mock, "principal"), mock) else {
+        return;
+    };
+    for model in ["gpt-4o-mini", "claude-test"] {
+        assert_eq!(hit_after_miss(&gw, model, "at the edge", &[]), 1, "{model}");
+    }
+}

@@ -43,8 +43,11 @@ mod limits;
 pub use limits::*;
 
 mod admin;
+mod cache;
 #[allow(unused_imports)] // not every test binary issues keys
 pub use admin::*;
+#[allow(unused_imports)] // not every test binary caches
+pub use cache::*;
 
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {

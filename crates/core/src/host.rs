@@ -51,6 +51,16 @@ pub trait Host {
     async fn record_delete(&self, key: &str) -> Result<(), HostError> {
         self.kv_delete(key).await
     }
+    /// Reads an entry of the response cache (see `crate::cache`): by
+    /// default from the key-value store. Natively, `cache.store`; on the
+    /// Worker, the data centre's Cache API.
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.kv_get(&format!("cache/{key}")).await
+    }
+    /// Writes an entry of the response cache that expires after `ttl`.
+    async fn cache_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        self.kv_put(&format!("cache/{key}"), value, ttl).await
+    }
     /// Adds `amount`s to integer counters of the hash `key`, atomically
     /// and for every instance; a counter that reaches 0 is removed, and
     /// the hash never expires (the admin API's usage, see

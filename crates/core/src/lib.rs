@@ -59,6 +59,7 @@
 
 pub mod auth;
 mod builder;
+mod cache;
 pub mod config;
 pub mod conversation;
 mod error;

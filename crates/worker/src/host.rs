@@ -37,11 +37,21 @@ pub struct WorkerHost {
     /// The request's context: work that outlives the response goes to
     /// its `waitUntil`.
     ctx: std::rc::Rc<worker::Context>,
+    /// Cached responses in the conversation store (`cache.store: kv`)
+    /// rather than the data centre's Cache API.
+    cache_in_store: bool,
+}
+
+/// The Cache API's key of a response-cache entry (never fetched: it
+/// names the entry).
+fn cache_url(key: &str) -> String {
+    format!("https://latticelm-cache.internal/{key}")
 }
 
 impl WorkerHost {
     /// A host over this request's bindings.
-    pub fn new(env: Env, ctx: worker::Context, conversations: &ConversationsConfig) -> Self {
+    pub fn new(env: Env, ctx: worker::Context, config: &latticelm_core::Config) -> Self {
+        let conversations: &ConversationsConfig = &config.conversations;
         let store = match conversations.store.as_deref() {
             Some("kv") => StoreKind::Kv,
             _ => StoreKind::DurableObject,
@@ -50,6 +60,7 @@ impl WorkerHost {
             env: std::rc::Rc::new(env),
             store,
             ctx: std::rc::Rc::new(ctx),
+            cache_in_store: config.cache.store.as_deref() == Some("kv"),
         }
     }
 
@@ -162,6 +173,39 @@ impl Host for WorkerHost {
             async move { crate::ledger::apply(&env, shard, part).await }
         })
         .await
+    }
+
+    /// The data centre's Cache API: a hit never leaves it.
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if self.cache_in_store {
+            return self.kv_get(&format!("cache/{key}")).await;
+        }
+        let err = |e: worker::Error| HostError::Store(format!("cache API: {e}"));
+        let cache = worker::Cache::default();
+        match cache.get(cache_url(key), true).await.map_err(err)? {
+            Some(mut resp) => Ok(Some(resp.bytes().await.map_err(err)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn cache_put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), HostError> {
+        if self.cache_in_store {
+            return self.kv_put(&format!("cache/{key}"), value, ttl).await;
+        }
+        let err = |e: worker::Error| HostError::Store(format!("cache API: {e}"));
+        let headers = Headers::new();
+        let control = format!("max-age={}", ttl.as_secs().max(1));
+        headers.set("cache-control", &control).map_err(err)?;
+        headers
+            .set("content-type", "application/json")
+            .map_err(err)?;
+        let resp = worker::Response::from_bytes(value)
+            .map_err(err)?
+            .with_headers(headers);
+        worker::Cache::default()
+            .put(cache_url(key), resp)
+            .await
+            .map_err(err)
     }
 
     /// One `LimitLedger` Durable Object per usage hash.

@@ -38,7 +38,7 @@ mod entry {
             Err(e) => return crate::convert::to_worker(latticelm_core::error_response(&e)),
         };
         if crate::ws::is_upgrade(&req) {
-            let host = WorkerHost::new(env, ctx, &gateway.config().conversations);
+            let host = WorkerHost::new(env, ctx, gateway.config());
             return crate::ws::upgrade(gateway, host, &req).await;
         }
         let limit = gateway.config().server.max_request_bytes;
@@ -46,7 +46,7 @@ mod entry {
             Ok(r) => r,
             Err(e) => return crate::convert::to_worker(latticelm_core::error_response(&e)),
         };
-        let host = WorkerHost::new(env, ctx, &gateway.config().conversations);
+        let host = WorkerHost::new(env, ctx, gateway.config());
         crate::convert::to_worker(gateway.handle(&host, core_req).await)
     }
 }

@@ -4,6 +4,7 @@
 //! string value (never in keys), then checks the whole file, so a config
 //! error always names its key and never surfaces at request time.
 
+mod cache;
 mod duration;
 mod expand;
 mod limits;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+pub use cache::{parse_size, CacheConfig, CacheScope, ModelCacheConfig, MAX_CACHE_TTL};
 pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
@@ -95,6 +97,10 @@ pub struct Config {
     /// behaves (see `crate::quota`).
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The response cache's store and bounds (a model's `cache:` turns
+    /// caching on).
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// Loaded from the embedded default, not from the operator's file.
     #[serde(skip)]
     pub embedded: bool,
@@ -480,6 +486,7 @@ impl Config {
         }
         routing::validate(&mut self.models, &self.providers, &self.routing)?;
         limits::validate(self)?;
+        cache::validate(self)?;
         Ok(())
     }
 }

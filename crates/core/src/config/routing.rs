@@ -34,6 +34,9 @@ pub struct ModelConfig {
     /// Other model names, tried in order once every target has failed.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// Caches this model's completed answers (see `crate::cache`).
+    #[serde(default)]
+    pub cache: Option<super::ModelCacheConfig>,
 }
 
 impl ModelConfig {

@@ -7,6 +7,7 @@ mod admin_usage;
 mod admit;
 mod attempt;
 mod budget_alert;
+mod cache;
 mod chat;
 mod clock;
 mod compact;
@@ -228,6 +229,7 @@ impl Gateway {
             None => (None, stream::Egress::Responses),
         };
         let mut body = parse(&self.config, req, principal)?;
+        let cache_policy = cache::policy(&self.config, body.model.as_deref().unwrap_or(""), req)?;
         rec.with(|r| {
             r.model = body.model.clone();
             r.stream = body.stream.unwrap_or(false);
@@ -292,6 +294,32 @@ impl Gateway {
             Err(resp) => return Ok(resp),
         };
         let skeleton = validate::skeleton(&body, id, &model, now / 1000);
+        let cached = cache_policy.is_some();
+        let (hit, cache_write) = self
+            .cache_lookup(
+                host,
+                cache_policy,
+                &body,
+                verbatim.as_ref().map(|v| &v.body),
+                principal,
+                rec,
+            )
+            .await;
+        if let Some(entry) = hit {
+            let limit_headers = std::mem::take(&mut admission.headers);
+            let (stream, rec) = (body.stream.unwrap_or(false), rec);
+            let job = cache::HitJob {
+                skeleton,
+                id_seed,
+                stream,
+                egress,
+                saver,
+                rec,
+                admission,
+                limit_headers,
+            };
+            return self.cache_hit(host, entry, job).await;
+        }
         let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
         let job = attempt::Job {
             body: &body,
@@ -334,6 +362,9 @@ impl Gateway {
                 save(saver.as_ref(), host, &mut b).await?;
                 let cost =
                     stream::settle_record(rec, &self.config, &served.target, b.response(), None);
+                if let Some(w) = &cache_write {
+                    w.write(host, b.response(), &served.target, cost);
+                }
                 let used = admit::used(rec, admission.reserved());
                 admission.settle_later(used);
                 let mut resp = finished_json(*b);
@@ -358,12 +389,17 @@ impl Gateway {
                     rec: rec.clone(),
                     egress,
                     admission,
+                    cache: cache_write.clone(),
                 };
                 sse_response(stream::body(*live, job))
             }
         };
         served_headers(&mut resp, Some(&served.target), served.attempts);
         resp.headers.extend(limit_headers);
+        if cached {
+            resp.headers
+                .push((crate::cache::STATUS_HEADER.into(), "miss".into()));
+        }
         if !dropped.is_empty() {
             resp.headers
                 .push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));

@@ -35,6 +35,8 @@ pub(crate) struct StreamJob<H: Host + Clone + 'static> {
     pub egress: Egress,
     /// The request's reservation, settled at the stream's end.
     pub admission: super::admit::Admission<H>,
+    /// Where a completed answer is cached.
+    pub cache: Option<super::cache::CacheWrite>,
 }
 
 /// How a stream's events are written for the client: Open Responses SSE,
@@ -59,7 +61,7 @@ pub(crate) trait EventSink {
 }
 
 impl Egress {
-    fn write(
+    pub(super) fn write(
         &mut self,
         events: impl IntoIterator<Item = crate::types::StreamEvent>,
         end: bool,
@@ -189,13 +191,16 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 }
                 st.live.b.emit_terminal();
                 let ended = super::clock::now_ms(&j.host);
-                settle_record(
+                let cost = settle_record(
                     &j.rec,
                     &j.config,
                     &j.target,
                     st.live.b.response(),
                     Some(ended),
                 );
+                if let Some(w) = &j.cache {
+                    w.write(&j.host, st.live.b.response(), &j.target, cost);
+                }
                 let used = super::admit::used(&j.rec, j.admission.reserved());
                 st.job.admission.settle_later(used);
                 let out = st.job.egress.write(st.live.b.drain(), true);

@@ -120,6 +120,11 @@ fn json_line(r: &Record, at: LogLevel) -> Value {
         "tokens": tokens,
         "cost_usd": r.cost_usd,
         "team": r.team,
+        "cache": r.cache.map(|c| if c.hit {
+            json!({"result": "hit", "saved_tokens": c.saved_tokens, "saved_usd": c.saved_usd})
+        } else {
+            json!({"result": "miss"})
+        }),
         "limits": r.limits.as_ref().map(|l| json!({
             "reserved_tokens": l.reserved_tokens,
             "reserved_usd": l.reserved_usd,

@@ -103,7 +103,7 @@ fn code_label(code: &str) -> String {
 }
 
 /// Help and type of each family, in output order.
-const FAMILIES: [(&str, &str, &str); 15] = [
+const FAMILIES: [(&str, &str, &str); 18] = [
     ("latticelm_requests_total", "counter", "Requests answered, by route and status."),
     ("latticelm_requests_in_flight", "gauge", "Requests being answered (streams until they end)."),
     ("latticelm_upstream_attempts_total", "counter", "Upstream requests, by provider and outcome."),
@@ -114,6 +114,9 @@ const FAMILIES: [(&str, &str, &str); 15] = [
     ("latticelm_limit_refusals_total", "counter", "Requests refused by a rate limit or budget, by principal, team and kind (requests, tokens, concurrent, budget)."),
     ("latticelm_limit_store_errors_total", "counter", "Admissions whose counter store could not be reached, by outcome (served open, refused closed)."),
     ("latticelm_budget_remaining_usd", "gauge", "USD left in a key's or team's budget for the current period, as of its last settlement."),
+    ("latticelm_cache_requests_total", "counter", "Requests the response cache applied to, by model and result (hit, miss)."),
+    ("latticelm_cache_saved_tokens_total", "counter", "Tokens served from the response cache instead of an upstream, by model."),
+    ("latticelm_cache_saved_usd_total", "counter", "USD the response cache's hits would have cost, by model."),
     ("gen_ai_client_operation_duration_seconds", "histogram", "GenAI operation duration (gen_ai.client.operation.duration), per upstream request."),
     ("gen_ai_client_operation_time_to_first_chunk_seconds", "histogram", "Time to the upstream's first output (gen_ai.client.operation.time_to_first_chunk), per serving upstream request."),
     ("gen_ai_client_token_usage", "histogram", "Tokens per upstream operation (gen_ai.client.token.usage)."),
@@ -231,6 +234,24 @@ impl Metrics {
                     ),
                 );
                 self.gauges.insert(key, *left);
+            }
+        }
+        if let Some(c) = r.cache {
+            let result = if c.hit { "hit" } else { "miss" };
+            let labels = vec![("model", model.clone()), ("result", result.into())];
+            add("latticelm_cache_requests_total", labels, 1.0);
+            if c.hit {
+                let labels = vec![("model", model.clone())];
+                add(
+                    "latticelm_cache_saved_tokens_total",
+                    labels.clone(),
+                    c.saved_tokens as f64,
+                );
+                add(
+                    "latticelm_cache_saved_usd_total",
+                    labels,
+                    c.saved_usd.unwrap_or(0.0),
+                );
             }
         }
         if let Some(c) = r.cost_usd {

@@ -186,6 +186,9 @@ pub fn spans(r: &Record) -> Vec<Vec<u8>> {
     if let Some(c) = r.cost_usd {
         attrs.push(("latticelm.cost_usd", V::F(c)));
     }
+    if let Some(c) = &r.cache {
+        attrs.push(("latticelm.cache.hit", V::B(c.hit)));
+    }
     if let Some(a) = &r.audit {
         attrs.push(("latticelm.admin.action", V::S(&a.action)));
         attrs.push(("latticelm.admin.record", V::S(&a.record)));

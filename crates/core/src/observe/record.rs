@@ -58,6 +58,19 @@ pub struct Record {
     pub limits: Option<LimitsRecord>,
     /// What an admin request changed.
     pub audit: Option<AuditRecord>,
+    /// What the response cache did, when it applied.
+    pub cache: Option<CacheRecord>,
+}
+
+/// The response cache's part in a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CacheRecord {
+    /// Served from the cache.
+    pub hit: bool,
+    /// A hit's tokens, which no upstream was paid for.
+    pub saved_tokens: u64,
+    /// A hit's original cost.
+    pub saved_usd: Option<f64>,
 }
 
 /// An admin action, for the request's span.

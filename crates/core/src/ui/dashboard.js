@@ -110,6 +110,25 @@ function render(d) {
 
   usage(m.counters);
   attempts(m.counters);
+  cache(m.counters);
+}
+
+/** The response cache since start: hit rate, and what hits saved. */
+function cache(counters) {
+  let hits = 0;
+  let misses = 0;
+  let tokens = 0;
+  let saved = 0;
+  for (const c of counters) {
+    if (c.name === 'latticelm_cache_requests_total') {
+      if (c.labels.result === 'hit') hits += c.value;
+      else misses += c.value;
+    } else if (c.name === 'latticelm_cache_saved_tokens_total') tokens += c.value;
+    else if (c.name === 'latticelm_cache_saved_usd_total') saved += c.value;
+  }
+  const all = hits + misses;
+  $('m-cache').textContent = all ? `${((100 * hits) / all).toFixed(1)} %` : '–';
+  $('m-cache-sub').textContent = all ? `${num(hits)} hits, ${num(misses)} misses · saved ${num(tokens)} tokens, ${usd(saved)}` : 'no cached model yet';
 }
 
 /** "25 / 73 / 79 ms", in one unit. */

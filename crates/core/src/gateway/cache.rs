@@ -1,0 +1,187 @@
+//! The cache stages: the lookup, after admission and before the attempt
+//! loop (a hit skips the loop and is replayed as a fresh response or
+//! event stream), and the write, off the response path once an answer
+//! has completed.
+
+use std::time::Duration;
+
+use crate::auth::Principal;
+use crate::cache::{self, Entry, Policy};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::host::{Host, HttpResponse};
+use crate::observe::{CacheRecord, Recorder};
+use crate::stored::Saver;
+use crate::types::{CreateResponseBody, ResponseResource};
+
+use super::admit::{Admission, Used};
+use super::attempt::Target;
+use super::clock::unix_secs;
+use super::stream::Egress;
+use super::{finished_json, save, served_headers, sse_response, Gateway};
+
+/// A cacheable request's key, and whether its answer is written.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheWrite {
+    key: String,
+    ttl: Duration,
+    max_bytes: u64,
+}
+
+impl CacheWrite {
+    /// Writes a completed `response` served by `target`, off the
+    /// response path; anything else (incomplete, failed, too large) is
+    /// not written. A failed write is logged.
+    pub fn write<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        response: &ResponseResource,
+        target: &Target,
+        cost_usd: Option<f64>,
+    ) {
+        let entry = Entry {
+            response: response.clone(),
+            provider: target.provider.clone(),
+            model: target.model.clone(),
+            listed_by: target.listed_by.clone(),
+            cost_usd,
+        };
+        let Some(bytes) = entry.to_bytes(self.max_bytes) else {
+            return;
+        };
+        let (h, key, ttl) = (host.clone(), self.key.clone(), self.ttl);
+        host.defer(Box::pin(async move {
+            if let Err(e) = h.cache_put(&key, bytes, ttl).await {
+                let line = serde_json::json!({"level": "warn", "msg": "cache write failed", "error": e.to_string()});
+                h.log(&line.to_string());
+            }
+        }));
+    }
+}
+
+/// What a hit needs to become this request's answer.
+pub(super) struct HitJob<'a, H: Host + Clone + 'static> {
+    pub skeleton: ResponseResource,
+    pub id_seed: u64,
+    pub stream: bool,
+    pub egress: Egress,
+    pub saver: Option<Saver>,
+    pub rec: &'a Recorder,
+    pub admission: Admission<H>,
+    pub limit_headers: Vec<(String, String)>,
+}
+
+impl Gateway {
+    /// The cache-lookup stage for the expanded `body`: a hit's entry, and
+    /// the write to do after a miss. A store that cannot be read is a miss.
+    pub(super) async fn cache_lookup<H: Host>(
+        &self,
+        host: &H,
+        policy: Option<Policy>,
+        body: &CreateResponseBody,
+        front: Option<&serde_json::Value>,
+        principal: &Principal,
+        rec: &Recorder,
+    ) -> (Option<Entry>, Option<CacheWrite>) {
+        let Some(policy) = policy else {
+            return (None, None);
+        };
+        let model = body.model.as_deref().unwrap_or_default();
+        let Some(m) = self.config.models.iter().find(|m| m.name == model) else {
+            return (None, None);
+        };
+        let scope = cache::scope_id(policy.scope, &principal.id, principal.team.as_deref());
+        let key = cache::key::key(body, m, &scope, front);
+        let hit = if policy.lookup {
+            match host.cache_get(&key).await {
+                Ok(b) => b.and_then(|b| Entry::from_bytes(&b)),
+                Err(e) => {
+                    let line = serde_json::json!({"level": "warn", "msg": "cache read failed", "error": e.to_string()});
+                    host.log(&line.to_string());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        rec.with(|r| {
+            r.cache = Some(CacheRecord {
+                hit: hit.is_some(),
+                ..Default::default()
+            })
+        });
+        let write = (hit.is_none() && policy.write).then(|| CacheWrite {
+            key,
+            ttl: policy.ttl,
+            max_bytes: self.config.cache.max_entry_bytes,
+        });
+        (hit, write)
+    }
+
+    /// Answers with a hit: replayed under this request's id, stored for
+    /// `previous_response_id` when `store` is on, charged as a request
+    /// but not to any budget.
+    pub(super) async fn cache_hit<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        entry: Entry,
+        job: HitJob<'_, H>,
+    ) -> Result<HttpResponse, ApiError> {
+        let HitJob {
+            skeleton,
+            id_seed,
+            stream,
+            mut egress,
+            mut saver,
+            rec,
+            mut admission,
+            limit_headers,
+        } = job;
+        let now = unix_secs(host);
+        let mut b = entry.replay(skeleton, id_seed, stream, now);
+        if let Some(s) = saver.as_mut() {
+            s.provider = entry.provider.clone();
+        }
+        save(saver.as_ref(), host, &mut b).await?;
+        b.emit_terminal();
+        admission.reached();
+        admission.settle_later(Used::default());
+        rec.with(|r| {
+            r.response(b.response());
+            r.response_model = Some(entry.model.clone());
+            r.cost_usd = entry.cost_usd.map(|_| 0.0);
+            r.cache = Some(CacheRecord {
+                hit: true,
+                saved_tokens: r.usage.map_or(0, |u| u.input_tokens + u.output_tokens),
+                saved_usd: entry.cost_usd,
+            });
+        });
+        let mut resp = if stream {
+            let bytes = egress.write(b.drain(), true);
+            sse_response(Box::pin(futures::stream::iter([bytes])))
+        } else {
+            finished_json(b)
+        };
+        let target = Target {
+            provider: entry.provider,
+            model: entry.model,
+            key: String::new(),
+            listed_by: entry.listed_by,
+            configured: false,
+        };
+        served_headers(&mut resp, Some(&target), 0);
+        resp.headers.extend(limit_headers);
+        resp.headers
+            .push((cache::STATUS_HEADER.into(), "hit".into()));
+        Ok(resp)
+    }
+}
+
+/// The cache policy of a request to `model` (bad headers are a 400).
+pub(super) fn policy(
+    config: &Config,
+    model: &str,
+    req: &crate::host::HttpRequest,
+) -> Result<Option<Policy>, ApiError> {
+    Ok(cache::policy(config, model, req)?)
+}
