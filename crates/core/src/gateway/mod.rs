@@ -21,22 +21,22 @@ mod live;
 mod messages;
 mod parse;
 mod record;
+mod respond;
 mod responses;
 mod routing_store;
 mod stream;
 mod upstream_answer;
 mod ws;
 
+use respond::{finished_json, json_ok, json_ok_bytes, save, served_headers, sse_response};
+
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-
 use crate::auth::{Authenticator, Principal};
-use crate::builder::ResponseBuilder;
 use crate::config::Config;
 use crate::conversation;
 use crate::error::{ApiError, RequestError};
-use crate::host::{Body, Host, HttpRequest, HttpResponse};
+use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::ids::IdGen;
 use crate::observe::{Metrics, Recorder};
 use crate::routing::{self, PlanInput};
@@ -44,7 +44,7 @@ use crate::stored::{self, Saver};
 use crate::types::{CreateResponseBody, Input};
 use crate::validate;
 
-use attempt::{ServedBody, Target};
+use attempt::ServedBody;
 use clock::unix_secs;
 use parse::parse;
 pub use ws::{WsReply, WsSession, MAX_CONNECTION};
@@ -543,56 +543,6 @@ impl Gateway {
             },
             _ => Principal::anonymous(),
         })
-    }
-}
-
-/// Saves a settled response when the request asked for it.
-async fn save<H: Host>(
-    saver: Option<&Saver>,
-    host: &H,
-    b: &mut ResponseBuilder,
-) -> Result<(), ApiError> {
-    match saver {
-        Some(s) => s.save(host, b, unix_secs(host)).await,
-        None => Ok(()),
-    }
-}
-
-/// Who served the response: `x-latticelm-provider`, `x-latticelm-model`
-/// (the upstream model id) and `x-latticelm-attempts`.
-fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
-    if let Some(t) = target {
-        resp.headers
-            .push(("x-latticelm-provider".into(), t.provider.clone()));
-        resp.headers
-            .push(("x-latticelm-model".into(), t.model.clone()));
-    }
-    resp.headers
-        .push(("x-latticelm-attempts".into(), attempts.to_string()));
-}
-
-fn json_ok(v: serde_json::Value) -> HttpResponse {
-    HttpResponse::json(200, Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
-}
-
-fn finished_json(b: ResponseBuilder) -> HttpResponse {
-    json_ok_bytes(serde_json::to_vec(&b.into_response()).unwrap_or_default())
-}
-
-fn json_ok_bytes(v: Vec<u8>) -> HttpResponse {
-    HttpResponse::json(200, Bytes::from(v))
-}
-
-fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        headers: vec![
-            ("content-type".into(), "text/event-stream".into()),
-            ("cache-control".into(), "no-cache".into()),
-            ("x-accel-buffering".into(), "no".into()),
-        ],
-        body: Body::Stream(body),
-        detail: None,
     }
 }
 
