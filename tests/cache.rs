@@ -242,3 +242,28 @@ fn a_hit_counts_as_a_request_but_costs_nothing() {
         "{metrics}"
     );
 }
+
+/// With `cache.store` on Redis, a replica serves what another cached;
+/// an answer over `max_entry_bytes` is served but never cached.
+#[test]
+fn replicas_share_a_redis_cache_and_oversize_answers_are_not_kept() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml =
+        config_with_cache(&mock, "shared") + &format!("cache: {{ store: \"{}\" }}\n", redis.url);
+    let a = start_with(&yaml, mock.clone());
+    let b = start_with(&yaml, mock.clone());
+    let body = json!({"model": "gemini-test", "input": "across replicas"});
+    assert_eq!(send(&a, "/v1/responses", &[], &body).cache, "miss");
+    let other = send(&b, "/v1/responses", &[], &body).cache;
+    assert_eq!(other, "hit", "the other replica serves the cached answer");
+    let small = config_with_cache(&mock, "shared") + "cache: { max_entry_bytes: 200 }\n";
+    let gw = start_with(&small, mock);
+    assert_eq!(send(&gw, "/v1/responses", &[], &body).cache, "miss");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        send(&gw, "/v1/responses", &[], &body).cache,
+        "miss",
+        "too large to keep"
+    );
+}

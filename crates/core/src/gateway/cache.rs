@@ -1,7 +1,7 @@
 //! The cache stages: the lookup, after admission and before the attempt
 //! loop (a hit skips the loop and is replayed as a fresh response or
-//! event stream), and the write, off the response path once an answer
-//! has completed.
+//! event stream), and the write, once an answer has completed and before
+//! its last byte.
 
 use std::time::Duration;
 
@@ -29,10 +29,12 @@ pub(crate) struct CacheWrite {
 }
 
 impl CacheWrite {
-    /// Writes a completed `response` served by `target`, off the
-    /// response path; anything else (incomplete, failed, too large) is
-    /// not written. A failed write is logged.
-    pub fn write<H: Host + Clone + 'static>(
+    /// Writes a completed `response` served by `target` before the
+    /// answer ends (as the conversation store is written), so that the
+    /// next identical request is a hit; anything else (incomplete,
+    /// failed, too large) is not written. A failed write is logged, never
+    /// returned.
+    pub async fn write<H: Host>(
         &self,
         host: &H,
         response: &ResponseResource,
@@ -49,13 +51,10 @@ impl CacheWrite {
         let Some(bytes) = entry.to_bytes(self.max_bytes) else {
             return;
         };
-        let (h, key, ttl) = (host.clone(), self.key.clone(), self.ttl);
-        host.defer(Box::pin(async move {
-            if let Err(e) = h.cache_put(&key, bytes, ttl).await {
-                let line = serde_json::json!({"level": "warn", "msg": "cache write failed", "error": e.to_string()});
-                h.log(&line.to_string());
-            }
-        }));
+        if let Err(e) = host.cache_put(&self.key, bytes, self.ttl).await {
+            let line = serde_json::json!({"level": "warn", "msg": "cache write failed", "error": e.to_string()});
+            host.log(&line.to_string());
+        }
     }
 }
 

@@ -363,7 +363,7 @@ impl Gateway {
                 let cost =
                     stream::settle_record(rec, &self.config, &served.target, b.response(), None);
                 if let Some(w) = &cache_write {
-                    w.write(host, b.response(), &served.target, cost);
+                    w.write(host, b.response(), &served.target, cost).await;
                 }
                 let used = admit::used(rec, admission.reserved());
                 admission.settle_later(used);

@@ -199,7 +199,8 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                     Some(ended),
                 );
                 if let Some(w) = &j.cache {
-                    w.write(&j.host, st.live.b.response(), &j.target, cost);
+                    w.write(&j.host, st.live.b.response(), &j.target, cost)
+                        .await;
                 }
                 let used = super::admit::used(&j.rec, j.admission.reserved());
                 st.job.admission.settle_later(used);
