@@ -260,7 +260,6 @@ fn replicas_share_a_redis_cache_and_oversize_answers_are_not_kept() {
     let small = config_with_cache(&mock, "shared") + "cache: { max_entry_bytes: 200 }\n";
     let gw = start_with(&small, mock);
     assert_eq!(send(&gw, "/v1/responses", &[], &body).cache, "miss");
-    std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(
         send(&gw, "/v1/responses", &[], &body).cache,
         "miss",
