@@ -266,3 +266,38 @@ fn replicas_share_a_redis_cache_and_oversize_answers_are_not_kept() {
         "too large to keep"
     );
 }
+
+/// A cached answer with sealed reasoning keeps the seal for its
+/// provider: the hit carries the same blob, and a conversation continued
+/// from the hit hands the thinking back to that provider.
+#[test]
+fn sealed_reasoning_stays_sealed_for_its_provider() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&config(&mock), mock);
+    let ask = [("x-latticelm-cache-ttl", "600")];
+    let model = "fixture:anthropic/anthropic-clear-thinking.1";
+    let body = json!({"model": model, "provider": "claude", "input": "think"});
+    let first = send(&gw, "/v1/responses", &ask, &body);
+    let hit = send(&gw, "/v1/responses", &ask, &body);
+    assert_eq!((first.cache.as_str(), hit.cache.as_str()), ("miss", "hit"));
+    let blob = |r: &Value| {
+        r["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "reasoning")
+            .and_then(|i| i["encrypted_content"].as_str())
+            .map(str::to_owned)
+    };
+    let sealed = blob(&first.body).expect("a sealed reasoning item");
+    assert!(sealed.starts_with("lattice2."), "{sealed}");
+    assert_eq!(blob(&hit.body), Some(sealed));
+    gw.upstream_requests();
+    let id = hit.body["id"].as_str().unwrap();
+    let next =
+        json!({"model": model, "provider": "claude", "input": "again", "previous_response_id": id});
+    assert_eq!(send(&gw, "/v1/responses", &[], &next).status, 200);
+    let sent = gw.upstream_requests();
+    let thinking = &sent.last().unwrap()["body"]["messages"][1]["content"][0];
+    assert_eq!(thinking["type"], "thinking", "{thinking}");
+}

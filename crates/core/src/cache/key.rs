@@ -1,8 +1,8 @@
 //! The cache key: SHA-256 over a canonical form of everything that can
 //! change an answer.
 //!
-//! **Counted:** the model's name and its targets (provider and upstream
-//! model, in order), the scope (principal, team or `shared`), and every
+//! **Counted:** the model's name and its configured targets (provider and
+//! upstream model, in order), the scope (principal, team or `shared`), and every
 //! field of the request body after `previous_response_id` has been
 //! expanded into the input, except those below. That includes `input`,
 //! `instructions`, `tools`, `tool_choice`, `text` (the format),
@@ -44,7 +44,7 @@ pub const IGNORED: [&str; 10] = [
 /// not.
 pub fn key(
     body: &CreateResponseBody,
-    model: &ModelConfig,
+    model: Option<&ModelConfig>,
     scope: &str,
     front: Option<&Value>,
 ) -> String {
@@ -59,12 +59,16 @@ pub fn key(
     let v = strip(serde_json::to_value(body).unwrap_or_default());
     let mut text = String::with_capacity(1024);
     text.push_str("latticelm-cache/1\n");
-    text.push_str(&model.name);
-    for t in &model.targets {
-        text.push('\n');
-        text.push_str(&t.provider);
-        text.push('/');
-        text.push_str(t.provider_model_id.as_deref().unwrap_or(&model.name));
+    // A model name no config lists (a provider's own, with `provider`)
+    // is in the body already.
+    if let Some(m) = model {
+        text.push_str(&m.name);
+        for t in &m.targets {
+            text.push('\n');
+            text.push_str(&t.provider);
+            text.push('/');
+            text.push_str(t.provider_model_id.as_deref().unwrap_or(&m.name));
+        }
     }
     text.push_str("\n\n");
     text.push_str(scope);

@@ -19,7 +19,7 @@ fn body(v: Value) -> CreateResponseBody {
 
 fn k(v: Value) -> String {
     let c = config();
-    key(&body(v), &c.models[0], "principal:key:a", None)
+    key(&body(v), Some(&c.models[0]), "principal:key:a", None)
 }
 
 fn base() -> Value {
@@ -93,10 +93,10 @@ fn fields_that_change_the_answer_move_the_key() {
 fn the_model_its_targets_and_the_scope_move_the_key() {
     let c = config();
     let b = body(base());
-    let one = key(&b, &c.models[0], "principal:key:a", None);
-    assert_ne!(one, key(&b, &c.models[2], "principal:key:a", None));
-    assert_ne!(one, key(&b, &c.models[0], "principal:key:b", None));
-    assert_ne!(one, key(&b, &c.models[0], "shared", None));
+    let one = key(&b, Some(&c.models[0]), "principal:key:a", None);
+    assert_ne!(one, key(&b, Some(&c.models[2]), "principal:key:a", None));
+    assert_ne!(one, key(&b, Some(&c.models[0]), "principal:key:b", None));
+    assert_ne!(one, key(&b, Some(&c.models[0]), "shared", None));
     assert_eq!(scope_id(CacheScope::Team, "key:a", None), "principal:key:a");
     assert_eq!(scope_id(CacheScope::Team, "key:a", Some("t")), "team:t");
     assert_eq!(scope_id(CacheScope::Shared, "key:a", Some("t")), "shared");

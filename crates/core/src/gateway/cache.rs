@@ -86,9 +86,7 @@ impl Gateway {
             return (None, None);
         };
         let model = body.model.as_deref().unwrap_or_default();
-        let Some(m) = self.config.models.iter().find(|m| m.name == model) else {
-            return (None, None);
-        };
+        let m = self.config.models.iter().find(|m| m.name == model);
         let scope = cache::scope_id(policy.scope, &principal.id, principal.team.as_deref());
         let key = cache::key::key(body, m, &scope, front);
         let hit = if policy.lookup {
