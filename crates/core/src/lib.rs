@@ -54,6 +54,11 @@
 //!     update between instances: Redis scripts natively and on Spin, a
 //!     Durable Object per shard on the Worker, a lock in one process.
 //!     Their defaults over the key-value store hold for one instance.
+//! 12. **Cache entries expire on read, like key-value values.**
+//!     [`Host::cache_get`] never returns an entry past its TTL; a host
+//!     may evict earlier (the native memory cache by bytes, least
+//!     recently used first) but never serve one tenant's entry under
+//!     another's key (the core puts the scope in the key).
 
 #![warn(missing_docs)]
 
