@@ -301,3 +301,32 @@ fn sealed_reasoning_stays_sealed_for_its_provider() {
     let thinking = &sent.last().unwrap()["body"]["messages"][1]["content"][0];
     assert_eq!(thinking["type"], "thinking", "{thinking}");
 }
+
+/// A stream the client left is never cached.
+#[test]
+fn a_stream_the_client_left_is_not_cached() {
+    use std::io::Read;
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock).replace(
+        "  - { name: llama,",
+        "  - { name: slow, provider: chat, provider_model_id: \"slow:100\", cache: { ttl: 1h } }\n  - { name: llama,",
+    );
+    let gw = start_with(&yaml, mock);
+    let body = json!({"model": "slow", "input": "a b c d e f g h", "stream": true});
+    {
+        let mut r = client()
+            .post(format!("{}/v1/responses", gw.url))
+            .json(&body)
+            .send()
+            .unwrap();
+        let mut first = [0u8; 64];
+        let _ = r.read(&mut first).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(send(&gw, "/v1/responses", &[], &body).cache, "miss");
+    assert_eq!(
+        send(&gw, "/v1/responses", &[], &body).cache,
+        "hit",
+        "a whole stream is"
+    );
+}
