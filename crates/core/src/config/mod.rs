@@ -197,6 +197,24 @@ pub struct ProviderConfig {
     /// named in `x-latticelm-dropped-tools`) or `reject` (400).
     #[serde(default)]
     pub unsupported_tools: Option<String>,
+    /// Chat servers: how a continuation hands over the partial answer
+    /// (`gateway::resume`): `continue_final_message` (vLLM, sglang),
+    /// `prefix` (DeepSeek) or `none` (the default: best effort). Anthropic
+    /// and Gemini always prefill; OpenAI's Responses API cannot.
+    #[serde(default)]
+    pub prefill: Option<Prefill>,
+}
+
+/// How a Chat server continues a partial assistant message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prefill {
+    /// `continue_final_message: true`, `add_generation_prompt: false`.
+    ContinueFinalMessage,
+    /// `prefix: true` on the final assistant message.
+    Prefix,
+    /// No prefill: the partial answer and an instruction to continue.
+    None,
 }
 
 impl ProviderConfig {

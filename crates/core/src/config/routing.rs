@@ -37,6 +37,10 @@ pub struct ModelConfig {
     /// Caches this model's completed answers (see `crate::cache`).
     #[serde(default)]
     pub cache: Option<super::ModelCacheConfig>,
+    /// Continue a stream cut after output on the next target (default
+    /// `routing.continue_after_output`).
+    #[serde(default)]
+    pub continue_after_output: Option<bool>,
 }
 
 impl ModelConfig {
@@ -169,6 +173,11 @@ pub struct RoutingConfig {
     /// fastest, so its estimate stays fresh (0 to 1).
     #[serde(default = "default_explore")]
     pub explore: f64,
+    /// A stream cut after its first output continues the same answer on
+    /// the next target (see `gateway::resume`), for models that do not
+    /// say otherwise. Off unless set.
+    #[serde(default)]
+    pub continue_after_output: bool,
 }
 
 fn default_retries() -> u32 {
@@ -209,6 +218,7 @@ impl Default for RoutingConfig {
             max_retry_after: default_max_retry_after(),
             deadline: default_deadline(),
             explore: default_explore(),
+            continue_after_output: false,
         }
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Job<'a> {
     /// `POST /v1/responses/compact` on the upstream's own endpoint: only
     /// Responses targets take it, and their answer is passed on as it is.
     pub compact: bool,
+    /// A continuation (`resume`): how the target takes the partial answer.
+    pub resume: Option<super::resume_request::Mode>,
 }
 
 /// The attempt that produced output.
@@ -266,7 +268,7 @@ pub(crate) async fn run<H: Host>(
     Err(gave_up)
 }
 
-fn target_of(c: &Candidate<'_>) -> Target {
+pub(crate) fn target_of(c: &Candidate<'_>) -> Target {
     Target {
         provider: c.route.provider_name.to_owned(),
         model: c.route.upstream_model.to_owned(),
@@ -323,6 +325,17 @@ fn deadline_error(config: &Config) -> ApiError {
 
 /// One upstream request, up to its first output (streaming) or its whole
 /// answer.
+/// One attempt on one candidate (the continuation stage's).
+pub(crate) async fn attempt_one<H: Host>(
+    config: &Config,
+    host: &H,
+    job: &Job<'_>,
+    c: &Candidate<'_>,
+    span_id: &[u8; 8],
+) -> Result<(ServedBody, Vec<String>), AttemptError> {
+    attempt(config, host, job, c, span_id).await
+}
+
 async fn attempt<H: Host>(
     config: &Config,
     host: &H,
@@ -398,6 +411,9 @@ async fn attempt<H: Host>(
         None => providers::build_request(route, body, job.stream, header_timeout),
     }
     .map_err(cannot)?;
+    if let Some(mode) = job.resume {
+        super::resume_request::adjust(mode, &mut request);
+    }
     // The upstream request is a child span of this request's trace.
     if let Some(t) = job.rec.trace() {
         request

@@ -108,6 +108,7 @@ impl Gateway {
             rec,
             verbatim: None,
             compact: true,
+            resume: None,
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;

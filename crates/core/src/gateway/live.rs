@@ -26,6 +26,9 @@ pub(crate) struct Live {
     max_bytes: usize,
     /// The builder: its events are what the client gets.
     pub b: ResponseBuilder,
+    /// A stream cut before its end, after output, is a fault (for the
+    /// continuation stage) rather than a settled failure.
+    pub cut_is_fault: bool,
 }
 
 /// Why a stream could not go on.
@@ -55,6 +58,7 @@ impl Live {
             received: 0,
             max_bytes,
             b,
+            cut_is_fault: false,
         }
     }
 
@@ -153,6 +157,16 @@ impl Live {
             // Stop reading (and drop) the upstream once it is finished.
             self.upstream = None;
             let outcome = self.translator.finish(&mut self.b);
+            if let crate::builder::Outcome::Failed(e) = &outcome {
+                let cut = e.code.as_deref() == Some("upstream_stream_truncated");
+                if cut && self.cut_is_fault && self.has_output() {
+                    return Err(StreamFault {
+                        code: "upstream_stream_truncated",
+                        message: e.message.clone(),
+                        failure: Failure::Connect,
+                    });
+                }
+            }
             self.b.settle(outcome, unix_secs(host));
         }
         Ok(())

@@ -23,6 +23,8 @@ mod parse;
 mod record;
 mod respond;
 mod responses;
+mod resume;
+mod resume_request;
 mod routing_store;
 mod stream;
 mod upstream_answer;
@@ -333,6 +335,7 @@ impl Gateway {
             rec,
             verbatim: verbatim.as_ref(),
             compact: false,
+            resume: None,
         };
         let served = attempt::run(&self.config, host, &job, &candidates).await;
         routing_store::save(host).await;
@@ -390,6 +393,13 @@ impl Gateway {
                     egress,
                     admission,
                     cache: cache_write.clone(),
+                    resume: resume::Resume::for_request(
+                        &self.config,
+                        &body,
+                        &skeleton,
+                        principal,
+                        word(8),
+                    ),
                 };
                 sse_response(stream::body(*live, job))
             }

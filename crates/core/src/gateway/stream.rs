@@ -37,6 +37,8 @@ pub(crate) struct StreamJob<H: Host + Clone + 'static> {
     pub admission: super::admit::Admission<H>,
     /// Where a completed answer is cached.
     pub cache: Option<super::cache::CacheWrite>,
+    /// Set when a cut after output may continue on another target.
+    pub resume: Option<super::resume::Resume>,
 }
 
 /// How a stream's events are written for the client: Open Responses SSE,
@@ -132,6 +134,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
     job: StreamJob<H>,
 ) -> LocalBoxStream<'static, Bytes> {
     let mut job = job;
+    live.cut_is_fault = job.resume.is_some();
     let held = job.egress.write(live.b.drain(), false);
     struct State<H: Host + Clone + 'static> {
         live: Live,
@@ -140,6 +143,8 @@ pub(crate) fn body<H: Host + Clone + 'static>(
         /// Output so far (text and arguments), for the reservation.
         output_bytes: u64,
         prices: Option<crate::config::Prices>,
+        /// A continuation on another target, after a cut.
+        cont: Option<super::resume::Continuation>,
     }
     impl<H: Host + Clone + 'static> Drop for State<H> {
         /// The client left before the end: say so in the record.
@@ -172,6 +177,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
         done: false,
         output_bytes: 0,
         prices,
+        cont: None,
     };
     let idle: Duration = state.job.config.server.upstream_idle_timeout;
     let rest = stream::unfold(state, move |mut st| async move {
@@ -208,7 +214,24 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 return Some((out, st));
             }
             let j = &st.job;
-            if let Err(fault) = st
+            if let Some(c) = st.cont.as_mut() {
+                // A continuation: its events go onto the client's builder.
+                let pumped = c
+                    .live
+                    .pump(&j.host, &c.target.provider, idle, j.deadline)
+                    .await;
+                let now = unix_secs(&j.host);
+                if let Err(fault) = pumped {
+                    let error = ErrorPayload {
+                        kind: "server_error".into(),
+                        code: Some(fault.code.into()),
+                        message: fault.message,
+                        param: None,
+                    };
+                    c.live.b.settle(Outcome::Failed(error), now);
+                }
+                c.splice.feed(&mut c.live.b, &mut st.live.b, now);
+            } else if let Err(fault) = st
                 .live
                 .pump(&j.host, &j.target.provider, idle, j.deadline)
                 .await
@@ -226,6 +249,17 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 };
                 record_target(&j.config, &j.host, &j.target, caller, outcome);
                 routing_store::save(&j.host).await;
+                if let Some(r) = &j.resume {
+                    let cont = r
+                        .start(
+                            &j.config, &j.host, &st.live.b, &j.target, j.deadline, &j.rec,
+                        )
+                        .await;
+                    if cont.is_some() {
+                        st.cont = cont;
+                        continue;
+                    }
+                }
                 let error = ErrorPayload {
                     kind: "server_error".into(),
                     code: Some(fault.code.into()),

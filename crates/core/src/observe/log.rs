@@ -120,6 +120,10 @@ fn json_line(r: &Record, at: LogLevel) -> Value {
         "tokens": tokens,
         "cost_usd": r.cost_usd,
         "team": r.team,
+        "continuation": r.continuation.as_ref().map(|c| json!({
+            "provider": c.provider, "model": c.model,
+            "carried_chars": c.carried_chars, "mode": c.mode,
+        })),
         "cache": r.cache.map(|c| if c.hit {
             json!({"result": "hit", "saved_tokens": c.saved_tokens, "saved_usd": c.saved_usd})
         } else {

@@ -103,7 +103,7 @@ fn code_label(code: &str) -> String {
 }
 
 /// Help and type of each family, in output order.
-const FAMILIES: [(&str, &str, &str); 18] = [
+const FAMILIES: [(&str, &str, &str); 19] = [
     ("latticelm_requests_total", "counter", "Requests answered, by route and status."),
     ("latticelm_requests_in_flight", "gauge", "Requests being answered (streams until they end)."),
     ("latticelm_upstream_attempts_total", "counter", "Upstream requests, by provider and outcome."),
@@ -117,6 +117,7 @@ const FAMILIES: [(&str, &str, &str); 18] = [
     ("latticelm_cache_requests_total", "counter", "Requests the response cache applied to, by model and result (hit, miss)."),
     ("latticelm_cache_saved_tokens_total", "counter", "Tokens served from the response cache instead of an upstream, by model."),
     ("latticelm_cache_saved_usd_total", "counter", "USD the response cache's hits would have cost, by model."),
+    ("latticelm_continuations_total", "counter", "Streams cut after output and continued on another target, by model and mode (prefill, best_effort)."),
     ("gen_ai_client_operation_duration_seconds", "histogram", "GenAI operation duration (gen_ai.client.operation.duration), per upstream request."),
     ("gen_ai_client_operation_time_to_first_chunk_seconds", "histogram", "Time to the upstream's first output (gen_ai.client.operation.time_to_first_chunk), per serving upstream request."),
     ("gen_ai_client_token_usage", "histogram", "Tokens per upstream operation (gen_ai.client.token.usage)."),
@@ -235,6 +236,10 @@ impl Metrics {
                 );
                 self.gauges.insert(key, *left);
             }
+        }
+        if let Some(c) = &r.continuation {
+            let labels = vec![("model", model.clone()), ("mode", c.mode.into())];
+            add("latticelm_continuations_total", labels, 1.0);
         }
         if let Some(c) = r.cache {
             let result = if c.hit { "hit" } else { "miss" };

@@ -11,7 +11,9 @@ pub mod trace;
 
 pub use log::{LogFormat, LogLevel};
 pub use metrics::{Metrics, MAX_SERIES};
-pub use record::{Attempt, AuditRecord, CacheRecord, LimitsRecord, Record, Recorder};
+pub use record::{
+    Attempt, AuditRecord, CacheRecord, ContinuationRecord, LimitsRecord, Record, Recorder,
+};
 pub use trace::TraceContext;
 
 use crate::config::{Config, ProviderKind};

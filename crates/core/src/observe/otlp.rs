@@ -186,6 +186,14 @@ pub fn spans(r: &Record) -> Vec<Vec<u8>> {
     if let Some(c) = r.cost_usd {
         attrs.push(("latticelm.cost_usd", V::F(c)));
     }
+    if let Some(c) = &r.continuation {
+        attrs.push(("latticelm.continuation.provider", V::S(&c.provider)));
+        attrs.push(("latticelm.continuation.mode", V::S(c.mode)));
+        attrs.push((
+            "latticelm.continuation.carried_chars",
+            V::I(c.carried_chars as i64),
+        ));
+    }
     if let Some(c) = &r.cache {
         attrs.push(("latticelm.cache.hit", V::B(c.hit)));
     }

@@ -60,6 +60,21 @@ pub struct Record {
     pub audit: Option<AuditRecord>,
     /// What the response cache did, when it applied.
     pub cache: Option<CacheRecord>,
+    /// A stream cut after output that another target continued.
+    pub continuation: Option<ContinuationRecord>,
+}
+
+/// What was carried, for the record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContinuationRecord {
+    /// The target that continued.
+    pub provider: String,
+    /// Its upstream model.
+    pub model: String,
+    /// Characters of the partial answer handed over.
+    pub carried_chars: usize,
+    /// `prefill` or `best_effort`.
+    pub mode: &'static str,
 }
 
 /// The response cache's part in a request.

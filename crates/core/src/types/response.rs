@@ -140,6 +140,18 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The usage of two attempts together (a continued stream).
+    pub fn plus(&self, other: &Usage) -> Usage {
+        Usage::from_counts(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+            self.input_tokens_details.cached_tokens + other.input_tokens_details.cached_tokens,
+            self.output_tokens_details.reasoning_tokens
+                + other.output_tokens_details.reasoning_tokens,
+        )
+    }
+
     /// Usage from its counts.
     pub fn from_counts(input: u64, output: u64, total: u64, cached: u64, reasoning: u64) -> Self {
         Usage {

@@ -2,6 +2,7 @@
 
 mod anthropic;
 mod google;
+mod resume;
 
 use serde_json::{json, Value};
 
@@ -100,6 +101,9 @@ pub(crate) fn answer(protocol: Protocol, body: &Value) -> Answer {
         };
     }
     let user = last_user.unwrap_or_default();
+    if let Some(text) = resume::continuation(protocol, body, &user) {
+        return Answer::Text(text);
+    }
     let lower = user.to_lowercase();
     if let Some(s) = structured.as_ref().filter(|s| s.forced) {
         return s.answer(&format!("echo: {user}"));

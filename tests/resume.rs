@@ -1,0 +1,229 @@
+//! Mid-stream continuation on the native binary: a stream cut after its
+//! first output (the mock's `stop_after`) continues on the next target,
+//! for each upstream protocol, prefilled where it can be and best effort
+//! where not, and the client sees one valid stream with one answer.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+const INPUT: &str = "one two three four five six seven eight nine ten eleven twelve";
+
+fn resume_config(mock: &str) -> String {
+    format!(
+        r#"
+server:
+  address: "127.0.0.1:0"
+  upstream_timeout: 5s
+providers:
+  cut: {{ type: anthropic, endpoint: "{mock}/_fault/stop_after=7", api_key: "sk-ant" }}
+  claude: {{ type: anthropic, endpoint: "{mock}", api_key: "sk-ant" }}
+  gemini: {{ type: google, endpoint: "{mock}", api_key: "g-key" }}
+  oa: {{ type: openai, endpoint: "{mock}", api_key: "sk-oa" }}
+  vllm: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "k", prefill: continue_final_message }}
+  deepseek: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "k", prefill: prefix }}
+  plain: {{ type: openai-chat, endpoint: "{mock}/v1", api_key: "k" }}
+models:
+  - {{ name: to-claude, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: claude, provider_model_id: claude-haiku-4-5 }}] }}
+  - {{ name: to-gemini, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: gemini, provider_model_id: gemini-2.5-flash }}] }}
+  - {{ name: to-vllm, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: vllm, provider_model_id: llama }}] }}
+  - {{ name: to-deepseek, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: deepseek, provider_model_id: llama }}] }}
+  - {{ name: to-chat, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: plain, provider_model_id: llama }}] }}
+  - {{ name: to-openai, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: oa, provider_model_id: gpt-4o-mini }}] }}
+  - {{ name: off, continue_after_output: false, targets: [{{ provider: cut, provider_model_id: claude-haiku-4-5 }}, {{ provider: claude, provider_model_id: claude-haiku-4-5 }}] }}
+routing:
+  continue_after_output: true
+  circuit_breaker: {{ failures: 100000 }}
+"#
+    )
+}
+
+fn events(gw: &Gateway, model: &str, input: &str) -> Vec<Value> {
+    let body = json!({"model": model, "input": input, "stream": true});
+    let (status, events) = gw.stream(&body);
+    assert_eq!(status, 200, "{model}");
+    events.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The last turn of the continuation request, per protocol: its role and
+/// text, and the request itself.
+fn last_turn(req: &Value) -> (String, String) {
+    let b = &req["body"];
+    if let Some(c) = b["contents"].as_array() {
+        let last = c.last().unwrap();
+        let text: Vec<&str> = last["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect();
+        return (last["role"].as_str().unwrap().to_owned(), text.join(""));
+    }
+    let list = b["messages"]
+        .as_array()
+        .or_else(|| b["input"].as_array())
+        .unwrap();
+    let last = list.last().unwrap();
+    let text = match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    };
+    (last["role"].as_str().unwrap_or_default().to_owned(), text)
+}
+
+#[test]
+fn a_cut_stream_continues_on_every_protocol_as_one_answer() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&resume_config(&mock), mock, &[]);
+    let full = format!("echo: {INPUT}");
+    for (model, prefilled) in [
+        ("to-claude", true),
+        ("to-gemini", true),
+        ("to-vllm", true),
+        ("to-deepseek", true),
+        ("to-chat", false),
+        ("to-openai", false),
+    ] {
+        gw.upstream_requests();
+        let events = events(&gw, model, INPUT);
+        assert_valid_stream(&events);
+        let done = events
+            .iter()
+            .find(|e| e["type"] == "response.completed")
+            .unwrap_or_else(|| panic!("{model}: {events:#?}"));
+        let r = &done["response"];
+        assert_eq!(
+            r["output"].as_array().unwrap().len(),
+            1,
+            "{model}: one item"
+        );
+        assert_eq!(
+            output_text(r),
+            full,
+            "{model}: the partial and the continuation, no seam"
+        );
+        let sent = gw.upstream_requests();
+        assert_eq!(
+            sent.len(),
+            2,
+            "{model}: the cut attempt and its continuation"
+        );
+        let (role, text) = last_turn(&sent[1]);
+        if prefilled {
+            assert!(role == "assistant" || role == "model", "{model}: {role}");
+            assert!(
+                full.starts_with(&text) && !text.is_empty() && text.len() < full.len(),
+                "{model}: prefill `{text}`"
+            );
+            assert_eq!(
+                text,
+                text.trim_end(),
+                "{model}: no trailing whitespace in a prefill"
+            );
+        } else {
+            assert_eq!(role, "user", "{model}");
+            assert!(
+                text.starts_with("Your previous reply was cut off."),
+                "{model}: {text}"
+            );
+        }
+        if model == "to-vllm" {
+            assert_eq!(sent[1]["body"]["continue_final_message"], true);
+            assert_eq!(sent[1]["body"]["add_generation_prompt"], false);
+        }
+        if model == "to-deepseek" {
+            let msgs = sent[1]["body"]["messages"].as_array().unwrap();
+            assert_eq!(msgs.last().unwrap()["prefix"], true);
+        }
+    }
+    let lines: Vec<Value> = out
+        .json()
+        .into_iter()
+        .filter(|l| l["continuation"].is_object())
+        .collect();
+    assert!(lines.len() >= 6, "{lines:?}");
+    let modes: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["continuation"]["mode"].as_str())
+        .collect();
+    assert!(
+        modes.contains(&"prefill") && modes.contains(&"best_effort"),
+        "{modes:?}"
+    );
+}
+
+#[test]
+fn off_by_default_and_where_unsafe_the_stream_fails_as_before() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&resume_config(&mock), mock);
+    let events = events(&gw, "off", INPUT);
+    assert_valid_stream(&events);
+    assert_eq!(
+        events.last().unwrap()["type"],
+        "response.failed",
+        "continue_after_output: false"
+    );
+    // Cut inside a function call's arguments: not continued.
+    let body = json!({"model": "to-claude", "input": "call get_weather for Paris please", "stream": true,
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]});
+    let (_, evs) = gw.stream(&body);
+    let evs: Vec<Value> = evs.into_iter().map(|(_, e)| e).collect();
+    assert_valid_stream(&evs);
+    let last = evs.last().unwrap()["type"].as_str().unwrap().to_owned();
+    assert!(
+        last == "response.failed" || last == "response.completed",
+        "{last}"
+    );
+    if last == "response.completed" {
+        // The cut fell after the call was whole: nothing to continue.
+        assert!(evs
+            .iter()
+            .any(|e| e["type"] == "response.function_call_arguments.done"));
+    }
+}
+
+#[test]
+fn the_front_doors_get_one_unbroken_answer() {
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&resume_config(&mock), mock);
+    let full = format!("echo: {INPUT}");
+    let chat = json!({"model": "to-claude", "stream": true, "messages": [{"role": "user", "content": INPUT}]});
+    let text = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut said = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if line == "[DONE]" {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
+            said.push_str(c);
+        }
+    }
+    assert_eq!(said, full, "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    let msgs = json!({"model": "to-gemini", "max_tokens": 256, "stream": true, "messages": [{"role": "user", "content": INPUT}]});
+    let text = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .json(&msgs)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut said = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let v: Value = serde_json::from_str(line).unwrap_or_default();
+        if let Some(t) = v["delta"]["text"].as_str() {
+            said.push_str(t);
+        }
+    }
+    assert_eq!(said, full, "{text}");
+    assert!(text.contains("message_stop"), "{text}");
+}
