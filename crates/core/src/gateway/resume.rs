@@ -95,6 +95,10 @@ impl Resume {
         rec: &Recorder,
     ) -> Option<Continuation> {
         let (index, done, partial) = cut_in_text(main.response())?;
+        // A message already whole: nothing was cut off in it.
+        if !main.is_open(index) {
+            return None;
+        }
         let now = now_ms(host);
         if now >= deadline {
             return None;
