@@ -171,17 +171,12 @@ fn off_by_default_and_where_unsafe_the_stream_fails_as_before() {
     let (_, evs) = gw.stream(&body);
     let evs: Vec<Value> = evs.into_iter().map(|(_, e)| e).collect();
     assert_valid_stream(&evs);
-    let last = evs.last().unwrap()["type"].as_str().unwrap().to_owned();
     assert!(
-        last == "response.failed" || last == "response.completed",
-        "{last}"
+        evs.iter()
+            .any(|e| e["type"] == "response.function_call_arguments.delta"),
+        "the cut fell inside the call's arguments: {evs:#?}"
     );
-    if last == "response.completed" {
-        // The cut fell after the call was whole: nothing to continue.
-        assert!(evs
-            .iter()
-            .any(|e| e["type"] == "response.function_call_arguments.done"));
-    }
+    assert_eq!(evs.last().unwrap()["type"], "response.failed");
 }
 
 #[test]
@@ -226,4 +221,71 @@ fn the_front_doors_get_one_unbroken_answer() {
     }
     assert_eq!(said, full, "{text}");
     assert!(text.contains("message_stop"), "{text}");
+}
+
+/// The official SDKs, streaming through a cut: one answer each.
+#[test]
+fn the_openai_and_anthropic_sdks_see_one_answer() {
+    if !python_has("openai") || !python_has("anthropic") {
+        return;
+    }
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&resume_config(&mock), mock);
+    let oks = [
+        "OK openai responses stream",
+        "OK openai chat stream",
+        "OK anthropic messages stream",
+    ];
+    python_check("resume_check.py", &[&gw.url, INPUT], &["to-claude"], &oks);
+}
+
+/// A WebSocket turn cut mid-answer continues too.
+#[test]
+fn a_websocket_turn_gets_one_unbroken_answer() {
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&resume_config(&mock), mock);
+    let req = (gw.url.replace("http://", "ws://") + "/v1/responses")
+        .into_client_request()
+        .unwrap();
+    let (mut ws, _) = tungstenite::connect(req).unwrap();
+    let body = json!({"type": "response.create", "model": "to-claude", "input": INPUT});
+    ws.send(Message::text(body.to_string())).unwrap();
+    let mut events = Vec::new();
+    loop {
+        let Message::Text(t) = ws.read().unwrap() else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        let kind = v["type"].as_str().unwrap().to_owned();
+        events.push(v);
+        if matches!(
+            kind.as_str(),
+            "response.completed" | "response.failed" | "error"
+        ) {
+            break;
+        }
+    }
+    assert_valid_stream_without_done(&events);
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.completed", "{last}");
+    assert_eq!(output_text(&last["response"]), format!("echo: {INPUT}"));
+}
+
+/// The stream checks, for a WebSocket's events (no `[DONE]`).
+fn assert_valid_stream_without_done(events: &[Value]) {
+    let seq: Vec<u64> = events
+        .iter()
+        .filter_map(|e| e["sequence_number"].as_u64())
+        .collect();
+    assert!(
+        seq.windows(2).all(|w| w[1] > w[0]),
+        "sequence numbers increase: {seq:?}"
+    );
+    for e in events {
+        if let Some(name) = event_schema(e["type"].as_str().unwrap_or_default()) {
+            assert_valid(&name, e);
+        }
+    }
 }
