@@ -29,6 +29,9 @@ pub(crate) struct Faults {
     pub mid_error: Option<usize>,
     /// The faults apply to the first K requests with this spec only.
     pub first: Option<u64>,
+    /// A request whose final turn is the assistant's (a prefill) is
+    /// refused with a 400, as newer Claude models do.
+    pub refuse_prefill: bool,
 }
 
 /// Splits `/_fault/<spec>/rest` into `(Some(spec), "/rest")`; other paths
@@ -69,10 +72,11 @@ pub(crate) fn parse(spec: &str) -> Result<Faults, String> {
             "open_error" => f.open_error = flag(key, value)?,
             "mid_error" => f.mid_error = Some(number(key, value)?),
             "first" => f.first = Some(number(key, value)?),
+            "refuse_prefill" => f.refuse_prefill = flag(key, value)?,
             _ => {
                 return Err(format!(
                 "unknown fault `{key}` in `/_fault/{spec}`; known: status=N, retry_after=S, drop, \
-                     slow_headers=MS, stop_after=N, stall_after=N, open_error, mid_error=N, first=K"
+                     slow_headers=MS, stop_after=N, stall_after=N, open_error, mid_error=N, first=K, refuse_prefill"
             ))
             }
         }
@@ -196,6 +200,7 @@ mod tests {
                 open_error: true,
                 mid_error: Some(1),
                 first: Some(4),
+                refuse_prefill: false,
             }
         );
         assert_eq!(parse("").unwrap(), Faults::default());

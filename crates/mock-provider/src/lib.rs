@@ -45,7 +45,9 @@
 //! - `mid_error=N`: a streamed answer sends its first N frames (at most
 //!   all but its last), then that error event, then ends;
 //! - `first=K`: the faults apply to the first K requests with this exact
-//!   `<spec>` only; later ones are served normally.
+//!   `<spec>` only; later ones are served normally;
+//! - `refuse_prefill`: a Messages request whose final turn is the
+//!   assistant's is a 400, as newer Claude models answer a prefill.
 //!
 //! `stop_after` and `mid_error` leave non-streamed answers alone. An
 //! unknown key or a bad value is a 400 that names it. Requests are
@@ -243,6 +245,15 @@ async fn handle(
     }
     if let Some(status) = faults.status {
         return Ok(status_error(protocol, status, faults.retry_after));
+    }
+    let last_role = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .map(|m| m["role"].clone());
+    if faults.refuse_prefill && last_role.is_some_and(|r| r == "assistant") {
+        let msg = "This model does not support assistant message prefill. The conversation must end with a user message.";
+        let body = error_body(protocol, 400, "invalid_request_error", msg);
+        return Ok(full(400, JSON, body));
     }
     if path.ends_with("/responses/compact") {
         return Ok(full(200, JSON, synth::compacted(&body).to_string()));

@@ -129,65 +129,107 @@ impl Resume {
             if sealed && Some(Protocol::of(c.route.provider)) != failed_protocol {
                 continue;
             }
-            let mode = Mode::of(c.route.provider);
-            let body = resume_request::body(&self.body, &done, &partial, mode);
-            let job = attempt::Job {
-                body: &body,
-                stream: true,
-                skeleton: &self.skeleton,
-                id_seed: self.seed ^ 0x636f_6e74,
-                seed: self.seed,
-                deadline,
-                caller_passthrough: &self.passthrough,
-                principal: &self.principal,
-                rec,
-                verbatim: None,
-                compact: false,
-                resume: Some(mode),
-            };
-            let mut span_id = [0u8; 8];
-            host.random(&mut span_id);
-            let started = now_ms(host);
-            let result = attempt::attempt_one(config, host, &job, c, &span_id).await;
-            let target = attempt::target_of(c);
-            let ended = now_ms(host);
-            rec.with(|r| {
-                r.attempts.push(crate::observe::Attempt {
-                    provider: c.route.provider_name.to_owned(),
-                    protocol: crate::observe::provider_name(c.route.provider.kind),
-                    model: c.route.upstream_model.to_owned(),
-                    span_id,
-                    start_ms: started,
-                    end_ms: ended,
-                    first_ms: result.is_ok().then_some(ended),
-                    status: Some(if result.is_ok() { 200 } else { 502 }),
-                    error: result.as_ref().err().map(|e| {
-                        e.error
-                            .payload
-                            .code
-                            .clone()
-                            .unwrap_or_else(|| e.error.payload.kind.clone())
-                    }),
-                })
-            });
-            if let Ok((ServedBody::Stream(live), _)) = result {
-                rec.with(|r| {
-                    r.continuation = Some(ContinuationRecord {
-                        provider: target.provider.clone(),
-                        model: target.model.clone(),
-                        carried_chars: partial.chars().count(),
-                        mode: mode.name(),
-                    })
-                });
-                let splice = Splice::new(index, &partial, main.response().usage);
-                return Some(Continuation {
-                    live: *live,
-                    target,
-                    splice,
-                });
+            // A model that refuses a prefill (newer Claude models may) is
+            // asked again, best effort.
+            let first = Mode::of(c.route.provider);
+            for mode in [first, Mode::BestEffort] {
+                let cut = Cut {
+                    done: &done,
+                    partial: &partial,
+                    deadline,
+                };
+                match self.try_one(config, host, c, mode, cut, rec).await {
+                    Ok(live) => {
+                        let target = attempt::target_of(c);
+                        rec.with(|r| {
+                            r.continuation = Some(ContinuationRecord {
+                                provider: target.provider.clone(),
+                                model: target.model.clone(),
+                                carried_chars: partial.chars().count(),
+                                mode: mode.name(),
+                            })
+                        });
+                        let splice = Splice::new(index, &partial, main.response().usage);
+                        return Some(Continuation {
+                            live,
+                            target,
+                            splice,
+                        });
+                    }
+                    Err(status) if mode != Mode::BestEffort && status == Some(400) => continue,
+                    Err(_) => break,
+                }
             }
         }
         None
+    }
+}
+
+/// Where a continuation picks up: the complete items, the cut text, and
+/// the request's deadline.
+#[derive(Clone, Copy)]
+struct Cut<'a> {
+    done: &'a [Item],
+    partial: &'a str,
+    deadline: u64,
+}
+
+impl Resume {
+    /// One continuation attempt on `c` in `mode`: its stream, or the
+    /// upstream's status when it refused.
+    async fn try_one<H: Host>(
+        &self,
+        config: &Config,
+        host: &H,
+        c: &routing::Candidate<'_>,
+        mode: Mode,
+        cut: Cut<'_>,
+        rec: &Recorder,
+    ) -> Result<Live, Option<u16>> {
+        let body = resume_request::body(&self.body, cut.done, cut.partial, mode);
+        let job = attempt::Job {
+            body: &body,
+            stream: true,
+            skeleton: &self.skeleton,
+            id_seed: self.seed ^ 0x636f_6e74,
+            seed: self.seed,
+            deadline: cut.deadline,
+            caller_passthrough: &self.passthrough,
+            principal: &self.principal,
+            rec,
+            verbatim: None,
+            compact: false,
+            resume: Some(mode),
+        };
+        let mut span_id = [0u8; 8];
+        host.random(&mut span_id);
+        let started = now_ms(host);
+        let result = attempt::attempt_one(config, host, &job, c, &span_id).await;
+        let ended = now_ms(host);
+        let status = match &result {
+            Ok(_) => Some(200),
+            Err(e) => e.failure.map(|f| f.status()),
+        };
+        rec.with(|r| {
+            r.attempts.push(crate::observe::Attempt {
+                provider: c.route.provider_name.to_owned(),
+                protocol: crate::observe::provider_name(c.route.provider.kind),
+                model: c.route.upstream_model.to_owned(),
+                span_id,
+                start_ms: started,
+                end_ms: ended,
+                first_ms: result.is_ok().then_some(ended),
+                status,
+                error: result.as_ref().err().map(|e| {
+                    let p = &e.error.payload;
+                    p.code.clone().unwrap_or_else(|| p.kind.clone())
+                }),
+            })
+        });
+        match result {
+            Ok((ServedBody::Stream(live), _)) => Ok(*live),
+            _ => Err(status),
+        }
     }
 }
 
