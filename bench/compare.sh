@@ -195,15 +195,28 @@ warm "$CANNED/v1/chat/completions" "$chat"; warm "$PROXY/v1/chat/completions" "$
 warm "$GW/v1/chat/completions" "$chat"; warm "$GW/v1/responses" "$resp"
 idle_rss=$(rss_mb "$GW_PID")
 
+# CPU ticks around each run: nginx serves the canned upstream and the
+# proxy in the same workers, so the proxy's share is its run's ticks
+# less the direct run's; latticelm's are its own process's.
+nginx_cpu() { local t=0 p; for p in $(nginx_workers); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+n0=$(nginx_cpu)
 read -r d50 d99 < <(load "$CANNED/v1/chat/completions" "$chat")
+n1=$(nginx_cpu)
 read -r p50 p99 < <(load "$PROXY/v1/chat/completions" "$chat")
+n2=$(nginx_cpu); g0=$(cpu_ticks "$GW_PID")
 read -r g50 g99 < <(load "$GW/v1/chat/completions" "$chat")
+g1=$(cpu_ticks "$GW_PID")
 load_rss=$(rss_mb "$GW_PID")
 read -r r50 r99 < <(load "$GW/v1/responses" "$resp")
+g2=$(cpu_ticks "$GW_PID"); n3=$(nginx_cpu)
 read -r ds50 ds99 < <(load "$CANNED/stream/v1/chat/completions" "$direct_stream")
+n4=$(nginx_cpu)
 read -r ps50 ps99 < <(load "$PROXY/stream/v1/chat/completions" "$direct_stream")
+n5=$(nginx_cpu); g3=$(cpu_ticks "$GW_PID")
 read -r gs50 gs99 < <(load "$GW/v1/chat/completions" "$chat_stream")
+g4=$(cpu_ticks "$GW_PID")
 read -r rs50 rs99 < <(load "$GW/v1/responses" "$resp_stream")
+g5=$(cpu_ticks "$GW_PID")
 HDR=(-H 'authorization: Bearer sk-bench')
 warm_keyed() { oha -n 2000 -c 16 -m POST -H 'content-type: application/json' "${HDR[@]}" -d "$2" --no-tui "$1" >/dev/null; }
 warm_keyed "$GW_OFF/v1/chat/completions" "$chat"; warm_keyed "$GW_ON/v1/chat/completions" "$chat"
@@ -345,6 +358,20 @@ mkdir -p bench-results
   row "Chat Completions, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$gs50" "$gs99"
   row "Responses → Chat upstream, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$rs50" "$rs99"
   row "Chat Completions, streaming (time to first byte)" "$dt50" "$dt99" "$pt50" "$pt99" "$gt50" "$gt99"
+  echo
+  echo "CPU per request in µs (process CPU time ÷ requests, at $RATE req/s for $DURATION): nginx's proxy share is its proxy run less its direct run, as the same workers serve the canned upstream."
+  echo
+  echo "| | nginx bare proxy | latticelm | latticelm / nginx |"
+  echo "|---|---|---|---|"
+  python3 -c "
+import sys
+hz, rate, secs = map(float, sys.argv[1:4])
+n0, n1, n2, n3, n4, n5, g0, g1, g2, g3, g4, g5 = map(int, sys.argv[4:16])
+us = lambda t: t / hz * 1e6 / (rate * secs)
+proxy, proxy_s = us((n2 - n1) - (n1 - n0)), us((n5 - n4) - (n4 - n3))
+for name, gw, px in [('Chat Completions, non-streaming', us(g1 - g0), proxy), ('Responses → Chat, non-streaming', us(g2 - g1), proxy), ('Chat Completions, streaming', us(g4 - g3), proxy_s), ('Responses → Chat, streaming', us(g5 - g4), proxy_s)]:
+    print(f'| {name} | {px:.0f} | {gw:.0f} | **{gw / px:.2f}x** |' if px > 0 else f'| {name} | {px:.0f} | {gw:.0f} | – |')
+" "$(getconf CLK_TCK)" "$RATE" "$secs" "$n0" "$n1" "$n2" "$n3" "$n4" "$n5" "$g0" "$g1" "$g2" "$g3" "$g4" "$g5"
   echo
   echo "Limits: Chat Completions at $RATE req/s for $DURATION through one key, without limits and with key and team limits and budgets counted in redis-server on loopback (one reservation and one settlement per request, one EVAL each)."
   echo
