@@ -7,7 +7,7 @@
 //! under a key derived from `server.seal_key`, plain SHA-256 without
 //! one). Records live in the host's record store ([`Host::record_get`]):
 //! `keys/rec/<id>` (the record), `keys/hash/<hash>` (its id), and
-//! `keys/ids` (every id with its creation time, a counters hash so that
+//! `keys/ids` (every id with its creation time in ms, a counters hash so that
 //! concurrent creations never drop one; listed oldest first). Runtime
 //! teams live beside them: `teams/rec/<name>` and `teams/ids`.
 
@@ -97,14 +97,22 @@ async fn index_of<H: Host>(host: &H, index: &str) -> Result<Vec<String>, HostErr
     Ok(ids.into_iter().map(|(_, id)| id).collect())
 }
 
-async fn index_add<H: Host>(host: &H, index: &str, id: &str, at: u64) -> Result<(), HostError> {
-    host.counters_add(index, &[(id.to_owned(), at.max(1) as i64)])
-        .await
+/// Adds `id` at the host's time in milliseconds (seconds alone would
+/// leave records made in the same second in no particular order).
+async fn index_add<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
+    let ms = host
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis().max(1) as i64);
+    host.counters_add(index, &[(id.to_owned(), ms)]).await
 }
 
-async fn index_remove<H: Host>(host: &H, index: &str, id: &str, at: u64) -> Result<(), HostError> {
-    host.counters_add(index, &[(id.to_owned(), -(at.max(1) as i64))])
-        .await
+/// Removes `id` (its counter goes back to 0, which removes it).
+async fn index_remove<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostError> {
+    let Some(at) = host.counters_get(index).await?.get(id).copied() else {
+        return Ok(());
+    };
+    host.counters_add(index, &[(id.to_owned(), -at)]).await
 }
 
 /// The record with this id.
@@ -141,7 +149,7 @@ pub async fn put<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
 
 /// Adds a new record to the index.
 pub async fn add_to_index<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
-    index_add(host, INDEX, &rec.id, rec.created_at).await
+    index_add(host, INDEX, &rec.id).await
 }
 
 /// Deletes a record, its hashes and its place in the index.
@@ -151,7 +159,7 @@ pub async fn delete<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError>
         host.record_delete(&hash_key(old)).await?;
     }
     host.record_delete(&rec_key(&rec.id)).await?;
-    index_remove(host, INDEX, &rec.id, rec.created_at).await
+    index_remove(host, INDEX, &rec.id).await
 }
 
 /// Forgets a hash (the old secret once its grace period is over).
@@ -182,11 +190,11 @@ pub async fn put_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostEr
 
 /// Adds a new runtime team to the index.
 pub async fn add_team_to_index<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
-    index_add(host, TEAM_INDEX, &team.name, team.created_at).await
+    index_add(host, TEAM_INDEX, &team.name).await
 }
 
 /// Deletes a runtime team.
 pub async fn delete_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
     host.record_delete(&team_key(&team.name)).await?;
-    index_remove(host, TEAM_INDEX, &team.name, team.created_at).await
+    index_remove(host, TEAM_INDEX, &team.name).await
 }
