@@ -110,28 +110,33 @@ impl DurableObject for LimitLedger {
     }
 }
 
-/// One shard's part of an op, applied by its object.
-pub async fn apply(
+fn store_err(e: worker::Error) -> latticelm_core::HostError {
+    latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
+}
+
+/// Calls the object named `name` at `path`: a POST of `body` when there
+/// is one, else a GET; its JSON answer.
+async fn call(
     env: &Env,
-    shard: String,
-    op: Op,
-) -> std::result::Result<quota::Reply, latticelm_core::HostError> {
-    let err = |e: worker::Error| {
-        latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
-    };
+    name: &str,
+    path: &str,
+    body: Option<String>,
+) -> std::result::Result<serde_json::Value, latticelm_core::HostError> {
     let stub = env
         .durable_object(BINDING)
-        .map_err(err)?
-        .id_from_name(&shard)
-        .map_err(err)?
+        .map_err(store_err)?
+        .id_from_name(name)
+        .map_err(store_err)?
         .get_stub()
-        .map_err(err)?;
+        .map_err(store_err)?;
     let mut init = worker::RequestInit::new();
-    let body = serde_json::to_string(&op).unwrap_or_default();
-    init.with_method(Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://limit-ledger/op", &init).map_err(err)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(err)?;
+    if let Some(body) = body {
+        init.with_method(Method::Post)
+            .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
+    }
+    let url = format!("https://limit-ledger{path}");
+    let req = Request::new_with_init(&url, &init).map_err(store_err)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(store_err)?;
     if resp.status_code() != 200 {
         let text = resp.text().await.unwrap_or_default();
         return Err(latticelm_core::HostError::Store(format!(
@@ -139,7 +144,21 @@ pub async fn apply(
             resp.status_code()
         )));
     }
-    resp.json().await.map_err(err)
+    resp.json().await.map_err(store_err)
+}
+
+fn unreadable(e: serde_json::Error) -> latticelm_core::HostError {
+    latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
+}
+
+/// One shard's part of an op, applied by its object.
+pub async fn apply(
+    env: &Env,
+    shard: String,
+    op: Op,
+) -> std::result::Result<quota::Reply, latticelm_core::HostError> {
+    let body = serde_json::to_string(&op).unwrap_or_default();
+    serde_json::from_value(call(env, &shard, "/op", Some(body)).await?).map_err(unreadable)
 }
 
 /// Adds to (`adds` set) or reads the counters of the usage hash `key`,
@@ -149,30 +168,6 @@ pub async fn counters(
     key: &str,
     adds: Option<&[(String, i64)]>,
 ) -> std::result::Result<Counters, latticelm_core::HostError> {
-    let err = |e: worker::Error| {
-        latticelm_core::HostError::Store(format!("durable object `{BINDING}`: {e}"))
-    };
-    let stub = env
-        .durable_object(BINDING)
-        .map_err(err)?
-        .id_from_name(key)
-        .map_err(err)?
-        .get_stub()
-        .map_err(err)?;
-    let mut init = worker::RequestInit::new();
-    if let Some(adds) = adds {
-        let body = serde_json::to_string(adds).unwrap_or_default();
-        init.with_method(Method::Post)
-            .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    }
-    let req = Request::new_with_init("https://limit-ledger/counters", &init).map_err(err)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(err)?;
-    if resp.status_code() != 200 {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(latticelm_core::HostError::Store(format!(
-            "durable object `{BINDING}` answered {}: {text}",
-            resp.status_code()
-        )));
-    }
-    resp.json().await.map_err(err)
+    let body = adds.map(|a| serde_json::to_string(a).unwrap_or_default());
+    serde_json::from_value(call(env, key, "/counters", body).await?).map_err(unreadable)
 }

@@ -325,18 +325,9 @@ fn deadline_error(config: &Config) -> ApiError {
 
 /// One upstream request, up to its first output (streaming) or its whole
 /// answer.
-/// One attempt on one candidate (the continuation stage's).
-pub(crate) async fn attempt_one<H: Host>(
-    config: &Config,
-    host: &H,
-    job: &Job<'_>,
-    c: &Candidate<'_>,
-    span_id: &[u8; 8],
-) -> Result<(ServedBody, Vec<String>), AttemptError> {
-    attempt(config, host, job, c, span_id).await
-}
-
-async fn attempt<H: Host>(
+/// One attempt on one candidate (the loop's, and the continuation
+/// stage's).
+pub(crate) async fn attempt<H: Host>(
     config: &Config,
     host: &H,
     job: &Job<'_>,

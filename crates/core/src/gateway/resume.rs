@@ -204,7 +204,7 @@ impl Resume {
         let mut span_id = [0u8; 8];
         host.random(&mut span_id);
         let started = now_ms(host);
-        let result = attempt::attempt_one(config, host, &job, c, &span_id).await;
+        let result = attempt::attempt(config, host, &job, c, &span_id).await;
         let ended = now_ms(host);
         let status = match &result {
             Ok(_) => Some(200),
