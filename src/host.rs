@@ -1,23 +1,22 @@
-//! The native [`Host`]: reqwest for upstream calls, the configured store,
+//! The native [`Host`]: hyper's client for upstream calls, the configured store,
 //! the system clock and the OS's randomness.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use futures::StreamExt;
 use latticelm_core::routing::RoutingState;
-use latticelm_core::{ByteStream, Host, HostError, UpstreamRequest, UpstreamResponse};
+use latticelm_core::{Host, HostError, UpstreamRequest, UpstreamResponse};
 
 use crate::cache_store::NativeCache;
 use crate::ledger::NativeLedger;
 use crate::store::NativeStore;
 
-/// One per worker thread: a reqwest client's pooled connections belong to
-/// the runtime that opened them. The store and the routing state are
+/// One per worker thread: a client's pooled connections belong to the
+/// runtime that opened them. The store and the routing state are
 /// shared by all threads.
 #[derive(Clone)]
 pub struct NativeHost {
-    client: reqwest::Client,
+    client: crate::upstream::Upstream,
     store: NativeStore,
     routing: Arc<Mutex<RoutingState>>,
     /// Rate-limit and budget counters (`limits.store`).
@@ -39,22 +38,11 @@ impl NativeHost {
     pub fn new(
         connect_timeout: Duration,
         idle_per_host: usize,
+        tls: crate::upstream::Tls,
         store: NativeStore,
         routing: Arc<Mutex<RoutingState>>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            // Credentials ride in provider-specific headers (x-api-key,
-            // api-key, x-goog-api-key) that a redirect would carry to
-            // wherever it points: provider APIs do not redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            // A burst of streams would otherwise leave as many idle
-            // connections (and their buffers) behind.
-            .pool_max_idle_per_host(idle_per_host)
-            .build()
-            .unwrap_or_default();
+        let client = crate::upstream::Upstream::new(connect_timeout, idle_per_host, tls);
         NativeHost {
             client,
             store,
@@ -82,28 +70,6 @@ impl NativeHost {
     pub fn with_ledger(mut self, ledger: NativeLedger) -> Self {
         self.ledger = ledger;
         self
-    }
-
-    /// The parsed form of an upstream URL, cached per thread (parsing
-    /// was 3 % of a request's CPU; a gateway calls few distinct URLs).
-    fn url(&self, url: &str) -> Result<reqwest::Url, HostError> {
-        thread_local! {
-            static URLS: std::cell::RefCell<std::collections::HashMap<String, reqwest::Url>> =
-                Default::default();
-        }
-        URLS.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            if let Some(u) = cache.get(url) {
-                return Ok(u.clone());
-            }
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|e| HostError::Transport(format!("invalid upstream URL: {e}")))?;
-            if cache.len() >= 1024 {
-                cache.clear();
-            }
-            cache.insert(url.to_owned(), parsed.clone());
-            Ok(parsed)
-        })
     }
 
     /// Runs deferred work on the current `LocalSet`, for as long as it
@@ -137,27 +103,6 @@ fn os_seed() -> [u8; 32] {
     seed
 }
 
-/// reqwest's error with its causes, which say what actually failed,
-/// without the upstream URL: it can name internal hosts, so the client's
-/// message leaves it out and only the log has it.
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    match e.url() {
-        Some(url) => {
-            eprintln!("latticelm: upstream request failed: {msg}");
-            msg.replace(&format!(" for url ({url})"), "")
-                .replace(url.as_str(), "(upstream)")
-        }
-        None => msg,
-    }
-}
-
 impl Host for NativeHost {
     const METRICS: bool = true;
     const BATCH_SPANS: bool = true;
@@ -176,42 +121,7 @@ impl Host for NativeHost {
     }
 
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, HostError> {
-        let method =
-            reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-        let mut rb = self.client.request(method, self.url(&req.url)?);
-        if !req.body.is_empty() {
-            rb = rb.body(req.body);
-        }
-        for (k, v) in &req.headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        let resp = match tokio::time::timeout(req.timeout, rb.send()).await {
-            Err(_) => {
-                return Err(HostError::Timeout(format!(
-                    "no response headers within {:?}",
-                    req.timeout
-                )))
-            }
-            Ok(Err(e)) if e.is_timeout() => return Err(HostError::Timeout(describe(&e))),
-            Ok(Err(e)) => return Err(HostError::Transport(describe(&e))),
-            Ok(Ok(r)) => r,
-        };
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        // The core applies the idle timeout and the deadline.
-        let body: ByteStream = resp
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(|e| HostError::Transport(describe(&e))))
-            .boxed_local();
-        Ok(UpstreamResponse {
-            status,
-            headers,
-            body,
-        })
+        self.client.send(req).await
     }
 
     async fn ledger(

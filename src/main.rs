@@ -12,7 +12,13 @@ mod metrics_server;
 mod server;
 mod store;
 mod trim;
+mod upstream;
 mod ws;
+
+/// mimalloc: per-thread free lists suit thread-per-core workers, and
+/// freed pages go back to the OS on their own (docs/performance.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -68,6 +68,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     )?;
     let cache = crate::cache_store::CacheShared::from_config(&gateway.config().cache)?;
     let server = gateway.config().server.clone();
+    let tls = crate::upstream::Tls::new()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     // One routing state for the process: every thread sees every outcome.
     let routing = Arc::new(Mutex::new(RoutingState::default()));
@@ -76,18 +77,21 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
         gateway.config().models.len()
     );
     if let Some(addr) = &server.metrics_address {
-        let (store, routing, timeout, idle) = (
+        let (store, routing, timeout, idle, tls) = (
             store.clone(),
             routing.clone(),
             server.upstream_connect_timeout,
             server.upstream_idle_connections,
+            tls.clone(),
         );
-        let make_host = move || NativeHost::new(timeout, idle, store.for_worker(), routing);
+        let make_host =
+            move || NativeHost::new(timeout, idle, tls.clone(), store.for_worker(), routing);
         let bound = crate::metrics_server::spawn(addr, gateway.clone(), make_host)?;
         eprintln!("latticelm: metrics on http://{bound}/metrics");
     }
     let shared = Shared {
         gateway,
+        tls,
         store,
         ledger,
         records,
@@ -131,6 +135,7 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
 #[derive(Clone)]
 struct Shared {
     gateway: Gateway,
+    tls: crate::upstream::Tls,
     store: StoreShared,
     ledger: LedgerShared,
     records: StoreShared,
@@ -175,6 +180,7 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
         let host = NativeHost::new(
             server.upstream_connect_timeout,
             server.upstream_idle_connections,
+            shared.tls.clone(),
             shared.store.for_worker(),
             shared.routing.clone(),
         )

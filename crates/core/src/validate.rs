@@ -19,18 +19,80 @@ pub fn parse_body(bytes: &[u8]) -> Result<CreateResponseBody, RequestError> {
             message: "the request body is empty".into(),
         });
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let body: CreateResponseBody = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = if inner.is_syntax() || inner.is_eof() {
+    // The common case, a valid body, without the cost of tracking paths;
+    // a failure parses again to say where.
+    if let Ok(body) = serde_json::from_slice(bytes) {
+        return Ok(body);
+    }
+    Err(body_error(bytes))
+}
+
+/// What is wrong with a body that did not parse, and where: the full JSON
+/// path (`input[2].content[0].type`) natively; on the edge builds, which
+/// leave out the path tracker (`json-paths`) for size, the top-level
+/// field at fault.
+fn body_error(bytes: &[u8]) -> RequestError {
+    let describe = |inner: serde_json::Error| {
+        if inner.is_syntax() || inner.is_eof() {
             format!("the body is not valid JSON: {inner}")
         } else {
             inner.to_string()
+        }
+    };
+    #[cfg(feature = "json-paths")]
+    {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        match serde_path_to_error::deserialize::<_, CreateResponseBody>(de) {
+            Ok(_) => RequestError::InvalidBody {
+                path: ".".into(),
+                message: "the body could not be read".into(),
+            },
+            Err(e) => RequestError::InvalidBody {
+                path: e.path().to_string(),
+                message: describe(e.into_inner()),
+            },
+        }
+    }
+    #[cfg(not(feature = "json-paths"))]
+    {
+        let whole = serde_json::from_slice::<CreateResponseBody>(bytes).err();
+        let v: Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                return RequestError::InvalidBody {
+                    path: ".".into(),
+                    message: describe(e),
+                }
+            }
         };
-        RequestError::InvalidBody { path, message }
-    })?;
-    Ok(body)
+        // Each field alone (every field is optional): the first that does
+        // not parse is the one at fault.
+        if let Value::Object(map) = &v {
+            for (k, field) in map {
+                let one = Value::Object([(k.clone(), field.clone())].into_iter().collect());
+                if let Err(e) = <CreateResponseBody as serde::Deserialize>::deserialize(&one) {
+                    return RequestError::InvalidBody {
+                        path: k.clone(),
+                        message: e.to_string(),
+                    };
+                }
+            }
+        }
+        RequestError::InvalidBody {
+            path: ".".into(),
+            message: whole.map_or_else(|| "the body could not be read".into(), describe),
+        }
+    }
+}
+
+/// A body decoded by another front door into Open Responses' JSON, typed
+/// without writing it out and parsing it again. A failure says where, as
+/// [`parse_body`] does.
+pub fn body_from_value(v: &serde_json::Value) -> Result<CreateResponseBody, RequestError> {
+    match serde::Deserialize::deserialize(v) {
+        Ok(body) => Ok(body),
+        Err(_) => parse_body(&serde_json::to_vec(v).unwrap_or_default()),
+    }
 }
 
 fn invalid(param: impl Into<String>, message: impl Into<String>) -> RequestError {
@@ -363,4 +425,25 @@ pub fn check_call_outputs(body: &CreateResponseBody) -> Result<(), RequestError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the full paths (native) or without them (the edge builds), a
+    /// bad field is named.
+    #[test]
+    fn a_bad_body_names_its_field() {
+        let e = parse_body(br#"{"model":"m","temperature":"hot","input":"x"}"#).unwrap_err();
+        let RequestError::InvalidBody { path, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(path, "temperature");
+        let e = parse_body(b"{not json").unwrap_err();
+        let RequestError::InvalidBody { path, message } = e else {
+            panic!("{e:?}")
+        };
+        assert!(message.starts_with("the body is not valid JSON"), "{path} {message}");
+    }
 }

@@ -157,7 +157,7 @@ impl Gateway {
             let bytes = egress.write(b.drain(), true);
             sse_response(Box::pin(futures::stream::iter([bytes])))
         } else {
-            finished_json(b)
+            finished_json(b, &egress)
         };
         let target = Target {
             provider: entry.provider,

@@ -5,9 +5,6 @@
 //! `chat.completion`, or `chat.completion.chunk`s ending with `[DONE]`
 //! (written by the pipeline's stream with `ChunkEncoder`).
 
-use bytes::Bytes;
-use serde_json::Value;
-
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
@@ -29,7 +26,7 @@ impl Gateway {
     ) -> Result<HttpResponse, ApiError> {
         let v = ingress::json_body(&self.config, req)?;
         let include_usage = chat::include_usage(&v);
-        let inner = ingress::responses_request(&chat::decode(&v)?);
+        let body = crate::validate::body_from_value(&chat::decode(&v)?)?;
         let front = ingress::Front {
             verbatim: Verbatim {
                 protocol: Protocol::Chat,
@@ -37,16 +34,15 @@ impl Gateway {
                 body: v,
             },
             sink: Box::new(chat::ChunkEncoder::new(include_usage)),
+            body,
         };
         let resp = self
-            .create_response(host, &inner, principal, rec, Some(front))
+            .create_response(host, req, principal, rec, Some(front))
             .await?;
         let headers = ingress::passed_headers(&resp);
         let mut out = match resp.body {
-            Body::Full(b) if resp.status == 200 => {
-                let r: Value = serde_json::from_slice(&b).unwrap_or_default();
-                HttpResponse::json(200, Bytes::from(chat::completion(&r).to_string()))
-            }
+            // Already a `chat.completion` (written by the encoder).
+            Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
             // Errors are already in OpenAI's shape.
             Body::Full(_) => return Ok(resp),
             // Already chunks (the pipeline wrote them with the encoder).

@@ -17,6 +17,7 @@ use crate::ingress::{chat, messages};
 use crate::providers::verbatim::Verbatim;
 
 use super::stream::EventSink;
+use crate::types::StreamEvent;
 
 /// The request's JSON body: `application/json` only, within
 /// `server.max_request_bytes`.
@@ -67,6 +68,8 @@ pub(super) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
 pub(super) struct Front {
     pub verbatim: Verbatim,
     pub sink: Box<dyn EventSink>,
+    /// The Open Responses body decoded from it, typed.
+    pub body: crate::types::CreateResponseBody,
 }
 
 /// The event types both front doors' encoders read.
@@ -86,8 +89,15 @@ fn read_by_both(kind: &str) -> bool {
 }
 
 impl EventSink for chat::ChunkEncoder {
-    fn write_event(&mut self, event: &Value, out: &mut String) {
-        for c in self.event(event) {
+    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
+        let chunks = match self.typed(event) {
+            Some(chunks) => chunks,
+            None => match serde_json::to_value(event) {
+                Ok(v) => self.event(&v),
+                Err(_) => return,
+            },
+        };
+        for c in chunks {
             out.push_str("data: ");
             out.push_str(&c);
             out.push_str("\n\n");
@@ -99,11 +109,17 @@ impl EventSink for chat::ChunkEncoder {
     fn wants(&self, kind: &str) -> bool {
         read_by_both(kind) || kind == "response.refusal.delta"
     }
+    fn whole(&self, response: &Value) -> Value {
+        chat::completion(response)
+    }
 }
 
 impl EventSink for messages::EventEncoder {
-    fn write_event(&mut self, event: &Value, out: &mut String) {
-        for (name, data) in self.event(event) {
+    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
+        let Ok(event) = serde_json::to_value(event) else {
+            return;
+        };
+        for (name, data) in self.event(&event) {
             out.push_str("event: ");
             out.push_str(&name);
             out.push_str("\ndata: ");
@@ -116,6 +132,9 @@ impl EventSink for messages::EventEncoder {
     }
     fn wants(&self, kind: &str) -> bool {
         read_by_both(kind) || kind == "response.output_item.done"
+    }
+    fn whole(&self, response: &Value) -> Value {
+        messages::message(response)
     }
 }
 

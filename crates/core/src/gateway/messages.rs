@@ -27,7 +27,7 @@ impl Gateway {
         rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
         let v = ingress::json_body(&self.config, req)?;
-        let inner = ingress::responses_request(&messages::decode(&v)?);
+        let body = crate::validate::body_from_value(&messages::decode(&v)?)?;
         let front = ingress::Front {
             verbatim: Verbatim {
                 protocol: Protocol::Anthropic,
@@ -35,16 +35,15 @@ impl Gateway {
                 body: v,
             },
             sink: Box::new(messages::EventEncoder::default()),
+            body,
         };
         let resp = self
-            .create_response(host, &inner, principal, rec, Some(front))
+            .create_response(host, req, principal, rec, Some(front))
             .await?;
         let headers = ingress::passed_headers(&resp);
         let mut out = match resp.body {
-            Body::Full(b) if resp.status == 200 => {
-                let r: Value = serde_json::from_slice(&b).unwrap_or_default();
-                HttpResponse::json(200, Bytes::from(messages::message(&r).to_string()))
-            }
+            // Already a `message` (written by the encoder).
+            Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
             Body::Full(_) => return Ok(resp),
             // Already Messages events (the pipeline wrote them with
             // `EventEncoder`); pings fill long silences.

@@ -216,8 +216,9 @@ impl Gateway {
 
     /// `POST /v1/responses`, as named stages: parse, expand, plan, the
     /// attempt loop (with translation), store, respond. `front` is set
-    /// when the request came by another front door: its own body, and the
-    /// encoder of its stream.
+    /// when the request came by another front door: its own body, the
+    /// Open Responses body decoded from it, and its encoder (`req` is
+    /// then the client's own request, for its headers and size).
     async fn create_response<H: Host + Clone + 'static>(
         &self,
         host: &H,
@@ -226,11 +227,18 @@ impl Gateway {
         rec: &Recorder,
         front: Option<ingress::Front>,
     ) -> Result<HttpResponse, ApiError> {
-        let (verbatim, egress) = match front {
-            Some(f) => (Some(f.verbatim), stream::Egress::Other(f.sink)),
-            None => (None, stream::Egress::Responses),
+        let (verbatim, egress, typed) = match front {
+            Some(f) => (
+                Some(f.verbatim),
+                stream::Egress::Other(f.sink),
+                Some(f.body),
+            ),
+            None => (None, stream::Egress::Responses, None),
         };
-        let mut body = parse(&self.config, req, principal)?;
+        let mut body = match typed {
+            Some(b) => parse::checked(&self.config, b, principal)?,
+            None => parse(&self.config, req, principal)?,
+        };
         let cache_policy = cache::policy(&self.config, body.model.as_deref().unwrap_or(""), req)?;
         rec.with(|r| {
             r.model = body.model.clone();
@@ -370,7 +378,7 @@ impl Gateway {
                 }
                 let used = admit::used(rec, admission.reserved());
                 admission.settle_later(used);
-                let mut resp = finished_json(*b);
+                let mut resp = finished_json(*b, &egress);
                 if let Some(c) = cost {
                     resp.headers
                         .push(("x-latticelm-cost-usd".into(), format!("{c:.8}")));

@@ -29,10 +29,19 @@ pub(crate) fn parse(
     if req.body.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
     }
-    let limits = &config.server.limits;
-    crate::limits::scan(&req.body, limits)?;
-    let body = validate::parse_body(&req.body)?;
-    crate::limits::check(&body, limits)?;
+    crate::limits::scan(&req.body, &config.server.limits)?;
+    checked(config, validate::parse_body(&req.body)?, principal)
+}
+
+/// A body another front door decoded (its JSON already read and scanned
+/// against the same caps), held to the same checks as one parsed here:
+/// the caps on the typed body, the values, the caller's models.
+pub(crate) fn checked(
+    config: &Config,
+    body: CreateResponseBody,
+    principal: &Principal,
+) -> Result<CreateResponseBody, ApiError> {
+    crate::limits::check(&body, &config.server.limits)?;
     validate::validate(&body)?;
     if let Some(model) = body.model.as_deref().filter(|m| !principal.may_use(m)) {
         return Err(AuthError::ModelForbidden {

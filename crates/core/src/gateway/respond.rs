@@ -10,6 +10,7 @@ use crate::stored::Saver;
 
 use super::attempt::Target;
 use super::clock::unix_secs;
+use super::stream::Egress;
 
 /// Saves a settled response when the request asked for it.
 pub(super) async fn save<H: Host>(
@@ -41,9 +42,17 @@ pub(super) fn json_ok(v: serde_json::Value) -> HttpResponse {
     HttpResponse::json(200, Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
 }
 
-/// A 200 with a settled response.
-pub(super) fn finished_json(b: ResponseBuilder) -> HttpResponse {
-    json_ok_bytes(serde_json::to_vec(&b.into_response()).unwrap_or_default())
+/// A 200 with a settled response, in the front door's shape: written
+/// once, never written out and parsed again to be translated.
+pub(super) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse {
+    let r = b.into_response();
+    let bytes = match egress {
+        Egress::Responses => serde_json::to_vec(&r),
+        Egress::Other(sink) => {
+            serde_json::to_value(&r).and_then(|v| serde_json::to_vec(&sink.whole(&v)))
+        }
+    };
+    json_ok_bytes(bytes.unwrap_or_default())
 }
 
 /// A 200 with JSON bytes.

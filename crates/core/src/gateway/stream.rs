@@ -54,12 +54,14 @@ pub(crate) enum Egress {
 /// A front door's stream encoder.
 pub(crate) trait EventSink {
     /// Writes what one Open Responses event becomes.
-    fn write_event(&mut self, event: &serde_json::Value, out: &mut String);
+    fn write_event(&mut self, event: &crate::types::StreamEvent, out: &mut String);
     /// What ends the stream.
     fn tail(&self) -> &'static str;
     /// Whether events of this type matter to it (the others are not
     /// turned into JSON values at all).
     fn wants(&self, kind: &str) -> bool;
+    /// A finished (non-streamed) response in the front door's shape.
+    fn whole(&self, response: &serde_json::Value) -> serde_json::Value;
 }
 
 impl Egress {
@@ -85,9 +87,7 @@ impl Egress {
                     if !sink.wants(e.type_name()) {
                         continue;
                     }
-                    if let Ok(v) = serde_json::to_value(&e) {
-                        sink.write_event(&v, &mut out);
-                    }
+                    sink.write_event(&e, &mut out);
                 }
                 if end {
                     out.push_str(sink.tail());

@@ -330,6 +330,9 @@ pub struct ChunkEncoder {
     id: String,
     model: Value,
     created: Value,
+    /// Every chunk's opening up to its `delta`, written once per stream
+    /// (empty until the first chunk or `response.created`).
+    head: String,
     /// Output index of each function call → its Chat `tool_calls` index.
     calls: std::collections::HashMap<u64, usize>,
     include_usage: bool,
@@ -345,10 +348,57 @@ impl ChunkEncoder {
         }
     }
 
-    fn chunk(&self, delta: Value, finish: Value) -> String {
-        json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
-        .to_string()
+    fn chunk(&mut self, delta: Value, finish: Value) -> String {
+        self.chunk_raw(&delta.to_string(), &finish.to_string())
+    }
+
+    /// A chunk from its `delta` and `finish_reason` as JSON text: the
+    /// same bytes as the whole chunk written as one JSON value, without
+    /// building it.
+    fn chunk_raw(&mut self, delta: &str, finish: &str) -> String {
+        if self.head.is_empty() {
+            self.head = format!(
+                r#"{{"id":{},"object":"chat.completion.chunk","created":{},"model":{},"choices":[{{"index":0,"delta":"#,
+                Value::from(self.id.as_str()),
+                self.created,
+                self.model
+            );
+        }
+        const TAIL: &str = r#","logprobs":null,"finish_reason":"#;
+        let mut out =
+            String::with_capacity(self.head.len() + delta.len() + TAIL.len() + finish.len() + 3);
+        out.push_str(&self.head);
+        out.push_str(delta);
+        out.push_str(TAIL);
+        out.push_str(finish);
+        out.push_str("}]}");
+        out
+    }
+
+    /// The chunks for the events every stream repeats, read from the
+    /// typed event (`None`: read it as JSON with [`ChunkEncoder::event`]).
+    pub fn typed(&mut self, e: &crate::types::StreamEvent) -> Option<Vec<String>> {
+        use crate::types::StreamEvent;
+        match e {
+            StreamEvent::Created { response, .. } => {
+                self.id = format!("chatcmpl-{}", response.id.trim_start_matches("resp_"));
+                self.model = Value::from(response.model.as_str());
+                self.created = Value::from(response.created_at);
+                self.head.clear();
+                Some(Vec::new())
+            }
+            StreamEvent::OutputTextDelta { delta, .. } => {
+                let mut out = Vec::with_capacity(2);
+                if !self.started {
+                    self.started = true;
+                    out.push(self.chunk_raw(r#"{"role":"assistant","content":""}"#, "null"));
+                }
+                let text = Value::from(delta.as_str()).to_string();
+                out.push(self.chunk_raw(&format!(r#"{{"content":{text}}}"#), "null"));
+                Some(out)
+            }
+            _ => None,
+        }
     }
 
     /// The chunks (SSE `data` payloads) for one event.
@@ -360,6 +410,7 @@ impl ChunkEncoder {
             self.id = chat_id(r);
             self.model = r["model"].clone();
             self.created = r["created_at"].clone();
+            self.head.clear();
         }
         if !self.started && kind != "response.created" && kind != "response.in_progress" {
             self.started = true;
