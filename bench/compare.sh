@@ -73,6 +73,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -f "$work/canned.pid" ] && kill "$(cat "$work/canned.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,6 +96,25 @@ chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk",
   printf 'data: [DONE]\n\n'
 } >"$work/stream.sse"
 stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$work/stream.sse")
+# Two nginx instances: the canned upstream in its own process, so that
+# the proxy's CPU is its own workers' alone (as latticelm's is).
+cat >"$work/canned.conf" <<NGINX
+worker_processes 1;
+pid $work/canned.pid;
+error_log $work/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 32768; }
+http {
+  access_log off;
+  client_body_temp_path $work/body;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$CANNED_PORT;
+    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
+  }
+}
+NGINX
 cat >"$work/nginx.conf" <<NGINX
 worker_processes $THREADS;
 pid $work/nginx.pid;
@@ -109,11 +129,6 @@ http {
   upstream canned { server 127.0.0.1:$CANNED_PORT; keepalive 256; }
   upstream mock { server ${MOCK#http://}; keepalive 256; }
   server {
-    listen 127.0.0.1:$CANNED_PORT;
-    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
-    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
-  }
-  server {
     listen 127.0.0.1:$PROXY_PORT;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -123,6 +138,7 @@ http {
   }
 }
 NGINX
+"$NGINX" -c "$work/canned.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
 "$NGINX" -c "$work/nginx.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
 wait_port "$CANNED_PORT"; wait_port "$PROXY_PORT"
 NGINX_PID=$(cat "$work/nginx.pid" 2>/dev/null || true)
@@ -195,9 +211,8 @@ warm "$CANNED/v1/chat/completions" "$chat"; warm "$PROXY/v1/chat/completions" "$
 warm "$GW/v1/chat/completions" "$chat"; warm "$GW/v1/responses" "$resp"
 idle_rss=$(rss_mb "$GW_PID")
 
-# CPU ticks around each run: nginx serves the canned upstream and the
-# proxy in the same workers, so the proxy's share is its run's ticks
-# less the direct run's; latticelm's are its own process's.
+# CPU ticks around each run: the proxy's own workers (the canned
+# upstream is another nginx), latticelm's own process.
 nginx_cpu() { local t=0 p; for p in $(nginx_workers); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 n0=$(nginx_cpu)
 read -r d50 d99 < <(load "$CANNED/v1/chat/completions" "$chat")
@@ -359,7 +374,7 @@ mkdir -p bench-results
   row "Responses → Chat upstream, streaming (whole stream)" "$ds50" "$ds99" "$ps50" "$ps99" "$rs50" "$rs99"
   row "Chat Completions, streaming (time to first byte)" "$dt50" "$dt99" "$pt50" "$pt99" "$gt50" "$gt99"
   echo
-  echo "CPU per request in µs (process CPU time ÷ requests, at $RATE req/s for $DURATION): nginx's proxy share is its proxy run less its direct run, as the same workers serve the canned upstream."
+  echo "CPU per request in µs (process CPU time ÷ requests, at $RATE req/s for $DURATION): the proxy's own nginx workers (the canned upstream runs in another nginx) and latticelm's own process."
   echo
   echo "| | nginx bare proxy | latticelm | latticelm / nginx |"
   echo "|---|---|---|---|"
@@ -368,7 +383,7 @@ import sys
 hz, rate, secs = map(float, sys.argv[1:4])
 n0, n1, n2, n3, n4, n5, g0, g1, g2, g3, g4, g5 = map(int, sys.argv[4:16])
 us = lambda t: t / hz * 1e6 / (rate * secs)
-proxy, proxy_s = us((n2 - n1) - (n1 - n0)), us((n5 - n4) - (n4 - n3))
+proxy, proxy_s = us(n2 - n1), us(n5 - n4)
 for name, gw, px in [('Chat Completions, non-streaming', us(g1 - g0), proxy), ('Responses → Chat, non-streaming', us(g2 - g1), proxy), ('Chat Completions, streaming', us(g4 - g3), proxy_s), ('Responses → Chat, streaming', us(g5 - g4), proxy_s)]:
     print(f'| {name} | {px:.0f} | {gw:.0f} | **{gw / px:.2f}x** |' if px > 0 else f'| {name} | {px:.0f} | {gw:.0f} | – |')
 " "$(getconf CLK_TCK)" "$RATE" "$secs" "$n0" "$n1" "$n2" "$n3" "$n4" "$n5" "$g0" "$g1" "$g2" "$g3" "$g4" "$g5"
