@@ -15,11 +15,6 @@ mod trim;
 mod upstream;
 mod ws;
 
-/// mimalloc: per-thread free lists suit thread-per-core workers, and
-/// freed pages go back to the OS on their own (docs/performance.md).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
