@@ -444,6 +444,9 @@ mod tests {
         let RequestError::InvalidBody { path, message } = e else {
             panic!("{e:?}")
         };
-        assert!(message.starts_with("the body is not valid JSON"), "{path} {message}");
+        assert!(
+            message.starts_with("the body is not valid JSON"),
+            "{path} {message}"
+        );
     }
 }
