@@ -7,7 +7,6 @@
 //! `gen_ai.token.type` has only `input` and `output` there: cached and
 //! reasoning tokens are counted in `latticelm_tokens_total`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::record::Record;
@@ -45,7 +44,7 @@ impl Histogram {
     }
 }
 
-type Labels = Vec<(&'static str, String)>;
+use super::series::{Labels, SeriesMap};
 
 /// Most series kept, counters and histograms together: past it, a new
 /// series is counted under labels that all read `other`.
@@ -58,47 +57,42 @@ const OTHER: &str = "other";
 /// Every series the gateway keeps.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    counters: BTreeMap<(&'static str, Labels), f64>,
-    histograms: BTreeMap<(&'static str, Labels), Histogram>,
+    counters: SeriesMap<f64>,
+    histograms: SeriesMap<Histogram>,
     /// Gauges set to their last value (budgets left).
-    gauges: BTreeMap<(&'static str, Labels), f64>,
+    gauges: SeriesMap<f64>,
     in_flight: i64,
     /// Configured model names and upstream model ids: the only model
     /// label values (a client's made-up name is `other`).
     known: std::collections::HashSet<String>,
 }
 
-/// A series key, its labels all `other` when it would be a new series
-/// past the cap (`series` are kept now).
-fn capped<V>(
-    map: &BTreeMap<(&'static str, Labels), V>,
-    series: usize,
-    key: (&'static str, Labels),
-) -> (&'static str, Labels) {
-    if series < MAX_SERIES || map.contains_key(&key) {
-        return key;
-    }
-    let (name, labels) = key;
-    (
-        name,
-        labels
-            .into_iter()
-            .map(|(k, _)| (k, OTHER.to_owned()))
-            .collect(),
-    )
-}
-
 /// A code from an upstream or the gateway, kept when it looks like one
 /// (short, `[a-z0-9_.-]`).
-fn code_label(code: &str) -> String {
+fn code_label(code: &str) -> &str {
     let ok = code.len() <= 64
         && code
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
     if ok {
-        code.to_owned()
+        code
     } else {
-        OTHER.to_owned()
+        OTHER
+    }
+}
+
+/// An HTTP status as a label, without formatting the common ones.
+fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
+    match status {
+        200 => "200".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        404 => "404".into(),
+        429 => "429".into(),
+        500 => "500".into(),
+        502 => "502".into(),
+        503 => "503".into(),
+        s => s.to_string().into(),
     }
 }
 
@@ -135,11 +129,11 @@ impl Metrics {
         }
     }
 
-    fn model_label(&self, name: &str) -> String {
+    fn model_label<'a>(&self, name: &'a str) -> &'a str {
         if name.is_empty() || self.known.contains(name) {
-            name.to_owned()
+            name
         } else {
-            OTHER.to_owned()
+            OTHER
         }
     }
 
@@ -148,41 +142,38 @@ impl Metrics {
         self.in_flight += 1;
     }
 
-    /// A request ended: count everything it did.
+    /// A request ended: count everything it did. A series counted into
+    /// before is found again without allocating (`series.rs`).
     pub fn observe(&mut self, r: &Record, route: &str) {
         self.in_flight -= 1;
         let model = self.model_label(r.model.as_deref().unwrap_or_default());
         // The serving (last) attempt's upstream model.
         let upstream = r.attempts.last().map(|a| self.model_label(&a.model));
-        let series = self.counters.len() + self.histograms.len();
-        let mut add = |name: &'static str, labels: Labels, v: f64| {
-            let key = capped(&self.counters, series, (name, labels));
-            *self.counters.entry(key).or_default() += v;
+        let upstream = upstream.unwrap_or_default();
+        let full = self.counters.len() + self.histograms.len() >= MAX_SERIES;
+        let counters = &mut self.counters;
+        let mut add = |name: &'static str, labels: &[(&'static str, &str)], v: f64| {
+            *counters.series(name, labels, full, OTHER) += v;
         };
+        let status = status_label(r.status);
         add(
             "latticelm_requests_total",
-            vec![
-                ("route", route.to_owned()),
-                ("status", r.status.to_string()),
-            ],
+            &[("route", route), ("status", &status)],
             1.0,
         );
-        let principal = r.principal.clone().unwrap_or_default();
+        let principal = r.principal.as_deref().unwrap_or_default();
         for a in &r.attempts {
             let outcome = if a.error.is_none() { "ok" } else { "error" };
             add(
                 "latticelm_upstream_attempts_total",
-                vec![
-                    ("provider", a.provider.clone()),
-                    ("outcome", outcome.into()),
-                ],
+                &[("provider", &a.provider), ("outcome", outcome)],
                 1.0,
             );
         }
         if r.attempts.len() > 1 {
             add(
                 "latticelm_upstream_retries_total",
-                vec![("model", model.clone())],
+                &[("model", model)],
                 (r.attempts.len() - 1) as f64,
             );
         }
@@ -195,22 +186,18 @@ impl Metrics {
             ] {
                 add(
                     "latticelm_tokens_total",
-                    vec![
-                        ("model", model.clone()),
-                        ("principal", principal.clone()),
-                        ("type", kind.into()),
-                    ],
+                    &[("model", model), ("principal", principal), ("type", kind)],
                     n as f64,
                 );
             }
         }
         if let Some(l) = &r.limits {
-            let team = r.team.clone().unwrap_or_default();
+            let team = r.team.as_deref().unwrap_or_default();
             if let Some(kind) = &l.refused {
                 add(
                     "latticelm_limit_refusals_total",
-                    vec![
-                        ("principal", principal.clone()),
+                    &[
+                        ("principal", principal),
                         ("team", team),
                         ("kind", code_label(kind)),
                     ],
@@ -221,40 +208,43 @@ impl Metrics {
                 let outcome = if r.status == 503 { "closed" } else { "open" };
                 add(
                     "latticelm_limit_store_errors_total",
-                    vec![("outcome", outcome.into())],
+                    &[("outcome", outcome)],
                     1.0,
                 );
             }
             for (scope, left) in &l.budgets {
-                let key = capped(
-                    &self.gauges,
-                    series,
-                    (
-                        "latticelm_budget_remaining_usd",
-                        vec![("scope", scope.clone())],
-                    ),
-                );
-                self.gauges.insert(key, *left);
+                *self.gauges.series(
+                    "latticelm_budget_remaining_usd",
+                    &[("scope", scope)],
+                    full,
+                    OTHER,
+                ) = *left;
             }
         }
         if let Some(c) = &r.continuation {
-            let labels = vec![("model", model.clone()), ("mode", c.mode.into())];
-            add("latticelm_continuations_total", labels, 1.0);
+            add(
+                "latticelm_continuations_total",
+                &[("model", model), ("mode", c.mode)],
+                1.0,
+            );
         }
         if let Some(c) = r.cache {
             let result = if c.hit { "hit" } else { "miss" };
-            let labels = vec![("model", model.clone()), ("result", result.into())];
-            add("latticelm_cache_requests_total", labels, 1.0);
+            add(
+                "latticelm_cache_requests_total",
+                &[("model", model), ("result", result)],
+                1.0,
+            );
             if c.hit {
-                let labels = vec![("model", model.clone())];
+                let labels = [("model", model)];
                 add(
                     "latticelm_cache_saved_tokens_total",
-                    labels.clone(),
+                    &labels,
                     c.saved_tokens as f64,
                 );
                 add(
                     "latticelm_cache_saved_usd_total",
-                    labels,
+                    &labels,
                     c.saved_usd.unwrap_or(0.0),
                 );
             }
@@ -262,58 +252,59 @@ impl Metrics {
         if let Some(c) = r.cost_usd {
             add(
                 "latticelm_cost_usd_total",
-                vec![("model", model.clone()), ("principal", principal.clone())],
+                &[("model", model), ("principal", principal)],
                 c,
             );
         }
         let error_type = code_label(r.error_type.as_deref().unwrap_or_default());
-        let series = self.counters.len() + self.histograms.len();
-        let mut hist = |name: &'static str, labels: Labels, bounds: &[f64], v: f64| {
-            let key = capped(&self.histograms, series, (name, labels));
-            self.histograms.entry(key).or_default().observe(bounds, v);
-        };
+        let full = self.counters.len() + self.histograms.len() >= MAX_SERIES;
+        let histograms = &mut self.histograms;
+        let mut hist =
+            |name: &'static str, labels: &[(&'static str, &str)], bounds: &[f64], v: f64| {
+                histograms
+                    .series(name, labels, full, OTHER)
+                    .observe(bounds, v);
+            };
         // The upstream operation: the attempt that served (the last).
         if let Some(a) = r.attempts.last() {
-            let mut labels: Labels = vec![
-                ("gen_ai_operation_name", "chat".into()),
-                ("gen_ai_provider_name", a.protocol.to_owned()),
-                ("gen_ai_request_model", model.clone()),
-                (
-                    "gen_ai_response_model",
-                    upstream.clone().unwrap_or_default(),
-                ),
+            let error = a.error.as_deref().map(code_label);
+            let mut labels: Vec<(&'static str, &str)> = vec![
+                ("gen_ai_operation_name", "chat"),
+                ("gen_ai_provider_name", a.protocol),
+                ("gen_ai_request_model", model),
+                ("gen_ai_response_model", upstream),
             ];
-            if let Some(e) = &a.error {
-                labels.push(("error_type", code_label(e)));
+            if let Some(e) = error {
+                labels.push(("error_type", e));
             }
             let secs = a.end_ms.saturating_sub(a.start_ms) as f64 / 1000.0;
             hist(
                 "gen_ai_client_operation_duration_seconds",
-                labels.clone(),
+                &labels,
                 &SECONDS,
                 secs,
             );
             if let Some(first) = a.first_ms {
                 hist(
                     "gen_ai_client_operation_time_to_first_chunk_seconds",
-                    labels.clone(),
+                    &labels,
                     &SECONDS,
                     first.saturating_sub(a.start_ms) as f64 / 1000.0,
                 );
             }
             if let (Some(u), None) = (r.usage, &a.error) {
                 for (kind, n) in [("input", u.input_tokens), ("output", u.output_tokens)] {
-                    let mut l = labels.clone();
-                    l.push(("gen_ai_token_type", kind.into()));
-                    hist("gen_ai_client_token_usage", l, &TOKENS, n as f64);
+                    labels.push(("gen_ai_token_type", kind));
+                    hist("gen_ai_client_token_usage", &labels, &TOKENS, n as f64);
+                    labels.pop();
                 }
             }
         }
         if let Some(ingress) = super::ingress_of_route(route, &r.method) {
-            let mut labels: Labels = vec![
-                ("gen_ai_operation_name", "chat".into()),
+            let mut labels: Vec<(&'static str, &str)> = vec![
+                ("gen_ai_operation_name", "chat"),
                 ("gen_ai_request_model", model),
-                ("ingress", ingress.into()),
+                ("ingress", ingress),
             ];
             if !error_type.is_empty() {
                 labels.push(("error_type", error_type));
@@ -321,14 +312,14 @@ impl Metrics {
             let secs = r.end_ms.saturating_sub(r.start_ms) as f64 / 1000.0;
             hist(
                 "gen_ai_server_request_duration_seconds",
-                labels.clone(),
+                &labels,
                 &SECONDS,
                 secs,
             );
             if let Some(t) = r.ttfb_ms {
                 hist(
                     "gen_ai_server_time_to_first_token_seconds",
-                    labels,
+                    &labels,
                     &SECONDS,
                     t as f64 / 1000.0,
                 );
@@ -356,12 +347,22 @@ impl Metrics {
                     }
                 }
                 "latticelm_budget_remaining_usd" => {
-                    for ((n, l), v) in self.gauges.iter().filter(|((n, _), _)| *n == name) {
+                    for ((n, l), v) in self
+                        .gauges
+                        .sorted()
+                        .into_iter()
+                        .filter(|((n, _), _)| *n == name)
+                    {
                         let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
                     }
                 }
                 _ if kind == "counter" => {
-                    for ((n, l), v) in self.counters.iter().filter(|((n, _), _)| *n == name) {
+                    for ((n, l), v) in self
+                        .counters
+                        .sorted()
+                        .into_iter()
+                        .filter(|((n, _), _)| *n == name)
+                    {
                         let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
                     }
                 }
@@ -371,7 +372,12 @@ impl Metrics {
                     } else {
                         &SECONDS
                     };
-                    for ((n, l), h) in self.histograms.iter().filter(|((n, _), _)| *n == name) {
+                    for ((n, l), h) in self
+                        .histograms
+                        .sorted()
+                        .into_iter()
+                        .filter(|((n, _), _)| *n == name)
+                    {
                         for (b, count) in bounds.iter().zip(&h.buckets) {
                             let mut with = l.clone();
                             with.push(("le", number(*b)));
@@ -401,12 +407,14 @@ impl Metrics {
         };
         let counters: Vec<_> = self
             .counters
-            .iter()
+            .sorted()
+            .into_iter()
             .map(|((n, l), v)| json!({"name": n, "labels": obj(l), "value": v}))
             .collect();
         let histograms: Vec<_> = self
             .histograms
-            .iter()
+            .sorted()
+            .into_iter()
             .map(|((n, l), h)| {
                 let bounds: &[f64] = if *n == "gen_ai_client_token_usage" {
                     &TOKENS
@@ -419,7 +427,8 @@ impl Metrics {
             .collect();
         let gauges: Vec<_> = self
             .gauges
-            .iter()
+            .sorted()
+            .into_iter()
             .map(|((n, l), v)| json!({"name": n, "labels": obj(l), "value": v}))
             .collect();
         json!({"in_flight": self.in_flight.max(0), "counters": counters, "histograms": histograms,

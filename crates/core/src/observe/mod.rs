@@ -7,6 +7,7 @@ pub mod log;
 pub mod metrics;
 pub mod otlp;
 pub mod record;
+mod series;
 pub mod trace;
 
 pub use log::{LogFormat, LogLevel};
