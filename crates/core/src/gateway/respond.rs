@@ -48,9 +48,7 @@ pub(super) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse
     let r = b.into_response();
     let bytes = match egress {
         Egress::Responses => serde_json::to_vec(&r),
-        Egress::Other(sink) => {
-            serde_json::to_value(&r).and_then(|v| serde_json::to_vec(&sink.whole(&v)))
-        }
+        Egress::Other(sink) => serde_json::to_vec(&sink.whole(&crate::ingress::slim(&r))),
     };
     json_ok_bytes(bytes.unwrap_or_default())
 }

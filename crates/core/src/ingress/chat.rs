@@ -397,6 +397,18 @@ impl ChunkEncoder {
                 out.push(self.chunk_raw(&format!(r#"{{"content":{text}}}"#), "null"));
                 Some(out)
             }
+            // Only its usage, output and ending are read: not a tree of
+            // the whole response.
+            StreamEvent::Completed { response, .. } => {
+                Some(self.event(
+                    &json!({"type": "response.completed", "response": super::slim(response)}),
+                ))
+            }
+            StreamEvent::Incomplete { response, .. } => {
+                Some(self.event(
+                    &json!({"type": "response.incomplete", "response": super::slim(response)}),
+                ))
+            }
             _ => None,
         }
     }
