@@ -98,16 +98,11 @@ chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk",
 stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$work/stream.sse")
 # Two nginx instances: the canned upstream in its own process, so that
 # the proxy's CPU is its own workers' alone (as latticelm's is).
-cat >"$work/canned.conf" <<NGINX
-worker_processes 1;
-pid $work/canned.pid;
-error_log $work/nginx-error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 32768; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  keepalive_requests 1000000;
+nginx_head() { # workers, pid file: what both configurations open with
+  printf 'worker_processes %s;\npid %s;\nerror_log %s warn;\nworker_rlimit_nofile 65536;\nevents { worker_connections 32768; }\nhttp {\n  access_log off;\n  client_body_temp_path %s;\n  proxy_temp_path %s;\n  keepalive_requests 1000000;\n' \
+    "$1" "$2" "$work/nginx-error.log" "$work/body" "$work/proxy"
+}
+{ nginx_head 1 "$work/canned.pid"; cat <<NGINX
   server {
     listen 127.0.0.1:$CANNED_PORT;
     location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
@@ -115,17 +110,8 @@ http {
   }
 }
 NGINX
-cat >"$work/nginx.conf" <<NGINX
-worker_processes $THREADS;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 32768; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  keepalive_requests 1000000;
+} >"$work/canned.conf"
+{ nginx_head "$THREADS" "$work/nginx.pid"; cat <<NGINX
   upstream canned { server 127.0.0.1:$CANNED_PORT; keepalive 256; }
   upstream mock { server ${MOCK#http://}; keepalive 256; }
   server {
@@ -138,6 +124,7 @@ http {
   }
 }
 NGINX
+} >"$work/nginx.conf"
 "$NGINX" -c "$work/canned.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
 "$NGINX" -c "$work/nginx.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
 wait_port "$CANNED_PORT"; wait_port "$PROXY_PORT"
