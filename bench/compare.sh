@@ -21,8 +21,9 @@
 #
 # Variables: RATE (2000), DURATION (10s), N (300 TTFB samples), STREAMS
 # (10000), SOAK (10m), THREADS (1: gateway threads = nginx proxy workers),
-# PEER_RATE (200). Installs what is missing: nginx (Debian), oha
-# (crates.io). Peer gateways are measured when installed (`--peers`
+# PEER_RATE (200), WORKER (1: also the Worker's CPU under workerd with
+# bench/worker.sh when its tooling is set up; WORKER_N, WORKER_COLD).
+# Installs what is missing: nginx (Debian), oha (crates.io). Peer gateways are measured when installed (`--peers`
 # installs them under ~/.cache/latticelm/peers): Portkey's gateway
 # (`@portkey-ai/gateway`, npm) and LiteLLM's proxy (`litellm[proxy]`, PyPI,
 # in a venv), on the same canned upstream at PEER_RATE, beside nginx and
@@ -419,6 +420,13 @@ print(f'| streaming, whole stream, p50 / p99 (ms) | {sm50:.3f} / {sm99:.3f} | {s
     printf '%s\n' "${peer_rows[@]}"
   fi
 } | tee bench-results/compare.md
+
+# The Worker under workerd (bench/worker.sh), when its tooling is set up
+# (scripts/setup-worker.sh); WORKER=0 leaves it out.
+if [ "${WORKER:-1}" = 1 ] && [ -x node_modules/.bin/wrangler ]; then
+  { echo; echo "### The Worker"; echo; } >>bench-results/compare.md
+  N=${WORKER_N:-200} COLD=${WORKER_COLD:-3} bash bench/worker.sh | tee -a bench-results/compare.md
+fi
 
 if $soak; then
   oha -z "$SOAK" -q "$RATE" -m POST -H 'content-type: application/json' -d "$chat" --no-tui \
