@@ -23,8 +23,9 @@
 # (10000), SOAK (10m), THREADS (1: gateway threads = nginx proxy workers),
 # PEER_RATE (200), WORKER (1: also the Worker's CPU under workerd with
 # bench/worker.sh when its tooling is set up; WORKER_N, WORKER_COLD).
-# Installs what is missing: nginx (Debian), oha (crates.io). Peer gateways are measured when installed (`--peers`
-# installs them under ~/.cache/latticelm/peers): Portkey's gateway
+# Installs what is missing: nginx (Debian), oha (crates.io). Peer
+# gateways are measured when installed (`--peers` installs them under
+# ~/.cache/latticelm/peers): Portkey's gateway
 # (`@portkey-ai/gateway`, npm) and LiteLLM's proxy (`litellm[proxy]`, PyPI,
 # in a venv), on the same canned upstream at PEER_RATE, beside nginx and
 # latticelm at that rate.
