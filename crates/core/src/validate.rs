@@ -55,7 +55,6 @@ fn body_error(bytes: &[u8]) -> RequestError {
     }
     #[cfg(not(feature = "json-paths"))]
     {
-        let whole = serde_json::from_slice::<CreateResponseBody>(bytes).err();
         let v: Value = match serde_json::from_slice(bytes) {
             Ok(v) => v,
             Err(e) => {
@@ -78,9 +77,13 @@ fn body_error(bytes: &[u8]) -> RequestError {
                 }
             }
         }
+        let message = match <CreateResponseBody as serde::Deserialize>::deserialize(&v) {
+            Ok(_) => "the body could not be read".into(),
+            Err(e) => describe(e),
+        };
         RequestError::InvalidBody {
             path: ".".into(),
-            message: whole.map_or_else(|| "the body could not be read".into(), describe),
+            message,
         }
     }
 }

@@ -310,7 +310,7 @@ pub fn completion(resp: &Value) -> Value {
     if !reasoning.is_empty() {
         message["reasoning_content"] = json!(reasoning);
     }
-    let mut out = json!({"id": chat_id(resp), "object": "chat.completion", "created": resp["created_at"],
+    let mut out = json!({"id": chat_id(resp["id"].as_str().unwrap_or_default()), "object": "chat.completion", "created": resp["created_at"],
         "model": resp["model"], "choices": [{"index": 0, "message": message, "logprobs": null,
         "finish_reason": finish_reason(resp)}]});
     if resp["usage"].is_object() {
@@ -319,8 +319,8 @@ pub fn completion(resp: &Value) -> Value {
     out
 }
 
-fn chat_id(resp: &Value) -> String {
-    let id = resp["id"].as_str().unwrap_or_default();
+/// The Chat id of a response id: `resp_…` becomes `chatcmpl-…`.
+fn chat_id(id: &str) -> String {
     format!("chatcmpl-{}", id.trim_start_matches("resp_"))
 }
 
@@ -381,7 +381,7 @@ impl ChunkEncoder {
         use crate::types::StreamEvent;
         match e {
             StreamEvent::Created { response, .. } => {
-                self.id = format!("chatcmpl-{}", response.id.trim_start_matches("resp_"));
+                self.id = chat_id(&response.id);
                 self.model = Value::from(response.model.as_str());
                 self.created = Value::from(response.created_at);
                 self.head.clear();
@@ -419,7 +419,7 @@ impl ChunkEncoder {
         let kind = e["type"].as_str().unwrap_or_default();
         if kind == "response.created" {
             let r = &e["response"];
-            self.id = chat_id(r);
+            self.id = chat_id(r["id"].as_str().unwrap_or_default());
             self.model = r["model"].clone();
             self.created = r["created_at"].clone();
             self.head.clear();

@@ -331,6 +331,12 @@ impl Metrics {
     /// (`target`, 0/1/2) read at scrape time.
     pub fn render(&self, circuits: &[(String, u8)]) -> String {
         let mut out = String::new();
+        // Sorted once a scrape, not once per family.
+        let (gauges, counters, histograms) = (
+            self.gauges.sorted(),
+            self.counters.sorted(),
+            self.histograms.sorted(),
+        );
         for (name, kind, help) in FAMILIES {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             match name {
@@ -347,22 +353,12 @@ impl Metrics {
                     }
                 }
                 "latticelm_budget_remaining_usd" => {
-                    for ((n, l), v) in self
-                        .gauges
-                        .sorted()
-                        .into_iter()
-                        .filter(|((n, _), _)| *n == name)
-                    {
+                    for ((n, l), v) in gauges.iter().copied().filter(|((n, _), _)| *n == name) {
                         let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
                     }
                 }
                 _ if kind == "counter" => {
-                    for ((n, l), v) in self
-                        .counters
-                        .sorted()
-                        .into_iter()
-                        .filter(|((n, _), _)| *n == name)
-                    {
+                    for ((n, l), v) in counters.iter().copied().filter(|((n, _), _)| *n == name) {
                         let _ = writeln!(out, "{n}{} {}", labels(l), number(*v));
                     }
                 }
@@ -372,12 +368,7 @@ impl Metrics {
                     } else {
                         &SECONDS
                     };
-                    for ((n, l), h) in self
-                        .histograms
-                        .sorted()
-                        .into_iter()
-                        .filter(|((n, _), _)| *n == name)
-                    {
+                    for ((n, l), h) in histograms.iter().copied().filter(|((n, _), _)| *n == name) {
                         for (b, count) in bounds.iter().zip(&h.buckets) {
                             let mut with = l.clone();
                             with.push(("le", number(*b)));
