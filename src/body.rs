@@ -82,3 +82,26 @@ impl Body for GuardedBody {
         self.inner.size_hint()
     }
 }
+
+/// A core response as hyper's, its body streamed as the core yields it.
+pub(crate) fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
+    if let Some(detail) = &resp.detail {
+        eprintln!("latticelm: {} answered with: {detail}", resp.status);
+    }
+    let body = match resp.body {
+        latticelm_core::Body::Full(b) => NativeBody::Full(Some(b)),
+        latticelm_core::Body::Stream(s) => NativeBody::Stream(s),
+    };
+    let mut out = hyper::Response::new(body);
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in resp.headers {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::try_from(k),
+            hyper::header::HeaderValue::try_from(v),
+        ) {
+            out.headers_mut().append(k, v);
+        }
+    }
+    out
+}

@@ -50,7 +50,7 @@ pub fn spawn(
                                 )
                             };
                             async move {
-                                Ok::<_, std::convert::Infallible>(crate::server::to_hyper(resp))
+                                Ok::<_, std::convert::Infallible>(crate::body::to_hyper(resp))
                             }
                         });
                         let _ = http1::Builder::new()

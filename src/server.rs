@@ -14,10 +14,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use latticelm_core::routing::RoutingState;
-use latticelm_core::{error_response, ApiError, Body, Config, Gateway, HttpRequest, RequestError};
+use latticelm_core::{error_response, ApiError, Config, Gateway, HttpRequest, RequestError};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::body::{GuardedBody, NativeBody};
+use crate::body::{to_hyper, GuardedBody, NativeBody};
 use crate::conn::{Budget, ConnClock, Share, Slot, TimedIo};
 use crate::host::NativeHost;
 use crate::ledger::LedgerShared;
@@ -370,26 +370,4 @@ async fn read_body(
         return Err(busy());
     }
     Ok(bytes::Bytes::from(out))
-}
-
-pub(crate) fn to_hyper(resp: latticelm_core::HttpResponse) -> hyper::Response<NativeBody> {
-    if let Some(detail) = &resp.detail {
-        eprintln!("latticelm: {} answered with: {detail}", resp.status);
-    }
-    let body = match resp.body {
-        Body::Full(b) => NativeBody::Full(Some(b)),
-        Body::Stream(s) => NativeBody::Stream(s),
-    };
-    let mut out = hyper::Response::new(body);
-    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
-        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    for (k, v) in resp.headers {
-        if let (Ok(k), Ok(v)) = (
-            hyper::header::HeaderName::try_from(k),
-            hyper::header::HeaderValue::try_from(v),
-        ) {
-            out.headers_mut().append(k, v);
-        }
-    }
-    out
 }

@@ -84,7 +84,7 @@ pub async fn upgrade(
         body: Default::default(),
     };
     let refuse = |resp: latticelm_core::HttpResponse, guard: ActiveGuard| {
-        crate::server::to_hyper(resp).map(|b| GuardedBody::new(b, guard))
+        crate::body::to_hyper(resp).map(|b| GuardedBody::new(b, guard))
     };
     // The core first (path, origin, host, auth): a refusal there is the
     // answer whatever the handshake looks like.

@@ -69,7 +69,7 @@ pub trait Host {
     /// where one instance serializes its requests.
     async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
         let mut map = self.counters_get(key).await?;
-        crate::keys::add_counters(&mut map, adds);
+        crate::keys::counters::add(&mut map, adds);
         self.record_put(key, serde_json::to_vec(&map).unwrap_or_default())
             .await
     }
@@ -91,7 +91,7 @@ pub trait Host {
     /// writes the key-value store, which is exact only where one
     /// instance serializes its requests.
     async fn ledger(&self, op: &crate::quota::Op) -> Result<crate::quota::Reply, HostError> {
-        crate::quota::apply_in_kv(self, op).await
+        ledger_in_kv(self, op).await
     }
     /// Whether the routing state must be read from the store before a
     /// request and written back after it, because instances do not
@@ -253,4 +253,33 @@ where
         out.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(out))
+}
+
+/// Applies `op` by reading each shard's ledger from the host's key-value
+/// store, applying it ([`crate::quota::apply`]) and writing it back.
+/// Atomic only where requests of one instance are serialized: the
+/// default [`Host::ledger`] for hosts without a counter store of their
+/// own (Spin without Redis), documented as per instance.
+pub async fn ledger_in_kv<H: Host + ?Sized>(
+    host: &H,
+    op: &crate::quota::Op,
+) -> Result<crate::quota::Reply, HostError> {
+    use crate::quota::{kv_key, Ledger, OpKind};
+    let mut ledgers = std::collections::BTreeMap::new();
+    for shard in op.shards() {
+        let raw = host.kv_get(&kv_key(shard)).await?;
+        let ledger: Ledger = raw
+            .and_then(|r| serde_json::from_slice(&r).ok())
+            .unwrap_or_default();
+        ledgers.insert(shard.to_owned(), ledger);
+    }
+    let reply = crate::quota::apply(&mut ledgers, op);
+    if reply.ok && op.op != OpKind::Peek {
+        let keep = Duration::from_millis(op.keep_ms().unwrap_or(u64::MAX / 4));
+        for (shard, ledger) in &ledgers {
+            let bytes = serde_json::to_vec(ledger).unwrap_or_default();
+            host.kv_put(&kv_key(shard), bytes, keep).await?;
+        }
+    }
+    Ok(reply)
 }

@@ -89,8 +89,8 @@ pub use config::{Config, ConfigError};
 pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
 pub use gateway::{error_response, Gateway, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
-    read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse, UpstreamRequest,
-    UpstreamResponse, RECORD_TTL,
+    ledger_in_kv, read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse,
+    UpstreamRequest, UpstreamResponse, RECORD_TTL,
 };
 pub use ids::IdGen;
 

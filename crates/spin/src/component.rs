@@ -193,7 +193,7 @@ impl Host for SpinHost {
     ) -> Result<latticelm_core::quota::Reply, HostError> {
         match &self.ledger {
             Some(url) => crate::ledger::apply(url, op).await,
-            None => latticelm_core::quota::apply_in_kv(self, op).await,
+            None => latticelm_core::ledger_in_kv(self, op).await,
         }
     }
 

@@ -160,7 +160,7 @@ async fn fetch<H: Host>(host: &H, config: &AuthConfig) -> Result<Vec<Value>, Aut
                 .and_then(Value::as_str)
                 .ok_or_else(|| AuthError::Unavailable(format!("{discovery}: no `jwks_uri`")))?;
             // Keys fetched over plain HTTP could be swapped on the way.
-            if !uri.starts_with("https://") && !super::config::is_loopback_http(uri) {
+            if !uri.starts_with("https://") && !crate::config::is_loopback_http(uri) {
                 return Err(AuthError::Unavailable(format!(
                     "{discovery}: `jwks_uri` {uri} is not an https:// URL"
                 )));

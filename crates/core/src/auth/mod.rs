@@ -10,14 +10,12 @@
 //! may be limited to some models.
 
 mod api_keys;
-mod config;
 mod jwks;
 mod jwt;
 
 use std::sync::Arc;
 
-pub(crate) use config::is_loopback_http;
-pub use config::{AdminClaim, ApiKeyConfig, Audience, AuthConfig};
+pub use crate::config::{AdminClaim, ApiKeyConfig, Audience, AuthConfig};
 
 use crate::error::ApiError;
 use crate::host::{Host, HttpRequest};

@@ -215,7 +215,7 @@ pub(crate) fn validate(config: &super::Config) -> Result<(), ConfigError> {
         ));
     }
     if let Some(url) = &l.budget_alert.webhook {
-        if !url.starts_with("https://") && !super::super::auth::is_loopback_http(url) {
+        if !url.starts_with("https://") && !super::url::is_loopback_http(url) {
             return Err(ConfigError::invalid(
                 "limits.budget_alert.webhook",
                 format!("`{url}` must be an https:// URL"),

@@ -4,6 +4,7 @@
 //! string value (never in keys), then checks the whole file, so a config
 //! error always names its key and never surfaces at request time.
 
+mod auth;
 mod cache;
 mod duration;
 mod expand;
@@ -11,14 +12,15 @@ mod limits;
 mod observability;
 mod routing;
 mod server;
+mod url;
 
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+pub use auth::{AdminClaim, ApiKeyConfig, Audience, AuthConfig};
 pub use cache::{parse_size, CacheConfig, CacheScope, ModelCacheConfig, MAX_CACHE_TTL};
-pub(crate) use duration::de as duration_de;
 pub use duration::parse_duration;
 pub use expand::referenced_vars;
 pub(crate) use limits::check_limits;
@@ -30,7 +32,8 @@ pub use observability::{ObservabilityConfig, OtlpConfig};
 pub use routing::{
     BreakerConfig, ModelConfig, Prices, RetryOn, RoutingConfig, Strategy, TargetConfig,
 };
-pub use server::ServerConfig;
+pub use server::{LogFormat, LogLevel, ServerConfig};
+pub(crate) use url::is_loopback_http;
 
 /// Everything that can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +89,7 @@ pub struct Config {
     pub conversations: ConversationsConfig,
     /// Authentication: API keys and OIDC/JWT.
     #[serde(default)]
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: Option<AuthConfig>,
     /// Traces (see [`ObservabilityConfig`]).
     #[serde(default)]
     pub observability: ObservabilityConfig,

@@ -78,11 +78,11 @@ pub struct ServerConfig {
     /// Which requests are logged, one line each: `off`, `error`, `warn`,
     /// `info` (default: every API request) or `debug` (health checks too).
     #[serde(default)]
-    pub log_level: crate::observe::LogLevel,
+    pub log_level: LogLevel,
     /// `json` (default) or `text`. The native binary writes text to a
     /// terminal unless this is set.
     #[serde(default)]
-    pub log_format: Option<crate::observe::LogFormat>,
+    pub log_format: Option<LogFormat>,
     /// Native: serve `GET /metrics` (Prometheus) on this address too,
     /// without authentication, for a scraper on a private network.
     #[serde(default)]
@@ -231,4 +231,34 @@ impl Default for ServerConfig {
             insecure_test_principal_header: None,
         }
     }
+}
+
+/// `server.log_level`: which requests are logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Requests that ended in a server-side error (5xx, a failed stream).
+    Error,
+    /// And those refused as the client's fault (4xx), and streams the
+    /// client left.
+    Warn,
+    /// Every API request (the default).
+    #[default]
+    Info,
+    /// And health checks, the metrics scrape, and the web page and
+    /// dashboard polls.
+    Debug,
+}
+
+/// `server.log_format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    #[default]
+    Json,
+    /// `ts status method path model … duration` for a terminal.
+    Text,
 }

@@ -11,6 +11,7 @@
 //! concurrent creations never drop one; listed oldest first). Runtime
 //! teams live beside them: `teams/rec/<name>` and `teams/ids`.
 
+pub mod counters;
 mod record;
 mod team;
 pub mod usage;
@@ -19,23 +20,12 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+pub use counters::add as add_counters;
 pub use record::{KeyRecord, NewKey};
 pub use team::{NewTeam, TeamRecord};
 
 use crate::error::HostError;
 use crate::host::Host;
-
-/// Adds `adds` to `map`'s counters, removing those that reach 0 (the
-/// rule every [`Host::counters_add`] follows).
-pub fn add_counters(map: &mut std::collections::BTreeMap<String, i64>, adds: &[(String, i64)]) {
-    for (field, n) in adds {
-        let v = map.entry(field.clone()).or_default();
-        *v += n;
-        if *v == 0 {
-            map.remove(field);
-        }
-    }
-}
 
 /// The prefix of every runtime key.
 pub const PREFIX: &str = "llm_";

@@ -2,41 +2,12 @@
 //! indexes it) or plain text (a terminal). Built from a [`Record`], which
 //! holds no prompt, output, header or credential.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
+
+pub use crate::config::{LogFormat, LogLevel};
 
 use super::record::Record;
 use super::trace::hex;
-
-/// `server.log_level`: which requests are logged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Nothing.
-    Off,
-    /// Requests that ended in a server-side error (5xx, a failed stream).
-    Error,
-    /// And those refused as the client's fault (4xx), and streams the
-    /// client left.
-    Warn,
-    /// Every API request (the default).
-    #[default]
-    Info,
-    /// And health checks, the metrics scrape, and the web page and
-    /// dashboard polls.
-    Debug,
-}
-
-/// `server.log_format`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One JSON object per line (the default).
-    #[default]
-    Json,
-    /// `ts status method path model … duration` for a terminal.
-    Text,
-}
 
 /// The level a record is logged at.
 pub fn level_of(r: &Record) -> LogLevel {

@@ -51,7 +51,12 @@ const NONCE_BYTES: usize = 24;
 /// The raw form of a gateway-made compaction summary.
 pub const COMPACTION: &str = "compaction:";
 /// The slugs of raw state: only the gateway may write these.
-const RAW_SLUGS: [&str; 3] = [super::anthropic::SLUG, super::google::SLUG, COMPACTION];
+/// The slug on Anthropic's thinking signatures (kept raw, sealed).
+pub(crate) const ANTHROPIC_SLUG: &str = "anthropic:";
+/// The slug on Gemini's thought signatures (kept raw, sealed).
+pub(crate) const GOOGLE_SLUG: &str = "google:";
+
+const RAW_SLUGS: [&str; 3] = [ANTHROPIC_SLUG, GOOGLE_SLUG, COMPACTION];
 /// What a compaction item becomes for the model.
 const SUMMARY_HEADER: &str = "[A summary of the earlier conversation, which it replaces]\n";
 

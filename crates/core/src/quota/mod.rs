@@ -19,7 +19,7 @@
 //! - **Redis** (native replicas, Spin) runs [`REDIS_SCRIPT`], the same
 //!   algorithm in Lua over Redis hashes, in one `EVAL` over every shard;
 //! - a host with only a key-value store reads, applies and writes back
-//!   ([`apply_in_kv`]): exact within one instance only.
+//!   (the default `Host::ledger`): exact within one instance only.
 //!
 //! Windows are rolling minutes counted in one-second buckets: at most the
 //! limit in any 60 consecutive seconds. Budgets count per UTC calendar
@@ -35,7 +35,6 @@ pub use ledger::{apply, Ledger, ScopeState};
 pub use rules::{describe, Allowance, Rules};
 
 use crate::error::HostError;
-use crate::host::Host;
 
 /// The Lua script a Redis host runs with `EVAL`: `KEYS` are the shards'
 /// keys ([`redis_key`]), `ARGV[1]` the [`Op`] as JSON; it returns the
@@ -313,34 +312,9 @@ where
     }
 }
 
-/// The key-value form of a shard, for [`apply_in_kv`].
+/// The key-value form of a shard, for the default `Host::ledger`.
 pub fn kv_key(shard: &str) -> String {
     format!("limits/{shard}")
-}
-
-/// Applies `op` by reading each shard's ledger from the host's key-value
-/// store, applying it and writing it back. Atomic only where requests
-/// of one instance are serialized: the default for hosts without a
-/// counter store of their own (Spin without Redis), documented as per
-/// instance.
-pub async fn apply_in_kv<H: Host + ?Sized>(host: &H, op: &Op) -> Result<Reply, HostError> {
-    let mut ledgers = std::collections::BTreeMap::new();
-    for shard in op.shards() {
-        let raw = host.kv_get(&kv_key(shard)).await?;
-        let ledger: Ledger = raw
-            .and_then(|r| serde_json::from_slice(&r).ok())
-            .unwrap_or_default();
-        ledgers.insert(shard.to_owned(), ledger);
-    }
-    let reply = apply(&mut ledgers, op);
-    if reply.ok && op.op != OpKind::Peek {
-        let keep = std::time::Duration::from_millis(op.keep_ms().unwrap_or(u64::MAX / 4));
-        for (shard, ledger) in &ledgers {
-            let bytes = serde_json::to_vec(ledger).unwrap_or_default();
-            host.kv_put(&kv_key(shard), bytes, keep).await?;
-        }
-    }
-    Ok(reply)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub mod stream;
 use crate::types::{CreateResponseBody, TextFormat};
 
 /// The slug on signatures this provider issued.
-pub(crate) const SLUG: &str = "anthropic:";
+pub(crate) use crate::providers::seal::ANTHROPIC_SLUG as SLUG;
 
 /// The API version header value.
 pub const VERSION: &str = "2023-06-01";

@@ -34,10 +34,10 @@ use serde_json::Value;
 
 use crate::builder::Outcome;
 use crate::providers::common::u64_at;
-use crate::types::Usage;
+use crate::types::{ErrorPayload, Usage};
 
 /// The slug on signatures this provider issued.
-pub(crate) const SLUG: &str = "google:";
+pub(crate) use crate::providers::seal::GOOGLE_SLUG as SLUG;
 
 /// `finishReason` → how the response ended.
 pub(crate) fn outcome_of(reason: Option<&str>) -> Outcome {
@@ -68,4 +68,27 @@ pub(crate) fn usage_of(u: &Value) -> Usage {
         u64_at(u, &["cachedContentTokenCount"]),
         thoughts,
     )
+}
+
+/// An in-body Gemini error (`{"code","message","status"}`) as a payload.
+pub(crate) fn error_payload(provider: &str, err: &Value) -> ErrorPayload {
+    let status = err
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("UNKNOWN");
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown error");
+    ErrorPayload {
+        kind: if status == "RESOURCE_EXHAUSTED" {
+            "too_many_requests"
+        } else {
+            "server_error"
+        }
+        .into(),
+        code: Some(status.to_ascii_lowercase()),
+        message: format!("upstream '{provider}' reported an error: {message}"),
+        param: None,
+    }
 }

@@ -7,7 +7,6 @@ use super::stream::GoogleStream;
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::error::{ApiError, UpstreamError};
 use crate::providers::common::parse_json;
-use crate::types::ErrorPayload;
 
 /// Reads a non-streaming response. A prompt Gemini refused to answer is
 /// an error (400, `content_filter`), not an empty response.
@@ -29,29 +28,6 @@ pub fn parse(provider: &str, body: &[u8], b: &mut ResponseBuilder) -> Result<Out
     }
     t.on_value(&v, b);
     Ok(t.finish(b))
-}
-
-/// An in-body Gemini error (`{"code","message","status"}`) as a payload.
-pub(crate) fn error_payload(provider: &str, err: &Value) -> ErrorPayload {
-    let status = err
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("UNKNOWN");
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown error");
-    ErrorPayload {
-        kind: if status == "RESOURCE_EXHAUSTED" {
-            "too_many_requests"
-        } else {
-            "server_error"
-        }
-        .into(),
-        code: Some(status.to_ascii_lowercase()),
-        message: format!("upstream '{provider}' reported an error: {message}"),
-        param: None,
-    }
 }
 
 /// A Gemini error response. `retry-after` comes from the header or, when

@@ -77,7 +77,7 @@ impl GoogleStream {
     /// Feeds one parsed chunk.
     pub(crate) fn on_value(&mut self, v: &Value, b: &mut ResponseBuilder) {
         if let Some(err) = v.get("error").filter(|e| e.is_object()) {
-            self.error = Some(super::response::error_payload(&self.provider, err));
+            self.error = Some(super::error_payload(&self.provider, err));
             return;
         }
         if let Some(u) = v

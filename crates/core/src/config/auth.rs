@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::url::is_loopback_http;
+
 /// `auth:`. The seed's `{ enabled, issuer, audience }` works as is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,16 +27,10 @@ pub struct AuthConfig {
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<String>,
     /// Clock skew allowed on `exp` and `nbf`.
-    #[serde(
-        default = "default_leeway",
-        deserialize_with = "crate::config::duration_de"
-    )]
+    #[serde(default = "default_leeway", deserialize_with = "super::duration::de")]
     pub leeway: Duration,
     /// How long a fetched JWKS is trusted.
-    #[serde(
-        default = "default_jwks_ttl",
-        deserialize_with = "crate::config::duration_de"
-    )]
+    #[serde(default = "default_jwks_ttl", deserialize_with = "super::duration::de")]
     pub jwks_ttl: Duration,
     /// API keys.
     #[serde(default)]
@@ -110,10 +106,10 @@ pub struct ApiKeyConfig {
     pub team: Option<String>,
     /// The key's own rate limits.
     #[serde(default)]
-    pub limits: Option<crate::config::LimitSet>,
+    pub limits: Option<super::limits::LimitSet>,
     /// The key's own budget.
     #[serde(default)]
-    pub budget: Option<crate::config::BudgetConfig>,
+    pub budget: Option<super::limits::BudgetConfig>,
 }
 
 fn yes() -> bool {
@@ -139,8 +135,8 @@ impl AuthConfig {
     }
 
     /// Checks the section; errors name the key.
-    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
-        let invalid = |key: String, message: String| crate::ConfigError::Invalid { key, message };
+    pub(crate) fn validate(&self) -> Result<(), super::ConfigError> {
+        let invalid = |key: String, message: String| super::ConfigError::Invalid { key, message };
         if !self.enabled {
             return Ok(());
         }
@@ -236,12 +232,4 @@ impl AuthConfig {
         }
         Ok(())
     }
-}
-
-/// `http://127.0.0.1…` and `http://localhost…`: a local issuer for tests.
-pub(crate) fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    rest.starts_with("127.0.0.1") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }
