@@ -75,6 +75,7 @@ pub mod ingress;
 pub mod keys;
 pub mod limits;
 pub mod observe;
+mod pipeline;
 pub mod providers;
 pub mod quota;
 pub mod routing;
@@ -87,12 +88,13 @@ pub mod validate;
 pub use builder::{Outcome, ResponseBuilder};
 pub use config::{Config, ConfigError};
 pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
-pub use gateway::{error_response, Gateway, WsReply, WsSession, MAX_CONNECTION};
+pub use gateway::{Gateway, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
     ledger_in_kv, read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse,
     UpstreamRequest, UpstreamResponse, RECORD_TTL,
 };
 pub use ids::IdGen;
+pub use pipeline::respond::error_response;
 
 // jwt-compact's RSA support links getrandom 0.2, which has no source of
 // randomness on wasm32-unknown-unknown. Verification never draws any, and

@@ -10,14 +10,14 @@ use crate::error::ApiError;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::observe::{self, log, Metrics, Record, Recorder, TraceContext};
 
-use super::clock::now_ms;
+use crate::pipeline::clock::now_ms;
 
 /// Opens the record of a request: its id (the caller's `x-request-id` when
 /// it is a sane token, else a new one), its trace context, its arrival.
-pub(super) fn begin<H: Host + Clone + 'static>(
+pub(crate) fn begin<H: Host + Clone + 'static>(
     config: &Arc<Config>,
     metrics: &Arc<Mutex<Metrics>>,
-    spans: &Arc<Mutex<super::export::SpanQueue>>,
+    spans: &Arc<Mutex<crate::gateway::export::SpanQueue>>,
     host: &H,
     req: &HttpRequest,
 ) -> Recorder {
@@ -76,7 +76,7 @@ pub(super) fn begin<H: Host + Clone + 'static>(
             host.log(&line);
         }
         if let Some(otlp) = &config.observability.otlp {
-            super::export::spans(&host, otlp, &spans, &r);
+            crate::gateway::export::spans(&host, otlp, &spans, &r);
         }
     })
 }
@@ -110,7 +110,7 @@ fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
 
 /// Finishes the record with the response and names the request in it
 /// (`x-request-id`).
-pub(super) fn respond<H: Host>(
+pub(crate) fn respond<H: Host>(
     rec: &Recorder,
     host: &H,
     error: Option<&ApiError>,
@@ -137,7 +137,7 @@ pub(super) fn respond<H: Host>(
 }
 
 /// `GET /metrics`: the Prometheus text, with the breakers read now.
-pub(super) fn metrics_response<H: Host>(metrics: &Arc<Mutex<Metrics>>, host: &H) -> HttpResponse {
+pub(crate) fn metrics_response<H: Host>(metrics: &Arc<Mutex<Metrics>>, host: &H) -> HttpResponse {
     let now = now_ms(host);
     let circuits = host.with_routing(|s| s.circuits(now));
     let text = metrics

@@ -1,6 +1,6 @@
 //! `POST /v1/messages`: the Anthropic Messages front door onto the same
 //! pipeline. The request is decoded into an Open Responses body
-//! (`ingress::messages::decode`), and the answer encoded back: a
+//! (`super::messages::decode`), and the answer encoded back: a
 //! `message`, or the Messages event sequence. Errors, wherever they
 //! arise, take Messages' shape (`reshape`).
 
@@ -15,20 +15,22 @@ use crate::observe::Recorder;
 use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
-use super::{ingress, Gateway};
+use super::EventSink;
+use crate::gateway::Gateway;
+use crate::types::StreamEvent;
 
 impl Gateway {
     /// `POST /v1/messages`.
-    pub(super) async fn messages<H: Host + Clone + 'static>(
+    pub(crate) async fn messages<H: Host + Clone + 'static>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Principal,
         rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
-        let v = ingress::json_body(&self.config, req)?;
+        let v = super::json_body(&self.config, req)?;
         let body = crate::validate::body_from_value(&messages::decode(&v)?)?;
-        let front = ingress::Front {
+        let front = super::Front {
             verbatim: Verbatim {
                 protocol: Protocol::Anthropic,
                 headers: Verbatim::passed_headers(Protocol::Anthropic, &req.headers),
@@ -40,16 +42,16 @@ impl Gateway {
         let resp = self
             .create_response(host, req, principal, rec, Some(front))
             .await?;
-        let headers = ingress::passed_headers(&resp);
+        let headers = super::passed_headers(&resp);
         let mut out = match resp.body {
             // Already a `message` (written by the encoder).
             Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
             Body::Full(_) => return Ok(resp),
             // Already Messages events (the pipeline wrote them with
             // `EventEncoder`); pings fill long silences.
-            Body::Stream(s) => super::sse_response(ingress::with_keepalive(
+            Body::Stream(s) => crate::pipeline::respond::sse_response(super::with_keepalive(
                 s,
-                ingress::Keepalive {
+                super::Keepalive {
                     host: host.clone(),
                     every: self.config.server.stream_ping_interval,
                     frame: "event: ping\ndata: {\"type\": \"ping\"}\n\n",
@@ -62,7 +64,7 @@ impl Gateway {
 }
 
 /// An error answer in Messages' shape (`{"type":"error","error":{…}}`).
-pub(super) fn reshape(resp: &mut HttpResponse) {
+pub(crate) fn reshape(resp: &mut HttpResponse) {
     if resp.status < 400 {
         return;
     }
@@ -75,4 +77,28 @@ pub(super) fn reshape(resp: &mut HttpResponse) {
     resp.body = Body::Full(Bytes::from(
         messages::error(resp.status, message).to_string(),
     ));
+}
+
+impl EventSink for messages::EventEncoder {
+    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
+        let Ok(event) = serde_json::to_value(event) else {
+            return;
+        };
+        for (name, data) in self.event(&event) {
+            out.push_str("event: ");
+            out.push_str(&name);
+            out.push_str("\ndata: ");
+            out.push_str(&data.to_string());
+            out.push_str("\n\n");
+        }
+    }
+    fn tail(&self) -> &'static str {
+        ""
+    }
+    fn wants(&self, kind: &str) -> bool {
+        super::read_by_both(kind) || kind == "response.output_item.done"
+    }
+    fn whole(&self, response: &Value) -> Value {
+        messages::message(response)
+    }
 }

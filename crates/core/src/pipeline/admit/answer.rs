@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::host::HttpResponse;
 use crate::quota::{Refusal, Reply, ScopeOp};
 
-use super::error_response;
+use crate::pipeline::respond::error_response;
 
 /// A duration as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`,
 /// `1s`, `6m0s`, `1h2m3s`.

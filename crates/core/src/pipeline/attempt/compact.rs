@@ -14,13 +14,13 @@ use crate::providers::{self, Protocol};
 use crate::routing::{Candidate, Failure};
 use crate::types::CreateResponseBody;
 
-use super::attempt::Job;
-use super::clock::within;
-use super::upstream_answer::{answered, failed, read_all, status_error, AttemptError};
+use crate::pipeline::attempt::answer::{answered, failed, read_all, status_error, AttemptError};
+use crate::pipeline::attempt::Job;
+use crate::pipeline::clock::within;
 
 /// One `/responses/compact` request to a Responses upstream, answered
 /// whole (within the idle timeout and the deadline).
-pub(super) async fn send<H: Host>(
+pub(crate) async fn send<H: Host>(
     config: &Config,
     host: &H,
     job: &Job<'_>,

@@ -30,8 +30,10 @@ use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::validate;
 
-use super::clock::now_ms;
-use super::{error_response, record, Gateway};
+use crate::gateway::record;
+use crate::gateway::Gateway;
+use crate::pipeline::clock::now_ms;
+use crate::pipeline::respond::error_response;
 
 /// How long a connection may last (the spec's limit).
 pub const MAX_CONNECTION: Duration = Duration::from_secs(60 * 60);
@@ -327,7 +329,7 @@ impl Gateway {
             }
             None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
         }
-        let req = super::ingress::responses_request(&Value::Object(v));
+        let req = crate::gateway::doors::responses_request(&Value::Object(v));
         let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
         rec.with(|r| {
             r.principal = Some(principal.id.clone());

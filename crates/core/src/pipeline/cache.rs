@@ -14,11 +14,15 @@ use crate::observe::{CacheRecord, Recorder};
 use crate::stored::Saver;
 use crate::types::{CreateResponseBody, ResponseResource};
 
-use super::admit::{Admission, Used};
-use super::attempt::Target;
-use super::clock::unix_secs;
-use super::stream::Egress;
-use super::{finished_json, save, served_headers, sse_response, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::admit::{Admission, Used};
+use crate::pipeline::attempt::Target;
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::respond::finished_json;
+use crate::pipeline::respond::save;
+use crate::pipeline::respond::served_headers;
+use crate::pipeline::respond::sse_response;
+use crate::pipeline::stream::Egress;
 
 /// A cacheable request's key, and whether its answer is written.
 #[derive(Debug, Clone)]
@@ -59,7 +63,7 @@ impl CacheWrite {
 }
 
 /// What a hit needs to become this request's answer.
-pub(super) struct HitJob<'a, H: Host + Clone + 'static> {
+pub(crate) struct HitJob<'a, H: Host + Clone + 'static> {
     pub skeleton: ResponseResource,
     pub id_seed: u64,
     pub stream: bool,
@@ -73,7 +77,7 @@ pub(super) struct HitJob<'a, H: Host + Clone + 'static> {
 impl Gateway {
     /// The cache-lookup stage for the expanded `body`: a hit's entry, and
     /// the write to do after a miss. A store that cannot be read is a miss.
-    pub(super) async fn cache_lookup<H: Host>(
+    pub(crate) async fn cache_lookup<H: Host>(
         &self,
         host: &H,
         policy: Option<Policy>,
@@ -118,7 +122,7 @@ impl Gateway {
     /// Answers with a hit: replayed under this request's id, stored for
     /// `previous_response_id` when `store` is on, charged as a request
     /// but not to any budget.
-    pub(super) async fn cache_hit<H: Host + Clone + 'static>(
+    pub(crate) async fn cache_hit<H: Host + Clone + 'static>(
         &self,
         host: &H,
         entry: Entry,
@@ -175,7 +179,7 @@ impl Gateway {
 }
 
 /// The cache policy of a request to `model` (bad headers are a 400).
-pub(super) fn policy(
+pub(crate) fn policy(
     config: &Config,
     model: &str,
     req: &crate::host::HttpRequest,

@@ -5,9 +5,10 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::usage::{self, MAX_RANGE_SECS};
 
-use super::admin::store_error;
-use super::clock::unix_secs;
-use super::{json_ok, Gateway};
+use crate::gateway::admin::store_error;
+use crate::gateway::Gateway;
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::respond::json_ok;
 
 fn invalid(param: &str, message: &str) -> ApiError {
     RequestError::InvalidValue {
@@ -18,7 +19,7 @@ fn invalid(param: &str, message: &str) -> ApiError {
 }
 
 impl Gateway {
-    pub(super) async fn usage<H: Host>(
+    pub(crate) async fn usage<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,

@@ -13,7 +13,7 @@ use crate::providers::StreamTranslator;
 use crate::routing::Failure;
 use crate::sse::{SseDecoder, SseEvent};
 
-use super::clock::{now_ms, unix_secs, within};
+use crate::pipeline::clock::{now_ms, unix_secs, within};
 
 /// An upstream stream and its translation so far.
 pub(crate) struct Live {

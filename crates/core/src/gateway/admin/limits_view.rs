@@ -9,12 +9,12 @@ use crate::auth::Principal;
 use crate::host::Host;
 use crate::quota::{Op, OpKind};
 
-use super::clock::now_ms;
-use super::Gateway;
+use crate::gateway::Gateway;
+use crate::pipeline::clock::now_ms;
 
 impl Gateway {
     /// The caller's limits, budgets and use, or `null` when none apply.
-    pub(super) async fn limits_view<H: Host>(&self, host: &H, principal: &Principal) -> Value {
+    pub(crate) async fn limits_view<H: Host>(&self, host: &H, principal: &Principal) -> Value {
         if !self.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none()
         {
             return Value::Null;

@@ -1,9 +1,11 @@
 //! `POST /v1/chat/completions`: the Chat Completions front door onto the
 //! same pipeline (routing, failover, auth, observability, every upstream).
 //! The request is decoded into an Open Responses body
-//! (`ingress::chat::decode`), and the answer encoded back: a
+//! (`super::chat::decode`), and the answer encoded back: a
 //! `chat.completion`, or `chat.completion.chunk`s ending with `[DONE]`
 //! (written by the pipeline's stream with `ChunkEncoder`).
+
+use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -13,21 +15,23 @@ use crate::observe::Recorder;
 use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
-use super::{ingress, Gateway};
+use super::EventSink;
+use crate::gateway::Gateway;
+use crate::types::StreamEvent;
 
 impl Gateway {
     /// `POST /v1/chat/completions`.
-    pub(super) async fn chat_completions<H: Host + Clone + 'static>(
+    pub(crate) async fn chat_completions<H: Host + Clone + 'static>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Principal,
         rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
-        let v = ingress::json_body(&self.config, req)?;
+        let v = super::json_body(&self.config, req)?;
         let include_usage = chat::include_usage(&v);
         let body = crate::validate::body_from_value(&chat::decode(&v)?)?;
-        let front = ingress::Front {
+        let front = super::Front {
             verbatim: Verbatim {
                 protocol: Protocol::Chat,
                 headers: Verbatim::passed_headers(Protocol::Chat, &req.headers),
@@ -39,16 +43,42 @@ impl Gateway {
         let resp = self
             .create_response(host, req, principal, rec, Some(front))
             .await?;
-        let headers = ingress::passed_headers(&resp);
+        let headers = super::passed_headers(&resp);
         let mut out = match resp.body {
             // Already a `chat.completion` (written by the encoder).
             Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
             // Errors are already in OpenAI's shape.
             Body::Full(_) => return Ok(resp),
             // Already chunks (the pipeline wrote them with the encoder).
-            Body::Stream(s) => super::sse_response(s),
+            Body::Stream(s) => crate::pipeline::respond::sse_response(s),
         };
         out.headers.extend(headers);
         Ok(out)
+    }
+}
+
+impl EventSink for chat::ChunkEncoder {
+    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
+        let chunks = match self.typed(event) {
+            Some(chunks) => chunks,
+            None => match serde_json::to_value(event) {
+                Ok(v) => self.event(&v),
+                Err(_) => return,
+            },
+        };
+        for c in chunks {
+            out.push_str("data: ");
+            out.push_str(&c);
+            out.push_str("\n\n");
+        }
+    }
+    fn tail(&self) -> &'static str {
+        "data: [DONE]\n\n"
+    }
+    fn wants(&self, kind: &str) -> bool {
+        super::read_by_both(kind) || kind == "response.refusal.delta"
+    }
+    fn whole(&self, response: &Value) -> Value {
+        chat::completion(response)
     }
 }

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::host::{Host, UpstreamRequest};
 
 /// Logs the alert and posts it to the webhook, off the request path.
-pub(super) fn send<H: Host + Clone + 'static>(
+pub(crate) fn send<H: Host + Clone + 'static>(
     host: &H,
     config: &Config,
     shard: &str,

@@ -16,10 +16,10 @@ use crate::sse;
 use crate::stored::Saver;
 use crate::types::ErrorPayload;
 
-use super::attempt::{record_target, Target};
-use super::clock::unix_secs;
-use super::live::Live;
-use super::routing_store;
+use crate::pipeline::attempt::live::Live;
+use crate::pipeline::attempt::{record_target, Target};
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::routing_store;
 
 /// What the stream needs after the response has started.
 pub(crate) struct StreamJob<H: Host + Clone + 'static> {
@@ -34,11 +34,11 @@ pub(crate) struct StreamJob<H: Host + Clone + 'static> {
     /// The protocol the events are written in.
     pub egress: Egress,
     /// The request's reservation, settled at the stream's end.
-    pub admission: super::admit::Admission<H>,
+    pub admission: crate::pipeline::admit::Admission<H>,
     /// Where a completed answer is cached.
-    pub cache: Option<super::cache::CacheWrite>,
+    pub cache: Option<crate::pipeline::cache::CacheWrite>,
     /// Set when a cut after output may continue on another target.
-    pub resume: Option<super::resume::Resume>,
+    pub resume: Option<crate::pipeline::resume::Resume>,
 }
 
 /// How a stream's events are written for the client: Open Responses SSE,
@@ -65,7 +65,7 @@ pub(crate) trait EventSink {
 }
 
 impl Egress {
-    pub(super) fn write(
+    pub(crate) fn write(
         &mut self,
         events: impl IntoIterator<Item = crate::types::StreamEvent>,
         end: bool,
@@ -144,7 +144,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
         output_bytes: u64,
         prices: Option<crate::config::Prices>,
         /// A continuation on another target, after a cut.
-        cont: Option<super::resume::Continuation>,
+        cont: Option<crate::pipeline::resume::Continuation>,
     }
     impl<H: Host + Clone + 'static> Drop for State<H> {
         /// The client left before the end: say so in the record.
@@ -152,7 +152,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
             if self.done {
                 return;
             }
-            let now = super::clock::now_ms(&self.job.host);
+            let now = crate::pipeline::clock::now_ms(&self.job.host);
             // What the stream used is not known: it is charged at what
             // it reserved.
             let reserved = self.job.admission.reserved();
@@ -196,7 +196,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                         .await;
                 }
                 st.live.b.emit_terminal();
-                let ended = super::clock::now_ms(&j.host);
+                let ended = crate::pipeline::clock::now_ms(&j.host);
                 let cost = settle_record(
                     &j.rec,
                     &j.config,
@@ -208,7 +208,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                     w.write(&j.host, st.live.b.response(), &j.target, cost)
                         .await;
                 }
-                let used = super::admit::used(&j.rec, j.admission.reserved());
+                let used = crate::pipeline::admit::used(&j.rec, j.admission.reserved());
                 st.job.admission.settle_later(used);
                 let out = st.job.egress.write(st.live.b.drain(), true);
                 return Some((out, st));
@@ -274,14 +274,14 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 .live
                 .b
                 .drain()
-                .inspect(|e| grown += super::admit::delta_len(e));
+                .inspect(|e| grown += crate::pipeline::admit::delta_len(e));
             let chunk = st.job.egress.write(events, false);
             st.output_bytes += grown;
             if grown > 0 {
                 let (bytes, prices) = (st.output_bytes, st.prices);
                 if let Err(refused) = st.job.admission.keep_up(bytes, prices).await {
                     let now = unix_secs(&st.job.host);
-                    let error = super::admit::outgrown(&refused);
+                    let error = crate::pipeline::admit::outgrown(&refused);
                     st.live.b.settle(Outcome::Failed(error), now);
                 }
             }

@@ -8,8 +8,10 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::stored;
 
-use super::clock::unix_secs;
-use super::{json_ok, json_ok_bytes, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::respond::json_ok;
+use crate::pipeline::respond::json_ok_bytes;
 
 impl Gateway {
     async fn find<H: Host>(
@@ -31,7 +33,7 @@ impl Gateway {
             })
     }
 
-    pub(super) async fn get_response<H: Host>(
+    pub(crate) async fn get_response<H: Host>(
         &self,
         host: &H,
         principal: &Principal,
@@ -43,7 +45,7 @@ impl Gateway {
         ))
     }
 
-    pub(super) async fn delete_response<H: Host>(
+    pub(crate) async fn delete_response<H: Host>(
         &self,
         host: &H,
         principal: &Principal,
@@ -60,7 +62,7 @@ impl Gateway {
         ))
     }
 
-    pub(super) async fn input_items<H: Host>(
+    pub(crate) async fn input_items<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,

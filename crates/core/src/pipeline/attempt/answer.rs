@@ -14,8 +14,8 @@ use crate::host::{ByteStream, Host, UpstreamResponse};
 use crate::providers::{self, Protocol};
 use crate::routing::{self, Failure};
 
-use super::clock::{now_ms, within};
-use super::live::StreamFault;
+use crate::pipeline::attempt::live::StreamFault;
+use crate::pipeline::clock::{now_ms, within};
 
 /// One failed attempt.
 pub(crate) struct AttemptError {
@@ -27,7 +27,7 @@ pub(crate) struct AttemptError {
 
 /// The upstream's answer, or why there was none before `header_timeout`
 /// (the host's own timer or the core's: the same failure).
-pub(super) fn answered(
+pub(crate) fn answered(
     provider: &str,
     sent: Option<Result<UpstreamResponse, HostError>>,
     header_timeout: Duration,
@@ -55,7 +55,7 @@ pub(super) fn answered(
     }
 }
 
-pub(super) fn failed(error: ApiError, failure: Failure) -> AttemptError {
+pub(crate) fn failed(error: ApiError, failure: Failure) -> AttemptError {
     AttemptError {
         error,
         failure: Some(failure),
@@ -63,7 +63,7 @@ pub(super) fn failed(error: ApiError, failure: Failure) -> AttemptError {
     }
 }
 
-pub(super) fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
+pub(crate) fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
     let error = match fault.failure {
         Failure::Timeout => UpstreamError::Timeout {
             provider: provider.into(),
@@ -83,7 +83,7 @@ pub(super) fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
 }
 
 /// An upstream error status, its body read into the envelope.
-pub(super) async fn status_error<H: Host>(
+pub(crate) async fn status_error<H: Host>(
     host: &H,
     protocol: Protocol,
     provider: &str,
@@ -110,7 +110,7 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 /// A whole upstream body, each chunk within the idle timeout and all of
 /// it before the deadline.
-pub(super) async fn read_all<H: Host>(
+pub(crate) async fn read_all<H: Host>(
     host: &H,
     mut body: ByteStream,
     idle: Duration,

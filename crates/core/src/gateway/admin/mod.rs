@@ -8,6 +8,11 @@
 //! cache of [`KEY_CACHE_MS`], so a disabled, deleted or rotated key stops
 //! working everywhere once that entry lapses.
 
+mod dashboard;
+mod limits_view;
+mod teams;
+mod usage;
+
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -18,8 +23,9 @@ use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, KeyRecord, NewKey, TeamRecord};
 use crate::observe::Recorder;
 
-use super::clock::{now_ms, unix_secs};
-use super::{json_ok, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::clock::{now_ms, unix_secs};
+use crate::pipeline::respond::json_ok;
 
 /// How long a looked-up runtime key is trusted before it is read again.
 pub const KEY_CACHE_MS: u64 = 2_000;
@@ -49,7 +55,7 @@ fn remember<T>(map: &mut HashMap<String, (T, u64)>, key: &str, value: T, now: u6
     map.insert(key.to_owned(), (value, now));
 }
 
-pub(super) fn store_error(e: &crate::HostError) -> ApiError {
+pub(crate) fn store_error(e: &crate::HostError) -> ApiError {
     let mut err = ApiError::new(
         503,
         "server_error",
@@ -61,7 +67,7 @@ pub(super) fn store_error(e: &crate::HostError) -> ApiError {
     err
 }
 
-pub(super) fn not_found(what: &'static str, id: &str) -> ApiError {
+pub(crate) fn not_found(what: &'static str, id: &str) -> ApiError {
     RequestError::NotFound {
         what,
         id: id.to_owned(),
@@ -73,7 +79,7 @@ pub(super) fn not_found(what: &'static str, id: &str) -> ApiError {
 
 impl Gateway {
     /// The principal of a runtime key (`llm_…`), or why there is none.
-    pub(super) async fn runtime_key<H: Host>(
+    pub(crate) async fn runtime_key<H: Host>(
         &self,
         host: &H,
         secret: &str,
@@ -142,7 +148,7 @@ impl Gateway {
     }
 
     /// Drops a runtime team's cached lookup on this instance.
-    pub(super) fn forget_team(&self, name: &str) {
+    pub(crate) fn forget_team(&self, name: &str) {
         if let Ok(mut c) = self.key_cache.lock() {
             c.teams.remove(name);
         }
@@ -184,7 +190,7 @@ impl Gateway {
     }
 
     /// `/v1/admin/keys…`.
-    pub(super) async fn admin<H: Host>(
+    pub(crate) async fn admin<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,
@@ -266,7 +272,7 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
-        let v = super::ingress::json_body(&self.config, req)?;
+        let v = crate::gateway::doors::json_body(&self.config, req)?;
         let new: NewKey = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
             path: ".".into(),
             message: e.to_string(),
@@ -344,7 +350,7 @@ impl Gateway {
         principal: &Actor<'_>,
         id: &str,
     ) -> Result<HttpResponse, ApiError> {
-        let v = super::ingress::json_body(&self.config, req)?;
+        let v = crate::gateway::doors::json_body(&self.config, req)?;
         let Value::Object(patch) = v else {
             return Err(RequestError::InvalidValue {
                 param: ".".into(),
@@ -374,7 +380,7 @@ impl Gateway {
         let grace = if req.body.is_empty() {
             0
         } else {
-            let v = super::ingress::json_body(&self.config, req)?;
+            let v = crate::gateway::doors::json_body(&self.config, req)?;
             match &v["grace_seconds"] {
                 Value::Null => 0,
                 g => g.as_u64().filter(|s| *s <= 30 * 86_400).ok_or_else(|| {
@@ -420,7 +426,7 @@ impl Gateway {
 
 /// `limit` (1 to [`MAX_PAGE`], 20 by default), `after` and `team` of a
 /// list's query.
-pub(super) fn page_params(
+pub(crate) fn page_params(
     query: &str,
 ) -> Result<(usize, Option<String>, Option<String>), ApiError> {
     let mut limit = 20usize;
@@ -446,7 +452,7 @@ pub(super) fn page_params(
 }
 
 /// The ids of an index after `after` (all when it is unset or unknown).
-pub(super) fn after_of<'a>(ids: &'a [String], after: Option<&str>) -> &'a [String] {
+pub(crate) fn after_of<'a>(ids: &'a [String], after: Option<&str>) -> &'a [String] {
     let start = after
         .and_then(|a| ids.iter().position(|x| x == a))
         .map_or(0, |i| i + 1);
@@ -454,7 +460,7 @@ pub(super) fn after_of<'a>(ids: &'a [String], after: Option<&str>) -> &'a [Strin
 }
 
 /// A page of a list: `{object, data, has_more, last_id}`.
-pub(super) fn page(data: Vec<Value>, has_more: bool) -> HttpResponse {
+pub(crate) fn page(data: Vec<Value>, has_more: bool) -> HttpResponse {
     let last = data.last().map(|v| v["id"].clone());
     json_ok(json!({"object": "list", "data": data, "has_more": has_more, "last_id": last}))
 }
@@ -517,7 +523,7 @@ fn apply_patch(
 }
 
 /// The fields that changed: `{field: {before, after}}`.
-pub(super) fn changes(before: &Value, after: &Value) -> Value {
+pub(crate) fn changes(before: &Value, after: &Value) -> Value {
     let mut out = Map::new();
     if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
         for (k, v) in a {
@@ -531,7 +537,7 @@ pub(super) fn changes(before: &Value, after: &Value) -> Value {
 
 /// An admin principal, and the record of its request (where its audit
 /// action goes, for the request's span).
-pub(super) struct Actor<'a> {
+pub(crate) struct Actor<'a> {
     principal: &'a Principal,
     rec: &'a Recorder,
 }
@@ -546,7 +552,7 @@ impl std::ops::Deref for Actor<'_> {
 /// One audit line: who did what to which record, the fields before and
 /// after (never a secret); with OTLP, the request's span carries it too
 /// (admin requests are always sampled).
-pub(super) fn audit<H: Host>(
+pub(crate) fn audit<H: Host>(
     host: &H,
     actor: &Actor<'_>,
     action: &str,

@@ -3,6 +3,12 @@
 //! pipeline's answer, their stream encoders (written to from the
 //! pipeline's events), and the keepalive of Messages streams.
 
+pub(crate) mod chat;
+pub(crate) mod compact;
+pub(crate) mod messages;
+pub(crate) mod stored;
+pub(crate) mod ws;
+
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -13,15 +19,13 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
-use crate::ingress::{chat, messages};
 use crate::providers::verbatim::Verbatim;
 
-use super::stream::EventSink;
-use crate::types::StreamEvent;
+pub(crate) use crate::pipeline::stream::EventSink;
 
 /// The request's JSON body: `application/json` only, within
 /// `server.max_request_bytes`.
-pub(super) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, ApiError> {
+pub(crate) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, ApiError> {
     let mime = req.header("content-type").unwrap_or_default();
     let mime = mime.split(';').next().unwrap_or_default().trim();
     if !mime.eq_ignore_ascii_case("application/json") {
@@ -43,7 +47,7 @@ pub(super) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, Api
 }
 
 /// `POST /v1/responses` with a decoded body, for the pipeline.
-pub(super) fn responses_request(body: &Value) -> HttpRequest {
+pub(crate) fn responses_request(body: &Value) -> HttpRequest {
     HttpRequest {
         method: "POST".into(),
         path: "/v1/responses".into(),
@@ -55,7 +59,7 @@ pub(super) fn responses_request(body: &Value) -> HttpRequest {
 
 /// The gateway's own headers (`x-latticelm-*`) and `retry-after`, to pass
 /// on with the translated answer.
-pub(super) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
+pub(crate) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
     resp.headers
         .iter()
         .filter(|(k, _)| k.starts_with("x-latticelm-") || k == "retry-after")
@@ -65,7 +69,7 @@ pub(super) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
 
 /// A request that came by another front door: its own body (sent as
 /// written to targets of its protocol) and the encoder of its stream.
-pub(super) struct Front {
+pub(crate) struct Front {
     pub verbatim: Verbatim,
     pub sink: Box<dyn EventSink>,
     /// The Open Responses body decoded from it, typed.
@@ -73,7 +77,7 @@ pub(super) struct Front {
 }
 
 /// The event types both front doors' encoders read.
-fn read_by_both(kind: &str) -> bool {
+pub(crate) fn read_by_both(kind: &str) -> bool {
     matches!(
         kind,
         "response.created"
@@ -88,59 +92,9 @@ fn read_by_both(kind: &str) -> bool {
     )
 }
 
-impl EventSink for chat::ChunkEncoder {
-    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
-        let chunks = match self.typed(event) {
-            Some(chunks) => chunks,
-            None => match serde_json::to_value(event) {
-                Ok(v) => self.event(&v),
-                Err(_) => return,
-            },
-        };
-        for c in chunks {
-            out.push_str("data: ");
-            out.push_str(&c);
-            out.push_str("\n\n");
-        }
-    }
-    fn tail(&self) -> &'static str {
-        "data: [DONE]\n\n"
-    }
-    fn wants(&self, kind: &str) -> bool {
-        read_by_both(kind) || kind == "response.refusal.delta"
-    }
-    fn whole(&self, response: &Value) -> Value {
-        chat::completion(response)
-    }
-}
-
-impl EventSink for messages::EventEncoder {
-    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
-        let Ok(event) = serde_json::to_value(event) else {
-            return;
-        };
-        for (name, data) in self.event(&event) {
-            out.push_str("event: ");
-            out.push_str(&name);
-            out.push_str("\ndata: ");
-            out.push_str(&data.to_string());
-            out.push_str("\n\n");
-        }
-    }
-    fn tail(&self) -> &'static str {
-        ""
-    }
-    fn wants(&self, kind: &str) -> bool {
-        read_by_both(kind) || kind == "response.output_item.done"
-    }
-    fn whole(&self, response: &Value) -> Value {
-        messages::message(response)
-    }
-}
-
 /// A keepalive for a stream: after `every` with nothing to send, `frame`
 /// goes out (Messages' `ping` event).
-pub(super) struct Keepalive<H> {
+pub(crate) struct Keepalive<H> {
     pub host: H,
     pub every: Duration,
     pub frame: &'static str,
@@ -148,7 +102,7 @@ pub(super) struct Keepalive<H> {
 
 /// `body`, with `keepalive.frame` sent whenever it is silent for
 /// `keepalive.every`.
-pub(super) fn with_keepalive<H: Host + 'static>(
+pub(crate) fn with_keepalive<H: Host + 'static>(
     body: LocalBoxStream<'static, Bytes>,
     keepalive: Keepalive<H>,
 ) -> LocalBoxStream<'static, Bytes> {

@@ -4,6 +4,10 @@
 //! tried again); any other is returned at once. Every outcome goes into
 //! the routing state.
 
+pub(crate) mod answer;
+pub(crate) mod compact;
+pub(crate) mod live;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,9 +20,11 @@ use crate::providers::{self, Protocol, StreamTranslator};
 use crate::routing::{self, Availability, Caller, Candidate, Failure, TargetOutcome};
 use crate::types::{CreateResponseBody, ResponseResource};
 
-use super::clock::{now_ms, unix_secs, within};
-use super::live::Live;
-use super::upstream_answer::{answered, failed, fault_error, read_all, status_error, AttemptError};
+use crate::pipeline::attempt::answer::{
+    answered, failed, fault_error, read_all, status_error, AttemptError,
+};
+use crate::pipeline::attempt::live::Live;
+use crate::pipeline::clock::{now_ms, unix_secs, within};
 
 /// What every attempt of one request shares.
 pub(crate) struct Job<'a> {
@@ -48,7 +54,7 @@ pub(crate) struct Job<'a> {
     /// Responses targets take it, and their answer is passed on as it is.
     pub compact: bool,
     /// A continuation (`resume`): how the target takes the partial answer.
-    pub resume: Option<super::resume_request::Mode>,
+    pub resume: Option<crate::pipeline::resume::request::Mode>,
 }
 
 /// The attempt that produced output.
@@ -387,7 +393,7 @@ pub(crate) async fn attempt<H: Host>(
         None => None,
     };
     if job.compact {
-        return super::compact_attempt::send(config, host, job, c, body, header_timeout)
+        return crate::pipeline::attempt::compact::send(config, host, job, c, body, header_timeout)
             .await
             .map(|b| (ServedBody::Compacted(b), dropped));
     }
@@ -403,7 +409,7 @@ pub(crate) async fn attempt<H: Host>(
     }
     .map_err(cannot)?;
     if let Some(mode) = job.resume {
-        super::resume_request::adjust(mode, &mut request);
+        crate::pipeline::resume::request::adjust(mode, &mut request);
     }
     // The upstream request is a child span of this request's trace.
     if let Some(t) = job.rec.trace() {

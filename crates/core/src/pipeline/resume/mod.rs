@@ -4,7 +4,7 @@
 //!
 //! The next target gets the original input, the complete items so far,
 //! and the cut message's text as the final assistant turn
-//! ([`super::resume_request`]). Its stream is translated into a scratch
+//! ([`crate::pipeline::resume::request`]). Its stream is translated into a scratch
 //! builder, and [`Splice`] carries what it says onto the open message of
 //! the client's builder: the same item, part and indexes, the sequence
 //! going on. A continuation that starts by repeating the partial text's
@@ -12,6 +12,8 @@
 //! happen when the cut fell inside anything but a message's text, when
 //! reasoning would have to cross providers, or when no target or no time
 //! is left: then the stream ends as before, with `response.failed`.
+
+pub(crate) mod request;
 
 use std::sync::Arc;
 
@@ -25,10 +27,10 @@ use crate::types::{
     CreateResponseBody, Item, ResponseResource, ResponseStatus, StreamEvent, Usage,
 };
 
-use super::attempt::{self, ServedBody, Target};
-use super::clock::now_ms;
-use super::live::Live;
-use super::resume_request::{self, Mode};
+use crate::pipeline::attempt::live::Live;
+use crate::pipeline::attempt::{self, ServedBody, Target};
+use crate::pipeline::clock::now_ms;
+use request::Mode;
 
 /// How many characters of a continuation's start are compared with the
 /// partial text's end.
@@ -186,7 +188,7 @@ impl Resume {
         cut: Cut<'_>,
         rec: &Recorder,
     ) -> Result<Live, Option<u16>> {
-        let body = resume_request::body(&self.body, cut.done, cut.partial, mode);
+        let body = request::body(&self.body, cut.done, cut.partial, mode);
         let job = attempt::Job {
             body: &body,
             stream: true,

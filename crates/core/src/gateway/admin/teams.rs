@@ -7,29 +7,32 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, NewTeam, TeamRecord};
 
-use super::admin::{after_of, audit, changes, not_found, page, page_params, store_error, Actor};
-use super::clock::unix_secs;
-use super::{json_ok, Gateway};
+use crate::gateway::admin::{
+    after_of, audit, changes, not_found, page, page_params, store_error, Actor,
+};
+use crate::gateway::Gateway;
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::respond::json_ok;
 
 fn conflict(code: &'static str, message: String) -> ApiError {
     ApiError::new(409, "invalid_request_error", Some(code), None, &message)
 }
 
 impl Gateway {
-    pub(super) async fn team<H: Host>(&self, host: &H, name: &str) -> Result<TeamRecord, ApiError> {
+    pub(crate) async fn team<H: Host>(&self, host: &H, name: &str) -> Result<TeamRecord, ApiError> {
         keys::team(host, name)
             .await
             .map_err(|e| store_error(&e))?
             .ok_or_else(|| not_found("team", name))
     }
 
-    pub(super) async fn create_team<H: Host>(
+    pub(crate) async fn create_team<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
-        let v = super::ingress::json_body(&self.config, req)?;
+        let v = crate::gateway::doors::json_body(&self.config, req)?;
         let new: NewTeam = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
             path: ".".into(),
             message: e.to_string(),
@@ -75,7 +78,7 @@ impl Gateway {
         Ok(resp)
     }
 
-    pub(super) async fn list_teams<H: Host>(
+    pub(crate) async fn list_teams<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,
@@ -97,14 +100,14 @@ impl Gateway {
         Ok(page(data, has_more))
     }
 
-    pub(super) async fn patch_team<H: Host>(
+    pub(crate) async fn patch_team<H: Host>(
         &self,
         host: &H,
         req: &HttpRequest,
         principal: &Actor<'_>,
         name: &str,
     ) -> Result<HttpResponse, ApiError> {
-        let v = super::ingress::json_body(&self.config, req)?;
+        let v = crate::gateway::doors::json_body(&self.config, req)?;
         let Value::Object(patch) = v else {
             return Err(RequestError::InvalidValue {
                 param: ".".into(),
@@ -131,7 +134,7 @@ impl Gateway {
     }
 
     /// Deletes a team that no key names (409 `team_in_use` otherwise).
-    pub(super) async fn delete_team<H: Host>(
+    pub(crate) async fn delete_team<H: Host>(
         &self,
         host: &H,
         principal: &Actor<'_>,

@@ -10,15 +10,17 @@ use crate::auth::Principal;
 use crate::host::{Host, HttpResponse};
 use crate::routing::Availability;
 
-use super::clock::now_ms;
-use super::{json_ok, routing_store, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::clock::now_ms;
+use crate::pipeline::respond::json_ok;
+use crate::pipeline::routing_store;
 
 /// Labels that name a model the caller may or may not use.
 const MODEL_LABELS: [&str; 2] = ["model", "gen_ai_request_model"];
 
 impl Gateway {
     /// The dashboard's data for `principal`.
-    pub(super) async fn dashboard<H: Host>(&self, host: &H, principal: &Principal) -> HttpResponse {
+    pub(crate) async fn dashboard<H: Host>(&self, host: &H, principal: &Principal) -> HttpResponse {
         routing_store::load(host).await;
         let now = now_ms(host);
         let mut circuits = Vec::new();

@@ -8,12 +8,12 @@ use crate::error::ApiError;
 use crate::host::{Body, Host, HttpResponse};
 use crate::stored::Saver;
 
-use super::attempt::Target;
-use super::clock::unix_secs;
-use super::stream::Egress;
+use crate::pipeline::attempt::Target;
+use crate::pipeline::clock::unix_secs;
+use crate::pipeline::stream::Egress;
 
 /// Saves a settled response when the request asked for it.
-pub(super) async fn save<H: Host>(
+pub(crate) async fn save<H: Host>(
     saver: Option<&Saver>,
     host: &H,
     b: &mut ResponseBuilder,
@@ -26,7 +26,7 @@ pub(super) async fn save<H: Host>(
 
 /// Who served the response: `x-latticelm-provider`, `x-latticelm-model`
 /// (the upstream model id) and `x-latticelm-attempts`.
-pub(super) fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
+pub(crate) fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
     if let Some(t) = target {
         resp.headers
             .push(("x-latticelm-provider".into(), t.provider.clone()));
@@ -38,13 +38,13 @@ pub(super) fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, a
 }
 
 /// A 200 with a JSON value.
-pub(super) fn json_ok(v: serde_json::Value) -> HttpResponse {
+pub(crate) fn json_ok(v: serde_json::Value) -> HttpResponse {
     HttpResponse::json(200, Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
 }
 
 /// A 200 with a settled response, in the front door's shape: written
 /// once, never written out and parsed again to be translated.
-pub(super) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse {
+pub(crate) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse {
     let r = b.into_response();
     let bytes = match egress {
         Egress::Responses => serde_json::to_vec(&r),
@@ -54,12 +54,12 @@ pub(super) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse
 }
 
 /// A 200 with JSON bytes.
-pub(super) fn json_ok_bytes(v: Vec<u8>) -> HttpResponse {
+pub(crate) fn json_ok_bytes(v: Vec<u8>) -> HttpResponse {
     HttpResponse::json(200, Bytes::from(v))
 }
 
 /// A 200 event stream (never buffered by a proxy in front).
-pub(super) fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpResponse {
+pub(crate) fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpResponse {
     HttpResponse {
         status: 200,
         headers: vec![
@@ -70,4 +70,18 @@ pub(super) fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>
         body: Body::Stream(body),
         detail: None,
     }
+}
+
+/// The HTTP response for an error: the envelope, its status, and
+/// `retry-after` when the upstream gave one.
+pub fn error_response(e: &ApiError) -> HttpResponse {
+    let mut resp = HttpResponse::json(e.status, e.to_json());
+    if let Some(ra) = &e.retry_after {
+        resp.headers.push(("retry-after".into(), ra.clone()));
+    }
+    if let Some(c) = &e.challenge {
+        resp.headers.push(("www-authenticate".into(), c.clone()));
+    }
+    resp.detail = e.detail.clone();
+    resp
 }

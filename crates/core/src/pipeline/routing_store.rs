@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::host::Host;
 use crate::routing::RoutingState;
 
-use super::clock::now_ms;
+use crate::pipeline::clock::now_ms;
 
 /// The store key of the routing state.
 pub(crate) const KEY: &str = "latticelm:routing-state";

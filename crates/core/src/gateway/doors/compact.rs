@@ -20,15 +20,20 @@ use crate::providers::{seal, Protocol};
 use crate::routing;
 use crate::types::{CreateResponseBody, Item};
 
-use super::clock::{now_ms, unix_secs};
-use super::{attempt, error_response, parse::parse, routing_store, served_headers, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::attempt;
+use crate::pipeline::clock::{now_ms, unix_secs};
+use crate::pipeline::parse::parse;
+use crate::pipeline::respond::error_response;
+use crate::pipeline::respond::served_headers;
+use crate::pipeline::routing_store;
 
 /// What the gateway asks a model for when it compacts.
 pub const PROMPT: &str = "Compact the conversation above so that it can continue in a smaller context. Write a concise but complete summary of it for yourself: the user's goals and instructions, decisions made, facts learned, tool calls and the results that still matter, files, names and identifiers mentioned, and what remains to be done. It will replace the conversation, so leave out nothing that is needed to continue, and add nothing that was not said.";
 
 impl Gateway {
     /// `POST /v1/responses/compact`.
-    pub(super) async fn compact<H: Host + Clone + 'static>(
+    pub(crate) async fn compact<H: Host + Clone + 'static>(
         &self,
         host: &H,
         req: &HttpRequest,
@@ -124,7 +129,7 @@ impl Gateway {
                 let prices = self
                     .config
                     .prices(&target.listed_by, &target.provider, &target.model);
-                let used = super::admit::used_in(&bytes, prices, admission.reserved());
+                let used = crate::pipeline::admit::used_in(&bytes, prices, admission.reserved());
                 admission.settle_later(used);
                 let mut resp = HttpResponse::json(200, bytes);
                 served_headers(&mut resp, Some(&target), attempts);
@@ -135,7 +140,7 @@ impl Gateway {
                 if gave_up.attempts > 0 {
                     admission.reached();
                 }
-                admission.settle_later(super::admit::Used::default());
+                admission.settle_later(crate::pipeline::admit::Used::default());
                 let mut resp = error_response(&gave_up.error);
                 served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
                 resp
@@ -183,7 +188,7 @@ impl Gateway {
         if let Some(p) = &body.provider {
             ask["provider"] = json!(p);
         }
-        let inner = super::ingress::responses_request(&ask);
+        let inner = crate::gateway::doors::responses_request(&ask);
         let _ = req;
         let answered = self
             .create_response(host, &inner, principal, rec, None)

@@ -5,6 +5,9 @@
 //! reached. A reservation left behind (an error path, a dropped future)
 //! is settled on drop, at what it held when an upstream was reached.
 
+pub(crate) mod alert;
+pub(crate) mod answer;
+
 use std::sync::Arc;
 
 use crate::auth::Principal;
@@ -15,8 +18,9 @@ use crate::observe::{LimitsRecord, Recorder};
 use crate::quota::{Op, OpKind, Reply, ScopeOp};
 use crate::routing::Candidate;
 
-use super::clock::now_ms;
-use super::{error_response, Gateway};
+use crate::gateway::Gateway;
+use crate::pipeline::clock::now_ms;
+use crate::pipeline::respond::error_response;
 
 /// A request's admission: the `x-ratelimit-*` headers, and the
 /// reservation to settle (none when nothing applies, or when the store
@@ -290,7 +294,9 @@ fn settled<H: Host + Clone + 'static>(
         left.push((s.shard.clone(), (budget - st.spent).max(0.0)));
         let line = budget * threshold;
         if st.spent >= line && st.spent - cost < line {
-            super::budget_alert::send(host, config, &s.shard, budget, st.spent, &s.period);
+            crate::pipeline::admit::alert::send(
+                host, config, &s.shard, budget, st.spent, &s.period,
+            );
         }
     }
     rec.with(|r| {
@@ -305,7 +311,7 @@ impl Gateway {
     /// request's tokens (`estimate`: input, output) and its worst-case
     /// cost over `candidates`, or answers 429 (503 when the store is
     /// down and the configuration fails closed).
-    pub(super) async fn admit<H: Host + Clone + 'static>(
+    pub(crate) async fn admit<H: Host + Clone + 'static>(
         &self,
         host: &H,
         principal: &Principal,
@@ -377,10 +383,10 @@ impl Gateway {
                     l.refused = Some(refused.kind.clone());
                 }
             });
-            return Err(super::limit_answer::refusal(refused));
+            return Err(crate::pipeline::admit::answer::refusal(refused));
         }
         Ok(Admission {
-            headers: super::limit_answer::headers(&op.scopes, &reply),
+            headers: crate::pipeline::admit::answer::headers(&op.scopes, &reply),
             held: Some(Held {
                 host: host.clone(),
                 config: self.config.clone(),
