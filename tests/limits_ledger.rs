@@ -147,7 +147,7 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
         let outcome = got
             .refused
             .as_ref()
-            .map_or(format!("{kind:?} ok"), |r| r.kind.clone());
+            .map_or(format!("{kind:?} ok"), |r| r.kind.as_str().to_owned());
         *outcomes.entry(outcome).or_default() += 1;
         if kind == OpKind::Reserve && got.ok {
             open.push(id);

@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::builder::{Outcome, ResponseBuilder};
 use crate::config::{CacheScope, Config, MAX_CACHE_TTL};
 use crate::error::RequestError;
-use crate::host::HttpRequest;
 use crate::types::{Item, ResponseResource, ResponseStatus};
 
 /// The request header that sets (or, with `0`, bypasses) caching.
@@ -48,14 +47,20 @@ pub struct Policy {
 pub fn policy(
     config: &Config,
     model: &str,
-    req: &HttpRequest,
+    headers: &[(String, String)],
 ) -> Result<Option<Policy>, RequestError> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let configured = config
         .models
         .iter()
         .find(|m| m.name == model)
         .and_then(|m| m.cache.as_ref());
-    let ttl = match req.header(TTL_HEADER) {
+    let ttl = match header(TTL_HEADER) {
         Some(v) => {
             let secs: u64 = v.trim().parse().map_err(|_| RequestError::InvalidValue {
                 param: TTL_HEADER.into(),
@@ -77,8 +82,7 @@ pub fn policy(
             None => return Ok(None),
         },
     };
-    let directives: Vec<String> = req
-        .header("cache-control")
+    let directives: Vec<String> = header("cache-control")
         .unwrap_or_default()
         .split(',')
         .map(|d| d.trim().to_ascii_lowercase())

@@ -14,7 +14,9 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::observe::{Metrics, Recorder};
 use crate::pipeline::clock::unix_secs;
-use crate::pipeline::respond::{error_response, json_ok};
+use crate::pipeline::error::StageError;
+use crate::pipeline::respond::json_ok;
+use crate::pipeline::Cx;
 use crate::routing;
 
 pub use doors::ws::{WsReply, WsSession, MAX_CONNECTION};
@@ -73,7 +75,13 @@ impl Gateway {
         host: &H,
         req: HttpRequest,
     ) -> HttpResponse {
-        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
+        let rec = record::begin(
+            &self.config,
+            &self.metrics,
+            &self.spans,
+            host,
+            &record::Arrival::of(&req),
+        );
         let anthropic = req.path.trim_end_matches('/').starts_with("/v1/messages");
         let mut resp = match self.dispatch(host, req, &rec).await {
             Ok(mut resp) => {
@@ -81,8 +89,9 @@ impl Gateway {
                 resp
             }
             Err(e) => {
-                let mut resp = error_response(&e);
-                record::respond(&rec, host, Some(&e), &mut resp);
+                let error = e.error();
+                let mut resp = e.into_response();
+                record::respond(&rec, host, Some(&error), &mut resp);
                 resp
             }
         };
@@ -97,7 +106,7 @@ impl Gateway {
         host: &H,
         req: HttpRequest,
         rec: &Recorder,
-    ) -> Result<HttpResponse, ApiError> {
+    ) -> Result<HttpResponse, StageError> {
         let path = req.path.trim_end_matches('/');
         let method = req.method.as_str();
         let no_route = || RequestError::NoRoute {
@@ -141,7 +150,7 @@ impl Gateway {
             "/v1/dashboard" => Ok(self.dashboard(host, &principal).await),
             p if p.starts_with("/v1/admin/") => {
                 let rest = &p["/v1/admin/".len()..];
-                self.admin(host, &req, &principal, rest, rec).await
+                Ok(self.admin(host, &req, &principal, rest, rec).await?)
             }
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
@@ -153,32 +162,42 @@ impl Gateway {
             }
             "/v1/messages" if method != "POST" => Err(wrong_method().into()),
             "/v1/messages" => self.messages(host, &req, &principal, rec).await,
-            "/v1/messages/count_tokens" => Err(ApiError::new(
+            "/v1/messages/count_tokens" => Err(StageError::Request(ApiError::new(
                 501,
                 "invalid_request_error",
                 Some("not_implemented"),
                 None,
                 "latticelm cannot count tokens honestly for every upstream model, so it does not estimate them",
-            )),
+            ))),
             "/v1/chat/completions" if method != "POST" => Err(wrong_method().into()),
             "/v1/chat/completions" => self.chat_completions(host, &req, &principal, rec).await,
             "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),
             "/v1/responses/compact" => self.compact(host, &req, &principal, rec).await,
             "/v1/responses" if method != "POST" => Err(wrong_method().into()),
-            "/v1/responses" => self.create_response(host, &req, &principal, rec, None).await,
+            "/v1/responses" => self.responses(host, &req, &principal, rec).await,
             p if p.starts_with("/v1/responses/") => {
                 let rest = &p["/v1/responses/".len()..];
                 match (method, rest.split_once('/')) {
-                    ("GET", None) => self.get_response(host, &principal, rest).await,
-                    ("DELETE", None) => self.delete_response(host, &principal, rest).await,
+                    ("GET", None) => Ok(self.get_response(host, &principal, rest).await?),
+                    ("DELETE", None) => Ok(self.delete_response(host, &principal, rest).await?),
                     ("GET", Some((id, "input_items"))) => {
-                        self.input_items(host, &req, &principal, id).await
+                        Ok(self.input_items(host, &req, &principal, id).await?)
                     }
                     (_, None) | (_, Some((_, "input_items"))) => Err(wrong_method().into()),
                     _ => Err(no_route().into()),
                 }
             }
             _ => Err(no_route().into()),
+        }
+    }
+
+    /// What the pipeline's stages read: the configuration, the limit
+    /// rules, the host.
+    pub(crate) fn cx<'a, H>(&'a self, host: &'a H) -> Cx<'a, H> {
+        Cx {
+            config: &self.config,
+            rules: &self.rules,
+            host,
         }
     }
 

@@ -12,6 +12,34 @@ use crate::observe::{self, log, Metrics, Record, Recorder, TraceContext};
 
 use crate::pipeline::clock::now_ms;
 
+/// What the record reads of a request as it arrives.
+pub(crate) struct Arrival<'a> {
+    /// `GET`, `POST`, … (`WS` for a WebSocket turn).
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// Its headers (`x-request-id`, the trace context).
+    pub headers: &'a [(String, String)],
+}
+
+impl<'a> Arrival<'a> {
+    /// An HTTP request's.
+    pub fn of(req: &'a HttpRequest) -> Self {
+        Arrival {
+            method: &req.method,
+            path: &req.path,
+            headers: &req.headers,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Opens the record of a request: its id (the caller's `x-request-id` when
 /// it is a sane token, else a new one), its trace context, its arrival.
 pub(crate) fn begin<H: Host + Clone + 'static>(
@@ -19,7 +47,7 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
     metrics: &Arc<Mutex<Metrics>>,
     spans: &Arc<Mutex<crate::gateway::export::SpanQueue>>,
     host: &H,
-    req: &HttpRequest,
+    req: &Arrival<'_>,
 ) -> Recorder {
     let mut random = [0u8; 32];
     host.random(&mut random);
@@ -52,8 +80,8 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
         request_id,
         trace: Some(trace),
         start_ms: now_ms(host),
-        method: req.method.clone(),
-        path: req.path.clone(),
+        method: req.method.to_owned(),
+        path: req.path.to_owned(),
         ..Default::default()
     };
     if let Ok(mut m) = metrics.lock() {
@@ -106,6 +134,19 @@ fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
             host.log(&line.to_string());
         }
     }));
+}
+
+/// Finishes the record of a WebSocket turn with its status and error.
+pub(crate) fn turn<H: Host>(rec: &Recorder, host: &H, status: u16, error: Option<&ApiError>) {
+    let now = now_ms(host);
+    rec.with(|r| {
+        r.status = status;
+        r.ttfb_ms = Some(now.saturating_sub(r.start_ms));
+        if let Some(e) = error {
+            r.error_type = Some(e.payload.kind.clone());
+            r.error_code = e.payload.code.clone();
+        }
+    });
 }
 
 /// Finishes the record with the response and names the request in it

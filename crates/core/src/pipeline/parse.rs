@@ -1,5 +1,5 @@
-//! The parse stage of `POST /v1/responses`: content type, size, the
-//! body's shape and values, and the caller's model allow-list.
+//! The parse stage: content type, size, the body's shape and values,
+//! and the caller's model allow-list, the same for every door.
 
 use crate::auth::{AuthError, Principal};
 use crate::config::Config;
@@ -21,16 +21,28 @@ pub(crate) fn parse(
     let ct = req.header("content-type").unwrap_or_default();
     let mime = ct.split(';').next().unwrap_or_default().trim();
     let lower = mime.to_ascii_lowercase();
-    let json = lower == "application/json"
+    let is_json = lower == "application/json"
         || (lower.starts_with("application/") && lower.ends_with("+json"));
-    if !json {
+    if !is_json {
         return Err(RequestError::UnsupportedMediaType(mime.to_owned()).into());
     }
-    if req.body.len() > config.server.max_request_bytes {
+    json(config, &req.body, principal)
+}
+
+/// A validated body from JSON bytes that arrived by any door (an HTTP
+/// body, a WebSocket message, a compaction's ask): within
+/// `server.max_request_bytes`, scanned against the caps before any tree
+/// is built, then [`checked`].
+pub(crate) fn json(
+    config: &Config,
+    bytes: &[u8],
+    principal: &Principal,
+) -> Result<CreateResponseBody, ApiError> {
+    if bytes.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
     }
-    crate::limits::scan(&req.body, &config.server.limits)?;
-    checked(config, validate::parse_body(&req.body)?, principal)
+    crate::limits::scan(bytes, &config.server.limits)?;
+    checked(config, validate::parse_body(bytes)?, principal)
 }
 
 /// A body another front door decoded (its JSON already read and scanned

@@ -1,45 +1,51 @@
-//! The plan stage: the model's targets in the order to try them.
+//! The plan stage: the model's targets in the order to try them, from
+//! the routing state (read from the store first where instances live for
+//! one request).
 
-use crate::gateway::Gateway;
-use crate::host::{Host, HttpResponse};
-use crate::routing::{self, PlanInput};
+use crate::host::Host;
+use crate::routing::{self, Candidate, PlanInput};
 
-use super::respond::{error_response, served_headers};
+use super::error::StageError;
 use super::routing_store;
+use super::Cx;
 
-impl Gateway {
-    /// The plan stage: the model's targets in the order to try them, or
-    /// the answer when none is available. `input` is the pinned provider,
-    /// the principal, the (input, output) token estimate and the seed.
-    pub(crate) async fn plan<'c, H: Host>(
-        &'c self,
-        host: &H,
-        model: &'c str,
-        now: u64,
-        input: (Option<&'c str>, &'c str, (u64, u64), u64),
-    ) -> Result<Vec<routing::Candidate<'c>>, HttpResponse> {
-        let (pinned, principal, (input_tokens, output_tokens), seed) = input;
-        routing_store::load(host).await;
-        let planned = host.with_routing(|state| {
-            routing::plan(
-                &self.config,
-                state,
-                PlanInput {
-                    principal,
-                    model,
-                    pinned,
-                    now,
-                    input_tokens,
-                    output_tokens,
-                    seed,
-                    explore: self.config.routing.explore,
-                },
-            )
-        });
-        planned.map_err(|e| {
-            let mut resp = error_response(&e.into());
-            served_headers(&mut resp, None, 0);
-            resp
-        })
-    }
+/// What the plan weighs besides the routing state.
+pub(crate) struct Ask<'a> {
+    /// The model asked for.
+    pub model: &'a str,
+    /// A provider the client pinned.
+    pub pinned: Option<&'a str>,
+    /// The caller (its breakers).
+    pub principal: &'a str,
+    /// The input and output token estimates (the cost strategy).
+    pub tokens: (u64, u64),
+    /// Seeds a weighted choice and exploration.
+    pub seed: u64,
+}
+
+/// The candidates for `ask` at `now` (ms), or why there are none.
+pub(crate) async fn plan<'c, H: Host>(
+    cx: &Cx<'c, H>,
+    ask: Ask<'c>,
+    now: u64,
+) -> Result<Vec<Candidate<'c>>, StageError> {
+    routing_store::load(cx.host).await;
+    let config = cx.config;
+    let planned = cx.host.with_routing(|state| {
+        routing::plan(
+            config,
+            state,
+            PlanInput {
+                principal: ask.principal,
+                model: ask.model,
+                pinned: ask.pinned,
+                now,
+                input_tokens: ask.tokens.0,
+                output_tokens: ask.tokens.1,
+                seed: ask.seed,
+                explore: config.routing.explore,
+            },
+        )
+    });
+    planned.map_err(|e| StageError::NoTarget(e.into()))
 }

@@ -1,56 +1,78 @@
-//! The shapes of the pipeline's answers: a saved response, a JSON body,
-//! an SSE stream, and the headers that name who served it.
+//! The shapes of the pipeline's answers: the typed [`Answer`] a turn
+//! ends with, and the HTTP forms a door writes it in (a JSON body, an SSE
+//! stream, an error envelope), with the headers that name who served it.
 
 use bytes::Bytes;
+use futures::stream::LocalBoxStream;
 
-use crate::builder::ResponseBuilder;
 use crate::error::ApiError;
-use crate::host::{Body, Host, HttpResponse};
-use crate::stored::Saver;
+use crate::host::{Body, HttpResponse};
+use crate::types::ResponseResource;
 
-use crate::pipeline::attempt::Target;
-use crate::pipeline::clock::unix_secs;
-use crate::pipeline::stream::Egress;
+use super::attempt::Target;
+use super::stream::egress::Egress;
 
-/// Saves a settled response when the request asked for it.
-pub(crate) async fn save<H: Host>(
-    saver: Option<&Saver>,
-    host: &H,
-    b: &mut ResponseBuilder,
-) -> Result<(), ApiError> {
-    match saver {
-        Some(s) => s.save(host, b, unix_secs(host)).await,
-        None => Ok(()),
+/// A turn's answer, before its door writes it.
+pub(crate) struct Answer {
+    /// The response, the stream, or the upstream's compaction.
+    pub body: Answered,
+    /// Who served it, the limits left, the cache's verdict, the cost.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What a turn answered.
+pub(crate) enum Answered {
+    /// A finished response, and the encoder of the client's protocol.
+    Whole(Box<ResponseResource>, Egress),
+    /// The event stream, already in the client's protocol.
+    Stream(LocalBoxStream<'static, Bytes>),
+    /// An upstream's own compaction, as it answered.
+    Compacted(Bytes),
+}
+
+impl Answer {
+    /// The HTTP answer: the response written once in the client's
+    /// protocol (never written out and parsed again to be translated),
+    /// or the stream.
+    pub fn into_response(self) -> HttpResponse {
+        let mut resp = match self.body {
+            Answered::Whole(r, egress) => {
+                let bytes = match &egress {
+                    Egress::Responses => serde_json::to_vec(&r),
+                    Egress::Other(sink) => {
+                        serde_json::to_vec(&sink.whole(&crate::ingress::slim(&r)))
+                    }
+                };
+                json_ok_bytes(bytes.unwrap_or_default())
+            }
+            Answered::Stream(s) => sse_response(s),
+            Answered::Compacted(b) => HttpResponse::json(200, b),
+        };
+        resp.headers.extend(self.headers);
+        resp
     }
 }
 
 /// Who served the response: `x-latticelm-provider`, `x-latticelm-model`
 /// (the upstream model id) and `x-latticelm-attempts`.
-pub(crate) fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
+pub(crate) fn served(target: Option<&Target>, attempts: u32) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(3);
     if let Some(t) = target {
-        resp.headers
-            .push(("x-latticelm-provider".into(), t.provider.clone()));
-        resp.headers
-            .push(("x-latticelm-model".into(), t.model.clone()));
+        out.push(("x-latticelm-provider".into(), t.provider.clone()));
+        out.push(("x-latticelm-model".into(), t.model.clone()));
     }
-    resp.headers
-        .push(("x-latticelm-attempts".into(), attempts.to_string()));
+    out.push(("x-latticelm-attempts".into(), attempts.to_string()));
+    out
+}
+
+/// Adds [`served`]'s headers to `resp`.
+pub(crate) fn served_headers(resp: &mut HttpResponse, target: Option<&Target>, attempts: u32) {
+    resp.headers.extend(served(target, attempts));
 }
 
 /// A 200 with a JSON value.
 pub(crate) fn json_ok(v: serde_json::Value) -> HttpResponse {
     HttpResponse::json(200, Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
-}
-
-/// A 200 with a settled response, in the front door's shape: written
-/// once, never written out and parsed again to be translated.
-pub(crate) fn finished_json(b: ResponseBuilder, egress: &Egress) -> HttpResponse {
-    let r = b.into_response();
-    let bytes = match egress {
-        Egress::Responses => serde_json::to_vec(&r),
-        Egress::Other(sink) => serde_json::to_vec(&sink.whole(&crate::ingress::slim(&r))),
-    };
-    json_ok_bytes(bytes.unwrap_or_default())
 }
 
 /// A 200 with JSON bytes.
@@ -59,7 +81,7 @@ pub(crate) fn json_ok_bytes(v: Vec<u8>) -> HttpResponse {
 }
 
 /// A 200 event stream (never buffered by a proxy in front).
-pub(crate) fn sse_response(body: futures::stream::LocalBoxStream<'static, Bytes>) -> HttpResponse {
+pub(crate) fn sse_response(body: LocalBoxStream<'static, Bytes>) -> HttpResponse {
     HttpResponse {
         status: 200,
         headers: vec![

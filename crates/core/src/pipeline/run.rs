@@ -1,231 +1,274 @@
-//! The stage list of `POST /v1/responses` and every door onto it: parse,
-//! expand, plan, admit, cache lookup, the attempt loop, finish.
+//! The stage lists, top to bottom: [`respond`] for a response (every
+//! front door's turn), [`compact`] for a compaction on an upstream's own
+//! endpoint. Each stage is a function of its room; this file only says
+//! in which order they run and what each hands the next.
 
 use crate::auth::Principal;
+use crate::config::Config;
 use crate::conversation;
 use crate::error::ApiError;
-use crate::gateway::Gateway;
-use crate::host::{Host, HttpRequest, HttpResponse};
+use crate::host::Host;
 use crate::ids::IdGen;
 use crate::observe::Recorder;
 use crate::routing;
 use crate::stored::Saver;
+use crate::types::{CreateResponseBody, Item};
 use crate::validate;
 
 use super::attempt::{self, ServedBody};
-use super::parse::{self, parse};
-use super::respond::{error_response, finished_json, save, served_headers, sse_response};
-use super::{admit, cache, clock, resume, routing_store, stream};
+use super::cache::{self, Hit};
+use super::error::StageError;
+use super::finish::{Finish, ServedBy};
+use super::respond::{served, Answer, Answered};
+use super::turn::{Seeds, Turn};
+use super::{admit, clock, expand, plan, resume, routing_store, stream, Cx};
 
-impl Gateway {
-    /// `POST /v1/responses`, as named stages: parse, expand, plan, the
-    /// attempt loop (with translation), store, respond. `front` is set
-    /// when the request came by another front door: its own body, the
-    /// Open Responses body decoded from it, and its encoder (`req` is
-    /// then the client's own request, for its headers and size).
-    pub(crate) async fn create_response<H: Host + Clone + 'static>(
-        &self,
-        host: &H,
-        req: &HttpRequest,
-        principal: &Principal,
-        rec: &Recorder,
-        front: Option<crate::gateway::doors::Front>,
-    ) -> Result<HttpResponse, ApiError> {
-        let (verbatim, egress, typed) = match front {
-            Some(f) => (
-                Some(f.verbatim),
-                stream::Egress::Other(f.sink),
-                Some(f.body),
-            ),
-            None => (None, stream::Egress::Responses, None),
-        };
-        let mut body = match typed {
-            Some(b) => parse::checked(&self.config, b, principal)?,
-            None => parse(&self.config, req, principal)?,
-        };
-        let cache_policy = cache::policy(&self.config, body.model.as_deref().unwrap_or(""), req)?;
-        rec.with(|r| {
-            r.model = body.model.clone();
-            r.stream = body.stream.unwrap_or(false);
-            r.strategy =
-                routing::strategy_of(&self.config, body.model.as_deref().unwrap_or_default());
-        });
-        let mut seed = [0u8; 32];
-        host.random(&mut seed);
-        let word = |i: usize| u64::from_le_bytes(seed[i..i + 8].try_into().unwrap_or_default());
-        let id = format!("resp_{}", crate::observe::trace::hex(&seed[..16]));
-        let id_seed = word(16);
-        // What this turn stores: its own input, and the chain before it.
-        let own_input = conversation::input_items(body.input.as_ref());
-        let ancestors = self.expand(host, principal, &mut body).await?;
-        let mut saver = body.store.unwrap_or(true).then(|| {
-            let mut input = own_input;
-            conversation::assign_ids(&mut input, &mut IdGen::new(!id_seed));
-            Saver {
-                input,
-                parent: body.previous_response_id.clone(),
-                ancestors,
-                provider: String::new(),
-                owner: principal.id.clone(),
-                ttl: self.config.conversations.ttl,
-                max_bytes: self.config.conversations.max_entry_bytes,
-            }
-        });
-        validate::check_call_outputs(&body)?;
-        if let Some(s) = &saver {
-            s.check_input()?;
-        }
-        let stream = body.stream.unwrap_or(false);
-        let model = body.model.clone().unwrap_or_default();
-        let now = clock::now_ms(host);
-        let size = req.body.len() as u64;
-        let estimate = (size / 4, body.max_output_tokens.unwrap_or(size / 4));
-        let input = (
-            body.provider.as_deref(),
-            principal.id.as_str(),
-            estimate,
-            word(24),
-        );
-        let candidates = match self.plan(host, &model, now, input).await {
-            Ok(c) => c,
-            Err(resp) => return Ok(resp),
-        };
-        let input_size = if body.previous_response_id.is_some() {
-            serde_json::to_vec(&body.input).map_or(size, |b| b.len() as u64 + size)
-        } else {
-            size
-        };
-        let reserve = (
-            input_size / 4,
-            body.max_output_tokens
-                .unwrap_or(self.config.limits.default_max_output_tokens),
-        );
-        let mut admission = match self
-            .admit(host, principal, &model, reserve, &candidates, rec)
-            .await
-        {
-            Ok(a) => a,
-            Err(resp) => return Ok(resp),
-        };
-        let skeleton = validate::skeleton(&body, id, &model, now / 1000);
-        let cached = cache_policy.is_some();
-        let (hit, cache_write) = self
-            .cache_lookup(
-                host,
-                cache_policy,
-                &body,
-                verbatim.as_ref().map(|v| &v.body),
-                principal,
-                rec,
-            )
-            .await;
-        if let Some(entry) = hit {
-            let limit_headers = std::mem::take(&mut admission.headers);
-            let (stream, rec) = (body.stream.unwrap_or(false), rec);
-            let job = cache::HitJob {
-                skeleton,
-                id_seed,
-                stream,
-                egress,
-                saver,
-                rec,
-                admission,
-                limit_headers,
-            };
-            return self.cache_hit(host, entry, job).await;
-        }
-        let deadline = now.saturating_add(routing::millis(self.config.routing.deadline));
-        let job = attempt::Job {
-            body: &body,
-            stream,
-            skeleton: &skeleton,
-            id_seed,
-            seed: word(24).rotate_left(32),
-            deadline,
-            caller_passthrough: &principal.passthrough,
-            principal: &principal.id,
-            rec,
-            verbatim: verbatim.as_ref(),
-            compact: false,
-            resume: None,
-        };
-        let served = attempt::run(&self.config, host, &job, &candidates).await;
-        routing_store::save(host).await;
-        let limit_headers = std::mem::take(&mut admission.headers);
-        let mut served = match served {
-            Ok(s) => s,
-            Err(gave_up) => {
-                // Failed attempts are not billed: settled at nothing, or
-                // cancelled when no upstream was reached.
-                if gave_up.attempts > 0 {
-                    admission.reached();
-                }
-                admission.settle_later(admit::Used::default());
-                let mut resp = error_response(&gave_up.error);
-                served_headers(&mut resp, gave_up.last.as_ref(), gave_up.attempts);
-                resp.headers.extend(limit_headers);
-                return Ok(resp);
-            }
-        };
-        admission.reached();
-        if let Some(s) = saver.as_mut() {
-            s.provider = served.target.provider.clone();
-        }
-        let dropped = std::mem::take(&mut served.dropped_tools);
-        let mut resp = match served.body {
-            ServedBody::Whole(mut b) => {
-                save(saver.as_ref(), host, &mut b).await?;
-                let cost =
-                    stream::settle_record(rec, &self.config, &served.target, b.response(), None);
-                if let Some(w) = &cache_write {
-                    w.write(host, b.response(), &served.target, cost).await;
-                }
-                let used = admit::used(rec, admission.reserved());
-                admission.settle_later(used);
-                let mut resp = finished_json(*b, &egress);
-                if let Some(c) = cost {
-                    resp.headers
-                        .push(("x-latticelm-cost-usd".into(), format!("{c:.8}")));
-                }
-                resp
-            }
-            ServedBody::Compacted(b) => {
-                let used = admission.reserved();
-                admission.settle_later(used);
-                HttpResponse::json(200, b)
-            }
-            ServedBody::Stream(live) => {
-                let job = stream::StreamJob {
-                    host: host.clone(),
-                    config: self.config.clone(),
-                    target: served.target.clone(),
-                    saver,
-                    deadline,
-                    rec: rec.clone(),
-                    egress,
-                    admission,
-                    cache: cache_write.clone(),
-                    resume: resume::Resume::for_request(
-                        &self.config,
-                        &body,
-                        &skeleton,
-                        principal,
-                        word(8),
-                    ),
-                };
-                sse_response(stream::body(*live, job))
-            }
-        };
-        served_headers(&mut resp, Some(&served.target), served.attempts);
-        resp.headers.extend(limit_headers);
-        if cached {
-            resp.headers
-                .push((crate::cache::STATUS_HEADER.into(), "miss".into()));
-        }
-        if !dropped.is_empty() {
-            resp.headers
-                .push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));
-        }
-        Ok(resp)
+/// A response: expand → plan → admit → cache lookup → the attempt loop
+/// (with continuation, in the stream) → finish. The turn's body has been
+/// parsed and checked by its door.
+pub(crate) async fn respond<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    turn: Turn,
+) -> Result<Answer, StageError> {
+    let Turn {
+        principal,
+        rec,
+        mut body,
+        front,
+        size,
+        cache: cache_policy,
+    } = turn;
+    let model = body.model.clone().unwrap_or_default();
+    let stream = body.stream.unwrap_or(false);
+    rec.with(|r| {
+        r.model = body.model.clone();
+        r.stream = stream;
+        r.strategy = routing::strategy_of(cx.config, &model);
+    });
+    let seeds = Seeds::for_response(cx.host);
+    // What this turn stores: its own input, and the chain before it.
+    let own_input = conversation::input_items(body.input.as_ref());
+    let ancestors = expand::expand(cx, &principal, &mut body).await?;
+    let saver = saver(
+        cx.config, &body, &principal, own_input, ancestors, seeds.ids,
+    );
+    validate::check_call_outputs(&body)?;
+    if let Some(s) = &saver {
+        s.check_input()?;
     }
+
+    let now = clock::now_ms(cx.host);
+    let ask = plan::Ask {
+        model: &model,
+        pinned: body.provider.as_deref(),
+        principal: &principal.id,
+        tokens: (size / 4, body.max_output_tokens.unwrap_or(size / 4)),
+        seed: seeds.plan,
+    };
+    let candidates = plan::plan(cx, ask, now).await?;
+
+    let admission = admit::admit(
+        cx,
+        &principal,
+        &model,
+        reserve(cx.config, &body, size),
+        &candidates,
+        &rec,
+    )
+    .await?;
+    let mut finish = Finish {
+        saver,
+        cache: None,
+        admission,
+    };
+
+    let skeleton = validate::skeleton(&body, seeds.id.clone(), &model, now / 1000);
+    let cached = cache_policy.is_some();
+    let verbatim = front.verbatim.as_ref().map(|v| &v.body);
+    let (hit, write) = cache::lookup(cx, cache_policy, &body, verbatim, &principal, &rec).await;
+    if let Some(entry) = hit {
+        let hit = Hit {
+            entry,
+            skeleton,
+            ids: seeds.ids,
+            stream,
+        };
+        return cache::answer(cx, hit, front.egress, &rec, finish).await;
+    }
+    finish.cache = write;
+
+    let deadline = now.saturating_add(routing::millis(cx.config.routing.deadline));
+    let job = attempt::Job {
+        body: &body,
+        stream,
+        skeleton: &skeleton,
+        id_seed: seeds.ids,
+        seed: seeds.jitter,
+        deadline,
+        caller_passthrough: &principal.passthrough,
+        principal: &principal.id,
+        rec: &rec,
+        verbatim: front.verbatim.as_ref(),
+        compact: false,
+        resume: None,
+    };
+    let served_by = attempt::run(cx.config, cx.host, &job, &candidates).await;
+    routing_store::save(cx.host).await;
+    let mut served_by = match served_by {
+        Ok(s) => s,
+        Err(gave_up) => return Err(finish.gave_up(gave_up)),
+    };
+    finish.admission.reached();
+    let limits = finish.limit_headers();
+
+    let target = served_by.target.clone();
+    let (answered, mut headers) = match served_by.body {
+        ServedBody::Whole(mut b) => {
+            let by = ServedBy::Upstream(&target);
+            let (cost, stored) = finish
+                .response(cx.config, cx.host, &rec, &mut b, by, false)
+                .await;
+            stored?;
+            let cost = cost.map(|c| ("x-latticelm-cost-usd".to_owned(), format!("{c:.8}")));
+            let answered = Answered::Whole(Box::new(b.into_response()), front.egress);
+            (answered, cost.into_iter().collect())
+        }
+        ServedBody::Compacted(bytes) => {
+            finish.compacted(cx.config, &bytes, &target);
+            (Answered::Compacted(bytes), Vec::new())
+        }
+        ServedBody::Stream(live) => {
+            let resume =
+                resume::Resume::for_request(cx.config, &body, &skeleton, &principal, seeds.resume);
+            let job = stream::StreamJob {
+                host: cx.host.clone(),
+                config: cx.config.clone(),
+                target: target.clone(),
+                principal: principal.id.clone(),
+                deadline,
+                rec: rec.clone(),
+                egress: front.egress,
+                finish,
+                resume,
+            };
+            (Answered::Stream(stream::body(*live, job)), Vec::new())
+        }
+    };
+    headers.extend(served(Some(&target), served_by.attempts));
+    headers.extend(limits);
+    if cached {
+        headers.push((crate::cache::STATUS_HEADER.into(), "miss".into()));
+    }
+    let dropped = std::mem::take(&mut served_by.dropped_tools);
+    if !dropped.is_empty() {
+        headers.push(("x-latticelm-dropped-tools".into(), dropped.join(", ")));
+    }
+    Ok(Answer {
+        body: answered,
+        headers,
+    })
+}
+
+/// A compaction on the upstream's own `/responses/compact`: the same
+/// plan, admission and attempt loop as a response (routing, breakers,
+/// retries, timeouts, the error envelope, the record); the upstream's
+/// answer passed on, settled at the usage it reports. `body` is
+/// expanded.
+pub(crate) async fn compact<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    principal: &Principal,
+    rec: &Recorder,
+    model: &str,
+    body: &CreateResponseBody,
+) -> Result<Answer, StageError> {
+    let now = clock::now_ms(cx.host);
+    let seeds = Seeds::for_compaction(cx.host);
+    let size = serde_json::to_vec(&body.input).map_or(0, |b| b.len() as u64);
+    let ask = plan::Ask {
+        model,
+        pinned: body.provider.as_deref(),
+        principal: &principal.id,
+        tokens: (size / 4, size / 8),
+        seed: seeds.plan,
+    };
+    let candidates = plan::plan(cx, ask, now).await?;
+    // A compaction's output is a summary: reserved like a response with
+    // no max_output_tokens.
+    let reserve = (size / 4, cx.config.limits.default_max_output_tokens);
+    let admission = admit::admit(cx, principal, model, reserve, &candidates, rec).await?;
+    let mut finish = Finish {
+        saver: None,
+        cache: None,
+        admission,
+    };
+    let skeleton = validate::skeleton(body, seeds.id, model, now / 1000);
+    let job = attempt::Job {
+        body,
+        stream: false,
+        skeleton: &skeleton,
+        id_seed: seeds.ids,
+        seed: seeds.jitter,
+        deadline: now.saturating_add(routing::millis(cx.config.routing.deadline)),
+        caller_passthrough: &principal.passthrough,
+        principal: &principal.id,
+        rec,
+        verbatim: None,
+        compact: true,
+        resume: None,
+    };
+    let served_by = attempt::run(cx.config, cx.host, &job, &candidates).await;
+    routing_store::save(cx.host).await;
+    let served_by = match served_by {
+        Ok(s) => s,
+        Err(gave_up) => return Err(finish.gave_up(gave_up)),
+    };
+    let limits = finish.limit_headers();
+    let ServedBody::Compacted(bytes) = served_by.body else {
+        return Err(ApiError::internal("compaction answered as a response").into());
+    };
+    finish.compacted(cx.config, &bytes, &served_by.target);
+    let mut headers = served(Some(&served_by.target), served_by.attempts);
+    headers.extend(limits);
+    Ok(Answer {
+        body: Answered::Compacted(bytes),
+        headers,
+    })
+}
+
+/// What the turn stores for `previous_response_id` (unless `store` is
+/// off): its own input with ids, after the chain it continues.
+fn saver(
+    config: &Config,
+    body: &CreateResponseBody,
+    principal: &Principal,
+    mut input: Vec<Item>,
+    ancestors: Vec<String>,
+    ids: u64,
+) -> Option<Saver> {
+    body.store.unwrap_or(true).then(|| {
+        conversation::assign_ids(&mut input, &mut IdGen::new(!ids));
+        Saver {
+            input,
+            parent: body.previous_response_id.clone(),
+            ancestors,
+            provider: String::new(),
+            owner: principal.id.clone(),
+            ttl: config.conversations.ttl,
+            max_bytes: config.conversations.max_entry_bytes,
+        }
+    })
+}
+
+/// The admission's reservation: the input estimate (the expanded history
+/// counts) and `max_output_tokens`, or the configured default.
+fn reserve(config: &Config, body: &CreateResponseBody, size: u64) -> (u64, u64) {
+    let input_size = if body.previous_response_id.is_some() {
+        serde_json::to_vec(&body.input).map_or(size, |b| b.len() as u64 + size)
+    } else {
+        size
+    };
+    let output = body
+        .max_output_tokens
+        .unwrap_or(config.limits.default_max_output_tokens);
+    (input_size / 4, output)
 }

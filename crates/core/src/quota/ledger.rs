@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Op, OpKind, Refusal, Reply, ScopeOp, ScopeStatus};
+use super::{Op, OpKind, Refusal, RefusalKind, Reply, ScopeOp, ScopeStatus};
 
 /// The rolling window, in seconds.
 pub(crate) const WINDOW_S: u64 = 60;
@@ -151,10 +151,10 @@ impl ScopeState {
     fn check(&self, s: &ScopeOp, op: &Op) -> Option<Refusal> {
         let (used_r, used_t) = self.used();
         let now = op.now_ms;
-        let refuse = |kind: &str, limit: f64, need: f64, retry: Option<u64>| Refusal {
+        let refuse = |kind: RefusalKind, limit: f64, need: f64, retry: Option<u64>| Refusal {
             shard: s.shard.clone(),
             name: s.name.clone(),
-            kind: kind.into(),
+            kind,
             limit,
             need,
             retry_after_ms: retry,
@@ -164,29 +164,39 @@ impl ScopeState {
             if let Some(rpm) = s.rpm {
                 if used_r + 1 > rpm {
                     let wait = self.wait(0, used_r, 1, rpm, now);
-                    return Some(refuse("requests", rpm as f64, 1.0, Some(wait)));
+                    return Some(refuse(RefusalKind::Requests, rpm as f64, 1.0, Some(wait)));
                 }
             }
         }
         if let Some(tpm) = s.tpm {
             if s.tokens > tpm {
-                return Some(refuse("tokens", tpm as f64, s.tokens as f64, None));
+                return Some(refuse(
+                    RefusalKind::Tokens,
+                    tpm as f64,
+                    s.tokens as f64,
+                    None,
+                ));
             }
             if used_t + s.tokens > tpm {
                 let wait = self.wait(1, used_t, s.tokens, tpm, now);
-                return Some(refuse("tokens", tpm as f64, s.tokens as f64, Some(wait)));
+                return Some(refuse(
+                    RefusalKind::Tokens,
+                    tpm as f64,
+                    s.tokens as f64,
+                    Some(wait),
+                ));
             }
         }
         if reserve {
             if let Some(c) = s.concurrent {
                 if self.l.len() as u64 + 1 > c {
-                    return Some(refuse("concurrent", c as f64, 1.0, Some(1000)));
+                    return Some(refuse(RefusalKind::Concurrent, c as f64, 1.0, Some(1000)));
                 }
             }
         }
         if let Some(budget) = s.budget {
             if s.cost > budget {
-                return Some(refuse("budget", budget, s.cost, None));
+                return Some(refuse(RefusalKind::Budget, budget, s.cost, None));
             }
             if self.spent + self.reserved() + s.cost > budget {
                 // Requests in flight may settle for less than they hold;
@@ -198,7 +208,7 @@ impl ScopeState {
                 } else {
                     None
                 };
-                return Some(refuse("budget", budget, s.cost, retry));
+                return Some(refuse(RefusalKind::Budget, budget, s.cost, retry));
             }
         }
         None

@@ -153,8 +153,8 @@ pub struct Refusal {
     pub shard: String,
     /// Its name in the shard.
     pub name: String,
-    /// `requests`, `tokens`, `concurrent` or `budget`.
-    pub kind: String,
+    /// What had no room.
+    pub kind: RefusalKind,
     /// The limit (requests, tokens, or USD).
     pub limit: f64,
     /// What this request asked for.
@@ -163,6 +163,39 @@ pub struct Refusal {
     /// this window or period (larger than the limit) or cannot be known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+}
+
+/// What a refused request had no room in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefusalKind {
+    /// Requests per minute.
+    Requests,
+    /// Tokens per minute.
+    Tokens,
+    /// Requests in flight.
+    Concurrent,
+    /// Spend in the budget's period.
+    Budget,
+}
+
+impl RefusalKind {
+    /// Its name on the wire and in the record: `requests`, `tokens`,
+    /// `concurrent` or `budget`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::Requests => "requests",
+            RefusalKind::Tokens => "tokens",
+            RefusalKind::Concurrent => "concurrent",
+            RefusalKind::Budget => "budget",
+        }
+    }
+}
+
+impl PartialEq<&str> for RefusalKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// A scope's state, for headers and the dashboard.

@@ -8,15 +8,17 @@
 use serde_json::Value;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
-use crate::host::{Body, Host, HttpRequest, HttpResponse};
+use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::ingress::chat;
 use crate::observe::Recorder;
 use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
-use super::EventSink;
 use crate::gateway::Gateway;
+use crate::pipeline::error::StageError;
+use crate::pipeline::stream::egress::{Egress, EventSink};
+use crate::pipeline::turn::{Front, Turn};
+use crate::pipeline::{parse, run};
 use crate::types::StreamEvent;
 
 impl Gateway {
@@ -27,33 +29,32 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Principal,
         rec: &Recorder,
-    ) -> Result<HttpResponse, ApiError> {
+    ) -> Result<HttpResponse, StageError> {
         let v = super::json_body(&self.config, req)?;
         let include_usage = chat::include_usage(&v);
         let body = crate::validate::body_from_value(&chat::decode(&v)?)?;
-        let front = super::Front {
-            verbatim: Verbatim {
+        let body = parse::checked(&self.config, body, principal)?;
+        let front = Front {
+            verbatim: Some(Verbatim {
                 protocol: Protocol::Chat,
                 headers: Verbatim::passed_headers(Protocol::Chat, &req.headers),
                 body: v,
-            },
-            sink: Box::new(chat::ChunkEncoder::new(include_usage)),
+            }),
+            egress: Egress::Other(Box::new(chat::ChunkEncoder::new(include_usage))),
+        };
+        let size = req.body.len();
+        let turn = Turn::new(
+            &self.config,
+            principal.clone(),
+            rec.clone(),
             body,
-        };
-        let resp = self
-            .create_response(host, req, principal, rec, Some(front))
-            .await?;
-        let headers = super::passed_headers(&resp);
-        let mut out = match resp.body {
-            // Already a `chat.completion` (written by the encoder).
-            Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
-            // Errors are already in OpenAI's shape.
-            Body::Full(_) => return Ok(resp),
-            // Already chunks (the pipeline wrote them with the encoder).
-            Body::Stream(s) => crate::pipeline::respond::sse_response(s),
-        };
-        out.headers.extend(headers);
-        Ok(out)
+            front,
+            size,
+            &req.headers,
+        )?;
+        // A `chat.completion`, or chunks: written by the encoder.
+        let answer = run::respond(&self.cx(host), turn).await?;
+        Ok(super::passed_on(answer).into_response())
     }
 }
 

@@ -8,15 +8,18 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ingress::messages;
 use crate::observe::Recorder;
 use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
-use super::EventSink;
 use crate::gateway::Gateway;
+use crate::pipeline::error::StageError;
+use crate::pipeline::respond::Answered;
+use crate::pipeline::stream::egress::{Egress, EventSink};
+use crate::pipeline::turn::{Front, Turn};
+use crate::pipeline::{parse, run};
 use crate::types::StreamEvent;
 
 impl Gateway {
@@ -27,39 +30,40 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Principal,
         rec: &Recorder,
-    ) -> Result<HttpResponse, ApiError> {
+    ) -> Result<HttpResponse, StageError> {
         let v = super::json_body(&self.config, req)?;
         let body = crate::validate::body_from_value(&messages::decode(&v)?)?;
-        let front = super::Front {
-            verbatim: Verbatim {
+        let body = parse::checked(&self.config, body, principal)?;
+        let front = Front {
+            verbatim: Some(Verbatim {
                 protocol: Protocol::Anthropic,
                 headers: Verbatim::passed_headers(Protocol::Anthropic, &req.headers),
                 body: v,
-            },
-            sink: Box::new(messages::EventEncoder::default()),
+            }),
+            egress: Egress::Other(Box::new(messages::EventEncoder::default())),
+        };
+        let size = req.body.len();
+        let turn = Turn::new(
+            &self.config,
+            principal.clone(),
+            rec.clone(),
             body,
-        };
-        let resp = self
-            .create_response(host, req, principal, rec, Some(front))
-            .await?;
-        let headers = super::passed_headers(&resp);
-        let mut out = match resp.body {
-            // Already a `message` (written by the encoder).
-            Body::Full(b) if resp.status == 200 => HttpResponse::json(200, b),
-            Body::Full(_) => return Ok(resp),
-            // Already Messages events (the pipeline wrote them with
-            // `EventEncoder`); pings fill long silences.
-            Body::Stream(s) => crate::pipeline::respond::sse_response(super::with_keepalive(
-                s,
-                super::Keepalive {
-                    host: host.clone(),
-                    every: self.config.server.stream_ping_interval,
-                    frame: "event: ping\ndata: {\"type\": \"ping\"}\n\n",
-                },
-            )),
-        };
-        out.headers.extend(headers);
-        Ok(out)
+            front,
+            size,
+            &req.headers,
+        )?;
+        // A `message`, or Messages events: written by the encoder.
+        let mut answer = super::passed_on(run::respond(&self.cx(host), turn).await?);
+        if let Answered::Stream(s) = answer.body {
+            // Pings fill long silences.
+            let keepalive = super::Keepalive {
+                host: host.clone(),
+                every: self.config.server.stream_ping_interval,
+                frame: "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+            };
+            answer.body = Answered::Stream(super::with_keepalive(s, keepalive));
+        }
+        Ok(answer.into_response())
     }
 }
 

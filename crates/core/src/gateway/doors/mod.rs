@@ -1,11 +1,14 @@
-//! What the extra front doors share: the JSON body of their request, the
-//! Open Responses request made from it, the headers passed on from the
-//! pipeline's answer, their stream encoders (written to from the
-//! pipeline's events), and the keepalive of Messages streams.
+//! The front doors: each decodes its protocol into the pipeline's typed
+//! turn and writes the pipeline's typed answer and events back in that
+//! protocol, never through a request made up for another door or text
+//! parsed back. Here, what they share: the JSON body of their request,
+//! the headers passed on with a translated answer, and the keepalive of
+//! Messages streams.
 
 pub(crate) mod chat;
 pub(crate) mod compact;
 pub(crate) mod messages;
+pub(crate) mod responses;
 pub(crate) mod stored;
 pub(crate) mod ws;
 
@@ -18,10 +21,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{ApiError, RequestError};
-use crate::host::{Host, HttpRequest, HttpResponse};
-use crate::providers::verbatim::Verbatim;
-
-pub(crate) use crate::pipeline::stream::EventSink;
+use crate::host::{Host, HttpRequest};
+use crate::pipeline::respond::Answer;
 
 /// The request's JSON body: `application/json` only, within
 /// `server.max_request_bytes`.
@@ -46,34 +47,14 @@ pub(crate) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, Api
     })
 }
 
-/// `POST /v1/responses` with a decoded body, for the pipeline.
-pub(crate) fn responses_request(body: &Value) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/v1/responses".into(),
-        query: String::new(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
-    }
-}
-
-/// The gateway's own headers (`x-latticelm-*`) and `retry-after`, to pass
-/// on with the translated answer.
-pub(crate) fn passed_headers(resp: &HttpResponse) -> Vec<(String, String)> {
-    resp.headers
-        .iter()
-        .filter(|(k, _)| k.starts_with("x-latticelm-") || k == "retry-after")
-        .cloned()
-        .collect()
-}
-
-/// A request that came by another front door: its own body (sent as
-/// written to targets of its protocol) and the encoder of its stream.
-pub(crate) struct Front {
-    pub verbatim: Verbatim,
-    pub sink: Box<dyn EventSink>,
-    /// The Open Responses body decoded from it, typed.
-    pub body: crate::types::CreateResponseBody,
+/// The gateway's own headers (`x-latticelm-*`) and `retry-after` go on
+/// with an answer translated for another protocol; `x-ratelimit-*` are
+/// Open Responses' own.
+pub(crate) fn passed_on(mut answer: Answer) -> Answer {
+    answer
+        .headers
+        .retain(|(k, _)| k.starts_with("x-latticelm-") || k == "retry-after");
+    answer
 }
 
 /// The event types both front doors' encoders read.

@@ -18,6 +18,7 @@
 //! - the connection lasts at most [`MAX_CONNECTION`].
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -26,14 +27,17 @@ use serde_json::{json, Value};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
-use crate::host::{Body, Host, HttpRequest, HttpResponse};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::host::{Host, HttpRequest, HttpResponse};
+use crate::types::StreamEvent;
 use crate::validate;
 
 use crate::gateway::record;
 use crate::gateway::Gateway;
 use crate::pipeline::clock::now_ms;
-use crate::pipeline::respond::error_response;
+use crate::pipeline::respond::{error_response, Answer, Answered};
+use crate::pipeline::stream::egress::{Egress, EventSink};
+use crate::pipeline::turn::{Front, Turn};
+use crate::pipeline::{expand, parse, run};
 
 /// How long a connection may last (the spec's limit).
 pub const MAX_CONNECTION: Duration = Duration::from_secs(60 * 60);
@@ -90,7 +94,7 @@ impl WsSession {
     /// The frame for a message past `server.max_request_bytes`, sent
     /// before the connection closes (1009).
     pub fn too_large_frame(max: usize) -> String {
-        frame_of(&error_response(&RequestError::TooLarge(max).into()))
+        error_frame_of(&RequestError::TooLarge(max).into())
     }
 
     /// The frame for a connection closed after `server.websocket_idle_timeout`
@@ -123,17 +127,11 @@ fn error_frame(status: u16, kind: &str, code: &str, param: Option<&str>, message
     .to_string()
 }
 
-/// An HTTP error answer as a WebSocket error frame.
-fn frame_of(resp: &HttpResponse) -> String {
-    let v: Value = match &resp.body {
-        Body::Full(b) => serde_json::from_slice(b).unwrap_or_default(),
-        Body::Stream(_) => Value::Null,
-    };
-    let e = &v["error"];
-    let kind = e["type"].as_str().unwrap_or("server_error");
-    let code = e["code"].as_str().unwrap_or(kind);
-    let message = e["message"].as_str().unwrap_or("the turn failed");
-    error_frame(resp.status, kind, code, e["param"].as_str(), message)
+/// An error as a WebSocket error frame.
+fn error_frame_of(e: &ApiError) -> String {
+    let p = &e.payload;
+    let code = p.code.as_deref().unwrap_or(&p.kind);
+    error_frame(e.status, &p.kind, code, p.param.as_deref(), &p.message)
 }
 
 fn one(frame: String) -> WsReply {
@@ -252,12 +250,10 @@ impl Gateway {
         // this holds where it cannot).
         let max = self.config.server.max_request_bytes;
         if text.len() > max {
-            return one(frame_of(&error_response(
-                &RequestError::TooLarge(max).into(),
-            )));
+            return one(error_frame_of(&RequestError::TooLarge(max).into()));
         }
         if let Err(e) = crate::limits::scan(text.as_bytes(), &self.config.server.limits) {
-            return one(frame_of(&error_response(&e.into())));
+            return one(error_frame_of(&e.into()));
         }
         session.0.borrow_mut().busy = true;
         let busy = Busy(session.clone());
@@ -306,9 +302,9 @@ impl Gateway {
                     // Not on this connection: the store's, if it has it.
                     let bytes = serde_json::to_vec(&v).unwrap_or_default();
                     let expanded = match validate::parse_body(&bytes) {
-                        Ok(mut body) => {
-                            self.expand(host, &principal, &mut body).await.map(|_| body)
-                        }
+                        Ok(mut body) => expand::expand(&self.cx(host), &principal, &mut body)
+                            .await
+                            .map(|_| body),
                         Err(e) => Err(e.into()),
                     };
                     match expanded {
@@ -323,92 +319,74 @@ impl Gateway {
                             v.remove("previous_response_id");
                             full = Some(items);
                         }
-                        Err(e) => return one(frame_of(&error_response(&e))),
+                        Err(e) => return one(error_frame_of(&e)),
                     }
                 }
             }
             None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
         }
-        let req = crate::gateway::doors::responses_request(&Value::Object(v));
-        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &req);
-        rec.with(|r| {
-            r.principal = Some(principal.id.clone());
-            // The log says which transport carried the turn.
-            r.method = "WS".into();
-        });
-        let mut resp = match self
-            .create_response(host, &req, &principal, &rec, None)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => error_response(&e),
+        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &TURN);
+        rec.with(|r| r.principal = Some(principal.id.clone()));
+        let evict = Evict {
+            session: session.clone(),
+            prev,
         };
-        record::respond(&rec, host, None, &mut resp);
-        let evict = {
-            let session = session.clone();
-            let prev = prev.clone();
-            move || {
-                let mut s = session.0.borrow_mut();
-                if s.last.as_ref().map(|(id, _)| Some(id) == prev.as_ref()) == Some(true) {
-                    s.last = None;
-                }
+        // The turn's body passes the same checks as one sent to
+        // `/v1/responses`.
+        let bytes = serde_json::to_vec(&Value::Object(v)).unwrap_or_default();
+        let front = Front {
+            verbatim: None,
+            egress: Egress::Other(Box::new(Frames {
+                session: session.clone(),
+                full,
+                evict: evict.clone(),
+            })),
+        };
+        let answered = async {
+            let body = parse::json(&self.config, &bytes, &principal)?;
+            let turn = Turn::new(
+                &self.config,
+                principal.clone(),
+                rec.clone(),
+                body,
+                front,
+                bytes.len(),
+                &[],
+            )?;
+            run::respond(&self.cx(host), turn).await
+        };
+        let body = match answered.await {
+            Ok(Answer {
+                body: Answered::Stream(body),
+                ..
+            }) => {
+                record::turn(&rec, host, 200, None);
+                body
+            }
+            Ok(_) => {
+                let e = ApiError::internal("no stream");
+                record::turn(&rec, host, e.status, Some(&e));
+                evict.now();
+                return one(error_frame_of(&e));
+            }
+            Err(e) => {
+                let e = e.error();
+                record::turn(&rec, host, e.status, Some(&e));
+                evict.now();
+                return one(error_frame_of(&e));
             }
         };
-        if !matches!(resp.body, Body::Stream(_)) {
-            evict();
-            return one(frame_of(&resp));
-        }
-        let Body::Stream(body) = resp.body else {
-            return one(frame_of(&error_response(&ApiError::internal("no stream"))));
-        };
-        let session = session.clone();
+        // One message per line the encoder wrote.
         let frames = stream::unfold(
-            (
-                body,
-                SseDecoder::new(),
-                Vec::<SseEvent>::new(),
-                false,
-                (rec, busy),
-            ),
-            move |(mut body, mut dec, mut pending, mut ended, rec)| {
-                let (session, full, evict) = (session.clone(), full.clone(), evict.clone());
-                async move {
-                    loop {
-                        if let Some(ev) = (!pending.is_empty()).then(|| pending.remove(0)) {
-                            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-                                continue; // `[DONE]`
-                            };
-                            match v["type"].as_str().unwrap_or_default() {
-                                // `response.failed` follows with the error.
-                                "error" => continue,
-                                "response.completed" | "response.incomplete" => {
-                                    let r = &v["response"];
-                                    let mut s = session.0.borrow_mut();
-                                    s.last = match (&full, r["id"].as_str()) {
-                                        (Some(items), Some(id)) => {
-                                            let mut items = items.clone();
-                                            items.extend(items_of(&r["output"]));
-                                            Some((id.to_owned(), items))
-                                        }
-                                        _ => None,
-                                    };
-                                }
-                                "response.failed" => evict(),
-                                _ => {}
-                            }
-                            return Some((ev.data, (body, dec, pending, ended, rec)));
-                        }
-                        if ended {
-                            return None;
-                        }
-                        match body.next().await {
-                            Some(chunk) => dec.push(&chunk, &mut pending),
-                            None => {
-                                ended = true;
-                                dec.finish(&mut pending);
-                            }
-                        }
+            (body, VecDeque::<String>::new(), (rec, busy)),
+            |(mut body, mut pending, held)| async move {
+                loop {
+                    if let Some(frame) = pending.pop_front() {
+                        return Some((frame, (body, pending, held)));
                     }
+                    let chunk = body.next().await?;
+                    let lines = chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+                    pending.extend(lines.map(|l| String::from_utf8_lossy(l).into_owned()));
                 }
             },
         );
@@ -416,5 +394,81 @@ impl Gateway {
             frames: frames.boxed_local(),
             close: false,
         }
+    }
+}
+
+/// The record's view of a turn: a `WS` request to `/v1/responses`, with
+/// no headers of its own (the upgrade's were checked when it opened).
+const TURN: record::Arrival<'static> = record::Arrival {
+    method: "WS",
+    path: "/v1/responses",
+    headers: &[],
+};
+
+/// Forgets the connection's latest turn when the turn that continued it
+/// fails.
+#[derive(Clone)]
+struct Evict {
+    session: WsSession,
+    prev: Option<String>,
+}
+
+impl Evict {
+    fn now(&self) {
+        let mut s = self.session.0.borrow_mut();
+        if s.last
+            .as_ref()
+            .map(|(id, _)| Some(id) == self.prev.as_ref())
+            == Some(true)
+        {
+            s.last = None;
+        }
+    }
+}
+
+/// A turn's events as WebSocket messages: each event's JSON on a line of
+/// its own (JSON never holds a raw newline), without `[DONE]`, and
+/// without `error` events (the `response.failed` after one carries the
+/// error). A turn that completes becomes the connection's latest; one
+/// that fails evicts the turn it continued.
+struct Frames {
+    session: WsSession,
+    /// The turn's whole input, when it is known here.
+    full: Option<Vec<Value>>,
+    evict: Evict,
+}
+
+impl EventSink for Frames {
+    fn write_event(&mut self, event: &StreamEvent, out: &mut String) {
+        match event {
+            StreamEvent::Completed { response, .. } | StreamEvent::Incomplete { response, .. } => {
+                let mut s = self.session.0.borrow_mut();
+                s.last = self.full.as_ref().map(|items| {
+                    let mut items = items.clone();
+                    items.extend(
+                        response
+                            .output
+                            .iter()
+                            .filter_map(|i| serde_json::to_value(i).ok()),
+                    );
+                    (response.id.clone(), items)
+                });
+            }
+            StreamEvent::Failed { .. } => self.evict.now(),
+            _ => {}
+        }
+        if let Ok(json) = serde_json::to_string(event) {
+            out.push_str(&json);
+            out.push('\n');
+        }
+    }
+    fn tail(&self) -> &'static str {
+        ""
+    }
+    fn wants(&self, kind: &str) -> bool {
+        kind != "error"
+    }
+    fn whole(&self, response: &Value) -> Value {
+        response.clone()
     }
 }

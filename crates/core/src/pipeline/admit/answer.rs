@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::host::HttpResponse;
-use crate::quota::{Refusal, Reply, ScopeOp};
+use crate::quota::{Refusal, RefusalKind, Reply, ScopeOp};
 
 use crate::pipeline::respond::error_response;
 
@@ -52,31 +52,31 @@ pub(crate) fn headers(scopes: &[ScopeOp], reply: &Reply) -> Vec<(String, String)
     out
 }
 
-/// The 429 for a request that does not fit.
-pub(crate) fn refusal(r: &Refusal) -> HttpResponse {
+/// The envelope of the 429 for a request that does not fit.
+pub(crate) fn refusal_error(r: &Refusal) -> ApiError {
     let scope = scope_name(r);
-    let (code, message) = match r.kind.as_str() {
-        "budget" if r.retry_after_ms.is_none() && r.need > r.limit => (
+    let (code, message) = match r.kind {
+        RefusalKind::Budget if r.retry_after_ms.is_none() && r.need > r.limit => (
             "budget_exceeded",
             format!("this request's worst-case cost (${:.6}) is more than {scope}'s whole budget (${:.2}); lower max_output_tokens", r.need, r.limit),
         ),
-        "budget" => (
+        RefusalKind::Budget => (
             "budget_exceeded",
             format!("{scope} has spent its budget of ${:.2} for this period (in-flight requests count at their worst case until they end)", r.limit),
         ),
-        "tokens" if r.retry_after_ms.is_none() => (
+        RefusalKind::Tokens if r.retry_after_ms.is_none() => (
             "rate_limit_exceeded",
             format!("this request needs {} tokens (its input estimate plus max_output_tokens), more than {scope}'s limit of {} tokens per minute; lower max_output_tokens", r.need, r.limit),
         ),
-        "tokens" => (
+        RefusalKind::Tokens => (
             "rate_limit_exceeded",
             format!("{scope} has reached its limit of {} tokens per minute", r.limit),
         ),
-        "concurrent" => (
+        RefusalKind::Concurrent => (
             "rate_limit_exceeded",
             format!("{scope} has {} requests in flight, its limit", r.limit),
         ),
-        _ => (
+        RefusalKind::Requests => (
             "rate_limit_exceeded",
             format!("{scope} has reached its limit of {} requests per minute", r.limit),
         ),
@@ -86,7 +86,13 @@ pub(crate) fn refusal(r: &Refusal) -> HttpResponse {
     err.retry_after = r
         .retry_after_ms
         .map(|ms| ms.div_ceil(1000).max(1).to_string());
-    let mut resp = error_response(&err);
+    err
+}
+
+/// The 429 for a request that does not fit, with the headers that tell
+/// the SDKs when (and whether) to try again.
+pub(crate) fn refusal(r: &Refusal) -> HttpResponse {
+    let mut resp = error_response(&refusal_error(r));
     if let Some(ms) = r.retry_after_ms {
         resp.headers.push(("retry-after-ms".into(), ms.to_string()));
     }
@@ -95,10 +101,10 @@ pub(crate) fn refusal(r: &Refusal) -> HttpResponse {
     let soon = r.retry_after_ms.is_some_and(|ms| ms <= 60_000);
     resp.headers
         .push(("x-should-retry".into(), soon.to_string()));
-    let (kind, limit) = match r.kind.as_str() {
-        "requests" => ("requests", Some(r.limit)),
-        "tokens" => ("tokens", Some(r.limit)),
-        _ => ("", None),
+    let (kind, limit) = match r.kind {
+        RefusalKind::Requests => ("requests", Some(r.limit)),
+        RefusalKind::Tokens => ("tokens", Some(r.limit)),
+        RefusalKind::Concurrent | RefusalKind::Budget => ("", None),
     };
     if let Some(limit) = limit {
         resp.headers

@@ -13,14 +13,14 @@ use std::sync::Arc;
 use crate::auth::Principal;
 use crate::config::{Config, StoreErrorMode};
 use crate::error::ApiError;
-use crate::host::{Host, HttpResponse};
+use crate::host::Host;
 use crate::observe::{LimitsRecord, Recorder};
 use crate::quota::{Op, OpKind, Reply, ScopeOp};
 use crate::routing::Candidate;
 
-use crate::gateway::Gateway;
-use crate::pipeline::clock::now_ms;
-use crate::pipeline::respond::error_response;
+use super::clock::now_ms;
+use super::error::StageError;
+use super::Cx;
 
 /// A request's admission: the `x-ratelimit-*` headers, and the
 /// reservation to settle (none when nothing applies, or when the store
@@ -111,7 +111,7 @@ impl<H: Host + Clone + 'static> Admission<H> {
             Ok(r) if !r.ok => Err(r.refused.unwrap_or(crate::quota::Refusal {
                 shard: String::new(),
                 name: String::new(),
-                kind: "tokens".into(),
+                kind: crate::quota::RefusalKind::Tokens,
                 limit: 0.0,
                 need: chunk as f64,
                 retry_after_ms: None,
@@ -211,7 +211,7 @@ pub(crate) fn delta_len(e: &crate::types::StreamEvent) -> u64 {
 
 /// The error that ends a stream whose reservation could not grow.
 pub(crate) fn outgrown(r: &crate::quota::Refusal) -> crate::types::ErrorPayload {
-    let budget = r.kind == "budget";
+    let budget = r.kind == crate::quota::RefusalKind::Budget;
     crate::types::ErrorPayload {
         kind: "rate_limit_error".into(),
         code: Some(if budget { "budget_exceeded" } else { "rate_limit_exceeded" }.into()),
@@ -222,20 +222,6 @@ pub(crate) fn outgrown(r: &crate::quota::Refusal) -> crate::types::ErrorPayload 
         ),
         param: None,
     }
-}
-
-/// What a finished request used, from its record: the upstream's usage
-/// and its cost at the serving target's prices; what was reserved when
-/// the upstream reported no usage (a stream cut short), since what it
-/// cost is not known.
-pub(crate) fn used(rec: &Recorder, reserved: Used) -> Used {
-    rec.with(|r| match r.usage {
-        Some(u) => Used {
-            tokens: u.input_tokens + u.output_tokens,
-            cost: r.cost_usd.unwrap_or(0.0),
-        },
-        None => reserved,
-    })
 }
 
 /// What an upstream's own answer says it used (`usage`, Responses
@@ -294,9 +280,7 @@ fn settled<H: Host + Clone + 'static>(
         left.push((s.shard.clone(), (budget - st.spent).max(0.0)));
         let line = budget * threshold;
         if st.spent >= line && st.spent - cost < line {
-            crate::pipeline::admit::alert::send(
-                host, config, &s.shard, budget, st.spent, &s.period,
-            );
+            alert::send(host, config, &s.shard, budget, st.spent, &s.period);
         }
     }
     rec.with(|r| {
@@ -306,136 +290,129 @@ fn settled<H: Host + Clone + 'static>(
     });
 }
 
-impl Gateway {
-    /// The admit stage for `principal` calling `model`: reserves the
-    /// request's tokens (`estimate`: input, output) and its worst-case
-    /// cost over `candidates`, or answers 429 (503 when the store is
-    /// down and the configuration fails closed).
-    pub(crate) async fn admit<H: Host + Clone + 'static>(
-        &self,
-        host: &H,
-        principal: &Principal,
-        model: &str,
-        estimate: (u64, u64),
-        candidates: &[Candidate<'_>],
-        rec: &Recorder,
-    ) -> Result<Admission<H>, HttpResponse> {
-        if !self.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none()
-        {
-            return Ok(Admission::none());
-        }
-        let now = now_ms(host);
-        let team = principal.team.as_deref();
-        let own = principal.allowance.as_deref();
-        let team_own = principal.team_allowance.as_deref();
-        let mut scopes = self
-            .rules
-            .scopes_with(&principal.id, own, team, team_own, model, now);
-        if scopes.is_empty() {
-            return Ok(Admission::none());
-        }
-        let (input, output) = estimate;
-        let output = output.max(1);
-        let cost = candidates
-            .iter()
-            .filter_map(|c| {
-                let p =
-                    self.config
-                        .prices(c.model, c.route.provider_name, c.route.upstream_model)?;
-                Some(p.cost(input, 0, output))
-            })
-            .fold(0.0, f64::max);
-        for s in &mut scopes {
-            s.tokens = input + output;
-            s.cost = cost;
-        }
-        let mut id = [0u8; 12];
-        host.random(&mut id);
-        let op = Op {
-            op: OpKind::Reserve,
-            id: crate::observe::trace::hex(&id),
-            now_ms: now,
-            lease_ms: crate::routing::millis(self.config.routing.deadline) + 60_000,
-            scopes,
-        };
-        rec.with(|r| {
-            r.limits = Some(LimitsRecord {
-                reserved_tokens: input + output,
-                reserved_usd: cost,
-                ..Default::default()
-            })
-        });
-        // Dropped while the reservation is on its way (the client left),
-        // or unsure whether it landed (an error): it is taken back.
-        let mut undo = Undo(Some((host.clone(), op.clone())));
-        let reply = match host.ledger(&op).await {
-            Ok(r) => r,
-            Err(e) => {
-                return self
-                    .store_down(host, &op, rec, &e)
-                    .map(|()| Admission::none())
-            }
-        };
-        undo.0 = None;
-        if let Some(refused) = &reply.refused {
-            rec.with(|r| {
-                if let Some(l) = r.limits.as_mut() {
-                    l.refused = Some(refused.kind.clone());
-                }
-            });
-            return Err(crate::pipeline::admit::answer::refusal(refused));
-        }
-        Ok(Admission {
-            headers: crate::pipeline::admit::answer::headers(&op.scopes, &reply),
-            held: Some(Held {
-                host: host.clone(),
-                config: self.config.clone(),
-                op,
-                rec: rec.clone(),
-                reached: false,
-                output,
-            }),
-        })
+/// The admit stage for `principal` calling `model`: reserves the
+/// request's tokens (`estimate`: input, output) and its worst-case cost
+/// over `candidates`, or refuses it (a limit or budget has no room; the
+/// counter store is down and the configuration fails closed).
+pub(crate) async fn admit<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    principal: &Principal,
+    model: &str,
+    estimate: (u64, u64),
+    candidates: &[Candidate<'_>],
+    rec: &Recorder,
+) -> Result<Admission<H>, StageError> {
+    let host = cx.host;
+    if !cx.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none() {
+        return Ok(Admission::none());
     }
-
-    /// The counter store is down: serve (fail open) or answer 503.
-    fn store_down<H: Host>(
-        &self,
-        host: &H,
-        op: &Op,
-        rec: &Recorder,
-        e: &crate::HostError,
-    ) -> Result<(), HttpResponse> {
+    let now = now_ms(host);
+    let team = principal.team.as_deref();
+    let own = principal.allowance.as_deref();
+    let team_own = principal.team_allowance.as_deref();
+    let mut scopes = cx
+        .rules
+        .scopes_with(&principal.id, own, team, team_own, model, now);
+    if scopes.is_empty() {
+        return Ok(Admission::none());
+    }
+    let (input, output) = estimate;
+    let output = output.max(1);
+    let cost = candidates
+        .iter()
+        .filter_map(|c| {
+            let p = cx
+                .config
+                .prices(c.model, c.route.provider_name, c.route.upstream_model)?;
+            Some(p.cost(input, 0, output))
+        })
+        .fold(0.0, f64::max);
+    for s in &mut scopes {
+        s.tokens = input + output;
+        s.cost = cost;
+    }
+    let mut id = [0u8; 12];
+    host.random(&mut id);
+    let op = Op {
+        op: OpKind::Reserve,
+        id: crate::observe::trace::hex(&id),
+        now_ms: now,
+        lease_ms: crate::routing::millis(cx.config.routing.deadline) + 60_000,
+        scopes,
+    };
+    rec.with(|r| {
+        r.limits = Some(LimitsRecord {
+            reserved_tokens: input + output,
+            reserved_usd: cost,
+            ..Default::default()
+        })
+    });
+    // Dropped while the reservation is on its way (the client left),
+    // or unsure whether it landed (an error): it is taken back.
+    let mut undo = Undo(Some((host.clone(), op.clone())));
+    let reply = match host.ledger(&op).await {
+        Ok(r) => r,
+        Err(e) => return store_down(cx, &op, rec, &e).map(|()| Admission::none()),
+    };
+    undo.0 = None;
+    if let Some(refused) = &reply.refused {
         rec.with(|r| {
             if let Some(l) = r.limits.as_mut() {
-                l.store_error = true;
+                l.refused = Some(refused.kind.as_str().to_owned());
             }
         });
-        let modes = self.config.limits.on_store_error;
-        let budgets = op.scopes.iter().any(|s| s.budget.is_some());
-        let limits = op
-            .scopes
-            .iter()
-            .any(|s| s.rpm.is_some() || s.tpm.is_some() || s.concurrent.is_some());
-        let closed = (budgets && modes.budgets == StoreErrorMode::Closed)
-            || (limits && modes.limits == StoreErrorMode::Closed);
-        host.log(&format!(
-            r#"{{"level":"warn","msg":"limits: the counter store is unreachable","serving":{},"error":{}}}"#,
-            !closed,
-            serde_json::Value::String(e.to_string())
-        ));
-        if !closed {
-            return Ok(());
-        }
-        let mut err = ApiError::new(
-            503,
-            "server_error",
-            Some("limits_unavailable"),
-            None,
-            "the gateway cannot check this key's limits or budget right now (its counter store is unreachable); try again shortly",
-        );
-        err.retry_after = Some("1".into());
-        err.detail = Some(e.to_string());
-        Err(error_response(&err))
+        return Err(StageError::Refused(Box::new(refused.clone())));
     }
+    Ok(Admission {
+        headers: answer::headers(&op.scopes, &reply),
+        held: Some(Held {
+            host: host.clone(),
+            config: cx.config.clone(),
+            op,
+            rec: rec.clone(),
+            reached: false,
+            output,
+        }),
+    })
+}
+
+/// The counter store is down: serve (fail open) or refuse (503).
+fn store_down<H: Host>(
+    cx: &Cx<'_, H>,
+    op: &Op,
+    rec: &Recorder,
+    e: &crate::HostError,
+) -> Result<(), StageError> {
+    let host = cx.host;
+    rec.with(|r| {
+        if let Some(l) = r.limits.as_mut() {
+            l.store_error = true;
+        }
+    });
+    let modes = cx.config.limits.on_store_error;
+    let budgets = op.scopes.iter().any(|s| s.budget.is_some());
+    let limits = op
+        .scopes
+        .iter()
+        .any(|s| s.rpm.is_some() || s.tpm.is_some() || s.concurrent.is_some());
+    let closed = (budgets && modes.budgets == StoreErrorMode::Closed)
+        || (limits && modes.limits == StoreErrorMode::Closed);
+    host.log(&format!(
+        r#"{{"level":"warn","msg":"limits: the counter store is unreachable","serving":{},"error":{}}}"#,
+        !closed,
+        serde_json::Value::String(e.to_string())
+    ));
+    if !closed {
+        return Ok(());
+    }
+    let mut err = ApiError::new(
+        503,
+        "server_error",
+        Some("limits_unavailable"),
+        None,
+        "the gateway cannot check this key's limits or budget right now (its counter store is unreachable); try again shortly",
+    );
+    err.retry_after = Some("1".into());
+    err.detail = Some(e.to_string());
+    Err(StageError::LimitsUnavailable(err))
 }

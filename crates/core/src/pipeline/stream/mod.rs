@@ -8,124 +8,38 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{self, LocalBoxStream, StreamExt};
 
+pub(crate) mod egress;
+
 use crate::builder::Outcome;
 use crate::config::Config;
 use crate::host::Host;
 use crate::routing::TargetOutcome;
-use crate::sse;
-use crate::stored::Saver;
 use crate::types::ErrorPayload;
 
-use crate::pipeline::attempt::live::Live;
-use crate::pipeline::attempt::{record_target, Target};
-use crate::pipeline::clock::unix_secs;
-use crate::pipeline::routing_store;
+use super::attempt::live::Live;
+use super::attempt::{record_target, Target};
+use super::clock::{now_ms, unix_secs};
+use super::finish::{Finish, ServedBy};
+use super::routing_store;
+use egress::Egress;
 
 /// What the stream needs after the response has started.
 pub(crate) struct StreamJob<H: Host + Clone + 'static> {
     pub host: H,
     pub config: std::sync::Arc<Config>,
     pub target: Target,
-    pub saver: Option<Saver>,
+    /// The caller (breakers count failures per principal).
+    pub principal: String,
     pub deadline: u64,
     /// The request's record, finished when the stream ends (or is
     /// dropped).
     pub rec: crate::observe::Recorder,
     /// The protocol the events are written in.
     pub egress: Egress,
-    /// The request's reservation, settled at the stream's end.
-    pub admission: crate::pipeline::admit::Admission<H>,
-    /// Where a completed answer is cached.
-    pub cache: Option<crate::pipeline::cache::CacheWrite>,
+    /// Stores, records, caches and settles the response at its end.
+    pub finish: Finish<H>,
     /// Set when a cut after output may continue on another target.
-    pub resume: Option<crate::pipeline::resume::Resume>,
-}
-
-/// How a stream's events are written for the client: Open Responses SSE,
-/// or another front door's encoding, fed each event as a JSON value
-/// (never written out as text and parsed back).
-pub(crate) enum Egress {
-    /// `event: <type>` / `data: <json>` frames, then `[DONE]`.
-    Responses,
-    /// A front door's encoder.
-    Other(Box<dyn EventSink>),
-}
-
-/// A front door's stream encoder.
-pub(crate) trait EventSink {
-    /// Writes what one Open Responses event becomes.
-    fn write_event(&mut self, event: &crate::types::StreamEvent, out: &mut String);
-    /// What ends the stream.
-    fn tail(&self) -> &'static str;
-    /// Whether events of this type matter to it (the others are not
-    /// turned into JSON values at all).
-    fn wants(&self, kind: &str) -> bool;
-    /// A finished (non-streamed) response in the front door's shape.
-    fn whole(&self, response: &serde_json::Value) -> serde_json::Value;
-}
-
-impl Egress {
-    pub(crate) fn write(
-        &mut self,
-        events: impl IntoIterator<Item = crate::types::StreamEvent>,
-        end: bool,
-    ) -> Bytes {
-        match self {
-            Egress::Responses => {
-                let mut out = Vec::new();
-                for e in events {
-                    sse::encode(&e, &mut out);
-                }
-                if end {
-                    out.extend_from_slice(sse::DONE);
-                }
-                Bytes::from(out)
-            }
-            Egress::Other(sink) => {
-                let mut out = String::new();
-                for e in events {
-                    if !sink.wants(e.type_name()) {
-                        continue;
-                    }
-                    sink.write_event(&e, &mut out);
-                }
-                if end {
-                    out.push_str(sink.tail());
-                }
-                Bytes::from(out)
-            }
-        }
-    }
-}
-
-/// Fills the record in from the finished response: usage, id, how it
-/// ended, the cost at the serving target's prices, and, for a stream, the
-/// serving attempt's real end (`ended`, ms). Returns the cost.
-pub(crate) fn settle_record(
-    rec: &crate::observe::Recorder,
-    config: &Config,
-    target: &Target,
-    response: &crate::types::ResponseResource,
-    ended: Option<u64>,
-) -> Option<f64> {
-    rec.with(|r| {
-        r.response(response);
-        r.response_model = Some(target.model.clone());
-        r.cost_usd = crate::observe::cost(
-            config,
-            &target.listed_by,
-            &target.provider,
-            &target.model,
-            r,
-        );
-        if let (Some(end), Some(a)) = (ended, r.attempts.last_mut()) {
-            a.end_ms = end;
-            if let Some(e) = &response.error {
-                a.error = Some(e.code.clone());
-            }
-        }
-        r.cost_usd
-    })
+    pub resume: Option<super::resume::Resume>,
 }
 
 /// The SSE body for a served stream.
@@ -144,7 +58,7 @@ pub(crate) fn body<H: Host + Clone + 'static>(
         output_bytes: u64,
         prices: Option<crate::config::Prices>,
         /// A continuation on another target, after a cut.
-        cont: Option<crate::pipeline::resume::Continuation>,
+        cont: Option<super::resume::Continuation>,
     }
     impl<H: Host + Clone + 'static> Drop for State<H> {
         /// The client left before the end: say so in the record.
@@ -152,11 +66,10 @@ pub(crate) fn body<H: Host + Clone + 'static>(
             if self.done {
                 return;
             }
-            let now = crate::pipeline::clock::now_ms(&self.job.host);
+            let now = now_ms(&self.job.host);
             // What the stream used is not known: it is charged at what
             // it reserved.
-            let reserved = self.job.admission.reserved();
-            self.job.admission.settle_later(reserved);
+            self.job.finish.abandon();
             self.job.rec.with(|r| {
                 r.error_type = Some("client_closed".into());
                 r.error_code = Some("client_disconnected".into());
@@ -187,29 +100,14 @@ pub(crate) fn body<H: Host + Clone + 'static>(
             }
             if st.live.b.is_finished() {
                 st.done = true;
-                let j = &st.job;
-                // Store before the terminal event: a failed write turns it
+                let j = &mut st.job;
+                // A failed store write has already turned the response
                 // into `error` + `response.failed`.
-                if let Some(saver) = &j.saver {
-                    let _ = saver
-                        .save(&j.host, &mut st.live.b, unix_secs(&j.host))
-                        .await;
-                }
-                st.live.b.emit_terminal();
-                let ended = crate::pipeline::clock::now_ms(&j.host);
-                let cost = settle_record(
-                    &j.rec,
-                    &j.config,
-                    &j.target,
-                    st.live.b.response(),
-                    Some(ended),
-                );
-                if let Some(w) = &j.cache {
-                    w.write(&j.host, st.live.b.response(), &j.target, cost)
-                        .await;
-                }
-                let used = crate::pipeline::admit::used(&j.rec, j.admission.reserved());
-                st.job.admission.settle_later(used);
+                let by = ServedBy::Upstream(&j.target);
+                let _ = j
+                    .finish
+                    .response(&j.config, &j.host, &j.rec, &mut st.live.b, by, true)
+                    .await;
                 let out = st.job.egress.write(st.live.b.drain(), true);
                 return Some((out, st));
             }
@@ -237,11 +135,10 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 .await
             {
                 let failure = fault.failure;
-                let principal = j.rec.with(|r| r.principal.clone()).unwrap_or_default();
                 let request = st.live.b.response().id.clone();
                 let caller = crate::routing::Caller {
                     request: &request,
-                    principal: &principal,
+                    principal: &j.principal,
                 };
                 let outcome = TargetOutcome::Failure {
                     retry_after: None,
@@ -274,14 +171,14 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 .live
                 .b
                 .drain()
-                .inspect(|e| grown += crate::pipeline::admit::delta_len(e));
+                .inspect(|e| grown += super::admit::delta_len(e));
             let chunk = st.job.egress.write(events, false);
             st.output_bytes += grown;
             if grown > 0 {
                 let (bytes, prices) = (st.output_bytes, st.prices);
-                if let Err(refused) = st.job.admission.keep_up(bytes, prices).await {
+                if let Err(refused) = st.job.finish.admission.keep_up(bytes, prices).await {
                     let now = unix_secs(&st.job.host);
-                    let error = crate::pipeline::admit::outgrown(&refused);
+                    let error = super::admit::outgrown(&refused);
                     st.live.b.settle(Outcome::Failed(error), now);
                 }
             }

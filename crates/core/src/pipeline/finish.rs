@@ -1,0 +1,194 @@
+//! The one sequence that finishes a response, whoever produced it: a
+//! whole upstream answer, the end of a stream, a cache hit.
+//!
+//! store → terminal event → record → cache write → settle
+//!
+//! The store goes first, so that a failed write turns the response into
+//! `failed` before the client's terminal event says otherwise. What the
+//! response used travels here as a value, from the response's own usage
+//! at the serving target's prices: the record is written, never read back
+//! for billing. A stream the client left is settled by [`Finish::abandon`].
+
+use crate::builder::ResponseBuilder;
+use crate::cache::Entry;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::host::Host;
+use crate::observe::{CacheRecord, Recorder};
+use crate::stored::Saver;
+use crate::types::ResponseResource;
+
+use super::admit::{Admission, Used};
+use super::attempt::{GaveUp, Target};
+use super::cache::write::CacheWrite;
+use super::clock::{now_ms, unix_secs};
+use super::error::StageError;
+
+/// What finishing a turn's response takes: where it is stored and
+/// cached, and the reservation to settle. Built once the turn is
+/// admitted.
+pub(crate) struct Finish<H: Host + Clone + 'static> {
+    /// Writes the response for `previous_response_id` (`store: true`).
+    pub saver: Option<Saver>,
+    /// Writes a completed answer to the cache (a cacheable miss).
+    pub cache: Option<CacheWrite>,
+    /// The turn's reservation, settled exactly once.
+    pub admission: Admission<H>,
+}
+
+/// Who produced the response: it prices it, names it in the record and
+/// decides what it is charged.
+#[derive(Clone, Copy)]
+pub(crate) enum ServedBy<'a> {
+    /// An upstream, through the attempt loop.
+    Upstream(&'a Target),
+    /// The cache: charged as a request, not to any budget.
+    Cache(&'a Entry),
+}
+
+impl<H: Host + Clone + 'static> Finish<H> {
+    /// Finishes the response in `b`: stores it (when asked), emits its
+    /// terminal event, records it, caches it (a completed miss), and
+    /// settles the reservation with what it used. `stream_end` marks the
+    /// end of a stream: the serving attempt ends now. Returns the cost at
+    /// the serving target's prices, and the store's error when it failed
+    /// (the response is then `failed`).
+    pub async fn response(
+        &mut self,
+        config: &Config,
+        host: &H,
+        rec: &Recorder,
+        b: &mut ResponseBuilder,
+        by: ServedBy<'_>,
+        stream_end: bool,
+    ) -> (Option<f64>, Result<(), ApiError>) {
+        let stored = match self.saver.as_mut() {
+            Some(s) => {
+                s.provider = match by {
+                    ServedBy::Upstream(t) => t.provider.clone(),
+                    ServedBy::Cache(e) => e.provider.clone(),
+                };
+                s.save(host, b, unix_secs(host)).await
+            }
+            None => Ok(()),
+        };
+        b.emit_terminal();
+        let ended = stream_end.then(|| now_ms(host));
+        let response = b.response();
+        let (cost, used) = match by {
+            ServedBy::Upstream(target) => {
+                let cost = record_served(rec, config, target, response, ended);
+                if let Some(w) = &self.cache {
+                    w.write(host, response, target, cost).await;
+                }
+                (cost, used(response, cost, self.admission.reserved()))
+            }
+            ServedBy::Cache(entry) => {
+                record_hit(rec, entry, response);
+                (None, Used::default())
+            }
+        };
+        self.admission.reached();
+        self.admission.settle_later(used);
+        (cost, stored)
+    }
+
+    /// The client left a stream before its end: what it used is not
+    /// known, so it is charged at what it reserved.
+    pub fn abandon(&mut self) {
+        let reserved = self.admission.reserved();
+        self.admission.settle_later(reserved);
+    }
+
+    /// An upstream's own compaction (`/responses/compact`): settled at
+    /// the usage its answer reports, priced at `target`'s prices.
+    pub fn compacted(&mut self, config: &Config, body: &[u8], target: &Target) {
+        self.admission.reached();
+        let prices = config.prices(&target.listed_by, &target.provider, &target.model);
+        let used = super::admit::used_in(body, prices, self.admission.reserved());
+        self.admission.settle_later(used);
+    }
+
+    /// The attempt loop gave up: nothing is billed (settled at nothing
+    /// once an upstream was reached, else cancelled).
+    pub fn gave_up(mut self, gave_up: GaveUp) -> StageError {
+        if gave_up.attempts > 0 {
+            self.admission.reached();
+        }
+        self.admission.settle_later(Used::default());
+        StageError::GaveUp {
+            gave_up: Box::new(gave_up),
+            limits: self.limit_headers(),
+        }
+    }
+
+    /// The admission's `x-ratelimit-*` headers, for the answer (taken
+    /// once).
+    pub fn limit_headers(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.admission.headers)
+    }
+}
+
+/// Fills the record in from the finished response: usage, id, how it
+/// ended, the cost at the serving target's prices, and, for a stream, the
+/// serving attempt's real end (`ended`, ms). Returns the cost.
+fn record_served(
+    rec: &Recorder,
+    config: &Config,
+    target: &Target,
+    response: &ResponseResource,
+    ended: Option<u64>,
+) -> Option<f64> {
+    let cost = cost_of(config, target, response);
+    rec.with(|r| {
+        r.response(response);
+        r.response_model = Some(target.model.clone());
+        r.cost_usd = cost;
+        if let (Some(end), Some(a)) = (ended, r.attempts.last_mut()) {
+            a.end_ms = end;
+            if let Some(e) = &response.error {
+                a.error = Some(e.code.clone());
+            }
+        }
+    });
+    cost
+}
+
+/// A hit in the record: what it would have cost is what it saved.
+fn record_hit(rec: &Recorder, entry: &Entry, response: &ResponseResource) {
+    rec.with(|r| {
+        r.response(response);
+        r.response_model = Some(entry.model.clone());
+        r.cost_usd = entry.cost_usd.map(|_| 0.0);
+        r.cache = Some(CacheRecord {
+            hit: true,
+            saved_tokens: r.usage.map_or(0, |u| u.input_tokens + u.output_tokens),
+            saved_usd: entry.cost_usd,
+        });
+    });
+}
+
+/// The response's usage at the serving target's prices, when it lists
+/// prices.
+fn cost_of(config: &Config, target: &Target, response: &ResponseResource) -> Option<f64> {
+    let usage = response.usage?;
+    let prices = config.prices(&target.listed_by, &target.provider, &target.model)?;
+    Some(prices.cost(
+        usage.input_tokens,
+        usage.input_tokens_details.cached_tokens,
+        usage.output_tokens,
+    ))
+}
+
+/// What a finished response used: its usage and cost; what was reserved
+/// when the upstream reported no usage (a stream cut short), since what
+/// it cost is not known.
+fn used(response: &ResponseResource, cost: Option<f64>, reserved: Used) -> Used {
+    match response.usage {
+        Some(u) => Used {
+            tokens: u.input_tokens + u.output_tokens,
+            cost: cost.unwrap_or(0.0),
+        },
+        None => reserved,
+    }
+}
