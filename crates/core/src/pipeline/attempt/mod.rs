@@ -7,6 +7,7 @@
 pub(crate) mod answer;
 pub(crate) mod compact;
 pub(crate) mod live;
+mod one;
 
 use std::time::Duration;
 
@@ -14,17 +15,15 @@ use bytes::Bytes;
 
 use crate::builder::ResponseBuilder;
 use crate::config::Config;
-use crate::error::{ApiError, UpstreamError};
+use crate::error::ApiError;
 use crate::host::Host;
-use crate::providers::{self, Protocol, StreamTranslator};
+use crate::providers;
 use crate::routing::{self, Availability, Caller, Candidate, Failure, TargetOutcome};
 use crate::types::{CreateResponseBody, ResponseResource};
 
-use crate::pipeline::attempt::answer::{
-    answered, failed, fault_error, read_all, status_error, AttemptError,
-};
-use crate::pipeline::attempt::live::Live;
-use crate::pipeline::clock::{now_ms, unix_secs, within};
+use super::clock::now_ms;
+use answer::AttemptError;
+use live::Live;
 
 /// What every attempt of one request shares.
 pub(crate) struct Job<'a> {
@@ -166,44 +165,7 @@ pub(crate) async fn run<H: Host>(
         tried[i] += 1;
         gave_up.attempts += 1;
         gave_up.last = Some(target_of(c));
-        let started = now_ms(host);
-        let mut span_id = [0u8; 8];
-        host.random(&mut span_id);
-        job.rec.with(|r| {
-            r.attempts.push(crate::observe::Attempt {
-                provider: c.route.provider_name.to_owned(),
-                protocol: crate::observe::provider_name(c.route.provider.kind),
-                model: c.route.upstream_model.to_owned(),
-                span_id,
-                start_ms: started,
-                ..Default::default()
-            })
-        });
-        let result = attempt(config, host, job, c, &span_id).await;
-        let ended = now_ms(host);
-        job.rec.with(|r| match &result {
-            Ok(_) => {
-                if let Some(a) = r.attempts.last_mut() {
-                    (a.first_ms, a.end_ms, a.status) = (Some(ended), ended, Some(200));
-                }
-            }
-            Err(e) if e.failure.is_none() => {
-                r.attempts.pop();
-            }
-            Err(e) => {
-                if let Some(a) = r.attempts.last_mut() {
-                    a.end_ms = ended;
-                    a.status = e.failure.map(|f| f.status());
-                    a.error = Some(
-                        e.error
-                            .payload
-                            .code
-                            .clone()
-                            .unwrap_or_else(|| e.error.payload.kind.clone()),
-                    );
-                }
-            }
-        });
+        let (result, started) = recorded(config, host, job, c).await;
         match result {
             Ok((body, dropped_tools)) => {
                 let ttfb = Duration::from_millis(now_ms(host).saturating_sub(started));
@@ -284,6 +246,53 @@ pub(crate) fn target_of(c: &Candidate<'_>) -> Target {
     }
 }
 
+/// One attempt on `c`, entered in the request's record as it starts (its
+/// span, target and start) and completed when it ends (status, error,
+/// first output); an attempt that could not be built for `c` is taken
+/// out again. The loop's attempts and a continuation's alike. Returns
+/// the result and when it started (ms).
+pub(crate) async fn recorded<H: Host>(
+    config: &Config,
+    host: &H,
+    job: &Job<'_>,
+    c: &Candidate<'_>,
+) -> (Result<(ServedBody, Vec<String>), AttemptError>, u64) {
+    let started = now_ms(host);
+    let mut span_id = [0u8; 8];
+    host.random(&mut span_id);
+    job.rec.with(|r| {
+        r.attempts.push(crate::observe::Attempt {
+            provider: c.route.provider_name.to_owned(),
+            protocol: crate::observe::provider_name(c.route.provider.kind),
+            model: c.route.upstream_model.to_owned(),
+            span_id,
+            start_ms: started,
+            ..Default::default()
+        })
+    });
+    let result = one::attempt(config, host, job, c, &span_id).await;
+    let ended = now_ms(host);
+    job.rec.with(|r| match &result {
+        Ok(_) => {
+            if let Some(a) = r.attempts.last_mut() {
+                (a.first_ms, a.end_ms, a.status) = (Some(ended), ended, Some(200));
+            }
+        }
+        Err(e) if e.failure.is_none() => {
+            r.attempts.pop();
+        }
+        Err(e) => {
+            if let Some(a) = r.attempts.last_mut() {
+                let p = &e.error.payload;
+                a.end_ms = ended;
+                a.status = e.failure.map(|f| f.status());
+                a.error = Some(p.code.clone().unwrap_or_else(|| p.kind.clone()));
+            }
+        }
+    });
+    (result, started)
+}
+
 /// Records an outcome of a candidate in the routing state.
 fn record<H: Host>(
     config: &Config,
@@ -327,175 +336,4 @@ fn deadline_error(config: &Config) -> ApiError {
             config.routing.deadline
         ),
     )
-}
-
-/// One upstream request, up to its first output (streaming) or its whole
-/// answer.
-/// One attempt on one candidate (the loop's, and the continuation
-/// stage's).
-pub(crate) async fn attempt<H: Host>(
-    config: &Config,
-    host: &H,
-    job: &Job<'_>,
-    c: &Candidate<'_>,
-    span_id: &[u8; 8],
-) -> Result<(ServedBody, Vec<String>), AttemptError> {
-    let route = &c.route;
-    let provider = route.provider_name;
-    let protocol = Protocol::of(route.provider);
-    let remaining = Duration::from_millis(job.deadline.saturating_sub(now_ms(host)));
-    let header_timeout = config.server.upstream_timeout.min(remaining);
-    let cannot = |e: crate::error::RequestError| AttemptError {
-        error: e.into(),
-        failure: None,
-        retry_after: None,
-    };
-    if route.provider.kind != crate::config::ProviderKind::Mock {
-        if H::PUBLIC_BY_DEFAULT && config.guards_open_proxy() && route.provider.key().is_some() {
-            return Err(cannot(crate::error::RequestError::NotAllowed {
-                param: "model".into(),
-                message: format!(
-                    "this gateway runs its embedded default configuration without authentication, so it does not spend provider '{provider}' keys for anyone who asks; its operator can turn on auth, or set LATTICELM_PUBLIC=true (server.public) to serve it to everyone"
-                ),
-            }));
-        }
-        providers::passthrough::check(job.body, provider, route.provider, job.caller_passthrough)
-            .map_err(cannot)?;
-    }
-    // Reasoning state sealed for this provider, opened; others dropped.
-    let sealer = providers::seal::Sealer::for_route(config, route);
-    let opened = providers::seal::open_input(&sealer, config, protocol, job.body);
-    // Namespaced and hosted tools, for protocols without them.
-    let (body, map) = providers::tool_map::adapt(
-        &opened,
-        protocol,
-        provider,
-        route.provider,
-        job.caller_passthrough,
-    )
-    .map_err(cannot)?;
-    let body: &crate::types::CreateResponseBody = &body;
-    let mut dropped = map.dropped.clone();
-    // The client's own body, when it speaks this protocol and no tool of
-    // it is held back here: checked as it will be sent.
-    let verbatim = match job
-        .verbatim
-        .filter(|v| v.protocol == protocol && dropped.is_empty())
-    {
-        Some(v) => {
-            let limits = &config.server.limits;
-            let (v, left_out) = v
-                .checked(provider, route.provider, job.caller_passthrough, limits)
-                .map_err(cannot)?;
-            dropped.extend(left_out);
-            Some(v)
-        }
-        None => None,
-    };
-    if job.compact {
-        return crate::pipeline::attempt::compact::send(config, host, job, c, body, header_timeout)
-            .await
-            .map(|b| (ServedBody::Compacted(b), dropped));
-    }
-    let mut request = match verbatim.as_deref() {
-        Some(v) => providers::envelope(
-            route,
-            v.body(route.upstream_model, job.stream, &sealer),
-            v.headers.clone(),
-            job.stream,
-            header_timeout,
-        ),
-        None => providers::build_request(route, body, job.stream, header_timeout),
-    }
-    .map_err(cannot)?;
-    if let Some(mode) = job.resume {
-        crate::pipeline::resume::request::adjust(mode, &mut request);
-    }
-    // The upstream request is a child span of this request's trace.
-    if let Some(t) = job.rec.trace() {
-        request
-            .headers
-            .push(("traceparent".into(), t.child_header(span_id)));
-        if let Some(state) = t.tracestate {
-            request.headers.push(("tracestate".into(), state));
-        }
-    }
-    let sent = if route.provider.kind == crate::config::ProviderKind::Mock {
-        Some(Ok(providers::mock::serve(
-            &request,
-            job.id_seed ^ 0x6d6f636b,
-            unix_secs(host),
-        )))
-    } else {
-        within(host, header_timeout, host.send(request)).await
-    };
-    let resp = answered(provider, sent, header_timeout)?;
-    let idle = config.server.upstream_idle_timeout;
-    if !(200..300).contains(&resp.status) {
-        return Err(status_error(host, protocol, provider, resp, idle, job.deadline).await);
-    }
-    let mut b = ResponseBuilder::new(job.skeleton.clone(), job.id_seed, job.stream);
-    b.map_tools(map);
-    b.seal_with(sealer);
-    if !job.stream {
-        let raw = read_all(host, resp.body, idle, job.deadline)
-            .await
-            .map_err(|message| {
-                failed(
-                    UpstreamError::Transport {
-                        provider: provider.into(),
-                        message,
-                    }
-                    .into(),
-                    Failure::Connect,
-                )
-            })?;
-        let outcome =
-            providers::parse_response(protocol, provider, body, &raw, &mut b).map_err(|e| {
-                let status = e.status;
-                failed(e, Failure::Status(status))
-            })?;
-        if let Some(why) = b.take_inconsistency() {
-            let error = ApiError::new(
-                502,
-                "server_error",
-                Some("upstream_invalid_response"),
-                None,
-                format!("upstream '{provider}' sent an inconsistent response: {why}"),
-            );
-            return Err(failed(error, Failure::Status(502)));
-        }
-        b.settle(outcome, unix_secs(host));
-        return Ok((ServedBody::Whole(Box::new(b)), dropped));
-    }
-    b.start();
-    let translator = StreamTranslator::new(protocol, provider, body);
-    let max = config.server.max_upstream_stream_bytes;
-    let mut live = Live::new(resp.body, translator, b, max);
-    // The first-byte hold: nothing reaches the client until the upstream
-    // has produced output, so a failure before that can fail over.
-    loop {
-        if live.has_output() {
-            return Ok((ServedBody::Stream(Box::new(live)), dropped));
-        }
-        if live.b.is_finished() {
-            let Some(err) = live.b.failure() else {
-                return Ok((ServedBody::Stream(Box::new(live)), dropped));
-            };
-            let status = routing::status_of_error(err);
-            let error = UpstreamError::Status {
-                provider: provider.into(),
-                status,
-                message: err.message.clone(),
-                code: err.code.clone(),
-                param: err.param.clone(),
-                retry_after: None,
-                raw: Bytes::new(),
-            };
-            return Err(failed(error.into(), Failure::Status(status)));
-        }
-        if let Err(fault) = live.pump(host, provider, idle, job.deadline).await {
-            return Err(fault_error(provider, fault));
-        }
-    }
 }

@@ -203,31 +203,11 @@ impl Resume {
             compact: false,
             resume: Some(mode),
         };
-        let mut span_id = [0u8; 8];
-        host.random(&mut span_id);
-        let started = now_ms(host);
-        let result = attempt::attempt(config, host, &job, c, &span_id).await;
-        let ended = now_ms(host);
+        let (result, _) = attempt::recorded(config, host, &job, c).await;
         let status = match &result {
             Ok(_) => Some(200),
             Err(e) => e.failure.map(|f| f.status()),
         };
-        rec.with(|r| {
-            r.attempts.push(crate::observe::Attempt {
-                provider: c.route.provider_name.to_owned(),
-                protocol: crate::observe::provider_name(c.route.provider.kind),
-                model: c.route.upstream_model.to_owned(),
-                span_id,
-                start_ms: started,
-                end_ms: ended,
-                first_ms: result.is_ok().then_some(ended),
-                status,
-                error: result.as_ref().err().map(|e| {
-                    let p = &e.error.payload;
-                    p.code.clone().unwrap_or_else(|| p.kind.clone())
-                }),
-            })
-        });
         match result {
             Ok((ServedBody::Stream(live), _)) => Ok(*live),
             _ => Err(status),
