@@ -328,7 +328,7 @@ async fn handle(
 async fn read_body(
     mut body: Incoming,
     limit: usize,
-    limits: &latticelm_core::limits::Limits,
+    limits: &latticelm_core::caps::Caps,
     budget: &Budget,
     share: &mut Option<Share>,
 ) -> Result<bytes::Bytes, ApiError> {
@@ -341,7 +341,7 @@ async fn read_body(
             "the gateway is holding too many request bodies (server.max_body_memory); retry shortly",
         )
     };
-    let mut scanner = latticelm_core::limits::Scanner::default();
+    let mut scanner = latticelm_core::caps::Scanner::default();
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -365,7 +365,7 @@ async fn read_body(
     }
     let parsed = scanner
         .values()
-        .saturating_mul(latticelm_core::limits::PARSED_VALUE_BYTES);
+        .saturating_mul(latticelm_core::caps::PARSED_VALUE_BYTES);
     if !share.as_mut().is_some_and(|s| s.grow(budget, parsed)) {
         return Err(busy());
     }

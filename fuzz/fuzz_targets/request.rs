@@ -3,7 +3,7 @@
 #![no_main]
 
 use latticelm_core::config::Config;
-use latticelm_core::limits::{self, Limits};
+use latticelm_core::caps::{self, Caps};
 use latticelm_core::providers::build_request;
 use latticelm_core::routing::resolve;
 use latticelm_core::validate;
@@ -19,14 +19,14 @@ providers:
 "#;
 
 fuzz_target!(|data: &[u8]| {
-    let lim = Limits::default();
-    if limits::scan(data, &lim).is_err() {
+    let lim = Caps::default();
+    if caps::scan(data, &lim).is_err() {
         return;
     }
     let Ok(body) = validate::parse_body(data) else {
         return;
     };
-    if limits::check(&body, &lim).is_err() || validate::validate(&body).is_err() {
+    if caps::check(&body, &lim).is_err() || validate::validate(&body).is_err() {
         return;
     }
     let config = Config::from_yaml(CONFIG, &|_| None).expect("config");

@@ -65,6 +65,7 @@
 pub mod auth;
 mod builder;
 mod cache;
+pub mod caps;
 pub mod config;
 pub mod conversation;
 mod error;
@@ -73,7 +74,6 @@ mod host;
 mod ids;
 pub mod ingress;
 pub mod keys;
-pub mod limits;
 pub mod observe;
 mod pipeline;
 pub mod providers;

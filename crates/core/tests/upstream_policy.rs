@@ -282,7 +282,7 @@ fn many_small_values_are_a_400_before_parsing() {
         assert!(s.contains("max_json_values"), "{path}: {s}");
     }
     // A body under the cap is fine.
-    let ok = latticelm_core::limits::scan(b"{\"a\": [1, 2, 3], \"b\": \"x\"}", &Default::default());
+    let ok = latticelm_core::caps::scan(b"{\"a\": [1, 2, 3], \"b\": \"x\"}", &Default::default());
     assert_eq!(ok.unwrap(), 8);
 }
 

@@ -74,7 +74,7 @@ pub struct ServerConfig {
     pub max_upstream_stream_bytes: usize,
     /// Caps on the shape of requests.
     #[serde(default)]
-    pub limits: crate::limits::Limits,
+    pub limits: crate::caps::Caps,
     /// Which requests are logged, one line each: `off`, `error`, `warn`,
     /// `info` (default: every API request) or `debug` (health checks too).
     #[serde(default)]

@@ -4,7 +4,7 @@
 mod admin;
 pub(crate) mod doors;
 mod export;
-mod record;
+mod telemetry;
 
 use std::sync::{Arc, Mutex};
 
@@ -65,7 +65,7 @@ impl Gateway {
     /// `GET /metrics` as a host serves it on `server.metrics_address`
     /// (without authentication: that listener is the operator's).
     pub fn metrics<H: Host>(&self, host: &H) -> HttpResponse {
-        record::metrics_response(&self.metrics, host)
+        telemetry::metrics_response(&self.metrics, host)
     }
 
     /// Handles one request. Never panics on input: every failure becomes
@@ -75,23 +75,23 @@ impl Gateway {
         host: &H,
         req: HttpRequest,
     ) -> HttpResponse {
-        let rec = record::begin(
+        let rec = telemetry::begin(
             &self.config,
             &self.metrics,
             &self.spans,
             host,
-            &record::Arrival::of(&req),
+            &telemetry::Arrival::of(&req),
         );
         let anthropic = req.path.trim_end_matches('/').starts_with("/v1/messages");
         let mut resp = match self.dispatch(host, req, &rec).await {
             Ok(mut resp) => {
-                record::respond(&rec, host, None, &mut resp);
+                telemetry::respond(&rec, host, None, &mut resp);
                 resp
             }
             Err(e) => {
                 let error = e.error();
                 let mut resp = e.into_response();
-                record::respond(&rec, host, Some(&error), &mut resp);
+                telemetry::respond(&rec, host, Some(&error), &mut resp);
                 resp
             }
         };
@@ -143,7 +143,7 @@ impl Gateway {
         });
         match path {
             "/metrics" if H::METRICS && method == "GET" => {
-                Ok(record::metrics_response(&self.metrics, host))
+                Ok(telemetry::metrics_response(&self.metrics, host))
             }
             "/v1/dashboard" if !self.config.server.ui => Err(no_route().into()),
             "/v1/dashboard" if method != "GET" => Err(wrong_method().into()),

@@ -12,7 +12,7 @@
 //! teams live beside them: `teams/rec/<name>` and `teams/ids`.
 
 pub mod counters;
-mod record;
+mod key;
 mod team;
 pub mod usage;
 
@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 pub use counters::add as add_counters;
-pub use record::{KeyRecord, NewKey};
+pub use key::{KeyRecord, NewKey};
 pub use team::{NewTeam, TeamRecord};
 
 use crate::error::HostError;

@@ -12,7 +12,7 @@ use crate::config::{BudgetConfig, Config, LimitSet};
 use crate::error::RequestError;
 use crate::quota::Allowance;
 
-use super::record::{check_metadata, check_models, invalid, limits_json, period_name};
+use super::key::{check_metadata, check_models, invalid, limits_json, period_name};
 
 /// A runtime team, as stored. Its name is its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

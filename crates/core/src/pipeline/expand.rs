@@ -45,7 +45,7 @@ pub(crate) async fn expand<H: Host>(
         .into());
     }
     let items = conversation::expand(&chain, body.input.as_ref());
-    crate::limits::check_items(&items, &cx.config.server.limits)?;
+    crate::caps::check_items(&items, &cx.config.server.limits)?;
     body.input = Some(Input::Items(items));
     Ok(chain.iter().map(|r| r.response.id.clone()).collect())
 }

@@ -41,7 +41,7 @@ pub(crate) fn json(
     if bytes.len() > config.server.max_request_bytes {
         return Err(RequestError::TooLarge(config.server.max_request_bytes).into());
     }
-    crate::limits::scan(bytes, &config.server.limits)?;
+    crate::caps::scan(bytes, &config.server.limits)?;
     checked(config, validate::parse_body(bytes)?, principal)
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn checked(
     body: CreateResponseBody,
     principal: &Principal,
 ) -> Result<CreateResponseBody, ApiError> {
-    crate::limits::check(&body, &config.server.limits)?;
+    crate::caps::check(&body, &config.server.limits)?;
     validate::validate(&body)?;
     if let Some(model) = body.model.as_deref().filter(|m| !principal.may_use(m)) {
         return Err(AuthError::ModelForbidden {

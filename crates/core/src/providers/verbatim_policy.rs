@@ -23,7 +23,7 @@
 //!   named in `x-latticelm-dropped-tools` as `anthropic-beta:<value>`.
 //!
 //! The depth, string and value caps ran on the raw body before it was
-//! parsed (`limits::scan`).
+//! parsed (`caps::scan`).
 
 use std::borrow::Cow;
 
@@ -31,9 +31,9 @@ use serde_json::Value;
 
 use super::verbatim::Verbatim;
 use super::Protocol;
+use crate::caps::Caps;
 use crate::config::ProviderConfig;
 use crate::error::RequestError;
-use crate::limits::Limits;
 
 /// `anthropic-beta` values passed on without an allowance: features of
 /// the model and the request that reach nothing of the account, by their
@@ -73,7 +73,7 @@ impl Verbatim {
         provider_name: &str,
         provider: &ProviderConfig,
         caller: &[String],
-        limits: &Limits,
+        limits: &Caps,
     ) -> Result<(Cow<'_, Verbatim>, Vec<String>), RequestError> {
         let allowed = |name: &str| super::passthrough::allows(provider, caller, name);
         let refuse =

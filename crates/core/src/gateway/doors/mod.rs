@@ -37,7 +37,7 @@ pub(crate) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, Api
     }
     // The same caps as `/v1/responses`, before any JSON tree is built:
     // this body may go upstream as written.
-    crate::limits::scan(&req.body, &config.server.limits)?;
+    crate::caps::scan(&req.body, &config.server.limits)?;
     serde_json::from_slice(&req.body).map_err(|e| {
         RequestError::InvalidBody {
             path: ".".into(),

@@ -31,7 +31,7 @@ use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::types::StreamEvent;
 use crate::validate;
 
-use crate::gateway::record;
+use crate::gateway::telemetry;
 use crate::gateway::Gateway;
 use crate::pipeline::clock::now_ms;
 use crate::pipeline::respond::{error_response, Answer, Answered};
@@ -252,7 +252,7 @@ impl Gateway {
         if text.len() > max {
             return one(error_frame_of(&RequestError::TooLarge(max).into()));
         }
-        if let Err(e) = crate::limits::scan(text.as_bytes(), &self.config.server.limits) {
+        if let Err(e) = crate::caps::scan(text.as_bytes(), &self.config.server.limits) {
             return one(error_frame_of(&e.into()));
         }
         session.0.borrow_mut().busy = true;
@@ -325,7 +325,7 @@ impl Gateway {
             }
             None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
         }
-        let rec = record::begin(&self.config, &self.metrics, &self.spans, host, &TURN);
+        let rec = telemetry::begin(&self.config, &self.metrics, &self.spans, host, &TURN);
         rec.with(|r| r.principal = Some(principal.id.clone()));
         let evict = Evict {
             session: session.clone(),
@@ -360,18 +360,18 @@ impl Gateway {
                 body: Answered::Stream(body),
                 ..
             }) => {
-                record::turn(&rec, host, 200, None);
+                telemetry::turn(&rec, host, 200, None);
                 body
             }
             Ok(_) => {
                 let e = ApiError::internal("no stream");
-                record::turn(&rec, host, e.status, Some(&e));
+                telemetry::turn(&rec, host, e.status, Some(&e));
                 evict.now();
                 return one(error_frame_of(&e));
             }
             Err(e) => {
                 let e = e.error();
-                record::turn(&rec, host, e.status, Some(&e));
+                telemetry::turn(&rec, host, e.status, Some(&e));
                 evict.now();
                 return one(error_frame_of(&e));
             }
@@ -399,7 +399,7 @@ impl Gateway {
 
 /// The record's view of a turn: a `WS` request to `/v1/responses`, with
 /// no headers of its own (the upgrade's were checked when it opened).
-const TURN: record::Arrival<'static> = record::Arrival {
+const TURN: telemetry::Arrival<'static> = telemetry::Arrival {
     method: "WS",
     path: "/v1/responses",
     headers: &[],

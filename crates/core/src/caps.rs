@@ -10,7 +10,7 @@ use crate::types::{CreateResponseBody, Input, Item, MessageContent};
 /// `server.limits`: the largest request shapes the gateway accepts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Limits {
+pub struct Caps {
     /// Entries in `tools`.
     #[serde(default = "default_tools")]
     pub max_tools: usize,
@@ -63,9 +63,9 @@ fn default_values() -> usize {
     1_000_000
 }
 
-impl Default for Limits {
+impl Default for Caps {
     fn default() -> Self {
-        Limits {
+        Caps {
             max_tools: default_tools(),
             max_input_items: default_input_items(),
             max_parts_per_message: default_parts(),
@@ -84,7 +84,7 @@ fn exceeded(limit: &'static str, max: usize, param: Option<String>) -> RequestEr
 /// One pass over the raw JSON: the longest string, the deepest nesting
 /// and the number of values. Runs before the body is parsed, so that none
 /// of them costs more than a scan. Returns the number of values.
-pub fn scan(bytes: &[u8], limits: &Limits) -> Result<usize, RequestError> {
+pub fn scan(bytes: &[u8], limits: &Caps) -> Result<usize, RequestError> {
     let mut s = Scanner::default();
     s.push(bytes, limits)?;
     Ok(s.values())
@@ -113,7 +113,7 @@ impl Scanner {
 
     /// Scans the next piece of the body. After an error the scanner is
     /// spent (the body is refused).
-    pub fn push(&mut self, bytes: &[u8], limits: &Limits) -> Result<(), RequestError> {
+    pub fn push(&mut self, bytes: &[u8], limits: &Caps) -> Result<(), RequestError> {
         // Locals in the loop, written back once: this runs on every byte.
         let (mut depth, mut in_string, mut escaped) = (self.depth, self.in_string, self.escaped);
         let (mut len, mut values, mut in_scalar) = (self.len, self.values, self.in_scalar);
@@ -169,7 +169,7 @@ impl Scanner {
 
 /// The counts of a parsed body: tools, input items, parts per message,
 /// metadata entries.
-pub fn check(body: &CreateResponseBody, limits: &Limits) -> Result<(), RequestError> {
+pub fn check(body: &CreateResponseBody, limits: &Caps) -> Result<(), RequestError> {
     if let Some(tools) = &body.tools {
         if tools.len() > limits.max_tools {
             return Err(exceeded(
@@ -195,7 +195,7 @@ pub fn check(body: &CreateResponseBody, limits: &Limits) -> Result<(), RequestEr
 }
 
 /// The input items' count and each message's parts.
-pub fn check_items(items: &[Item], limits: &Limits) -> Result<(), RequestError> {
+pub fn check_items(items: &[Item], limits: &Caps) -> Result<(), RequestError> {
     if items.len() > limits.max_input_items {
         return Err(exceeded(
             "max_input_items",

@@ -1,4 +1,4 @@
-//! The record stage: opens a request's [`Record`] when it arrives, and
+//! The request's telemetry: opens its [`Record`] when it arrives, and
 //! finishes it with the response; the record is emitted (log line,
 //! metrics) when its last holder, the response or the stream after it,
 //! lets go.
