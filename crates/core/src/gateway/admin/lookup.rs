@@ -1,0 +1,164 @@
+//! Runtime keys and teams as a request presents them: read through a
+//! per-process cache of [`KEY_CACHE_MS`], so a disabled, deleted or
+//! rotated key stops working everywhere once that entry lapses.
+
+use std::collections::HashMap;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, RequestError};
+use crate::host::Host;
+use crate::keys::{self, KeyRecord, TeamRecord};
+
+use super::store_error;
+use crate::gateway::Gateway;
+use crate::pipeline::clock::{now_ms, unix_secs};
+
+/// How long a looked-up runtime key is trusted before it is read again.
+pub const KEY_CACHE_MS: u64 = 2_000;
+
+/// Cached lookups, each with when it was read: secret hash → key record,
+/// team name → runtime team.
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    keys: HashMap<String, (Option<KeyRecord>, u64)>,
+    teams: HashMap<String, (Option<TeamRecord>, u64)>,
+}
+
+/// A cached value still fresh at `now`.
+fn fresh<T: Clone>(map: &HashMap<String, (T, u64)>, key: &str, now: u64) -> Option<T> {
+    map.get(key)
+        .filter(|(_, at)| now.saturating_sub(*at) < KEY_CACHE_MS)
+        .map(|(v, _)| v.clone())
+}
+
+/// Remembers a value read at `now` (a bounded map: cleared when full).
+fn remember<T>(map: &mut HashMap<String, (T, u64)>, key: &str, value: T, now: u64) {
+    if map.len() >= 10_000 {
+        map.clear();
+    }
+    map.insert(key.to_owned(), (value, now));
+}
+
+impl Gateway {
+    /// The principal of a runtime key (`llm_…`), or why there is none.
+    pub(crate) async fn runtime_key<H: Host>(
+        &self,
+        host: &H,
+        secret: &str,
+    ) -> Result<Principal, ApiError> {
+        let hash = keys::hash(secret, self.config.server.seal_key.as_deref());
+        let now = now_ms(host);
+        let cached = self
+            .key_cache
+            .lock()
+            .ok()
+            .and_then(|c| fresh(&c.keys, &hash, now));
+        let record = match cached {
+            Some(r) => r,
+            None => {
+                let r = keys::find(host, &hash).await.map_err(|e| store_error(&e))?;
+                if let Ok(mut c) = self.key_cache.lock() {
+                    remember(&mut c.keys, &hash, r.clone(), now);
+                }
+                r
+            }
+        };
+        let bad = |why: &str| {
+            let mut e: ApiError = crate::auth::AuthError::BadKey.into();
+            e.payload.message = why.to_owned();
+            e
+        };
+        let record = record.ok_or_else(|| bad("invalid API key"))?;
+        let mut principal = record.principal(&hash, unix_secs(host)).map_err(bad)?;
+        let Some(name) = record.team.as_deref() else {
+            return Ok(principal);
+        };
+        if self.rules.has_team(name) {
+            return Ok(principal);
+        }
+        match self.runtime_team(host, name, now).await? {
+            None => Err(bad("this API key's team no longer exists")),
+            Some(t) if t.disabled => Err(bad("this API key's team is disabled")),
+            Some(t) => {
+                principal.models = t.narrow(principal.models.take());
+                principal.team_allowance = t.allowance();
+                Ok(principal)
+            }
+        }
+    }
+
+    /// A runtime team, read through the same cache as keys.
+    async fn runtime_team<H: Host>(
+        &self,
+        host: &H,
+        name: &str,
+        now: u64,
+    ) -> Result<Option<TeamRecord>, ApiError> {
+        let cached = self
+            .key_cache
+            .lock()
+            .ok()
+            .and_then(|c| fresh(&c.teams, name, now));
+        if let Some(t) = cached {
+            return Ok(t);
+        }
+        let t = keys::team(host, name).await.map_err(|e| store_error(&e))?;
+        if let Ok(mut c) = self.key_cache.lock() {
+            remember(&mut c.teams, name, t.clone(), now);
+        }
+        Ok(t)
+    }
+
+    /// Drops a runtime team's cached lookup on this instance.
+    pub(crate) fn forget_team(&self, name: &str) {
+        if let Ok(mut c) = self.key_cache.lock() {
+            c.teams.remove(name);
+        }
+    }
+
+    /// Checks a key's team (a config team, or a runtime one that exists)
+    /// and that its models are within the team's.
+    pub(super) async fn check_team<H: Host>(
+        &self,
+        host: &H,
+        team: Option<&str>,
+        models: Option<&[String]>,
+    ) -> Result<(), ApiError> {
+        let Some(name) = team else { return Ok(()) };
+        if self.rules.has_team(name) {
+            return Ok(());
+        }
+        let invalid = |message: String| -> ApiError {
+            RequestError::InvalidValue {
+                param: "team".into(),
+                message,
+            }
+            .into()
+        };
+        let t = keys::team(host, name)
+            .await
+            .map_err(|e| store_error(&e))?
+            .ok_or_else(|| invalid(format!("`{name}` is not a team")))?;
+        if let (Some(own), Some(allowed)) = (models, &t.models) {
+            if let Some(m) = own.iter().find(|m| !allowed.contains(m)) {
+                return Err(RequestError::InvalidValue {
+                    param: "models".into(),
+                    message: format!("`{m}` is not among the models of team `{name}`"),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a record's cached lookups on this instance (others see the
+    /// change within [`KEY_CACHE_MS`]).
+    pub(super) fn forget(&self, rec: &KeyRecord) {
+        if let Ok(mut c) = self.key_cache.lock() {
+            c.keys.remove(&rec.hash);
+            if let Some((old, _)) = &rec.previous {
+                c.keys.remove(old);
+            }
+        }
+    }
+}
