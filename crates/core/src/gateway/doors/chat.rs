@@ -11,14 +11,12 @@ use crate::auth::Principal;
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::ingress::chat;
 use crate::observe::Recorder;
-use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
 use crate::gateway::Gateway;
 use crate::pipeline::error::StageError;
-use crate::pipeline::stream::egress::{Egress, EventSink};
-use crate::pipeline::turn::{Front, Turn};
-use crate::pipeline::{parse, run};
+use crate::pipeline::run;
+use crate::pipeline::stream::egress::EventSink;
 use crate::types::StreamEvent;
 
 impl Gateway {
@@ -33,25 +31,8 @@ impl Gateway {
         let v = super::json_body(&self.config, req)?;
         let include_usage = chat::include_usage(&v);
         let body = crate::validate::body_from_value(&chat::decode(&v)?)?;
-        let body = parse::checked(&self.config, body, principal)?;
-        let front = Front {
-            verbatim: Some(Verbatim {
-                protocol: Protocol::Chat,
-                headers: Verbatim::passed_headers(Protocol::Chat, &req.headers),
-                body: v,
-            }),
-            egress: Egress::Other(Box::new(chat::ChunkEncoder::new(include_usage))),
-        };
-        let size = req.body.len();
-        let turn = Turn::new(
-            &self.config,
-            principal.clone(),
-            rec.clone(),
-            body,
-            front,
-            size,
-            &req.headers,
-        )?;
+        let encoder = Box::new(chat::ChunkEncoder::new(include_usage));
+        let turn = self.decoded_turn(req, principal, rec, (v, body), Protocol::Chat, encoder)?;
         // A `chat.completion`, or chunks: written by the encoder.
         let answer = run::respond(&self.cx(host), turn).await?;
         Ok(super::passed_on(answer).into_response())

@@ -11,15 +11,13 @@ use crate::auth::Principal;
 use crate::host::{Body, Host, HttpRequest, HttpResponse};
 use crate::ingress::messages;
 use crate::observe::Recorder;
-use crate::providers::verbatim::Verbatim;
 use crate::providers::Protocol;
 
 use crate::gateway::Gateway;
 use crate::pipeline::error::StageError;
 use crate::pipeline::respond::Answered;
-use crate::pipeline::stream::egress::{Egress, EventSink};
-use crate::pipeline::turn::{Front, Turn};
-use crate::pipeline::{parse, run};
+use crate::pipeline::run;
+use crate::pipeline::stream::egress::EventSink;
 use crate::types::StreamEvent;
 
 impl Gateway {
@@ -33,25 +31,9 @@ impl Gateway {
     ) -> Result<HttpResponse, StageError> {
         let v = super::json_body(&self.config, req)?;
         let body = crate::validate::body_from_value(&messages::decode(&v)?)?;
-        let body = parse::checked(&self.config, body, principal)?;
-        let front = Front {
-            verbatim: Some(Verbatim {
-                protocol: Protocol::Anthropic,
-                headers: Verbatim::passed_headers(Protocol::Anthropic, &req.headers),
-                body: v,
-            }),
-            egress: Egress::Other(Box::new(messages::EventEncoder::default())),
-        };
-        let size = req.body.len();
-        let turn = Turn::new(
-            &self.config,
-            principal.clone(),
-            rec.clone(),
-            body,
-            front,
-            size,
-            &req.headers,
-        )?;
+        let encoder = Box::new(messages::EventEncoder::default());
+        let turn =
+            self.decoded_turn(req, principal, rec, (v, body), Protocol::Anthropic, encoder)?;
         // A `message`, or Messages events: written by the encoder.
         let mut answer = super::passed_on(run::respond(&self.cx(host), turn).await?);
         if let Answered::Stream(s) = answer.body {

@@ -19,10 +19,20 @@ use futures::future::{self, Either};
 use futures::stream::{self, LocalBoxStream, StreamExt};
 use serde_json::Value;
 
+use crate::auth::Principal;
 use crate::config::Config;
 use crate::error::{ApiError, RequestError};
+use crate::gateway::Gateway;
 use crate::host::{Host, HttpRequest};
+use crate::observe::Recorder;
+use crate::pipeline::error::StageError;
+use crate::pipeline::parse;
 use crate::pipeline::respond::Answer;
+use crate::pipeline::stream::egress::{Egress, EventSink};
+use crate::pipeline::turn::{Front, Turn};
+use crate::providers::verbatim::Verbatim;
+use crate::providers::Protocol;
+use crate::types::CreateResponseBody;
 
 /// The request's JSON body: `application/json` only, within
 /// `server.max_request_bytes`.
@@ -45,6 +55,45 @@ pub(crate) fn json_body(config: &Config, req: &HttpRequest) -> Result<Value, Api
         }
         .into()
     })
+}
+
+impl Gateway {
+    /// The turn of a request another protocol's door decoded: `decoded`
+    /// is the client's JSON and the Open Responses body made from it. The
+    /// body is held to the checks of `/v1/responses`; the client's own
+    /// JSON goes as written to targets of `protocol`; `encoder` writes
+    /// the answer back.
+    pub(crate) fn decoded_turn(
+        &self,
+        req: &HttpRequest,
+        principal: &Principal,
+        rec: &Recorder,
+        decoded: (Value, CreateResponseBody),
+        protocol: Protocol,
+        encoder: Box<dyn EventSink>,
+    ) -> Result<Turn, StageError> {
+        let (v, body) = decoded;
+        let body = parse::checked(&self.config, body, principal)?;
+        let front = Front {
+            verbatim: Some(Verbatim {
+                protocol,
+                headers: Verbatim::passed_headers(protocol, &req.headers),
+                body: v,
+            }),
+            egress: Egress::Other(encoder),
+        };
+        let size = req.body.len();
+        let turn = Turn::new(
+            &self.config,
+            principal.clone(),
+            rec.clone(),
+            body,
+            front,
+            size,
+            &req.headers,
+        )?;
+        Ok(turn)
+    }
 }
 
 /// The gateway's own headers (`x-latticelm-*`) and `retry-after` go on
