@@ -158,6 +158,74 @@ pub enum UpstreamError {
         /// What timed out.
         message: String,
     },
+    /// The upstream contradicted itself (a final item that disagrees
+    /// with the deltas it streamed).
+    #[error("upstream '{provider}' sent an inconsistent {what}: {why}")]
+    Inconsistent {
+        /// Configured provider name.
+        provider: String,
+        /// `response` or `stream`.
+        what: &'static str,
+        /// What disagreed.
+        why: String,
+    },
+    /// A stream that cannot go on (too large, unreadable, past the
+    /// deadline), with its own code.
+    #[error("{message}")]
+    Stream {
+        /// The error code for the client.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// What the gateway itself refuses or cannot do, whatever the request's
+/// shape: its own policies (hosts, origins, the admin API), the state of
+/// its stores, and its deadline.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The `host` header is not one of `server.allowed_hosts`.
+    #[error("this gateway does not answer to that host name (server.allowed_hosts)")]
+    HostNotAllowed,
+    /// A browser's WebSocket upgrade from another origin.
+    #[error("WebSocket connections from this origin are not allowed (server.allowed_origins)")]
+    OriginNotAllowed,
+    /// `POST /v1/messages/count_tokens`.
+    #[error("latticelm cannot count tokens honestly for every upstream model, so it does not estimate them")]
+    CountTokens,
+    /// The admin API without an admin credential.
+    #[error("the admin API needs an admin credential (auth.admin_keys or auth.admin_claim)")]
+    AdminRequired,
+    /// A change that conflicts with a record as it is.
+    #[error("{message}")]
+    Conflict {
+        /// The error code (`team_exists`, `team_in_use`).
+        code: &'static str,
+        /// What conflicts.
+        message: String,
+    },
+    /// The request deadline passed before any upstream answered.
+    #[error("the request deadline ({0:?}, routing.deadline) passed before any upstream answered")]
+    Deadline(std::time::Duration),
+    /// The key and team store cannot be reached.
+    #[error("the key store cannot be reached; try again shortly")]
+    KeyStore(HostError),
+    /// The counter store of limits and budgets cannot be reached, and the
+    /// configuration fails closed.
+    #[error("the gateway cannot check this key's limits or budget right now (its counter store is unreachable); try again shortly")]
+    LimitsStore(HostError),
+    /// The conversation store failed.
+    #[error("the conversation store failed: {0}")]
+    ConversationStore(HostError),
+    /// A turn too large for the conversation store.
+    #[error("this turn is {size} bytes, more than a stored response may hold ({max}, conversations.max_entry_bytes); send it with `store: false`")]
+    StoredTooLarge {
+        /// The turn's size.
+        size: usize,
+        /// `conversations.max_entry_bytes`.
+        max: usize,
+    },
 }
 
 /// An upstream body the translator cannot read.
@@ -419,7 +487,49 @@ impl From<UpstreamError> for ApiError {
             UpstreamError::Timeout { .. } => {
                 ApiError::new(504, "server_error", Some("upstream_timeout"), None, msg)
             }
+            UpstreamError::Inconsistent { .. } => ApiError::new(
+                502,
+                "server_error",
+                Some("upstream_invalid_response"),
+                None,
+                msg,
+            ),
+            UpstreamError::Stream { code, .. } => {
+                ApiError::new(502, "server_error", Some(code), None, msg)
+            }
         }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        let msg = e.to_string();
+        let (status, kind, code) = match &e {
+            GatewayError::HostNotAllowed => (421, "invalid_request_error", "host_not_allowed"),
+            GatewayError::OriginNotAllowed => (403, "permission_error", "origin_not_allowed"),
+            GatewayError::CountTokens => (501, "invalid_request_error", "not_implemented"),
+            GatewayError::AdminRequired => (403, "permission_error", "admin_required"),
+            GatewayError::Conflict { code, .. } => (409, "invalid_request_error", *code),
+            GatewayError::Deadline(_) => (504, "server_error", "deadline_exceeded"),
+            GatewayError::KeyStore(_) => (503, "server_error", "store_unavailable"),
+            GatewayError::LimitsStore(_) => (503, "server_error", "limits_unavailable"),
+            GatewayError::ConversationStore(_) => (503, "server_error", "store_unavailable"),
+            GatewayError::StoredTooLarge { .. } => {
+                (413, "invalid_request_error", "stored_response_too_large")
+            }
+        };
+        let mut err = ApiError::new(status, kind, Some(code), None, msg);
+        match e {
+            // What went wrong is the operator's; the client is told to
+            // try again.
+            GatewayError::KeyStore(h) => err.detail = Some(h.to_string()),
+            GatewayError::LimitsStore(h) => {
+                err.retry_after = Some("1".into());
+                err.detail = Some(h.to_string());
+            }
+            _ => {}
+        }
+        err
     }
 }
 

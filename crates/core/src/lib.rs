@@ -87,7 +87,9 @@ pub mod validate;
 
 pub use builder::{Outcome, ResponseBuilder};
 pub use config::{Config, ConfigError};
-pub use error::{ApiError, HostError, RequestError, RouteError, TranslateError, UpstreamError};
+pub use error::{
+    ApiError, GatewayError, HostError, RequestError, RouteError, TranslateError, UpstreamError,
+};
 pub use gateway::{Gateway, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
     ledger_in_kv, read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse,

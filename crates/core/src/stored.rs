@@ -18,19 +18,13 @@ use futures::future::join_all;
 use crate::builder::ResponseBuilder;
 use crate::config::ConversationsConfig;
 use crate::conversation::{self, StoredResponse};
-use crate::error::{ApiError, HostError, RequestError};
+use crate::error::{ApiError, GatewayError, HostError, RequestError};
 use crate::host::Host;
 use crate::types::{ErrorPayload, Item};
 
 /// The error for a store that cannot be reached.
 pub(crate) fn unavailable(e: &HostError) -> ApiError {
-    ApiError::new(
-        503,
-        "server_error",
-        Some("store_unavailable"),
-        None,
-        format!("the conversation store failed: {e}"),
-    )
+    GatewayError::ConversationStore(e.clone()).into()
 }
 
 /// Reads a stored response visible to `principal`. Missing, expired,
@@ -198,13 +192,5 @@ impl Saver {
 }
 
 fn too_large(size: usize, max: usize) -> ApiError {
-    ApiError::new(
-        413,
-        "invalid_request_error",
-        Some("stored_response_too_large"),
-        None,
-        format!(
-            "this turn is {size} bytes, more than a stored response may hold ({max}, conversations.max_entry_bytes); send it with `store: false`"
-        ),
-    )
+    GatewayError::StoredTooLarge { size, max }.into()
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
-use crate::error::{ApiError, RequestError};
+use crate::error::{ApiError, GatewayError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::observe::{Metrics, Recorder};
 use crate::pipeline::clock::unix_secs;
@@ -162,13 +162,7 @@ impl Gateway {
             }
             "/v1/messages" if method != "POST" => Err(wrong_method().into()),
             "/v1/messages" => self.messages(host, &req, &principal, rec).await,
-            "/v1/messages/count_tokens" => Err(StageError::Request(ApiError::new(
-                501,
-                "invalid_request_error",
-                Some("not_implemented"),
-                None,
-                "latticelm cannot count tokens honestly for every upstream model, so it does not estimate them",
-            ))),
+            "/v1/messages/count_tokens" => Err(ApiError::from(GatewayError::CountTokens).into()),
             "/v1/chat/completions" if method != "POST" => Err(wrong_method().into()),
             "/v1/chat/completions" => self.chat_completions(host, &req, &principal, rec).await,
             "/v1/responses/compact" if method != "POST" => Err(wrong_method().into()),
@@ -219,13 +213,7 @@ impl Gateway {
         }) {
             return Ok(());
         }
-        Err(ApiError::new(
-            421,
-            "invalid_request_error",
-            Some("host_not_allowed"),
-            None,
-            "this gateway does not answer to that host name (server.allowed_hosts)",
-        ))
+        Err(GatewayError::HostNotAllowed.into())
     }
 
     /// Who is calling. Until authentication exists everyone is

@@ -24,7 +24,7 @@ const MAX_PAGE: usize = 100;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, RequestError};
+use crate::error::{ApiError, GatewayError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{KeyRecord, TeamRecord};
 use crate::observe::Recorder;
@@ -33,15 +33,7 @@ use crate::gateway::Gateway;
 use crate::pipeline::respond::json_ok;
 
 pub(crate) fn store_error(e: &crate::HostError) -> ApiError {
-    let mut err = ApiError::new(
-        503,
-        "server_error",
-        Some("store_unavailable"),
-        None,
-        "the key store cannot be reached; try again shortly",
-    );
-    err.detail = Some(e.to_string());
-    err
+    GatewayError::KeyStore(e.clone()).into()
 }
 
 pub(crate) fn not_found(what: &'static str, id: &str) -> ApiError {
@@ -65,13 +57,7 @@ impl Gateway {
         rec: &Recorder,
     ) -> Result<HttpResponse, ApiError> {
         if !principal.admin {
-            return Err(ApiError::new(
-                403,
-                "permission_error",
-                Some("admin_required"),
-                None,
-                "the admin API needs an admin credential (auth.admin_keys or auth.admin_claim)",
-            ));
+            return Err(GatewayError::AdminRequired.into());
         }
         let principal = &Actor { principal, rec };
         let method = req.method.as_str();

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::error::{ApiError, RequestError};
+use crate::error::{ApiError, GatewayError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, NewTeam, TeamRecord};
 
@@ -15,7 +15,7 @@ use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
 
 fn conflict(code: &'static str, message: String) -> ApiError {
-    ApiError::new(409, "invalid_request_error", Some(code), None, &message)
+    GatewayError::Conflict { code, message }.into()
 }
 
 impl Gateway {

@@ -26,7 +26,7 @@ use futures::stream::{self, LocalBoxStream, StreamExt};
 use serde_json::{json, Value};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, RequestError};
+use crate::error::{ApiError, GatewayError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::types::StreamEvent;
 use crate::validate;
@@ -205,13 +205,7 @@ impl Gateway {
         if listed || same {
             return Ok(());
         }
-        Err(ApiError::new(
-            403,
-            "permission_error",
-            Some("origin_not_allowed"),
-            None,
-            "WebSocket connections from this origin are not allowed (server.allowed_origins)",
-        ))
+        Err(GatewayError::OriginNotAllowed.into())
     }
 
     /// One text frame from the client: the frames that answer it.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::config::{Config, StoreErrorMode};
-use crate::error::ApiError;
+use crate::error::GatewayError;
 use crate::host::Host;
 use crate::observe::{LimitsRecord, Recorder};
 use crate::quota::{Op, OpKind, Reply, ScopeOp};
@@ -405,14 +405,7 @@ fn store_down<H: Host>(
     if !closed {
         return Ok(());
     }
-    let mut err = ApiError::new(
-        503,
-        "server_error",
-        Some("limits_unavailable"),
-        None,
-        "the gateway cannot check this key's limits or budget right now (its counter store is unreachable); try again shortly",
-    );
-    err.retry_after = Some("1".into());
-    err.detail = Some(e.to_string());
-    Err(StageError::LimitsUnavailable(err))
+    Err(StageError::LimitsUnavailable(
+        GatewayError::LimitsStore(e.clone()).into(),
+    ))
 }

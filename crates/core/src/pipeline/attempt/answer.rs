@@ -75,9 +75,11 @@ pub(crate) fn fault_error(provider: &str, fault: StreamFault) -> AttemptError {
             message: fault.message,
         }
         .into(),
-        Failure::Status(_) => {
-            ApiError::new(502, "server_error", Some(fault.code), None, fault.message)
+        Failure::Status(_) => UpstreamError::Stream {
+            code: fault.code,
+            message: fault.message,
         }
+        .into(),
     };
     failed(error, fault.failure)
 }

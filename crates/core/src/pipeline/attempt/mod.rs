@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::builder::ResponseBuilder;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, GatewayError};
 use crate::host::Host;
 use crate::providers;
 use crate::routing::{self, Availability, Caller, Candidate, Failure, TargetOutcome};
@@ -326,14 +326,5 @@ pub(crate) fn record_target<H: Host>(
 }
 
 fn deadline_error(config: &Config) -> ApiError {
-    ApiError::new(
-        504,
-        "server_error",
-        Some("deadline_exceeded"),
-        None,
-        format!(
-            "the request deadline ({:?}, routing.deadline) passed before any upstream answered",
-            config.routing.deadline
-        ),
-    )
+    GatewayError::Deadline(config.routing.deadline).into()
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::builder::ResponseBuilder;
 use crate::config::Config;
-use crate::error::{ApiError, UpstreamError};
+use crate::error::UpstreamError;
 use crate::host::Host;
 use crate::providers::{self, Protocol, StreamTranslator};
 use crate::routing::{self, Candidate, Failure};
@@ -144,13 +144,12 @@ pub(super) async fn attempt<H: Host>(
                 failed(e, Failure::Status(status))
             })?;
         if let Some(why) = b.take_inconsistency() {
-            let error = ApiError::new(
-                502,
-                "server_error",
-                Some("upstream_invalid_response"),
-                None,
-                format!("upstream '{provider}' sent an inconsistent response: {why}"),
-            );
+            let error = UpstreamError::Inconsistent {
+                provider: provider.into(),
+                what: "response",
+                why,
+            }
+            .into();
             return Err(failed(error, Failure::Status(502)));
         }
         b.settle(outcome, unix_secs(host));
