@@ -60,16 +60,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # --- the canned upstream (as in compare.sh) -------------------------------------
 CANNED_PORT=$(free_port)
-body='{"id":"chatcmpl-bench","object":"chat.completion","created":1800000000,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"echo: hello benchmark","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15},"system_fingerprint":"fp_bench"}'
-chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}\n\n' "$1" "$2"; }
-{
-  chunk '{"role":"assistant","content":""}' null
-  for w in echo: hello bench mark; do chunk "{\"content\":\"$w \"}" null; done
-  chunk '{}' '"stop"'
-  printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4,"total_tokens":16}}\n\n'
-  printf 'data: [DONE]\n\n'
-} >"$work/stream.sse"
-stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$work/stream.sse")
+canned_answers "$work"
 cat >"$work/canned.conf" <<NGINX
 worker_processes 1;
 pid $work/canned.pid;

@@ -88,16 +88,7 @@ MOCK=$(wait_line "$work/mock.log")
 
 # --- nginx: canned upstream, and the bare proxy in front of it and the mock --
 CANNED_PORT=$(free_port); PROXY_PORT=$(free_port)
-body='{"id":"chatcmpl-bench","object":"chat.completion","created":1800000000,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"echo: hello benchmark","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15},"system_fingerprint":"fp_bench"}'
-chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}\n\n' "$1" "$2"; }
-{
-  chunk '{"role":"assistant","content":""}' null
-  for w in echo: hello bench mark; do chunk "{\"content\":\"$w \"}" null; done
-  chunk '{}' '"stop"'
-  printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4,"total_tokens":16}}\n\n'
-  printf 'data: [DONE]\n\n'
-} >"$work/stream.sse"
-stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$work/stream.sse")
+canned_answers "$work"
 # Two nginx instances: the canned upstream in its own process, so that
 # the proxy's CPU is its own workers' alone (as latticelm's is).
 nginx_head() { # workers, pid file: what both configurations open with

@@ -23,3 +23,19 @@ import sys
 v = sorted(float(x) * 1000 for x in sys.stdin)
 print(f"{v[len(v)//2]:.3f} {v[int(len(v)*0.99)-1]:.3f}")'
 }
+
+# The canned upstream's answers (a recorded-shape Chat Completions body
+# and a whole SSE stream), shared by compare.sh and ab.sh: sets $body and
+# writes $1/stream.sse, then sets $stream_body (escaped for nginx).
+canned_answers() { # dir
+  body='{"id":"chatcmpl-bench","object":"chat.completion","created":1800000000,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"echo: hello benchmark","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15},"system_fingerprint":"fp_bench"}'
+  chunk() { printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}\n\n' "$1" "$2"; }
+  {
+    chunk '{"role":"assistant","content":""}' null
+    for w in echo: hello bench mark; do chunk "{\"content\":\"$w \"}" null; done
+    chunk '{}' '"stop"'
+    printf 'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1800000000,"model":"bench","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4,"total_tokens":16}}\n\n'
+    printf 'data: [DONE]\n\n'
+  } >"$1/stream.sse"
+  stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$1/stream.sse")
+}
