@@ -34,7 +34,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/canned.pid" ] && kill "$(cat "$work/canned.pid")" 2>/dev/null || true
+  [ -f "$work/canned.pid" ] && kill "$(cat "$work/canned.pid" 2>/dev/null)" 2>/dev/null || true
   [ -d "$work/base" ] && git worktree remove --force "$work/base" 2>/dev/null || true
   rm -rf "$work"
 }
