@@ -56,32 +56,9 @@ else
   head_name="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo +)"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- the canned upstream (as in compare.sh) -------------------------------------
-CANNED_PORT=$(free_port)
-canned_answers "$work"
-cat >"$work/canned.conf" <<NGINX
-worker_processes 1;
-pid $work/canned.pid;
-error_log $work/nginx-error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 32768; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$CANNED_PORT;
-    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
-    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
-  }
-}
-NGINX
-"$NGINX" -c "$work/canned.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
-wait_port "$CANNED_PORT"
-CANNED="http://127.0.0.1:$CANNED_PORT"
+start_canned "$work"
 cat >"$work/config.yaml" <<YAML
 server:
   address: "127.0.0.1:0"

@@ -80,7 +80,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- the mock provider (slow streams) ---------------------------------------
 "$bin/latticelm-mock" --port 0 --fixtures "$FIXTURES" >"$work/mock.log" 2>&1 & pids+=($!)

@@ -31,35 +31,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-CANNED_PORT=$(free_port)
-canned_answers "$work"
-cat >"$work/canned.conf" <<NGINX
-worker_processes 1;
-pid $work/canned.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  server {
-    listen 127.0.0.1:$CANNED_PORT;
-    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
-    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
-  }
-}
-NGINX
-"$NGINX" -c "$work/canned.conf" -p "$work" -g 'daemon off;' 2>>"$work/nginx-error.log" & pids+=($!)
-wait_port "$CANNED_PORT"
+start_canned "$work"
 cat >"$work/config.yaml" <<YAML
 server:
   address: "127.0.0.1:0"
   log_level: off
 providers:
-  canned: { type: openai-chat, endpoint: "http://127.0.0.1:$CANNED_PORT" }
-  canned-stream: { type: openai-chat, endpoint: "http://127.0.0.1:$CANNED_PORT/stream" }
+  canned: { type: openai-chat, endpoint: "$CANNED" }
+  canned-stream: { type: openai-chat, endpoint: "$CANNED/stream" }
 models:
   - { name: bench, provider: canned }
   - { name: bench-stream, provider: canned-stream, provider_model_id: bench }

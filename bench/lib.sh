@@ -39,3 +39,35 @@ canned_answers() { # dir
   } >"$1/stream.sse"
   stream_body=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$1/stream.sse")
 }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The canned upstream alone in one nginx worker (ab.sh, instructions.sh):
+# writes its files under $1, starts it, appends its pid to pids and sets
+# CANNED to its address. Needs $NGINX.
+start_canned() { # dir
+  local port
+  port=$(free_port)
+  canned_answers "$1"
+  cat >"$1/canned.conf" <<NGINX
+worker_processes 1;
+pid $1/canned.pid;
+error_log $1/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 32768; }
+http {
+  access_log off;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port;
+    location = /v1/chat/completions { default_type application/json; return 200 '$body'; }
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 "$stream_body"; }
+  }
+}
+NGINX
+  "$NGINX" -c "$1/canned.conf" -p "$1" -g 'daemon off;' 2>>"$1/nginx-error.log" & pids+=($!)
+  wait_port "$port"
+  CANNED="http://127.0.0.1:$port"
+}

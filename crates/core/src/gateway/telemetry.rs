@@ -136,7 +136,8 @@ fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
     }));
 }
 
-/// Finishes the record of a WebSocket turn with its status and error.
+/// Finishes the record with the answer's status and error (a WebSocket
+/// turn's, or an HTTP response's through [`respond`]).
 pub(crate) fn turn<H: Host>(rec: &Recorder, host: &H, status: u16, error: Option<&ApiError>) {
     let now = now_ms(host);
     rec.with(|r| {
@@ -157,14 +158,9 @@ pub(crate) fn respond<H: Host>(
     error: Option<&ApiError>,
     resp: &mut HttpResponse,
 ) {
-    let now = now_ms(host);
+    turn(rec, host, resp.status, error);
     let id = rec.with(|r| {
-        r.status = resp.status;
-        r.ttfb_ms = Some(now.saturating_sub(r.start_ms));
-        if let Some(e) = error {
-            r.error_type = Some(e.payload.kind.clone());
-            r.error_code = e.payload.code.clone();
-        } else if resp.status >= 400 && r.error_type.is_none() {
+        if error.is_none() && resp.status >= 400 && r.error_type.is_none() {
             // An error the pipeline answered itself (no target, …).
             if let Body::Full(b) = &resp.body {
                 let v: serde_json::Value = serde_json::from_slice(b).unwrap_or_default();

@@ -17,7 +17,7 @@ pub use record::{
 };
 pub use trace::TraceContext;
 
-use crate::config::{Config, ProviderKind};
+use crate::config::ProviderKind;
 
 /// The provider's name in the GenAI semantic conventions
 /// (`gen_ai.provider.name`).
@@ -69,22 +69,4 @@ pub fn ingress_of_route(route: &str, method: &str) -> Option<&'static str> {
         "messages" => Some("messages"),
         _ => None,
     }
-}
-
-/// The cost of a usage at a target's prices (USD per million tokens),
-/// when the model lists that target with prices.
-pub fn cost(
-    config: &Config,
-    model: &str,
-    provider: &str,
-    upstream_model: &str,
-    r: &Record,
-) -> Option<f64> {
-    let usage = r.usage?;
-    let prices = config.prices(model, provider, upstream_model)?;
-    Some(prices.cost(
-        usage.input_tokens,
-        usage.input_tokens_details.cached_tokens,
-        usage.output_tokens,
-    ))
 }

@@ -121,10 +121,10 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
     finish.admission.reached();
     let limits = finish.limit_headers();
 
-    let target = served_by.target.clone();
+    let target = &served_by.target;
     let (answered, mut headers) = match served_by.body {
         ServedBody::Whole(mut b) => {
-            let by = ServedBy::Upstream(&target);
+            let by = ServedBy::Upstream(target);
             let (cost, stored) = finish
                 .response(cx.config, cx.host, &rec, &mut b, by, false)
                 .await;
@@ -134,7 +134,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
             (answered, cost.into_iter().collect())
         }
         ServedBody::Compacted(bytes) => {
-            finish.compacted(cx.config, &bytes, &target);
+            finish.compacted(cx.config, &bytes, target);
             (Answered::Compacted(bytes), Vec::new())
         }
         ServedBody::Stream(live) => {
@@ -154,7 +154,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
             (Answered::Stream(stream::body(*live, job)), Vec::new())
         }
     };
-    headers.extend(served(Some(&target), served_by.attempts));
+    headers.extend(served(Some(target), served_by.attempts));
     headers.extend(limits);
     if cached {
         headers.push((crate::cache::STATUS_HEADER.into(), "miss".into()));

@@ -9,7 +9,7 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, KeyRecord, NewKey};
 
-use super::{audit, store_error, Actor};
+use super::{audit, new_record, store_error, Actor};
 use crate::gateway::Gateway;
 use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
@@ -21,11 +21,7 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
-        let v = crate::gateway::doors::json_body(&self.config, req)?;
-        let new: NewKey = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
-            path: ".".into(),
-            message: e.to_string(),
-        })?;
+        let new: NewKey = new_record(&self.config, req)?;
         let now = unix_secs(host);
         new.check(&self.config, now)?;
         self.check_team(host, new.team.as_deref(), new.models.as_deref())

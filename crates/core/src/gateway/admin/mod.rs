@@ -139,6 +139,21 @@ pub(crate) fn page(data: Vec<Value>, has_more: bool) -> HttpResponse {
     json_ok(json!({"object": "list", "data": data, "has_more": has_more, "last_id": last}))
 }
 
+/// A new record's fields, from a `POST` body.
+pub(crate) fn new_record<T: serde::de::DeserializeOwned>(
+    config: &crate::config::Config,
+    req: &HttpRequest,
+) -> Result<T, ApiError> {
+    let v = crate::gateway::doors::json_body(config, req)?;
+    serde_json::from_value(v).map_err(|e| {
+        RequestError::InvalidBody {
+            path: ".".into(),
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
 /// The fields that changed: `{field: {before, after}}`.
 pub(crate) fn changes(before: &Value, after: &Value) -> Value {
     let mut out = Map::new();

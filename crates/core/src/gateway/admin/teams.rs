@@ -5,11 +5,11 @@
 
 use serde_json::json;
 
-use crate::error::{ApiError, GatewayError, RequestError};
+use crate::error::{ApiError, GatewayError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, NewTeam, TeamRecord};
 
-use super::{audit, store_error, Actor};
+use super::{audit, new_record, store_error, Actor};
 use crate::gateway::Gateway;
 use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
@@ -25,11 +25,7 @@ impl Gateway {
         req: &HttpRequest,
         principal: &Actor<'_>,
     ) -> Result<HttpResponse, ApiError> {
-        let v = crate::gateway::doors::json_body(&self.config, req)?;
-        let new: NewTeam = serde_json::from_value(v).map_err(|e| RequestError::InvalidBody {
-            path: ".".into(),
-            message: e.to_string(),
-        })?;
+        let new: NewTeam = new_record(&self.config, req)?;
         new.check(&self.config)?;
         if keys::team(host, &new.name)
             .await
