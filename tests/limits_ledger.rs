@@ -173,3 +173,286 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
         );
     }
 }
+
+/// Both ledgers over random reserve, extend, settle, cancel and lapse,
+/// with lapses met by refusals, amounts up to `u64::MAX` and a team's
+/// scope shared by two keys: they answer alike and hold alike state
+/// (peeked after every step); nothing wraps; spent plus held never
+/// passes a budget; every lapsed lease is charged.
+#[test]
+fn the_ledgers_agree_at_the_extremes_and_charge_every_lapse() {
+    use latticelm_core::quota::{self, Ledger, Op, OpKind, Reply, ScopeOp};
+    use std::collections::BTreeMap;
+    let Some(redis) = redis() else { return };
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let script = redis::Script::new(quota::REDIS_SCRIPT);
+    let mut lua = |op: &Op| -> Reply {
+        let (keys, args) = quota::redis_call(op);
+        let mut inv = script.prepare_invoke();
+        for k in &keys {
+            inv.key(k);
+        }
+        inv.arg(&args[0]).arg(&args[1]);
+        let got: String = inv.invoke(&mut conn).unwrap();
+        quota::redis_reply(got.as_bytes()).unwrap()
+    };
+    let mut rust: BTreeMap<String, Ledger> = BTreeMap::new();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n.max(1)
+    };
+    let (budget_x, budget_y, budget_t) = (1.0, 0.4, 1.5);
+    let scopes = |key: &str, budget: f64| {
+        vec![
+            ScopeOp {
+                shard: format!("key:{key}"),
+                name: "all".into(),
+                tpm: Some(1_000_000),
+                budget: Some(budget),
+                period: "total".into(),
+                ..Default::default()
+            },
+            ScopeOp {
+                shard: "team:t".into(),
+                name: "all".into(),
+                budget: Some(budget_t),
+                period: "total".into(),
+                ..Default::default()
+            },
+        ]
+    };
+    let mut now = 1_900_000_000_000u64;
+    // Open leases: id → (key, cost held, lapses at).
+    let mut open: BTreeMap<String, (String, f64, u64)> = BTreeMap::new();
+    // What each shard must have spent: settled costs and lapsed leases.
+    let mut owed: BTreeMap<String, f64> = BTreeMap::new();
+    let mut lapses = 0;
+    let mut lapse_refused = 0;
+    for step in 0..600 {
+        now += next(400);
+        let key = if next(2) == 0 { "x" } else { "y" };
+        let tokens = match next(4) {
+            0 => u64::MAX - next(3),
+            1 => next(1 << 50),
+            _ => next(5_000),
+        };
+        let cost = next(100) as f64 / 10_000.0;
+        let (kind, id) = match next(10) {
+            0..=4 => (OpKind::Reserve, format!("r{step}")),
+            5 | 6 if !open.is_empty() => {
+                let i = next(open.len() as u64) as usize;
+                (OpKind::Settle, open.keys().nth(i).unwrap().clone())
+            }
+            7 if !open.is_empty() => {
+                let i = next(open.len() as u64) as usize;
+                (OpKind::Cancel, open.keys().nth(i).unwrap().clone())
+            }
+            8 if !open.is_empty() => {
+                let i = next(open.len() as u64) as usize;
+                (OpKind::Extend, open.keys().nth(i).unwrap().clone())
+            }
+            _ => (OpKind::Peek, "peek".into()),
+        };
+        // A settle, cancel or extend names its lease's own key.
+        let key = open.get(&id).map_or(key.to_owned(), |o| o.0.clone());
+        let budget = if key == "x" { budget_x } else { budget_y };
+        let held = open.get(&id).map_or(0.0, |o| o.1);
+        // Settled at no more than it held.
+        let amount = if kind == OpKind::Settle {
+            held * (next(101) as f64 / 100.0)
+        } else {
+            cost
+        };
+        let op = Op {
+            op: kind,
+            id: id.clone(),
+            now_ms: now,
+            lease_ms: 100 + next(1_200),
+            scopes: scopes(&key, budget)
+                .into_iter()
+                .map(|s| ScopeOp {
+                    tokens,
+                    cost: amount,
+                    ..s
+                })
+                .collect(),
+        };
+        let expected = quota::apply(&mut rust, &op);
+        let got = lua(&op);
+        assert_eq!(got.ok, expected.ok, "step {step} {op:?}");
+        assert_eq!(
+            got.refused.as_ref().map(|r| (&r.kind, &r.shard)),
+            expected.refused.as_ref().map(|r| (&r.kind, &r.shard)),
+            "step {step}"
+        );
+        // The model: a lease past its time is charged what it held
+        // (whoever prunes it), so it is owed from the moment it lapses.
+        let lapsed: Vec<String> = open
+            .iter()
+            .filter(|(_, o)| o.2 <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for l in lapsed {
+            let (k, c, _) = open.remove(&l).unwrap();
+            *owed.entry(format!("key:{k}")).or_default() += c;
+            *owed.entry("team:t".into()).or_default() += c;
+            lapses += 1;
+            if !expected.ok {
+                lapse_refused += 1;
+            }
+        }
+        match kind {
+            OpKind::Reserve if expected.ok => {
+                open.insert(id.clone(), (key.clone(), amount, now + op.lease_ms));
+            }
+            OpKind::Extend if expected.ok => {
+                if let Some(o) = open.get_mut(&id) {
+                    o.1 += amount;
+                    o.2 = now + op.lease_ms;
+                }
+            }
+            OpKind::Cancel => {
+                open.remove(&id);
+            }
+            OpKind::Settle => {
+                // A lease that lapsed first was charged instead.
+                let settled = open.remove(&id).map_or(0.0, |_| amount);
+                *owed.entry(format!("key:{key}")).or_default() += settled;
+                *owed.entry("team:t".into()).or_default() += settled;
+            }
+            _ => {}
+        }
+        // State for state: peek every scope on both.
+        for k in ["x", "y"] {
+            let peek = Op {
+                op: OpKind::Peek,
+                id: "peek".into(),
+                now_ms: now,
+                lease_ms: 0,
+                scopes: scopes(k, if k == "x" { budget_x } else { budget_y }),
+            };
+            let (e, g) = (quota::apply(&mut rust, &peek), lua(&peek));
+            for (i, (e, g)) in e.scopes.iter().zip(&g.scopes).enumerate() {
+                assert_eq!(
+                    (e.tokens, e.concurrent),
+                    (g.tokens, g.concurrent),
+                    "step {step} {k}/{i}"
+                );
+                assert!(
+                    (e.spent - g.spent).abs() < 1e-9 && (e.reserved - g.reserved).abs() < 1e-9,
+                    "step {step} {k}/{i}: rust {e:?} lua {g:?}"
+                );
+                let limit = [if k == "x" { budget_x } else { budget_y }, budget_t][i];
+                assert!(
+                    e.spent + e.reserved <= limit + 1e-9,
+                    "step {step}: over budget {e:?}"
+                );
+                assert!(e.tokens <= quota::MAX_TOKENS * 64, "step {step}: {e:?}");
+            }
+        }
+    }
+    assert!(
+        lapses > 5 && lapse_refused > 0,
+        "lapses {lapses}, met by refusals {lapse_refused}"
+    );
+    // An hour on, every lease has lapsed: each shard has spent exactly
+    // what was settled and what lapsed.
+    for (_, (k, c, _)) in std::mem::take(&mut open) {
+        *owed.entry(format!("key:{k}")).or_default() += c;
+        *owed.entry("team:t".into()).or_default() += c;
+    }
+    for k in ["x", "y"] {
+        let peek = Op {
+            op: OpKind::Peek,
+            id: "peek".into(),
+            now_ms: now + 3_600_000,
+            lease_ms: 0,
+            scopes: scopes(k, if k == "x" { budget_x } else { budget_y }),
+        };
+        let (e, g) = (quota::apply(&mut rust, &peek), lua(&peek));
+        let shards = [format!("key:{k}"), "team:t".to_owned()];
+        for ((e, g), shard) in e.scopes.iter().zip(&g.scopes).zip(&shards) {
+            let want = owed.get(shard).copied().unwrap_or(0.0);
+            assert!(
+                (e.spent - want).abs() < 1e-6,
+                "Rust {shard}: {} vs {want}",
+                e.spent
+            );
+            assert!(
+                (g.spent - want).abs() < 1e-6,
+                "Lua {shard}: {} vs {want}",
+                g.spent
+            );
+            assert_eq!((e.reserved, g.reserved), (0.0, 0.0));
+        }
+    }
+    eprintln!("{lapses} lapses ({lapse_refused} met by a refusal); owed {owed:?}");
+}
+
+/// The reproduction: a team's lapsed lease is charged when the
+/// operation that prunes it is refused.
+#[test]
+fn a_lapsed_lease_is_charged_when_a_refusal_prunes_it() {
+    use latticelm_core::quota::{self, Ledger, Op, OpKind, ScopeOp};
+    use std::collections::BTreeMap;
+    let Some(redis) = redis() else { return };
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let script = redis::Script::new(quota::REDIS_SCRIPT);
+    let mut rust: BTreeMap<String, Ledger> = BTreeMap::new();
+    let scope = |shard: &str, budget: f64, cost: f64| ScopeOp {
+        shard: shard.into(),
+        name: "all".into(),
+        budget: Some(budget),
+        period: "total".into(),
+        cost,
+        ..Default::default()
+    };
+    let now = 1_900_000_000_000u64;
+    let a = Op {
+        op: OpKind::Reserve,
+        id: "a".into(),
+        now_ms: now,
+        lease_ms: 100,
+        scopes: vec![scope("key:x", 10.0, 0.5), scope("team:t", 10.0, 0.5)],
+    };
+    let b = Op {
+        op: OpKind::Reserve,
+        id: "b".into(),
+        now_ms: now + 1000,
+        lease_ms: 100,
+        scopes: vec![scope("key:y", 0.1, 0.5), scope("team:t", 10.0, 0.5)],
+    };
+    let peek = Op {
+        op: OpKind::Peek,
+        id: "p".into(),
+        now_ms: now + 1001,
+        lease_ms: 0,
+        scopes: vec![scope("team:t", 10.0, 0.0)],
+    };
+    for op in [&a, &b, &peek] {
+        let expected = quota::apply(&mut rust, op);
+        let (keys, args) = quota::redis_call(op);
+        let mut inv = script.prepare_invoke();
+        for k in &keys {
+            inv.key(k);
+        }
+        inv.arg(&args[0]).arg(&args[1]);
+        let got: String = inv.invoke(&mut conn).unwrap();
+        let got = quota::redis_reply(got.as_bytes()).unwrap();
+        assert_eq!(got.ok, expected.ok);
+        if op.op == OpKind::Peek {
+            let (g, e) = (&got.scopes[0], &expected.scopes[0]);
+            assert_eq!((g.spent, g.reserved), (0.5, 0.0), "Lua: {g:?}");
+            assert_eq!((e.spent, e.reserved), (0.5, 0.0), "Rust: {e:?}");
+        }
+    }
+}

@@ -109,6 +109,15 @@ pub enum RouteError {
     /// The request pins a provider that is not configured.
     #[error("unknown provider '{0}': it is not in the gateway's configuration")]
     UnknownProvider(String),
+    /// The request pins a provider that is not one of the configured
+    /// model's targets.
+    #[error("provider '{provider}' is not a target of model '{model}': a pin chooses among the model's own targets")]
+    NotATarget {
+        /// The configured model.
+        model: String,
+        /// The pinned provider.
+        provider: String,
+    },
     /// Every target of the model has an open circuit or is cooling down.
     #[error("every target of model '{model}' is unavailable (circuit open or cooling down after retry-after); retry in {retry_after_secs} s")]
     Unavailable {
@@ -208,6 +217,10 @@ pub enum GatewayError {
     /// The request deadline passed before any upstream answered.
     #[error("the request deadline ({0:?}, routing.deadline) passed before any upstream answered")]
     Deadline(std::time::Duration),
+    /// A caller under a budget asked for a route with no prices, which
+    /// the budget could not count (`limits.unpriced: refuse`).
+    #[error("model '{0}' has no prices (input_cost and output_cost) on the gateway, so a budget cannot count it; ask for a priced model, or the operator sets prices or limits.unpriced: allow")]
+    NotPriced(String),
     /// The key and team store cannot be reached.
     #[error("the key store cannot be reached; try again shortly")]
     KeyStore(HostError),
@@ -396,7 +409,7 @@ impl From<RouteError> for ApiError {
                 Some("model"),
                 msg,
             ),
-            RouteError::UnknownProvider(_) => ApiError::new(
+            RouteError::UnknownProvider(_) | RouteError::NotATarget { .. } => ApiError::new(
                 400,
                 "invalid_request_error",
                 Some("unknown_provider"),
@@ -511,6 +524,7 @@ impl From<GatewayError> for ApiError {
             GatewayError::AdminRequired => (403, "permission_error", "admin_required"),
             GatewayError::Conflict { code, .. } => (409, "invalid_request_error", *code),
             GatewayError::Deadline(_) => (504, "server_error", "deadline_exceeded"),
+            GatewayError::NotPriced(_) => (403, "permission_error", "model_not_priced"),
             GatewayError::KeyStore(_) => (503, "server_error", "store_unavailable"),
             GatewayError::LimitsStore(_) => (503, "server_error", "limits_unavailable"),
             GatewayError::ConversationStore(_) => (503, "server_error", "store_unavailable"),

@@ -273,10 +273,16 @@ pub async fn ledger_in_kv<H: Host + ?Sized>(
             .unwrap_or_default();
         ledgers.insert(shard.to_owned(), ledger);
     }
+    let before = (!op.op.eq(&OpKind::Peek)).then(|| ledgers.clone());
     let reply = crate::quota::apply(&mut ledgers, op);
-    if reply.ok && op.op != OpKind::Peek {
+    if let Some(before) = before {
         let keep = Duration::from_millis(op.keep_ms().unwrap_or(u64::MAX / 4));
-        for (shard, ledger) in &ledgers {
+        // A refusal changes no count, but what it pruned (a lapsed lease,
+        // charged) is kept.
+        for (shard, ledger) in ledgers
+            .iter()
+            .filter(|(k, l)| reply.ok || before.get(*k) != Some(l))
+        {
             let bytes = serde_json::to_vec(ledger).unwrap_or_default();
             host.kv_put(&kv_key(shard), bytes, keep).await?;
         }

@@ -70,9 +70,13 @@ impl DurableObject for LimitLedger {
         let ledger: Ledger = stored
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
+        let before = ledger.clone();
         let mut ledgers = std::collections::BTreeMap::from([(shard.clone(), ledger)]);
         let reply = quota::apply(&mut ledgers, &op);
-        if reply.ok && op.op != quota::OpKind::Peek {
+        // A refusal changes no count, but what it pruned (a lapsed lease,
+        // charged) is kept.
+        let changed = reply.ok || ledgers.get(&shard) != Some(&before);
+        if changed && op.op != quota::OpKind::Peek {
             let ledger = ledgers.remove(&shard).unwrap_or_default();
             storage
                 .put(LEDGER, serde_json::to_string(&ledger).unwrap_or_default())

@@ -33,6 +33,42 @@ pub struct LimitsConfig {
     /// keys without `limits`, `anonymous`).
     #[serde(default)]
     pub per_principal: Option<LimitSet>,
+    /// A caller under a budget (its own or its team's) that asks for a
+    /// route without prices: `refuse` (default, 403 `model_not_priced`;
+    /// unpriced fallbacks are left out of its plan) or `allow` (served,
+    /// counted at $0).
+    #[serde(default)]
+    pub unpriced: Unpriced,
+    /// Input tokens an admission counts for each image part, whatever
+    /// its size or form (URL, file id, inline data): the largest
+    /// per-image figure of the providers (OpenAI's patch-based models,
+    /// 1,536 patches × 1.62 ≈ 2,500). Default 2,500.
+    #[serde(default = "default_image_tokens")]
+    pub image_tokens: u64,
+    /// Input tokens an admission counts for each file or audio part
+    /// (a PDF's pages, a recording's seconds, unknowable before the
+    /// upstream reads them). Default 32,000.
+    #[serde(default = "default_file_tokens")]
+    pub file_tokens: u64,
+}
+
+/// `limits.unpriced`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unpriced {
+    /// A budgeted caller can't reach an unpriced route.
+    #[default]
+    Refuse,
+    /// It can, at $0.
+    Allow,
+}
+
+fn default_image_tokens() -> u64 {
+    2_500
+}
+
+fn default_file_tokens() -> u64 {
+    32_000
 }
 
 impl Default for LimitsConfig {
@@ -43,6 +79,9 @@ impl Default for LimitsConfig {
             on_store_error: OnStoreError::default(),
             budget_alert: BudgetAlert::default(),
             per_principal: None,
+            unpriced: Unpriced::default(),
+            image_tokens: default_image_tokens(),
+            file_tokens: default_file_tokens(),
         }
     }
 }

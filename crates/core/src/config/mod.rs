@@ -26,7 +26,7 @@ pub use expand::referenced_vars;
 pub(crate) use limits::check_limits;
 pub use limits::{
     BudgetAlert, BudgetConfig, LimitSet, LimitsConfig, ModelLimits, OnStoreError, Period,
-    StoreErrorMode, TeamConfig,
+    StoreErrorMode, TeamConfig, Unpriced,
 };
 pub use observability::{ObservabilityConfig, OtlpConfig};
 pub use routing::{

@@ -41,6 +41,11 @@ pub struct ModelConfig {
     /// `routing.continue_after_output`).
     #[serde(default)]
     pub continue_after_output: Option<bool>,
+    /// The most output tokens a request may ask of this model: a larger
+    /// `max_output_tokens` is lowered to it, and it is what a caller
+    /// under a limit or budget is held to when it asks for none.
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
 }
 
 impl ModelConfig {

@@ -112,7 +112,7 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
 /// Adds a served request to its key's and team's usage, off the
 /// response path.
 fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
-    let (Some(principal), Some(model)) = (&r.principal, &r.model) else {
+    let (Some(principal), Some(model)) = (&r.principal, &r.route) else {
         return;
     };
     if r.status >= 400 || principal == "admin" {

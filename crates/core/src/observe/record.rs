@@ -28,6 +28,10 @@ pub struct Record {
     pub principal: Option<String>,
     /// The requested model.
     pub model: Option<String>,
+    /// The configured model it resolved to (its prices and limits), or
+    /// `provider/model` for an unlisted route: the name usage is
+    /// counted under (see [`crate::routing::usage_name`]).
+    pub route: Option<String>,
     /// The model's routing strategy.
     pub strategy: Option<&'static str>,
     /// Whether the client streamed.

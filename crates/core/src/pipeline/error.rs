@@ -36,6 +36,12 @@ impl From<ApiError> for StageError {
     }
 }
 
+impl From<crate::error::GatewayError> for StageError {
+    fn from(e: crate::error::GatewayError) -> Self {
+        StageError::Request(e.into())
+    }
+}
+
 impl From<crate::error::RequestError> for StageError {
     fn from(e: crate::error::RequestError) -> Self {
         StageError::Request(e.into())

@@ -3,6 +3,7 @@
 //! one request).
 
 use crate::host::Host;
+use crate::observe::Recorder;
 use crate::routing::{self, Candidate, PlanInput};
 
 use super::error::StageError;
@@ -23,12 +24,25 @@ pub(crate) struct Ask<'a> {
     pub seed: u64,
 }
 
-/// The candidates for `ask` at `now` (ms), or why there are none.
+/// A request's plan: where it may go, and under which name it is
+/// limited and counted.
+pub(crate) struct Planned<'c> {
+    /// The targets, in the order to try them.
+    pub candidates: Vec<Candidate<'c>>,
+    /// The configured model whose per-model limits apply: the one asked
+    /// for, or the one that lists the target another name reached
+    /// (`provider/model`, a pin, a family name).
+    pub model: &'c str,
+}
+
+/// The candidates for `ask` at `now` (ms), or why there are none; the
+/// record learns the name the request's usage counts under.
 pub(crate) async fn plan<'c, H: Host>(
     cx: &Cx<'c, H>,
     ask: Ask<'c>,
     now: u64,
-) -> Result<Vec<Candidate<'c>>, StageError> {
+    rec: &Recorder,
+) -> Result<Planned<'c>, StageError> {
     routing_store::load(cx.host).await;
     let config = cx.config;
     let planned = cx.host.with_routing(|state| {
@@ -47,5 +61,13 @@ pub(crate) async fn plan<'c, H: Host>(
             },
         )
     });
-    planned.map_err(|e| StageError::NoTarget(e.into()))
+    let candidates = planned.map_err(|e| StageError::NoTarget(e.into()))?;
+    let asked = config.models.iter().find(|m| m.name == ask.model);
+    let (model, usage) = match (asked, candidates.first()) {
+        (Some(m), _) => (m.name.as_str(), m.name.clone()),
+        (None, Some(first)) => (first.model, routing::usage_name(first)),
+        (None, None) => (ask.model, "other".to_owned()),
+    };
+    rec.with(|r| r.route = Some(usage));
+    Ok(Planned { candidates, model })
 }

@@ -15,13 +15,14 @@ use crate::stored::Saver;
 use crate::types::{CreateResponseBody, Item};
 use crate::validate;
 
+use super::admit::{self, reserve};
 use super::attempt::{self, ServedBody};
 use super::cache::{self, Hit};
 use super::error::StageError;
 use super::finish::{Finish, ServedBy};
 use super::respond::{served, Answer, Answered};
 use super::turn::{Seeds, Turn};
-use super::{admit, clock, expand, plan, resume, routing_store, stream, Cx};
+use super::{clock, expand, plan, resume, routing_store, stream, Cx};
 
 /// A response: expand → plan → admit → cache lookup → the attempt loop
 /// (with continuation, in the stream) → finish. The turn's body has been
@@ -58,24 +59,20 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
     }
 
     let now = clock::now_ms(cx.host);
+    let pinned = body.provider.clone();
     let ask = plan::Ask {
         model: &model,
-        pinned: body.provider.as_deref(),
+        pinned: pinned.as_deref(),
         principal: &principal.id,
         tokens: (size / 4, body.max_output_tokens.unwrap_or(size / 4)),
         seed: seeds.plan,
     };
-    let candidates = plan::plan(cx, ask, now).await?;
-
-    let admission = admit::admit(
-        cx,
-        &principal,
-        &model,
-        reserve(cx.config, &body, size),
-        &candidates,
-        &rec,
-    )
-    .await?;
+    let mut planned = plan::plan(cx, ask, now, &rec).await?;
+    let scopes = admit::scopes(cx, &principal, planned.model, now);
+    reserve::cap_output(cx.config, planned.model, &scopes, &mut body);
+    let estimate = reserve::estimate(cx.config, &body, size, &planned.candidates);
+    let admission = admit::admit(cx, &mut planned, scopes, estimate, &rec).await?;
+    let candidates = planned.candidates;
     let mut finish = Finish {
         saver,
         cache: None,
@@ -191,11 +188,13 @@ pub(crate) async fn compact<H: Host + Clone + 'static>(
         tokens: (size / 4, size / 8),
         seed: seeds.plan,
     };
-    let candidates = plan::plan(cx, ask, now).await?;
+    let mut planned = plan::plan(cx, ask, now, rec).await?;
     // A compaction's output is a summary: reserved like a response with
     // no max_output_tokens.
     let reserve = (size / 4, cx.config.limits.default_max_output_tokens);
-    let admission = admit::admit(cx, principal, model, reserve, &candidates, rec).await?;
+    let scopes = admit::scopes(cx, principal, planned.model, now);
+    let admission = admit::admit(cx, &mut planned, scopes, reserve, rec).await?;
+    let candidates = planned.candidates;
     let mut finish = Finish {
         saver: None,
         cache: None,
@@ -257,18 +256,4 @@ fn saver(
             max_bytes: config.conversations.max_entry_bytes,
         }
     })
-}
-
-/// The admission's reservation: the input estimate (the expanded history
-/// counts) and `max_output_tokens`, or the configured default.
-fn reserve(config: &Config, body: &CreateResponseBody, size: u64) -> (u64, u64) {
-    let input_size = if body.previous_response_id.is_some() {
-        serde_json::to_vec(&body.input).map_or(size, |b| b.len() as u64 + size)
-    } else {
-        size
-    };
-    let output = body
-        .max_output_tokens
-        .unwrap_or(config.limits.default_max_output_tokens);
-    (input_size / 4, output)
 }

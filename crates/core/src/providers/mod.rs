@@ -138,6 +138,18 @@ pub fn build_request(
     envelope(route, json, Vec::new(), stream, timeout)
 }
 
+/// The most output tokens `route` may generate (and bill) for `body`:
+/// what goes upstream as its cap, reasoning or thinking included (Claude's
+/// `max_tokens` holds the thinking budget; the others count reasoning
+/// inside the cap). `None` when no cap goes upstream: the model's own
+/// maximum, which the gateway does not know.
+pub fn output_cap(route: &Route<'_>, body: &CreateResponseBody) -> Option<u64> {
+    match Protocol::of(route.provider) {
+        Protocol::Anthropic => Some(anthropic::request::max_tokens(route, body).0),
+        _ => body.max_output_tokens,
+    }
+}
+
 /// The upstream request for a body already in the route's protocol (the
 /// client's own, see [`verbatim`]), with `extra` headers.
 pub fn envelope(

@@ -43,14 +43,27 @@ impl Verbatim {
 
     /// The upstream body for `upstream_model`, streaming or not; thinking
     /// blocks the gateway sealed are opened with `sealer`, and dropped
-    /// when they do not verify (another provider's, or tampered).
-    pub fn body(&self, upstream_model: &str, stream: bool, sealer: &Sealer) -> Value {
+    /// when they do not verify (another provider's, or tampered). `cap`
+    /// is the most output the turn was admitted for: the body's own
+    /// limit is lowered to it, or set when it has none (`max_field`:
+    /// the Chat upstream's name for it).
+    pub fn body(
+        &self,
+        upstream_model: &str,
+        stream: bool,
+        sealer: &Sealer,
+        cap: Option<u64>,
+        max_field: &str,
+    ) -> Value {
         let mut v = self.body.clone();
         let Some(o) = v.as_object_mut() else {
             return v;
         };
         o.insert("model".into(), json!(upstream_model));
         o.insert("stream".into(), json!(stream));
+        if let Some(cap) = cap {
+            cap_output(o, self.protocol, cap, max_field);
+        }
         match self.protocol {
             Protocol::Chat if stream => {
                 // The gateway counts tokens on every stream; the client's
@@ -67,6 +80,49 @@ impl Verbatim {
             _ => {}
         }
         v
+    }
+}
+
+/// Lowers the body's output limit to `cap` (sets it when absent). Claude's
+/// thinking budget stays below `max_tokens`, or thinking is turned off
+/// when no room for its 1,024-token minimum is left.
+fn cap_output(o: &mut serde_json::Map<String, Value>, protocol: Protocol, cap: u64, field: &str) {
+    let fields: &[&str] = match protocol {
+        Protocol::Chat => &["max_completion_tokens", "max_tokens"],
+        Protocol::Anthropic => &["max_tokens"],
+        _ => &["max_output_tokens"],
+    };
+    let mut set = false;
+    for k in fields {
+        if let Some(v) = o.get_mut(*k).filter(|v| !v.is_null()) {
+            if v.as_u64().is_none_or(|n| n > cap) {
+                *v = json!(cap);
+            }
+            set = true;
+        }
+    }
+    if !set {
+        let k = if protocol == Protocol::Chat {
+            field
+        } else {
+            fields[0]
+        };
+        o.insert(k.into(), json!(cap));
+    }
+    if protocol == Protocol::Anthropic {
+        let max = o["max_tokens"].as_u64().unwrap_or(cap);
+        if let Some(t) = o.get_mut("thinking").and_then(Value::as_object_mut) {
+            if t.get("budget_tokens")
+                .and_then(Value::as_u64)
+                .is_some_and(|b| b >= max)
+            {
+                if max > 1024 {
+                    t.insert("budget_tokens".into(), json!(max - 1));
+                } else {
+                    o.remove("thinking");
+                }
+            }
+        }
     }
 }
 

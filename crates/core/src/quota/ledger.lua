@@ -178,12 +178,30 @@ local function check(st, s)
   return nil
 end
 
+-- Writes the scalars of every scope that changed. Runs on every path,
+-- a refusal's included: a lease that lapsed was removed by `prune`, and
+-- its charge must land with it.
+local function flush()
+  for k, st in pairs(states) do
+    if st.dirty then
+      redis.call('HSET', k, 'R', st.R, 'T', st.T, 'spent', st.spent, 'p', st.p, 'r', st.r)
+      if st.o ~= nil then
+        redis.call('HSET', k, 'o', st.o, 'n', st.n)
+      else
+        redis.call('HDEL', k, 'o', 'n')
+      end
+    end
+    if keep > 0 then redis.call('PEXPIRE', k, keep) else redis.call('PERSIST', k) end
+  end
+end
+
 for _, s in ipairs(op.scopes) do prune(scope(s), s) end
 
 if op.op == 'reserve' or op.op == 'extend' then
   for _, s in ipairs(op.scopes) do
     local refused = check(scope(s), s)
     if refused ~= nil then
+      flush()
       return cjson.encode({ok = false, refused = refused, scopes = {}})
     end
   end
@@ -324,19 +342,7 @@ for i, s in ipairs(op.scopes) do
   out[#out + 1] = status(st, c)
 end
 
-do
-  for k, st in pairs(states) do
-    if st.dirty then
-      redis.call('HSET', k, 'R', st.R, 'T', st.T, 'spent', st.spent, 'p', st.p, 'r', st.r)
-      if st.o ~= nil then
-        redis.call('HSET', k, 'o', st.o, 'n', st.n)
-      else
-        redis.call('HDEL', k, 'o', 'n')
-      end
-    end
-    if keep > 0 then redis.call('PEXPIRE', k, keep) else redis.call('PERSIST', k) end
-  end
-end
+flush()
 
 if op.op == 'peek' then
   return cjson.encode({ok = true, scopes = out, history = history})

@@ -93,9 +93,9 @@ impl ScopeState {
     }
 
     fn used(&self) -> (u64, u64) {
-        self.b
-            .values()
-            .fold((0, 0), |(r, t), v| (r + v[0], t + v[1]))
+        self.b.values().fold((0u64, 0u64), |(r, t), v| {
+            (r.saturating_add(v[0]), t.saturating_add(v[1]))
+        })
     }
 
     fn reserved(&self) -> f64 {
@@ -118,7 +118,7 @@ impl ScopeState {
         let mut left = used;
         for (sec, v) in self.buckets() {
             left = left.saturating_sub(v[idx]);
-            if left + need <= limit {
+            if left.saturating_add(need) <= limit {
                 return ((sec + WINDOW_S) * 1000).saturating_sub(now_ms).max(1);
             }
         }
@@ -162,7 +162,7 @@ impl ScopeState {
         let reserve = op.op == OpKind::Reserve;
         if reserve {
             if let Some(rpm) = s.rpm {
-                if used_r + 1 > rpm {
+                if used_r.saturating_add(1) > rpm {
                     let wait = self.wait(0, used_r, 1, rpm, now);
                     return Some(refuse(RefusalKind::Requests, rpm as f64, 1.0, Some(wait)));
                 }
@@ -177,7 +177,7 @@ impl ScopeState {
                     None,
                 ));
             }
-            if used_t + s.tokens > tpm {
+            if used_t.saturating_add(s.tokens) > tpm {
                 let wait = self.wait(1, used_t, s.tokens, tpm, now);
                 return Some(refuse(
                     RefusalKind::Tokens,
@@ -217,9 +217,9 @@ impl ScopeState {
     fn reserve(&mut self, s: &ScopeOp, op: &Op) {
         let sec = op.now_ms / 1000;
         let bucket = self.b.entry(sec.to_string()).or_insert([0, 0]);
-        bucket[0] += 1;
-        bucket[1] += s.tokens;
-        let lease = Lease(op.now_ms + op.lease_ms, s.tokens, s.cost, sec);
+        bucket[0] = bucket[0].saturating_add(1);
+        bucket[1] = bucket[1].saturating_add(s.tokens);
+        let lease = Lease(op.now_ms.saturating_add(op.lease_ms), s.tokens, s.cost, sec);
         self.l.insert(op.id.clone(), lease);
     }
 
@@ -227,11 +227,11 @@ impl ScopeState {
         let Some(lease) = self.l.get_mut(&op.id) else {
             return;
         };
-        lease.0 = op.now_ms + op.lease_ms;
-        lease.1 += s.tokens;
+        lease.0 = op.now_ms.saturating_add(op.lease_ms);
+        lease.1 = lease.1.saturating_add(s.tokens);
         lease.2 += s.cost;
         if let Some(b) = self.b.get_mut(&lease.3.to_string()) {
-            b[1] += s.tokens;
+            b[1] = b[1].saturating_add(s.tokens);
         }
     }
 
@@ -241,7 +241,7 @@ impl ScopeState {
             return;
         };
         if let Some(b) = self.b.get_mut(&lease.3.to_string()) {
-            b[1] = b[1].saturating_sub(lease.1) + s.tokens;
+            b[1] = b[1].saturating_sub(lease.1).saturating_add(s.tokens);
         }
         self.spent += s.cost;
     }
@@ -258,8 +258,11 @@ impl ScopeState {
 }
 
 /// Applies `op` to the ledgers of its shards (missing ones start empty),
-/// atomically: a refused reservation or extension changes no count.
+/// atomically: a refused reservation or extension changes no count (a
+/// lapsed lease it pruned is charged all the same). Amounts count within
+/// [`super::MAX_TOKENS`] and [`super::MAX_COST`].
 pub fn apply(ledgers: &mut BTreeMap<String, Ledger>, op: &Op) -> Reply {
+    let op = &*op.bounded();
     for s in &op.scopes {
         scope(ledgers, s).prune(op.now_ms, &s.period);
     }

@@ -49,6 +49,7 @@ pub fn redis_key(shard: &str) -> String {
 /// The `KEYS` and `ARGV` of [`REDIS_SCRIPT`] for `op`: each shard's key,
 /// then the op as JSON and how long to keep the shards (ms, 0: for ever).
 pub fn redis_call(op: &Op) -> (Vec<String>, [String; 2]) {
+    let op = &*op.bounded();
     let keys = op.shards().into_iter().map(redis_key).collect();
     let json = serde_json::to_string(op).unwrap_or_default();
     (keys, [json, op.keep_ms().unwrap_or(0).to_string()])
@@ -93,6 +94,37 @@ pub struct Op {
     pub lease_ms: u64,
     /// The scopes.
     pub scopes: Vec<ScopeOp>,
+}
+
+/// The most tokens one operation's scope counts: an amount above it (a
+/// `max_output_tokens` of 2^64 − 1) counts as this, about a trillion,
+/// which refuses it under any real limit. Both ledgers then add exactly:
+/// Lua's numbers are doubles, exact up to 2^53.
+pub const MAX_TOKENS: u64 = 1 << 40;
+
+/// The most USD one operation's scope counts (and what a cost that is
+/// not a finite number, or negative, counts as: the most, or nothing).
+pub const MAX_COST: f64 = 1e12;
+
+impl Op {
+    /// This op with every amount within [`MAX_TOKENS`] and [`MAX_COST`]
+    /// (borrowed when it already is: the usual case).
+    pub fn bounded(&self) -> std::borrow::Cow<'_, Op> {
+        let ok = |s: &ScopeOp| s.tokens <= MAX_TOKENS && (0.0..=MAX_COST).contains(&s.cost);
+        if self.scopes.iter().all(ok) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut op = self.clone();
+        for s in &mut op.scopes {
+            s.tokens = s.tokens.min(MAX_TOKENS);
+            s.cost = if s.cost.is_nan() || s.cost < 0.0 {
+                0.0
+            } else {
+                s.cost.min(MAX_COST)
+            };
+        }
+        std::borrow::Cow::Owned(op)
+    }
 }
 
 /// One scope of an [`Op`]: its limits, and the amounts.
@@ -202,8 +234,10 @@ impl PartialEq<&str> for RefusalKind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScopeStatus {
     /// Requests in the rolling minute.
+    #[serde(deserialize_with = "count")]
     pub requests: u64,
     /// Tokens in the rolling minute.
+    #[serde(deserialize_with = "count")]
     pub tokens: u64,
     /// Requests in flight.
     pub concurrent: u64,
@@ -215,6 +249,13 @@ pub struct ScopeStatus {
     pub spent: f64,
     /// USD held by requests in flight.
     pub reserved: f64,
+}
+
+/// A count as Lua's JSON encoder writes it: an integer, or a large one
+/// in exponent form (`1.2e+15`), saturated into `u64`.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = f64::deserialize(d)?;
+    Ok(if n.is_nan() || n <= 0.0 { 0 } else { n as u64 })
 }
 
 /// Lua's JSON encoder writes an empty list as `{}`.

@@ -11,7 +11,7 @@ mod state;
 pub(crate) use plan::target_key;
 pub use plan::{plan, Candidate, PlanInput};
 pub use policy::{backoff, is_retryable, parse_retry_after, status_of_error, Failure};
-pub use resolve::{models_list, resolve, strategy_of, Route};
+pub use resolve::{models_list, owner, resolve, strategy_of, usage_name, Route};
 pub use state::{Availability, Caller, RoutingState, TargetOutcome, TargetState};
 
 pub(crate) use state::millis;

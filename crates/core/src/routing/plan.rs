@@ -6,7 +6,7 @@
 use crate::config::{Config, ModelConfig, Strategy};
 use crate::error::RouteError;
 
-use super::resolve::{resolve, target_route};
+use super::resolve::{owner, resolve, target_route};
 use super::state::{Availability, RoutingState};
 use super::Route;
 
@@ -60,11 +60,14 @@ pub fn plan<'a>(
         .flatten();
     let Some(model) = configured else {
         let route = resolve(config, input.model, input.pinned)?;
-        let mut c = candidate(input.model, route);
-        c.configured = is_configured(config, &c.route);
-        if !c.configured {
+        // Another name for a configured target is that target: its
+        // model's prices and limits apply.
+        let Some(owner) = owner(config, &route, input.model) else {
+            let mut c = candidate(input.model, route);
+            c.configured = false;
             return Ok(vec![c]);
-        }
+        };
+        let c = candidate(&owner.name, route);
         return match state.availability_for(&c.key, input.now, input.principal) {
             Availability::Blocked { until, status } => Err(unavailable(input, until, status)),
             _ => Ok(vec![c]),
@@ -105,16 +108,6 @@ fn candidate<'a>(model: &'a str, route: Route<'a>) -> Candidate<'a> {
         route,
         configured: true,
     }
-}
-
-/// Whether a route is one of the configured targets.
-fn is_configured(config: &Config, route: &Route<'_>) -> bool {
-    config.models.iter().any(|m| {
-        m.targets.iter().any(|t| {
-            t.provider == route.provider_name
-                && t.provider_model_id.as_deref().unwrap_or(&m.name) == route.upstream_model
-        })
-    })
 }
 
 fn unavailable(input: PlanInput<'_>, until: u64, status: u16) -> RouteError {

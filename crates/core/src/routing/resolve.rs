@@ -18,7 +18,8 @@ pub struct Route<'a> {
 }
 
 /// Resolves a model name, in this order:
-/// 1. `provider` pinned in the request (must be configured);
+/// 1. `provider` pinned in the request (must be configured, and one of
+///    the model's targets when the model is a configured name);
 /// 2. a `models[].name`;
 /// 3. `<provider>/<model>` with a configured provider name;
 /// 4. the model family (`gpt-`, `o1`/`o3`/`o4`, `chatgpt` → openai or
@@ -34,14 +35,22 @@ pub fn resolve<'a>(
             .providers
             .get_key_value(name)
             .ok_or_else(|| RouteError::UnknownProvider(name.to_owned()))?;
-        let upstream_model = config
-            .models
-            .iter()
-            .filter(|m| m.name == model)
-            .flat_map(|m| &m.targets)
-            .find(|t| t.provider == name)
-            .and_then(|t| t.provider_model_id.as_deref())
-            .unwrap_or(model);
+        // A pin on a configured model reaches only its own targets: a
+        // pin elsewhere would be an unpriced, unlimited way round them.
+        let upstream_model = match config.models.iter().find(|m| m.name == model) {
+            Some(m) => {
+                let t = m
+                    .targets
+                    .iter()
+                    .find(|t| t.provider == name)
+                    .ok_or_else(|| RouteError::NotATarget {
+                        model: model.to_owned(),
+                        provider: name.to_owned(),
+                    })?;
+                t.provider_model_id.as_deref().unwrap_or(&m.name)
+            }
+            None => model,
+        };
         return Ok(Route {
             provider_name,
             provider,
@@ -93,6 +102,45 @@ pub(crate) fn target_route<'a>(
         provider,
         upstream_model: target.provider_model_id.as_deref().unwrap_or(&model.name),
     })
+}
+
+/// The configured model that lists `route` among its targets (`prefer`
+/// first, when it does): the name that prices, limits and counts a
+/// request, whatever the client called it (`provider/model`, a pin, a
+/// family name).
+pub fn owner<'a>(config: &'a Config, route: &Route<'_>, prefer: &str) -> Option<&'a ModelConfig> {
+    let lists = |m: &&ModelConfig| {
+        m.targets.iter().any(|t| {
+            t.provider == route.provider_name
+                && t.provider_model_id.as_deref().unwrap_or(&m.name) == route.upstream_model
+        })
+    };
+    let mut models = config.models.iter();
+    config
+        .models
+        .iter()
+        .find(|m| m.name == prefer)
+        .filter(lists)
+        .or_else(|| models.find(lists))
+}
+
+/// The name a request's usage is counted under: the configured model
+/// that owns its first target; an unlisted route as `provider/model`
+/// (at most 256 bytes); `other` when even that is too long. A client
+/// can't grow the usage tables with names of its own making.
+pub fn usage_name(first: &super::Candidate<'_>) -> String {
+    if first.configured {
+        return first.model.to_owned();
+    }
+    let name = format!(
+        "{}/{}",
+        first.route.provider_name, first.route.upstream_model
+    );
+    if name.len() <= 256 {
+        name
+    } else {
+        "other".to_owned()
+    }
 }
 
 fn family(model: &str) -> Option<(&'static [ProviderKind], &'static str)> {

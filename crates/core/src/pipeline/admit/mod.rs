@@ -7,11 +7,12 @@
 
 pub(crate) mod alert;
 pub(crate) mod answer;
+pub(crate) mod reserve;
 
 use std::sync::Arc;
 
 use crate::auth::Principal;
-use crate::config::{Config, StoreErrorMode};
+use crate::config::{Config, StoreErrorMode, Unpriced};
 use crate::error::GatewayError;
 use crate::host::Host;
 use crate::observe::{LimitsRecord, Recorder};
@@ -20,6 +21,7 @@ use crate::routing::Candidate;
 
 use super::clock::now_ms;
 use super::error::StageError;
+use super::plan::Planned;
 use super::Cx;
 
 /// A request's admission: the `x-ratelimit-*` headers, and the
@@ -117,9 +119,9 @@ impl<H: Host + Clone + 'static> Admission<H> {
                 retry_after_ms: None,
             })),
             _ => {
-                h.output += chunk;
+                h.output = h.output.saturating_add(chunk);
                 for s in &mut h.op.scopes {
-                    s.tokens += chunk;
+                    s.tokens = s.tokens.saturating_add(chunk);
                     s.cost += cost;
                 }
                 Ok(())
@@ -290,35 +292,67 @@ fn settled<H: Host + Clone + 'static>(
     });
 }
 
-/// The admit stage for `principal` calling `model`: reserves the
-/// request's tokens (`estimate`: input, output) and its worst-case cost
-/// over `candidates`, or refuses it (a limit or budget has no room; the
-/// counter store is down and the configuration fails closed).
-pub(crate) async fn admit<H: Host + Clone + 'static>(
+/// The limits and budgets that apply to `principal` calling `model` (the
+/// planned model, see [`Planned::model`]) at `now` (ms): its own, its
+/// team's, and the per-model ones of each.
+pub(crate) fn scopes<H: Host>(
     cx: &Cx<'_, H>,
     principal: &Principal,
     model: &str,
-    estimate: (u64, u64),
-    candidates: &[Candidate<'_>],
-    rec: &Recorder,
-) -> Result<Admission<H>, StageError> {
-    let host = cx.host;
+    now: u64,
+) -> Vec<ScopeOp> {
     if !cx.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none() {
-        return Ok(Admission::none());
+        return Vec::new();
     }
-    let now = now_ms(host);
     let team = principal.team.as_deref();
     let own = principal.allowance.as_deref();
     let team_own = principal.team_allowance.as_deref();
-    let mut scopes = cx
-        .rules
-        .scopes_with(&principal.id, own, team, team_own, model, now);
+    cx.rules
+        .scopes_with(&principal.id, own, team, team_own, model, now)
+}
+
+/// The admit stage for the planned model, under `scopes` (see [`scopes`]): reserves
+/// the request's tokens (`estimate`: input, output) and its worst-case
+/// cost over the plan's candidates, or refuses it (a limit or budget has
+/// no room; the counter store is down and the configuration fails
+/// closed). Under a budget, a candidate without prices is left out of
+/// the plan (`limits.unpriced: refuse`), and a plan left empty is
+/// refused: a budget can't count what has no price.
+pub(crate) async fn admit<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    planned: &mut Planned<'_>,
+    mut scopes: Vec<ScopeOp>,
+    estimate: (u64, u64),
+    rec: &Recorder,
+) -> Result<Admission<H>, StageError> {
+    let model = planned.model;
+    let host = cx.host;
     if scopes.is_empty() {
         return Ok(Admission::none());
     }
+    let now = now_ms(host);
+    let budgeted = scopes.iter().any(|s| s.budget.is_some());
+    if budgeted && cx.config.limits.unpriced == Unpriced::Refuse {
+        let priced = |c: &Candidate<'_>| {
+            cx.config
+                .prices(c.model, c.route.provider_name, c.route.upstream_model)
+                .is_some()
+        };
+        planned.candidates.retain(priced);
+        if planned.candidates.is_empty() {
+            rec.with(|r| {
+                r.limits = Some(LimitsRecord {
+                    refused: Some("model_not_priced".into()),
+                    ..Default::default()
+                })
+            });
+            return Err(GatewayError::NotPriced(model.to_owned()).into());
+        }
+    }
     let (input, output) = estimate;
     let output = output.max(1);
-    let cost = candidates
+    let cost = planned
+        .candidates
         .iter()
         .filter_map(|c| {
             let p = cx
@@ -328,7 +362,7 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
         })
         .fold(0.0, f64::max);
     for s in &mut scopes {
-        s.tokens = input + output;
+        s.tokens = input.saturating_add(output);
         s.cost = cost;
     }
     let mut id = [0u8; 12];
@@ -342,7 +376,7 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
     };
     rec.with(|r| {
         r.limits = Some(LimitsRecord {
-            reserved_tokens: input + output,
+            reserved_tokens: input.saturating_add(output),
             reserved_usd: cost,
             ..Default::default()
         })

@@ -88,7 +88,17 @@ pub(super) async fn attempt<H: Host>(
     let mut request = match verbatim.as_deref() {
         Some(v) => providers::envelope(
             route,
-            v.body(route.upstream_model, job.stream, &sealer),
+            v.body(
+                route.upstream_model,
+                job.stream,
+                &sealer,
+                body.max_output_tokens,
+                route
+                    .provider
+                    .max_tokens_field
+                    .as_deref()
+                    .unwrap_or("max_tokens"),
+            ),
             v.headers.clone(),
             job.stream,
             header_timeout,

@@ -33,6 +33,27 @@ fn budget(effort: &str) -> Option<u64> {
     }
 }
 
+/// The `max_tokens` sent for `body` (everything Claude may generate,
+/// thinking included), and the thinking budget within it.
+pub fn max_tokens(route: &Route<'_>, body: &CreateResponseBody) -> (u64, Option<u64>) {
+    let mut max_tokens = body
+        .max_output_tokens
+        .or(route.provider.default_max_tokens)
+        .unwrap_or(4096);
+    let thinking = body
+        .reasoning
+        .as_ref()
+        .and_then(|r| r.effort.as_deref())
+        .and_then(budget);
+    if let Some(b) = thinking {
+        // The budget counts against max_tokens; keep room for the answer.
+        if max_tokens <= b {
+            max_tokens = b.saturating_add(body.max_output_tokens.unwrap_or(4096));
+        }
+    }
+    (max_tokens, thinking)
+}
+
 /// The JSON body.
 pub fn build(
     route: &Route<'_>,
@@ -48,20 +69,8 @@ pub fn build(
     }
     out.insert("messages".into(), Value::Array(messages));
 
-    let mut max_tokens = body
-        .max_output_tokens
-        .or(route.provider.default_max_tokens)
-        .unwrap_or(4096);
-    if let Some(b) = body
-        .reasoning
-        .as_ref()
-        .and_then(|r| r.effort.as_deref())
-        .and_then(budget)
-    {
-        // The budget counts against max_tokens; keep room for the answer.
-        if max_tokens <= b {
-            max_tokens = b + body.max_output_tokens.unwrap_or(4096);
-        }
+    let (max_tokens, thinking) = max_tokens(route, body);
+    if let Some(b) = thinking {
         out.insert(
             "thinking".into(),
             json!({"type": "enabled", "budget_tokens": b}),
