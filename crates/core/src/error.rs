@@ -409,10 +409,17 @@ impl From<RouteError> for ApiError {
                 Some("model"),
                 msg,
             ),
-            RouteError::UnknownProvider(_) | RouteError::NotATarget { .. } => ApiError::new(
+            RouteError::UnknownProvider(_) => ApiError::new(
                 400,
                 "invalid_request_error",
                 Some("unknown_provider"),
+                Some("provider"),
+                msg,
+            ),
+            RouteError::NotATarget { .. } => ApiError::new(
+                400,
+                "invalid_request_error",
+                Some("provider_not_a_target"),
                 Some("provider"),
                 msg,
             ),

@@ -78,6 +78,7 @@ fn json_line(r: &Record, at: LogLevel) -> Value {
         "path": r.path,
         "ingress": super::ingress_of(r),
         "model": r.model,
+        "route": r.route,
         "strategy": r.strategy,
         "stream": r.stream,
         "attempts": attempts,

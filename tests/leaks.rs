@@ -1,0 +1,206 @@
+//! Money that cannot leak: each way a caller used to get past its limits
+//! or budget, tried against the native binary with a real
+//! `redis-server` counting, and found closed.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// The test config with a priced model `m1` (served by `oa` as `am1`),
+/// a capped model, Redis counting, and the keys: `sk-b` (a budget),
+/// `sk-l` (one request a minute to `m1`), `sk-t` (a token limit).
+fn leaky(mock: &str, redis: &str) -> String {
+    config(mock)
+        + r#"  - { name: m1, targets: [ { provider: oa, provider_model_id: am1, input_cost: 1000, output_cost: 1000 } ] }
+  - { name: capped, provider: oa, provider_model_id: capped-upstream, max_output_tokens: 100 }
+  - { name: claude-priced, targets: [ { provider: claude, provider_model_id: claude-haiku-4-5, input_cost: 1, output_cost: 5 } ] }
+auth:
+  api_keys:
+    - { name: b, key: sk-b, budget: { usd: 100000, period: daily } }
+    - { name: l, key: sk-l, limits: { models: { m1: { requests_per_minute: 1 } } } }
+    - { name: t, key: sk-t, limits: { tokens_per_minute: 1000000 } }
+"# + &format!("limits:\n  store: \"{redis}\"\n")
+}
+
+fn post(gw: &Gateway, path: &str, key: &str, body: &Value) -> (u16, Value, Option<f64>) {
+    let r = client()
+        .post(format!("{}{path}", gw.url))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .unwrap();
+    let cost = r
+        .headers()
+        .get("x-latticelm-cost-usd")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null), cost)
+}
+
+/// Item 1: `provider/model` and a pin are the route they reach, priced
+/// and limited as its configured model, on every door; a pin elsewhere
+/// is refused, and so is an unpriced route under a budget.
+#[test]
+fn another_name_for_a_priced_route_is_priced_and_limited() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&leaky(&mock, &redis.url), mock, &[]);
+    let hi = |model: &str| json!({"model": model, "input": "hi", "max_output_tokens": 16});
+
+    let (s, _, named) = post(&gw, "/v1/responses", "sk-b", &hi("m1"));
+    assert_eq!(s, 200);
+    let (s, _, aliased) = post(&gw, "/v1/responses", "sk-b", &hi("oa/am1"));
+    assert_eq!(s, 200);
+    assert!(aliased.is_some_and(|c| c > 0.0), "priced: {aliased:?}");
+    assert_eq!(named, aliased, "the same route, the same price");
+    let chat = json!({"model": "oa/am1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16});
+    let (s, _, via_chat) = post(&gw, "/v1/chat/completions", "sk-b", &chat);
+    assert_eq!(s, 200);
+    assert!(via_chat.is_some_and(|c| c > 0.0), "Chat door: {via_chat:?}");
+
+    // A pin chooses among the model's own targets.
+    let mut pinned = hi("m1");
+    pinned["provider"] = json!("chat");
+    let (s, e, _) = post(&gw, "/v1/responses", "sk-b", &pinned);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("provider_not_a_target"))
+    );
+    assert_valid("ErrorPayload", &e["error"]);
+    pinned["provider"] = json!("oa");
+    let (s, _, cost) = post(&gw, "/v1/responses", "sk-b", &pinned);
+    assert_eq!(s, 200);
+    assert!(cost.is_some_and(|c| c > 0.0), "a pin on a target is priced");
+
+    // An unlisted route has no price: a budget can't count it.
+    let (s, e, _) = post(&gw, "/v1/responses", "sk-b", &hi("chat/anything"));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("model_not_priced"))
+    );
+    assert_valid("ErrorPayload", &e["error"]);
+    // Without a budget it is served.
+    let (s, _, _) = post(&gw, "/v1/responses", "sk-t", &hi("chat/anything"));
+    assert_eq!(s, 200);
+
+    // A per-model limit on m1 holds whatever m1 is called.
+    assert_eq!(post(&gw, "/v1/responses", "sk-l", &hi("m1")).0, 200);
+    let (s, e, _) = post(&gw, "/v1/responses", "sk-l", &hi("oa/am1"));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("rate_limit_exceeded"))
+    );
+
+    // Usage and logs count the route under its configured name.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let routes: Vec<String> = out
+        .json()
+        .iter()
+        .filter(|l| l["model"] == "oa/am1" && l["status"] == 200)
+        .map(|l| l["route"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        !routes.is_empty() && routes.iter().all(|r| r == "m1"),
+        "{routes:?}"
+    );
+}
+
+/// Items 2 and 3: the output the reservation assumed is what goes
+/// upstream, on every protocol and through the verbatim path; a thinking
+/// budget is reserved; a model's configured cap lowers what is asked.
+#[test]
+fn what_is_reserved_is_what_goes_upstream() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&leaky(&mock, &redis.url), mock, &[]);
+    let sent = |path: &str, body: Value| -> Value {
+        gw.upstream_requests();
+        let (s, e, _) = post(&gw, path, "sk-t", &body);
+        assert_eq!(s, 200, "{e}");
+        gw.upstream_requests().pop().unwrap()["body"].clone()
+    };
+    let hi = |model: &str| json!({"model": model, "input": "hi"});
+    // No max_output_tokens: the default reservation goes upstream.
+    assert_eq!(
+        sent("/v1/responses", hi("gpt-4o-mini"))["max_output_tokens"],
+        4096
+    );
+    assert_eq!(sent("/v1/responses", hi("claude-test"))["max_tokens"], 4096);
+    assert_eq!(
+        sent("/v1/responses", hi("gemini-test"))["generationConfig"]["maxOutputTokens"],
+        4096
+    );
+    assert_eq!(sent("/v1/responses", hi("llama"))["max_tokens"], 4096);
+    let mut streamed = hi("gpt-4o-mini");
+    streamed["stream"] = json!(true);
+    assert_eq!(sent("/v1/responses", streamed)["max_output_tokens"], 4096);
+    // The Chat door's own body, sent as written, gains the cap.
+    let chat = json!({"model": "llama", "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(sent("/v1/chat/completions", chat)["max_tokens"], 4096);
+    // A model's configured cap lowers what a request asks.
+    let mut big = hi("capped");
+    big["max_output_tokens"] = json!(100_000);
+    assert_eq!(sent("/v1/responses", big)["max_output_tokens"], 100);
+
+    // Claude's thinking budget goes upstream inside max_tokens, and is
+    // reserved with it.
+    let think = json!({"model": "claude-test", "input": "hi", "max_output_tokens": 50,
+        "reasoning": {"effort": "medium"}});
+    let body = sent("/v1/responses", think);
+    assert_eq!(
+        (
+            body["max_tokens"].as_u64(),
+            body["thinking"]["budget_tokens"].as_u64()
+        ),
+        (Some(4146), Some(4096))
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let line = out
+        .json()
+        .into_iter()
+        .rfind(|l| l["model"] == "claude-test")
+        .unwrap();
+    let reserved = line["limits"]["reserved_tokens"].as_u64().unwrap();
+    assert!(reserved >= 4146, "{line}");
+}
+
+/// Item 4: images count at their worst case, not their bytes.
+#[test]
+fn images_are_reserved_at_their_worst_case() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&leaky(&mock, &redis.url), mock);
+    let image = json!({"type": "input_image", "image_url": "https://example.com/a.png"});
+    let parts: Vec<Value> = std::iter::repeat_n(image, 500).collect();
+    let body = json!({"model": "gpt-4o-mini", "max_output_tokens": 16,
+        "input": [{"role": "user", "content": parts}]});
+    // 500 × 2,500 tokens is more than sk-t's 1,000,000 a minute.
+    let (s, e, _) = post(&gw, "/v1/responses", "sk-t", &body);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("rate_limit_exceeded")),
+        "{e}"
+    );
+}
+
+/// Item 5: a `max_output_tokens` of 2^64 − 1 is refused, never wrapped
+/// into a small reservation.
+#[test]
+fn the_largest_max_output_tokens_does_not_wrap() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&leaky(&mock, &redis.url), mock);
+    let body = json!({"model": "m1", "input": "hi", "max_output_tokens": u64::MAX});
+    for key in ["sk-t", "sk-b"] {
+        let (s, e, _) = post(&gw, "/v1/responses", key, &body);
+        assert_eq!(s, 429, "{key}: {e}");
+        assert!(
+            ["rate_limit_exceeded", "budget_exceeded"]
+                .contains(&e["error"]["code"].as_str().unwrap_or_default()),
+            "{e}"
+        );
+    }
+    // The counters are intact: a small request still passes.
+    let small = json!({"model": "m1", "input": "hi", "max_output_tokens": 16});
+    assert_eq!(post(&gw, "/v1/responses", "sk-t", &small).0, 200);
+}
