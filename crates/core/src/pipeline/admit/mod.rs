@@ -12,7 +12,7 @@ pub(crate) mod reserve;
 use std::sync::Arc;
 
 use crate::auth::Principal;
-use crate::config::{Config, StoreErrorMode, Unpriced};
+use crate::config::{Config, ProviderKind, StoreErrorMode, Unpriced};
 use crate::error::GatewayError;
 use crate::host::Host;
 use crate::observe::{LimitsRecord, Recorder};
@@ -333,10 +333,13 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
     let now = now_ms(host);
     let budgeted = scopes.iter().any(|s| s.budget.is_some());
     if budgeted && cx.config.limits.unpriced == Unpriced::Refuse {
+        // The built-in mock costs nothing: it is priced, at $0.
         let priced = |c: &Candidate<'_>| {
-            cx.config
-                .prices(c.model, c.route.provider_name, c.route.upstream_model)
-                .is_some()
+            c.route.provider.kind == ProviderKind::Mock
+                || cx
+                    .config
+                    .prices(c.model, c.route.provider_name, c.route.upstream_model)
+                    .is_some()
         };
         planned.candidates.retain(priced);
         if planned.candidates.is_empty() {
