@@ -204,3 +204,99 @@ fn the_largest_max_output_tokens_does_not_wrap() {
     let small = json!({"model": "m1", "input": "hi", "max_output_tokens": 16});
     assert_eq!(post(&gw, "/v1/responses", "sk-t", &small).0, 200);
 }
+
+/// A config of its own: `stuck` answers after the 1 s header timeout.
+fn timeouts(mock: &str, redis: &str) -> String {
+    format!(
+        r#"
+server:
+  address: "127.0.0.1:0"
+  upstream_timeout: 1s
+providers:
+  stuck: {{ type: openai, endpoint: "{mock}/_fault/slow_headers=2500", api_key: "k" }}
+  oa: {{ type: openai, endpoint: "{mock}", api_key: "k" }}
+  cut: {{ type: anthropic, endpoint: "{mock}/_fault/stop_after=7", api_key: "k" }}
+  claude: {{ type: anthropic, endpoint: "{mock}", api_key: "k" }}
+models:
+  - {{ name: flaky, targets: [ {{ provider: stuck, provider_model_id: gpt-4o-mini, input_cost: 1000, output_cost: 1000 }}, {{ provider: oa, provider_model_id: gpt-4o-mini, input_cost: 1000, output_cost: 1000 }} ] }}
+  - {{ name: hopeless, targets: [ {{ provider: stuck, provider_model_id: gpt-4o-mini, input_cost: 1000, output_cost: 1000 }} ] }}
+  - {{ name: resumed, continue_after_output: true, targets: [ {{ provider: cut, provider_model_id: claude-haiku-4-5, input_cost: 1000, output_cost: 1000 }}, {{ provider: claude, provider_model_id: claude-haiku-4-5, input_cost: 1, output_cost: 1 }} ] }}
+routing:
+  circuit_breaker: {{ failures: 100000 }}
+auth:
+  api_keys:
+    - {{ name: b, key: sk-b, budget: {{ usd: 100000, period: daily }} }}
+limits:
+  store: "{redis}"
+"#
+    )
+}
+
+fn last_line(out: &Output, model: &str) -> Value {
+    for _ in 0..50 {
+        if let Some(l) = out.json().into_iter().rfind(|l| l["model"] == model) {
+            return l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no log line for {model}");
+}
+
+/// Item 6: an attempt that reached its upstream and timed out is
+/// charged at its reservation: on top of the answer another target gave,
+/// or alone when none did.
+#[test]
+fn an_attempt_that_timed_out_is_charged() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&timeouts(&mock, &redis.url), mock, &[]);
+    let body = |m: &str| json!({"model": m, "input": "hi", "max_output_tokens": 16});
+    let (s, _, _) = post(&gw, "/v1/responses", "sk-b", &body("flaky"));
+    assert_eq!(s, 200);
+    let line = last_line(&out, "flaky");
+    let reserved = line["limits"]["reserved_usd"].as_f64().unwrap();
+    let cost = line["cost_usd"].as_f64().unwrap();
+    let settled = line["limits"]["settled_usd"].as_f64().unwrap();
+    assert!(reserved > 0.0 && cost > 0.0, "{line}");
+    assert!((settled - (cost + reserved)).abs() < 1e-9, "{line}");
+
+    let (s, _, _) = post(&gw, "/v1/responses", "sk-b", &body("hopeless"));
+    assert_eq!(s, 504);
+    let line = last_line(&out, "hopeless");
+    let reserved = line["limits"]["reserved_usd"].as_f64().unwrap();
+    let settled = line["limits"]["settled_usd"].as_f64().unwrap();
+    assert!(
+        reserved > 0.0 && (settled - reserved).abs() < 1e-9,
+        "{line}"
+    );
+}
+
+/// Item 7: a stream cut and continued is charged the cut part at its
+/// reservation and the continuation at the target that produced it.
+#[test]
+fn a_continued_stream_is_priced_at_each_part_s_target() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let (gw, out) = start_logged(&timeouts(&mock, &redis.url), mock, &[]);
+    let body = json!({"model": "resumed", "input": "one two three four five six seven eight nine ten",
+        "stream": true, "max_output_tokens": 64});
+    let r = client()
+        .post(format!("{}/v1/responses", gw.url))
+        .bearer_auth("sk-b")
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    assert!(text.contains("response.completed"), "{text}");
+    let line = last_line(&out, "resumed");
+    assert!(line["continuation"].is_object(), "{line}");
+    let reserved = line["limits"]["reserved_usd"].as_f64().unwrap();
+    let cost = line["cost_usd"].as_f64().unwrap();
+    let settled = line["limits"]["settled_usd"].as_f64().unwrap();
+    // The continuation's usage at claude's $1/M, not cut's $1000/M.
+    let tokens =
+        line["tokens"]["input"].as_u64().unwrap() + line["tokens"]["output"].as_u64().unwrap();
+    assert!((cost - tokens as f64 / 1e6).abs() < 1e-9, "{line}");
+    assert!((settled - (reserved + cost)).abs() < 1e-9, "{line}");
+}

@@ -34,6 +34,16 @@ pub(crate) struct Finish<H: Host + Clone + 'static> {
     pub cache: Option<CacheWrite>,
     /// The turn's reservation, settled exactly once.
     pub admission: Admission<H>,
+    /// Attempts that reached an upstream and timed out, charged at the
+    /// reservation each on top of what the turn used: the provider may
+    /// have generated (and billed) their answers.
+    pub timed_out: Used,
+    /// The parts of a stream cut and continued elsewhere, charged at the
+    /// reservation each (their use is not known), on top of what the
+    /// continuation used. The hold was extended for each.
+    pub cut: Used,
+    /// One attempt's reservation, as admitted.
+    each: Used,
 }
 
 /// Who produced the response: it prices it, names it in the record and
@@ -47,6 +57,18 @@ pub(crate) enum ServedBy<'a> {
 }
 
 impl<H: Host + Clone + 'static> Finish<H> {
+    /// The finish of a turn admitted as `admission`, stored by `saver`.
+    pub fn new(saver: Option<Saver>, admission: Admission<H>) -> Self {
+        Finish {
+            saver,
+            cache: None,
+            each: admission.reserved(),
+            admission,
+            timed_out: Used::default(),
+            cut: Used::default(),
+        }
+    }
+
     /// Finishes the response in `b`: stores it (when asked), emits its
     /// terminal event, records it, caches it (a completed miss), and
     /// settles the reservation with what it used. `stream_end` marks the
@@ -81,7 +103,12 @@ impl<H: Host + Clone + 'static> Finish<H> {
                 if let Some(w) = &self.cache {
                     w.write(host, response, target, cost).await;
                 }
-                (cost, used(response, cost, self.admission.reserved()))
+                let used = match used(response, cost) {
+                    Some(u) => u.plus(self.cut),
+                    // No usage: what is held, the cut parts included.
+                    None => self.admission.reserved(),
+                };
+                (cost, used.plus(self.timed_out))
             }
             ServedBy::Cache(entry) => {
                 record_hit(rec, entry, response);
@@ -97,7 +124,24 @@ impl<H: Host + Clone + 'static> Finish<H> {
     /// known, so it is charged at what it reserved.
     pub fn abandon(&mut self) {
         let reserved = self.admission.reserved();
-        self.admission.settle_later(reserved);
+        self.admission.settle_later(reserved.plus(self.timed_out));
+    }
+
+    /// Attempts that timed out after reaching an upstream (`n`), each
+    /// charged at the reservation.
+    pub fn timed_out(&mut self, n: u32) {
+        self.timed_out = self.timed_out.plus(self.each.times(n));
+    }
+
+    /// A stream cut after output goes on at another target: the cut part
+    /// is charged at the reservation, and the hold grows by one for the
+    /// continuation (another attempt). Refused, the stream must end
+    /// instead: the caller's limit or budget has no room for it.
+    pub async fn continuing(&mut self) -> Result<(), crate::quota::Refusal> {
+        let each = self.each;
+        self.admission.extend(each).await?;
+        self.cut = self.cut.plus(each);
+        Ok(())
     }
 
     /// An upstream's own compaction (`/responses/compact`): settled at
@@ -106,16 +150,18 @@ impl<H: Host + Clone + 'static> Finish<H> {
         self.admission.reached();
         let prices = config.prices(&target.listed_by, &target.provider, &target.model);
         let used = super::admit::used_in(body, prices, self.admission.reserved());
-        self.admission.settle_later(used);
+        self.admission.settle_later(used.plus(self.timed_out));
     }
 
-    /// The attempt loop gave up: nothing is billed (settled at nothing
-    /// once an upstream was reached, else cancelled).
+    /// The attempt loop gave up: settled at the attempts that timed out
+    /// after reaching an upstream (nothing else is billed), or cancelled
+    /// when no upstream was reached.
     pub fn gave_up(mut self, gave_up: GaveUp) -> StageError {
         if gave_up.attempts > 0 {
             self.admission.reached();
         }
-        self.admission.settle_later(Used::default());
+        self.timed_out(gave_up.billed);
+        self.admission.settle_later(self.timed_out);
         StageError::GaveUp {
             gave_up: Box::new(gave_up),
             limits: self.limit_headers(),
@@ -180,15 +226,12 @@ fn cost_of(config: &Config, target: &Target, response: &ResponseResource) -> Opt
     ))
 }
 
-/// What a finished response used: its usage and cost; what was reserved
-/// when the upstream reported no usage (a stream cut short), since what
-/// it cost is not known.
-fn used(response: &ResponseResource, cost: Option<f64>, reserved: Used) -> Used {
-    match response.usage {
-        Some(u) => Used {
-            tokens: u.input_tokens + u.output_tokens,
-            cost: cost.unwrap_or(0.0),
-        },
-        None => reserved,
-    }
+/// What a finished response used: its usage and cost; `None` when the
+/// upstream reported no usage (a stream cut short): what it cost is not
+/// known.
+fn used(response: &ResponseResource, cost: Option<f64>) -> Option<Used> {
+    response.usage.map(|u| Used {
+        tokens: u.input_tokens.saturating_add(u.output_tokens),
+        cost: cost.unwrap_or(0.0),
+    })
 }

@@ -73,11 +73,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
     let estimate = reserve::estimate(cx.config, &body, size, &planned.candidates);
     let admission = admit::admit(cx, &mut planned, scopes, estimate, &rec).await?;
     let candidates = planned.candidates;
-    let mut finish = Finish {
-        saver,
-        cache: None,
-        admission,
-    };
+    let mut finish = Finish::new(saver, admission);
 
     let skeleton = validate::skeleton(&body, seeds.id.clone(), &model, now / 1000);
     let cached = cache_policy.is_some();
@@ -116,6 +112,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
         Err(gave_up) => return Err(finish.gave_up(gave_up)),
     };
     finish.admission.reached();
+    finish.timed_out(served_by.billed);
     let limits = finish.limit_headers();
 
     let target = &served_by.target;
@@ -135,8 +132,14 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
             (Answered::Compacted(bytes), Vec::new())
         }
         ServedBody::Stream(live) => {
-            let resume =
-                resume::Resume::for_request(cx.config, &body, &skeleton, &principal, seeds.resume);
+            let resume = resume::Resume::for_request(
+                cx.config,
+                &body,
+                &skeleton,
+                &principal,
+                seeds.resume,
+                &candidates,
+            );
             let job = stream::StreamJob {
                 host: cx.host.clone(),
                 config: cx.config.clone(),
@@ -195,11 +198,7 @@ pub(crate) async fn compact<H: Host + Clone + 'static>(
     let scopes = admit::scopes(cx, principal, planned.model, now);
     let admission = admit::admit(cx, &mut planned, scopes, reserve, rec).await?;
     let candidates = planned.candidates;
-    let mut finish = Finish {
-        saver: None,
-        cache: None,
-        admission,
-    };
+    let mut finish = Finish::new(None, admission);
     let skeleton = validate::skeleton(body, seeds.id, model, now / 1000);
     let job = attempt::Job {
         body,
@@ -221,6 +220,7 @@ pub(crate) async fn compact<H: Host + Clone + 'static>(
         Ok(s) => s,
         Err(gave_up) => return Err(finish.gave_up(gave_up)),
     };
+    finish.timed_out(served_by.billed);
     let limits = finish.limit_headers();
     let ServedBody::Compacted(bytes) = served_by.body else {
         return Err(ApiError::internal("compaction answered as a response").into());

@@ -52,6 +52,24 @@ pub(crate) struct Used {
     pub cost: f64,
 }
 
+impl Used {
+    /// Both together.
+    pub fn plus(self, other: Used) -> Used {
+        Used {
+            tokens: self.tokens.saturating_add(other.tokens),
+            cost: self.cost + other.cost,
+        }
+    }
+
+    /// `n` times this.
+    pub fn times(self, n: u32) -> Used {
+        Used {
+            tokens: self.tokens.saturating_mul(u64::from(n)),
+            cost: self.cost * f64::from(n),
+        }
+    }
+}
+
 impl<H: Host + Clone + 'static> Admission<H> {
     fn none() -> Self {
         Admission {
@@ -102,6 +120,26 @@ impl<H: Host + Clone + 'static> Admission<H> {
             .default_max_output_tokens
             .max(out - h.output);
         let cost = prices.map_or(0.0, |p| p.cost(0, 0, chunk));
+        self.extend(Used {
+            tokens: chunk,
+            cost,
+        })
+        .await?;
+        if let Some(h) = self.held.as_mut() {
+            h.output = h.output.saturating_add(chunk);
+        }
+        Ok(())
+    }
+
+    /// Holds `more` besides what is held (a stream that outgrew its
+    /// reservation; a continuation, which is another attempt). Refused,
+    /// the caller's limit or budget has no room for it. An unreachable
+    /// store lets it go on (it is settled all the same).
+    pub async fn extend(&mut self, more: Used) -> Result<(), crate::quota::Refusal> {
+        let Some(h) = self.held.as_mut() else {
+            return Ok(());
+        };
+        let (chunk, cost) = (more.tokens, more.cost);
         let mut op = h.op.clone();
         op.op = OpKind::Extend;
         op.now_ms = now_ms(&h.host);
@@ -119,7 +157,6 @@ impl<H: Host + Clone + 'static> Admission<H> {
                 retry_after_ms: None,
             })),
             _ => {
-                h.output = h.output.saturating_add(chunk);
                 for s in &mut h.op.scopes {
                     s.tokens = s.tokens.saturating_add(chunk);
                     s.cost += cost;

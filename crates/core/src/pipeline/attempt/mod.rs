@@ -66,6 +66,9 @@ pub(crate) struct Served {
     pub body: ServedBody,
     /// Hosted tools left out for this target's protocol.
     pub dropped_tools: Vec<String>,
+    /// Attempts before it that reached an upstream and timed out: the
+    /// provider may have generated (and billed) an answer nobody saw.
+    pub billed: u32,
 }
 
 /// A target as the response headers and the breaker name it.
@@ -100,6 +103,9 @@ pub(crate) struct GaveUp {
     pub error: ApiError,
     pub attempts: u32,
     pub last: Option<Target>,
+    /// Attempts that reached an upstream and timed out (see
+    /// [`Served::billed`]).
+    pub billed: u32,
 }
 
 /// Runs the attempt loop over `candidates`.
@@ -118,6 +124,7 @@ pub(crate) async fn run<H: Host>(
         error: ApiError::internal("no target could be tried"),
         attempts: 0,
         last: None,
+        billed: 0,
     };
     let mut cursor = 0usize;
     let mut skipped = 0usize;
@@ -188,6 +195,7 @@ pub(crate) async fn run<H: Host>(
                     attempts: gave_up.attempts,
                     body,
                     dropped_tools,
+                    billed: gave_up.billed,
                 });
             }
             Err(e) => {
@@ -222,6 +230,9 @@ pub(crate) async fn run<H: Host>(
                 // over.
                 if failure == Failure::Timeout {
                     excluded[i] = true;
+                    // The request went out; the provider may be
+                    // generating its answer all the same.
+                    gave_up.billed += 1;
                 }
                 gave_up.error = e.error;
                 if !retryable {

@@ -47,6 +47,10 @@ pub(crate) struct Resume {
     pub passthrough: Vec<String>,
     /// Seeds ids and jitter.
     pub seed: u64,
+    /// The admitted plan's targets (their routing keys): a continuation
+    /// goes to none the admission left out (an unpriced one, under a
+    /// budget).
+    pub targets: Vec<String>,
 }
 
 /// A continuation under way.
@@ -68,6 +72,7 @@ impl Resume {
         skeleton: &ResponseResource,
         principal: &crate::auth::Principal,
         seed: u64,
+        targets: &[crate::routing::Candidate<'_>],
     ) -> Option<Resume> {
         let model = body.model.as_deref().unwrap_or_default();
         let on = config
@@ -82,6 +87,7 @@ impl Resume {
             principal: principal.id.clone(),
             passthrough: principal.passthrough.clone(),
             seed,
+            targets: targets.iter().map(|c| c.key.clone()).collect(),
         })
     }
 
@@ -123,7 +129,12 @@ impl Resume {
         let sealed = done
             .iter()
             .any(|i| matches!(i, Item::Reasoning(r) if r.encrypted_content.is_some()));
-        for c in candidates.iter().filter(|c| c.key != failed.key) {
+        let admitted = |c: &&routing::Candidate<'_>| self.targets.contains(&c.key);
+        for c in candidates
+            .iter()
+            .filter(|c| c.key != failed.key)
+            .filter(admitted)
+        {
             if now_ms(host) >= deadline {
                 return None;
             }

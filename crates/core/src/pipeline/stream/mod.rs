@@ -152,8 +152,27 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                             &j.config, &j.host, &st.live.b, &j.target, j.deadline, &j.rec,
                         )
                         .await;
-                    if cont.is_some() {
-                        st.cont = cont;
+                    if let Some(c) = cont {
+                        // The cut part is charged at its reservation, and
+                        // the continuation, another attempt, is held for
+                        // and priced at its own target.
+                        match st.job.finish.continuing().await {
+                            Ok(()) => {
+                                let t = &c.target;
+                                st.prices =
+                                    st.job.config.prices(&t.listed_by, &t.provider, &t.model);
+                                st.job.target = c.target.clone();
+                                st.cont = Some(c);
+                            }
+                            Err(refused) => {
+                                // It reached an upstream: charged all the same.
+                                st.job.finish.timed_out(1);
+                                let error = super::admit::outgrown(&refused);
+                                st.live
+                                    .b
+                                    .settle(Outcome::Failed(error), unix_secs(&st.job.host));
+                            }
+                        }
                         continue;
                     }
                 }
