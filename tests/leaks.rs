@@ -300,3 +300,48 @@ fn a_continued_stream_is_priced_at_each_part_s_target() {
     assert!((cost - tokens as f64 / 1e6).abs() < 1e-9, "{line}");
     assert!((settled - (reserved + cost)).abs() < 1e-9, "{line}");
 }
+
+/// Item 8: a team-scoped cache entry made with a hosted tool one key may
+/// send is never served to a teammate that may not send it.
+#[test]
+fn a_team_cache_entry_is_served_only_to_callers_who_would_send_the_same() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config(&mock)
+        + &format!(
+            r#"  - {{ name: tcached, provider: oa, provider_model_id: gpt-4o-mini, cache: {{ ttl: 1h, scope: team }} }}
+auth:
+  api_keys:
+    - {{ name: web, key: sk-web, team: alpha, passthrough: [web_search] }}
+    - {{ name: web2, key: sk-web2, team: alpha, passthrough: [web_search] }}
+    - {{ name: plain, key: sk-plain, team: alpha }}
+teams:
+  - {{ name: alpha }}
+limits:
+  store: "{}"
+"#,
+            redis.url
+        );
+    let gw = start_with(&yaml, mock);
+    let body =
+        json!({"model": "tcached", "input": "search the news", "tools": [{"type": "web_search"}]});
+    let cache_of = |key: &str| {
+        let r = client()
+            .post(format!("{}/v1/responses", gw.url))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .unwrap();
+        let h = r
+            .headers()
+            .get("x-latticelm-cache")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), h)
+    };
+    assert_eq!(cache_of("sk-web"), (200, Some("miss".into())));
+    // A teammate with the same rights shares it.
+    assert_eq!(cache_of("sk-web2"), (200, Some("hit".into())));
+    // One without them does not.
+    let (status, cache) = cache_of("sk-plain");
+    assert_ne!(cache.as_deref(), Some("hit"), "{status}");
+}

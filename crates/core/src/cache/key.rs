@@ -2,7 +2,9 @@
 //! change an answer.
 //!
 //! **Counted:** the model's name and its configured targets (provider and
-//! upstream model, in order), the scope (principal, team or `shared`), and every
+//! upstream model, in order), the scope (principal, team or `shared`), the
+//! caller's passthrough allowances and the headers that go upstream
+//! ([`Sent`]), and every
 //! field of the request body after `previous_response_id` has been
 //! expanded into the input, except those below. That includes `input`,
 //! `instructions`, `tools`, `tool_choice`, `text` (the format),
@@ -38,15 +40,29 @@ pub const IGNORED: [&str; 10] = [
     "service_tier",
 ];
 
+/// What a request sends upstream besides its body, and the rights that
+/// shape it: part of the key, so that an entry is only served to callers
+/// who would have sent the same request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sent<'a> {
+    /// The passthrough fields and hosted tools the caller's key allows
+    /// (`web_search`, `mcp`, …): the policy that decides which tools and
+    /// fields go upstream.
+    pub passthrough: &'a [String],
+    /// Headers that go upstream with it (`anthropic-beta`).
+    pub headers: &'a [(String, String)],
+}
+
 /// The key of `body` (expanded) for `model`, in `scope`. A request that
 /// came by another front door adds its own body (`front`), which may be
 /// sent upstream as written and so may hold fields the decoded body does
-/// not.
+/// not. `sent` adds what else goes upstream, and the caller's rights.
 pub fn key(
     body: &CreateResponseBody,
     model: Option<&ModelConfig>,
     scope: &str,
     front: Option<&Value>,
+    sent: Sent<'_>,
 ) -> String {
     let strip = |mut v: Value| {
         if let Value::Object(m) = &mut v {
@@ -77,6 +93,21 @@ pub fn key(
     if let Some(f) = front {
         text.push('\n');
         canonical(&strip(f.clone()), &mut text);
+    }
+    let mut allowed: Vec<&str> = sent.passthrough.iter().map(String::as_str).collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    text.push_str("\npassthrough:");
+    text.push_str(&allowed.join(","));
+    let mut headers: Vec<String> = sent
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", k.to_ascii_lowercase()))
+        .collect();
+    headers.sort_unstable();
+    for h in headers {
+        text.push('\n');
+        text.push_str(&h);
     }
     crate::observe::trace::hex(&Sha256::digest(text.as_bytes()))
 }

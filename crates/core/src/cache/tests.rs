@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::key::{canonical, key, IGNORED};
+use super::key::{canonical, key, Sent, IGNORED};
 use super::*;
 use crate::types::CreateResponseBody;
 
@@ -19,7 +19,13 @@ fn body(v: Value) -> CreateResponseBody {
 
 fn k(v: Value) -> String {
     let c = config();
-    key(&body(v), Some(&c.models[0]), "principal:key:a", None)
+    key(
+        &body(v),
+        Some(&c.models[0]),
+        "principal:key:a",
+        None,
+        Sent::default(),
+    )
 }
 
 fn base() -> Value {
@@ -93,10 +99,56 @@ fn fields_that_change_the_answer_move_the_key() {
 fn the_model_its_targets_and_the_scope_move_the_key() {
     let c = config();
     let b = body(base());
-    let one = key(&b, Some(&c.models[0]), "principal:key:a", None);
-    assert_ne!(one, key(&b, Some(&c.models[2]), "principal:key:a", None));
-    assert_ne!(one, key(&b, Some(&c.models[0]), "principal:key:b", None));
-    assert_ne!(one, key(&b, Some(&c.models[0]), "shared", None));
+    let one = key(
+        &b,
+        Some(&c.models[0]),
+        "principal:key:a",
+        None,
+        Sent::default(),
+    );
+    assert_ne!(
+        one,
+        key(
+            &b,
+            Some(&c.models[2]),
+            "principal:key:a",
+            None,
+            Sent::default()
+        )
+    );
+    assert_ne!(
+        one,
+        key(
+            &b,
+            Some(&c.models[0]),
+            "principal:key:b",
+            None,
+            Sent::default()
+        )
+    );
+    assert_ne!(
+        one,
+        key(&b, Some(&c.models[0]), "shared", None, Sent::default())
+    );
+    // What the caller may send upstream, and the headers that go with it.
+    let web = ["web_search".to_owned()];
+    let allowed = Sent {
+        passthrough: &web,
+        headers: &[],
+    };
+    assert_ne!(
+        one,
+        key(&b, Some(&c.models[0]), "principal:key:a", None, allowed)
+    );
+    let beta = [("anthropic-beta".to_owned(), "x".to_owned())];
+    let with_beta = Sent {
+        passthrough: &[],
+        headers: &beta,
+    };
+    assert_ne!(
+        one,
+        key(&b, Some(&c.models[0]), "principal:key:a", None, with_beta)
+    );
     assert_eq!(scope_id(CacheScope::Team, "key:a", None), "principal:key:a");
     assert_eq!(scope_id(CacheScope::Team, "key:a", Some("t")), "team:t");
     assert_eq!(scope_id(CacheScope::Shared, "key:a", Some("t")), "shared");

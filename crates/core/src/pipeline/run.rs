@@ -77,7 +77,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
 
     let skeleton = validate::skeleton(&body, seeds.id.clone(), &model, now / 1000);
     let cached = cache_policy.is_some();
-    let verbatim = front.verbatim.as_ref().map(|v| &v.body);
+    let verbatim = front.verbatim.as_ref();
     let (hit, write) = cache::lookup(cx, cache_policy, &body, verbatim, &principal, &rec).await;
     if let Some(entry) = hit {
         let hit = Hit {

@@ -27,7 +27,7 @@ pub(crate) async fn lookup<H: Host>(
     cx: &Cx<'_, H>,
     policy: Option<Policy>,
     body: &CreateResponseBody,
-    front: Option<&serde_json::Value>,
+    front: Option<&crate::providers::verbatim::Verbatim>,
     principal: &Principal,
     rec: &Recorder,
 ) -> (Option<Entry>, Option<CacheWrite>) {
@@ -38,7 +38,11 @@ pub(crate) async fn lookup<H: Host>(
     let model = body.model.as_deref().unwrap_or_default();
     let m = cx.config.models.iter().find(|m| m.name == model);
     let scope = cache::scope_id(policy.scope, &principal.id, principal.team.as_deref());
-    let key = cache::key::key(body, m, &scope, front);
+    let sent = cache::key::Sent {
+        passthrough: &principal.passthrough,
+        headers: front.map_or(&[], |v| &v.headers),
+    };
+    let key = cache::key::key(body, m, &scope, front.map(|v| &v.body), sent);
     let hit = if policy.lookup {
         match host.cache_get(&key).await {
             Ok(b) => b.and_then(|b| Entry::from_bytes(&b)),
