@@ -147,7 +147,7 @@ pub async fn upgrade(
 /// What a turn sends: a frame, or the close that ends the connection.
 enum Out {
     Frame(String),
-    Close,
+    Close(u16, &'static str),
 }
 
 fn close(code: CloseCode, reason: &'static str) -> Message {
@@ -176,7 +176,7 @@ fn turn(
     let (gateway, host, session) = (gateway.clone(), host.clone(), session.clone());
     stream::once(async move { gateway.ws_message(&host, &session, &text).await })
         .flat_map(|reply| {
-            let closing = reply.close.then_some(Out::Close);
+            let closing = reply.close.map(|c| Out::Close(c.code, c.reason));
             reply.frames.map(Out::Frame).chain(stream::iter(closing))
         })
         .boxed_local()
@@ -221,8 +221,8 @@ async fn serve<S>(
                         return;
                     }
                 }
-                Some(Out::Close) => {
-                    let _ = tx.send(Message::Close(None)).await;
+                Some(Out::Close(code, reason)) => {
+                    let _ = tx.send(close(CloseCode::from(code), reason)).await;
                     return;
                 }
                 None => {

@@ -345,3 +345,101 @@ limits:
     let (status, cache) = cache_of("sk-plain");
     assert_ne!(cache.as_deref(), Some("hit"), "{status}");
 }
+
+/// Items 9 and 10: a WebSocket turn is admitted like a request: its
+/// caller is checked again at each `response.create` (a disabled key
+/// stops within the key cache's lapse, and the socket closes with 1008),
+/// and each turn counts in its team's usage.
+#[test]
+fn a_websocket_checks_its_caller_at_every_turn_and_counts_in_its_team() {
+    use std::time::{Duration, Instant};
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, &redis.url), mock);
+    let (s, created) = admin_call(
+        &gw,
+        "POST",
+        "/v1/admin/keys",
+        Some(ADMIN),
+        Some(json!({"name": "socket", "team": "alpha"})),
+    );
+    assert_eq!(s, 201, "{created}");
+    let (id, secret) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["key"].as_str().unwrap().to_owned(),
+    );
+    let url = gw.url.replace("http://", "ws://") + "/v1/responses";
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    let (mut ws, _) = tungstenite::connect(req).unwrap();
+    let turn = |ws: &mut tungstenite::WebSocket<_>| -> Option<Value> {
+        let body = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
+        ws.send(Message::text(body.to_string())).ok()?;
+        loop {
+            match ws.read().ok()? {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if matches!(
+                        v["type"].as_str(),
+                        Some("response.completed" | "response.failed" | "error")
+                    ) {
+                        return Some(v);
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    };
+    assert_eq!(turn(&mut ws).unwrap()["type"], "response.completed");
+    // The turn counts in its team's usage.
+    let start = Instant::now();
+    loop {
+        let (_, u) = admin_call(&gw, "GET", "/v1/admin/usage?team=alpha", Some(ADMIN), None);
+        if u["by_model"]["gpt-4o-mini"]["requests"] == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no team usage: {u}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Disabled: a later turn on the open socket is refused, and it closes.
+    let path = format!("/v1/admin/keys/{id}");
+    assert_eq!(
+        admin_call(
+            &gw,
+            "PATCH",
+            &path,
+            Some(ADMIN),
+            Some(json!({"disabled": true}))
+        )
+        .0,
+        200
+    );
+    let start = Instant::now();
+    let refused = loop {
+        let last = turn(&mut ws).expect("an error frame before the close");
+        if last["type"] == "error" {
+            break last;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still served 5 s after it was disabled"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(refused["status"], 401, "{refused}");
+    let close = loop {
+        match ws.read() {
+            Ok(Message::Close(c)) => break c,
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    };
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(1008));
+}

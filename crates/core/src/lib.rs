@@ -90,7 +90,7 @@ pub use config::{Config, ConfigError};
 pub use error::{
     ApiError, GatewayError, HostError, RequestError, RouteError, TranslateError, UpstreamError,
 };
-pub use gateway::{Gateway, WsReply, WsSession, MAX_CONNECTION};
+pub use gateway::{Gateway, WsClose, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
     ledger_in_kv, read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse,
     UpstreamRequest, UpstreamResponse, RECORD_TTL,

@@ -40,7 +40,7 @@ fn send(gw: &Gateway, host: &FakeHost, s: &WsSession, frame: Value) -> (Vec<Valu
             .iter()
             .map(|f| serde_json::from_str(f).expect("each frame is one JSON object"))
             .collect();
-        (v, reply.close)
+        (v, reply.close.is_some())
     })
 }
 

@@ -70,8 +70,8 @@ async fn serve(gateway: &Gateway, host: &WorkerHost, session: &WsSession, ws: &w
                 return;
             }
         }
-        if reply.close {
-            let _ = ws.close(Some(1000), Some("connection limit"));
+        if let Some(c) = reply.close {
+            let _ = ws.close(Some(c.code), Some(c.reason));
             return;
         }
     }

@@ -19,7 +19,7 @@ use crate::pipeline::respond::json_ok;
 use crate::pipeline::Cx;
 use crate::routing;
 
-pub use doors::ws::{WsReply, WsSession, MAX_CONNECTION};
+pub use doors::ws::{WsClose, WsReply, WsSession, MAX_CONNECTION};
 
 /// The gateway: an immutable configuration and the pipeline over it.
 /// Cheap to clone.

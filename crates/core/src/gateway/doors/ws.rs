@@ -48,6 +48,10 @@ pub struct WsSession(Rc<RefCell<State>>);
 
 struct State {
     opened_ms: u64,
+    /// The upgrade's credentials (its headers): checked again at every
+    /// turn, so that a key disabled, deleted or moved to another team,
+    /// and changed limits, hold on an open connection as on a request.
+    credentials: HttpRequest,
     principal: Principal,
     /// The latest turn: its response id, and its whole input and output.
     last: Option<(String, Vec<Value>)>,
@@ -68,8 +72,31 @@ impl Drop for Busy {
 pub struct WsReply {
     /// Text frames, in order.
     pub frames: LocalBoxStream<'static, String>,
-    /// Close the connection after them.
-    pub close: bool,
+    /// Close the connection after them, with this code and reason.
+    pub close: Option<WsClose>,
+}
+
+/// A close frame the gateway sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsClose {
+    /// The close code (RFC 6455 §7.4).
+    pub code: u16,
+    /// Why, for people.
+    pub reason: &'static str,
+}
+
+impl WsClose {
+    /// The connection reached [`MAX_CONNECTION`] (1000).
+    pub const LIMIT: WsClose = WsClose {
+        code: 1000,
+        reason: "connection limit",
+    };
+    /// The caller's credentials no longer hold: its key was disabled,
+    /// deleted or expired (1008, policy violation).
+    pub const CREDENTIALS: WsClose = WsClose {
+        code: 1008,
+        reason: "credentials no longer valid",
+    };
 }
 
 impl WsSession {
@@ -137,7 +164,7 @@ fn error_frame_of(e: &ApiError) -> String {
 fn one(frame: String) -> WsReply {
     WsReply {
         frames: stream::iter([frame]).boxed_local(),
-        close: false,
+        close: None,
     }
 }
 
@@ -173,6 +200,13 @@ impl Gateway {
         match checked.await {
             Ok(principal) => Ok(WsSession(Rc::new(RefCell::new(State {
                 opened_ms: now_ms(host),
+                credentials: HttpRequest {
+                    method: req.method.clone(),
+                    path: req.path.clone(),
+                    query: String::new(),
+                    headers: req.headers.clone(),
+                    body: Default::default(),
+                },
                 principal,
                 last: None,
                 busy: false,
@@ -217,7 +251,7 @@ impl Gateway {
     ) -> WsReply {
         if now_ms(host) >= session.deadline_ms() {
             let mut r = one(WsSession::limit_frame());
-            r.close = true;
+            r.close = Some(WsClose::LIMIT);
             return r;
         }
         let bad = |code: &str, param: Option<&str>, message: &str| {
@@ -281,7 +315,22 @@ impl Gateway {
             .get("previous_response_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let principal = session.0.borrow().principal.clone();
+        // Each turn is admitted like a request: the caller is checked
+        // again (through the key cache, so a disabled key stops within
+        // its lapse).
+        let credentials = session.0.borrow().credentials.clone();
+        let principal = match self.authenticate(host, &credentials).await {
+            Ok(p) => p,
+            Err(e) => {
+                let gone = matches!(e.status, 401 | 403);
+                let mut r = one(error_frame_of(&e));
+                if gone {
+                    r.close = Some(WsClose::CREDENTIALS);
+                }
+                return r;
+            }
+        };
+        session.0.borrow_mut().principal = principal.clone();
         // The turn's whole input, when it is known here (for the cache).
         let mut full: Option<Vec<Value>> = None;
         match &prev {
@@ -320,7 +369,10 @@ impl Gateway {
             None => full = Some(items_of(v.get("input").unwrap_or(&Value::Null))),
         }
         let rec = telemetry::begin(&self.config, &self.metrics, &self.spans, host, &TURN);
-        rec.with(|r| r.principal = Some(principal.id.clone()));
+        rec.with(|r| {
+            r.principal = Some(principal.id.clone());
+            r.team = principal.team.clone();
+        });
         let evict = Evict {
             session: session.clone(),
             prev,
@@ -386,7 +438,7 @@ impl Gateway {
         );
         WsReply {
             frames: frames.boxed_local(),
-            close: false,
+            close: None,
         }
     }
 }
