@@ -160,9 +160,14 @@ impl Host for NativeHost {
         self.cache.put(key, value, ttl).await
     }
 
-    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+    async fn counters_add(
+        &self,
+        key: &str,
+        adds: &[(String, i64)],
+        ttl: Option<Duration>,
+    ) -> Result<(), HostError> {
         let store = self.records.as_ref().unwrap_or(&self.store);
-        store.counters_add(key, adds).await
+        store.counters_add(key, adds, ttl).await
     }
 
     async fn counters_get(

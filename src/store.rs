@@ -217,7 +217,12 @@ impl NativeStore {
 
     /// Adds to integer counters of a hash, atomically (one Lua call on
     /// Redis; under the lock in memory).
-    pub async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+    pub async fn counters_add(
+        &self,
+        key: &str,
+        adds: &[(String, i64)],
+        ttl: Option<Duration>,
+    ) -> Result<(), HostError> {
         match self {
             NativeStore::Memory(m) => {
                 let mut m = m.lock().map_err(|_| poisoned())?;
@@ -228,16 +233,16 @@ impl NativeStore {
                     .unwrap_or_default();
                 latticelm_core::keys::add_counters(&mut map, adds);
                 let bytes = serde_json::to_vec(&map).unwrap_or_default();
-                m.put(key, bytes, latticelm_core::RECORD_TTL, now)
+                m.put(key, bytes, ttl.unwrap_or(latticelm_core::RECORD_TTL), now)
             }
             NativeStore::Redis(r) => {
                 thread_local! {
                     static ADD: redis::Script = redis::Script::new(latticelm_core::keys::usage::REDIS_ADD);
                 }
                 let script = ADD.with(Clone::clone);
-                let args: Vec<String> = adds
-                    .iter()
-                    .flat_map(|(f, n)| [f.clone(), n.to_string()])
+                let ttl_ms = ttl.map_or(0, |t| t.as_millis().max(1) as u64);
+                let args: Vec<String> = std::iter::once(ttl_ms.to_string())
+                    .chain(adds.iter().flat_map(|(f, n)| [f.clone(), n.to_string()]))
                     .collect();
                 r.eval(&script, &[key.to_owned()], &args).await.map(drop)
             }

@@ -443,3 +443,67 @@ fn a_websocket_checks_its_caller_at_every_turn_and_counts_in_its_team() {
     };
     assert_eq!(close.map(|c| u16::from(c.code)), Some(1008));
 }
+
+/// Item 11: usage is kept under the configured model's name, a made-up
+/// route's name is capped (`other` past 256 bytes), and every usage hash
+/// in Redis expires (`limits.usage_retention`).
+#[test]
+fn usage_names_are_bounded_and_usage_expires() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = admin_config(&mock, &redis.url) + "limits:\n  usage_retention: 2d\n";
+    let gw = start_with(&yaml, mock);
+    let (s, created) = admin_call(
+        &gw,
+        "POST",
+        "/v1/admin/keys",
+        Some(ADMIN),
+        Some(json!({"name": "usage", "team": "alpha"})),
+    );
+    assert_eq!(s, 201, "{created}");
+    let secret = created["key"].as_str().unwrap();
+    let long = format!("chat/{}", "x".repeat(10_000));
+    for model in [long.as_str(), "gpt-4o-mini", long.as_str()] {
+        let body = json!({"model": model, "input": "hi", "max_output_tokens": 16});
+        assert_eq!(
+            post(&gw, "/v1/responses", secret, &body).0,
+            200,
+            "{}",
+            &model[..20]
+        );
+    }
+    let cli = |args: &[&str]| -> Vec<String> {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &redis.url])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    let keys = loop {
+        let keys = cli(&["--scan", "--pattern", "*usage/*"]);
+        if keys.len() >= 2 {
+            break keys;
+        }
+        assert!(start.elapsed().as_secs() < 5, "no usage hashes: {keys:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    for k in &keys {
+        let ttl: i64 = cli(&["PTTL", k])[0].parse().unwrap();
+        assert!(ttl > 0 && ttl <= 3 * 86_400_000, "{k} expires in {ttl} ms");
+        let fields = cli(&["HKEYS", k]);
+        assert!(fields.iter().all(|f| f.len() < 300), "{k}: a long field");
+        assert!(
+            fields.iter().any(|f| f.contains("|other|")),
+            "{k}: {fields:?}"
+        );
+        assert!(
+            fields.iter().any(|f| f.contains("|gpt-4o-mini|")),
+            "{k}: {fields:?}"
+        );
+    }
+}

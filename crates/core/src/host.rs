@@ -62,14 +62,29 @@ pub trait Host {
         self.kv_put(&format!("cache/{key}"), value, ttl).await
     }
     /// Adds `amount`s to integer counters of the hash `key`, atomically
-    /// and for every instance; a counter that reaches 0 is removed, and
-    /// the hash never expires (the admin API's usage, see
-    /// [`crate::keys::usage`], and its indexes of keys and teams). The
-    /// default reads and writes the record store, which is exact only
-    /// where one instance serializes its requests.
-    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
+    /// and for every instance; a counter that reaches 0 is removed. The
+    /// hash expires `ttl` after this addition (the admin API's usage, see
+    /// [`crate::keys::usage`], kept for `limits.usage_retention`), or
+    /// never (`None`: its indexes of keys and teams). The default reads
+    /// and writes the record store, which is exact only where one
+    /// instance serializes its requests, and keeps the expiry in the hash
+    /// ([`crate::keys::counters::EXPIRES`]).
+    async fn counters_add(
+        &self,
+        key: &str,
+        adds: &[(String, i64)],
+        ttl: Option<Duration>,
+    ) -> Result<(), HostError> {
         let mut map = self.counters_get(key).await?;
         crate::keys::counters::add(&mut map, adds);
+        if let Some(ttl) = ttl {
+            let now = self
+                .now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let at = now.saturating_add(ttl).as_millis().min(i64::MAX as u128) as i64;
+            map.insert(crate::keys::counters::EXPIRES.into(), at);
+        }
         self.record_put(key, serde_json::to_vec(&map).unwrap_or_default())
             .await
     }
@@ -78,11 +93,22 @@ pub trait Host {
         &self,
         key: &str,
     ) -> Result<std::collections::BTreeMap<String, i64>, HostError> {
-        Ok(self
+        let mut map: std::collections::BTreeMap<String, i64> = self
             .record_get(key)
             .await?
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        if let Some(at) = map.remove(crate::keys::counters::EXPIRES) {
+            let now = self
+                .now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as i64;
+            if at <= now {
+                map.clear();
+            }
+        }
+        Ok(map)
     }
     /// Applies one operation to the rate-limit and budget ledgers,
     /// atomically over every shard it names (see [`crate::quota`]): Redis

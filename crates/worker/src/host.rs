@@ -209,8 +209,13 @@ impl Host for WorkerHost {
     }
 
     /// One `LimitLedger` Durable Object per usage hash.
-    async fn counters_add(&self, key: &str, adds: &[(String, i64)]) -> Result<(), HostError> {
-        crate::ledger::counters(&self.env, key, Some(adds))
+    async fn counters_add(
+        &self,
+        key: &str,
+        adds: &[(String, i64)],
+        ttl: Option<Duration>,
+    ) -> Result<(), HostError> {
+        crate::ledger::counters(&self.env, key, Some((adds, ttl)))
             .await
             .map(drop)
     }

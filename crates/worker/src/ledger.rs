@@ -17,13 +17,16 @@ pub struct LimitLedger {
 
 const LEDGER: &str = "ledger";
 const COUNTERS: &str = "counters";
+/// Set on counters that expire (usage): their alarm deletes them.
+const EXPIRING: &str = "expiring";
 
 type Counters = std::collections::BTreeMap<String, i64>;
 
 impl LimitLedger {
     /// `GET /counters` reads this object's counters; `POST` adds to them
-    /// (`[[field, amount], …]`). One object per usage hash, never given an
-    /// alarm.
+    /// (`[[field, amount], …]`). One object per usage hash; with
+    /// `?ttl_ms=N`, it is deleted N ms after this addition (an alarm),
+    /// else never.
     async fn counters(&self, mut req: Request) -> Result<Response> {
         let storage = self.state.storage();
         let stored: Option<String> = storage.get(COUNTERS).await.ok().flatten();
@@ -39,6 +42,17 @@ impl LimitLedger {
             storage
                 .put(COUNTERS, serde_json::to_string(&map).unwrap_or_default())
                 .await?;
+            let ttl = req.url().ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "ttl_ms")
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+            });
+            if let Some(ms) = ttl {
+                storage.put(EXPIRING, true).await?;
+                storage
+                    .set_alarm(std::time::Duration::from_millis(ms))
+                    .await?;
+            }
         }
         Response::from_json(&map)
     }
@@ -98,15 +112,11 @@ impl DurableObject for LimitLedger {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if self
-            .state
-            .storage()
-            .get::<String>(COUNTERS)
-            .await
-            .ok()
-            .flatten()
-            .is_some()
-        {
+        let storage = self.state.storage();
+        let counters = storage.get::<String>(COUNTERS).await.ok().flatten();
+        let expiring = storage.get::<bool>(EXPIRING).await.ok().flatten();
+        // An index of keys or teams is kept for ever.
+        if counters.is_some() && expiring != Some(true) {
             return Response::empty();
         }
         self.state.storage().delete_all().await?;
@@ -170,8 +180,12 @@ pub async fn apply(
 pub async fn counters(
     env: &Env,
     key: &str,
-    adds: Option<&[(String, i64)]>,
+    adds: Option<(&[(String, i64)], Option<std::time::Duration>)>,
 ) -> std::result::Result<Counters, latticelm_core::HostError> {
-    let body = adds.map(|a| serde_json::to_string(a).unwrap_or_default());
-    serde_json::from_value(call(env, key, "/counters", body).await?).map_err(unreadable)
+    let path = match adds.and_then(|(_, ttl)| ttl) {
+        Some(ttl) => format!("/counters?ttl_ms={}", ttl.as_millis()),
+        None => "/counters".to_owned(),
+    };
+    let body = adds.map(|(a, _)| serde_json::to_string(a).unwrap_or_default());
+    serde_json::from_value(call(env, key, &path, body).await?).map_err(unreadable)
 }

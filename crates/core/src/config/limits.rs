@@ -50,6 +50,18 @@ pub struct LimitsConfig {
     /// upstream reads them). Default 32,000.
     #[serde(default = "default_file_tokens")]
     pub file_tokens: u64,
+    /// How long usage (`GET /v1/admin/usage`) is kept after its day, in
+    /// Redis, the Durable Objects and the key-value store. Default 400
+    /// days.
+    #[serde(
+        default = "default_usage_retention",
+        deserialize_with = "super::duration::de"
+    )]
+    pub usage_retention: std::time::Duration,
+}
+
+fn default_usage_retention() -> std::time::Duration {
+    std::time::Duration::from_secs(400 * 86_400)
 }
 
 /// `limits.unpriced`.
@@ -82,6 +94,7 @@ impl Default for LimitsConfig {
             unpriced: Unpriced::default(),
             image_tokens: default_image_tokens(),
             file_tokens: default_file_tokens(),
+            usage_retention: default_usage_retention(),
         }
     }
 }

@@ -93,7 +93,7 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
     Recorder::new(record, move |mut r| {
         r.end_ms = now_ms(&host).max(r.start_ms);
         if track_usage {
-            track(&host, &r);
+            track(&host, &config, &r);
         }
         let route = observe::route_of(&r.path);
         if let Ok(mut m) = metrics.lock() {
@@ -111,7 +111,7 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
 
 /// Adds a served request to its key's and team's usage, off the
 /// response path.
-fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
+fn track<H: Host + Clone + 'static>(host: &H, config: &Config, r: &Record) {
     let (Some(principal), Some(model)) = (&r.principal, &r.route) else {
         return;
     };
@@ -128,8 +128,9 @@ fn track<H: Host + Clone + 'static>(host: &H, r: &Record) {
         at_ms: r.end_ms,
     };
     let host = host.clone();
+    let retention = config.limits.usage_retention;
     host.clone().defer(Box::pin(async move {
-        if let Err(e) = crate::keys::usage::record(&host, &add).await {
+        if let Err(e) = crate::keys::usage::record(&host, &add, retention).await {
             let line = serde_json::json!({"level": "warn", "msg": "usage not recorded", "error": e.to_string()});
             host.log(&line.to_string());
         }

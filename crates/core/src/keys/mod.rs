@@ -94,7 +94,7 @@ async fn index_add<H: Host>(host: &H, index: &str, id: &str) -> Result<(), HostE
         .now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_millis().max(1) as i64);
-    host.counters_add(index, &[(id.to_owned(), ms)]).await
+    host.counters_add(index, &[(id.to_owned(), ms)], None).await
 }
 
 /// Removes `id` (its counter goes back to 0, which removes it).
@@ -102,7 +102,8 @@ async fn index_remove<H: Host>(host: &H, index: &str, id: &str) -> Result<(), Ho
     let Some(at) = host.counters_get(index).await?.get(id).copied() else {
         return Ok(());
     };
-    host.counters_add(index, &[(id.to_owned(), -at)]).await
+    host.counters_add(index, &[(id.to_owned(), -at)], None)
+        .await
 }
 
 /// The record with this id.

@@ -15,9 +15,11 @@ use serde_json::{json, Map, Value};
 use crate::error::HostError;
 use crate::host::Host;
 
-/// [`Host::counters_add`] for Redis: `KEYS[1]` the hash, `ARGV` field,
-/// amount, field, amount…; a field that reaches 0 is removed.
-pub const REDIS_ADD: &str = "for i = 1, #ARGV, 2 do if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end end return 'ok'";
+/// [`Host::counters_add`] for Redis: `KEYS[1]` the hash; a field that
+/// reaches 0 is removed.
+/// `ARGV[1]` is the hash's time to live in ms after this addition (`0`:
+/// it never expires), then field, amount, field, amount….
+pub const REDIS_ADD: &str = "local ttl = tonumber(ARGV[1]) or 0 for i = 2, #ARGV, 2 do if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end end if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end return 'ok'";
 
 /// The longest range one query may cover.
 pub const MAX_RANGE_SECS: u64 = 31 * 86_400;
@@ -45,8 +47,13 @@ fn hash_key(who: &str, day: u64) -> String {
     format!("usage/{who}/{day}")
 }
 
-/// Adds one request to its principal's and its team's usage.
-pub async fn record<H: Host>(host: &H, add: &UsageAdd) -> Result<(), HostError> {
+/// Adds one request to its principal's and its team's usage, kept for
+/// `retention` after its day.
+pub async fn record<H: Host>(
+    host: &H,
+    add: &UsageAdd,
+    retention: std::time::Duration,
+) -> Result<(), HostError> {
     let secs = add.at_ms / 1000;
     let (day, hour) = (secs / 86_400, (secs % 86_400) / 3600);
     // `|` separates the parts; a model name never holds one (config
@@ -60,10 +67,13 @@ pub async fn record<H: Host>(host: &H, add: &UsageAdd) -> Result<(), HostError> 
         (f("o"), add.output_tokens as i64),
         (f("c"), micros),
     ];
-    host.counters_add(&hash_key(&add.principal, day), &adds)
+    // The day's hash lasts `retention` past the day's end.
+    let day_end_ms = (day + 1) * 86_400_000;
+    let keep = std::time::Duration::from_millis(day_end_ms.saturating_sub(add.at_ms)) + retention;
+    host.counters_add(&hash_key(&add.principal, day), &adds, Some(keep))
         .await?;
     if let Some(t) = &add.team {
-        host.counters_add(&hash_key(&format!("team:{t}"), day), &adds)
+        host.counters_add(&hash_key(&format!("team:{t}"), day), &adds, Some(keep))
             .await?;
     }
     Ok(())
