@@ -507,3 +507,41 @@ fn usage_names_are_bounded_and_usage_expires() {
         );
     }
 }
+
+/// Item 12: a made-up `llm_` key costs one store read a minute, however
+/// often it is tried.
+#[test]
+fn unknown_keys_are_cheap() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&admin_config(&mock, &redis.url), mock);
+    let commands = || -> u64 {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &redis.url, "INFO", "stats"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let made_up = "llm_0000000000000000000000000000000000000000000";
+    let hi = json!({"model": "gpt-4o-mini", "input": "hi"});
+    let before = commands();
+    for round in 0..2 {
+        for _ in 0..50 {
+            assert_eq!(post(&gw, "/v1/responses", made_up, &hi).0, 401);
+        }
+        if round == 0 {
+            // Past the key cache's 2 s lapse for known keys.
+            std::thread::sleep(std::time::Duration::from_millis(2_500));
+        }
+    }
+    // One read, plus the two INFO calls themselves.
+    // One read, and the first INFO call itself.
+    let used = commands() - before;
+    assert_eq!(used, 2, "store commands for one made-up key, tried 100 times");
+}

@@ -1,8 +1,7 @@
 //! Runtime keys and teams as a request presents them: read through a
-//! per-process cache of [`KEY_CACHE_MS`], so a disabled, deleted or
-//! rotated key stops working everywhere once that entry lapses.
-
-use std::collections::HashMap;
+//! per-process cache of [`KEY_CACHE_MS`] (see [`super::key_cache`]), so a
+//! disabled, deleted or rotated key stops working everywhere once that
+//! entry lapses.
 
 use crate::auth::Principal;
 use crate::error::{ApiError, RequestError};
@@ -13,31 +12,7 @@ use super::store_error;
 use crate::gateway::Gateway;
 use crate::pipeline::clock::{now_ms, unix_secs};
 
-/// How long a looked-up runtime key is trusted before it is read again.
-pub const KEY_CACHE_MS: u64 = 2_000;
-
-/// Cached lookups, each with when it was read: secret hash → key record,
-/// team name → runtime team.
-#[derive(Debug, Default)]
-pub(crate) struct KeyCache {
-    keys: HashMap<String, (Option<KeyRecord>, u64)>,
-    teams: HashMap<String, (Option<TeamRecord>, u64)>,
-}
-
-/// A cached value still fresh at `now`.
-fn fresh<T: Clone>(map: &HashMap<String, (T, u64)>, key: &str, now: u64) -> Option<T> {
-    map.get(key)
-        .filter(|(_, at)| now.saturating_sub(*at) < KEY_CACHE_MS)
-        .map(|(v, _)| v.clone())
-}
-
-/// Remembers a value read at `now` (a bounded map: cleared when full).
-fn remember<T>(map: &mut HashMap<String, (T, u64)>, key: &str, value: T, now: u64) {
-    if map.len() >= 10_000 {
-        map.clear();
-    }
-    map.insert(key.to_owned(), (value, now));
-}
+use super::key_cache::KEY_CACHE_MS;
 
 impl Gateway {
     /// The principal of a runtime key (`llm_…`), or why there is none.
@@ -52,13 +27,13 @@ impl Gateway {
             .key_cache
             .lock()
             .ok()
-            .and_then(|c| fresh(&c.keys, &hash, now));
+            .and_then(|mut c| c.key(&hash, now));
         let record = match cached {
             Some(r) => r,
             None => {
                 let r = keys::find(host, &hash).await.map_err(|e| store_error(&e))?;
                 if let Ok(mut c) = self.key_cache.lock() {
-                    remember(&mut c.keys, &hash, r.clone(), now);
+                    c.remember_key(&hash, r.clone(), now);
                 }
                 r
             }
@@ -98,13 +73,13 @@ impl Gateway {
             .key_cache
             .lock()
             .ok()
-            .and_then(|c| fresh(&c.teams, name, now));
+            .and_then(|mut c| c.teams.get(name, now, KEY_CACHE_MS));
         if let Some(t) = cached {
             return Ok(t);
         }
         let t = keys::team(host, name).await.map_err(|e| store_error(&e))?;
         if let Ok(mut c) = self.key_cache.lock() {
-            remember(&mut c.teams, name, t.clone(), now);
+            c.teams.put(name, t.clone(), now);
         }
         Ok(t)
     }
@@ -155,9 +130,9 @@ impl Gateway {
     /// change within [`KEY_CACHE_MS`]).
     pub(super) fn forget(&self, rec: &KeyRecord) {
         if let Ok(mut c) = self.key_cache.lock() {
-            c.keys.remove(&rec.hash);
+            c.forget_key(&rec.hash);
             if let Some((old, _)) = &rec.previous {
-                c.keys.remove(old);
+                c.forget_key(old);
             }
         }
     }

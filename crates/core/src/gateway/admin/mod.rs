@@ -9,6 +9,7 @@
 //! never a secret).
 
 mod dashboard;
+mod key_cache;
 mod keys;
 mod limits_view;
 mod lookup;
@@ -16,7 +17,7 @@ mod records;
 mod teams;
 mod usage;
 
-pub(crate) use lookup::KeyCache;
+pub(crate) use key_cache::KeyCache;
 
 /// The largest page of a list (`GET /v1/admin/keys`, `/teams`).
 const MAX_PAGE: usize = 100;
