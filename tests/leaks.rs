@@ -543,5 +543,82 @@ fn unknown_keys_are_cheap() {
     // One read, plus the two INFO calls themselves.
     // One read, and the first INFO call itself.
     let used = commands() - before;
-    assert_eq!(used, 2, "store commands for one made-up key, tried 100 times");
+    assert_eq!(
+        used, 2,
+        "store commands for one made-up key, tried 100 times"
+    );
+}
+
+/// Item 14: a stream the client leaves, at any point (during the held
+/// first bytes, mid-stream, while the answer is stored), is logged as
+/// the client's leaving, never as a plain success.
+#[test]
+fn every_abort_is_logged_as_one() {
+    use std::io::Read;
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = config_with_conversations(
+        &mock,
+        &format!("{{ store: redis, url: \"{}\", ttl: 1h }}", redis.url),
+    )
+    .replace(
+        "  - { name: llama,",
+        "  - { name: slow, provider: oa, provider_model_id: \"slow:15\" }\n  - { name: late, provider: oa, provider_model_id: \"sleep:1500\" }\n  - { name: llama,",
+    );
+    let (gw, out) = start_logged(&yaml, mock, &[]);
+    let words = "a b c d e f g h i j k l m n o p q r s t u v w x y z";
+    std::thread::scope(|s| {
+        for i in 0..24u64 {
+            let gw = &gw;
+            s.spawn(move || {
+                let body = json!({"model": "slow", "input": words, "stream": true});
+                let mut r = client()
+                    .post(format!("{}/v1/responses", gw.url))
+                    .json(&body)
+                    .send()
+                    .unwrap();
+                // Leave after a different number of bytes each time; some
+                // read to the end.
+                let mut left = 200 + i * 400;
+                let mut buf = [0u8; 256];
+                while left > 0 {
+                    match r.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left = left.saturating_sub(n as u64),
+                    }
+                }
+            });
+        }
+        // One that leaves before its first byte.
+        let gw = &gw;
+        s.spawn(move || {
+            let quick = reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_millis(300))
+                .build()
+                .unwrap();
+            let body = json!({"model": "late", "input": "hi", "stream": true});
+            let _ = quick
+                .post(format!("{}/v1/responses", gw.url))
+                .json(&body)
+                .send();
+        });
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let lines: Vec<Value> = out
+        .json()
+        .into_iter()
+        .filter(|l| l["msg"] == "request" && l["path"] == "/v1/responses")
+        .collect();
+    assert_eq!(lines.len(), 25, "{lines:?}");
+    for l in &lines {
+        let completed = l["status"] == 200 && l["finish_reason"].is_string();
+        let left = l["error_code"] == "client_disconnected";
+        assert!(completed || left, "neither completed nor left: {l}");
+    }
+    let late = lines.iter().find(|l| l["model"] == "late").unwrap();
+    assert_eq!(
+        (late["status"].as_u64(), late["error_code"].as_str()),
+        (Some(499), Some("client_disconnected")),
+        "{late}"
+    );
 }

@@ -92,6 +92,14 @@ pub(crate) fn begin<H: Host + Clone + 'static>(
     let track_usage = config.auth.as_ref().is_some_and(|a| a.admin_api());
     Recorder::new(record, move |mut r| {
         r.end_ms = now_ms(&host).max(r.start_ms);
+        if r.status == 0 {
+            // Ended before any answer: the client left (499, as nginx
+            // logs it), never a plain success.
+            r.status = 499;
+            r.error_type.get_or_insert_with(|| "client_closed".into());
+            r.error_code
+                .get_or_insert_with(|| "client_disconnected".into());
+        }
         if track_usage {
             track(&host, &config, &r);
         }

@@ -99,7 +99,6 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                 return None;
             }
             if st.live.b.is_finished() {
-                st.done = true;
                 let j = &mut st.job;
                 // A failed store write has already turned the response
                 // into `error` + `response.failed`.
@@ -108,6 +107,9 @@ pub(crate) fn body<H: Host + Clone + 'static>(
                     .finish
                     .response(&j.config, &j.host, &j.rec, &mut st.live.b, by, true)
                     .await;
+                // Done once finished: a client that leaves while the
+                // response is stored or settled is recorded as gone.
+                st.done = true;
                 let out = st.job.egress.write(st.live.b.drain(), true);
                 return Some((out, st));
             }
