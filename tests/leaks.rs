@@ -622,3 +622,34 @@ fn every_abort_is_logged_as_one() {
         "{late}"
     );
 }
+
+/// A budget refusal says why in numbers: spent, held, and asked.
+#[test]
+fn a_budget_refusal_says_why_in_numbers() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = leaky(&mock, &redis.url).replace(
+        "    - { name: b, key: sk-b,",
+        "    - { name: small, key: sk-small, budget: { usd: 0.05, period: daily } }\n    - { name: b, key: sk-b,",
+    );
+    let gw = start_with(&yaml, mock);
+    let ask = |max: u32| json!({"model": "m1", "input": "hi", "max_output_tokens": max});
+    assert_eq!(post(&gw, "/v1/responses", "sk-small", &ask(16)).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (s, e, _) = post(&gw, "/v1/responses", "sk-small", &ask(30));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("budget_exceeded")),
+        "{e}"
+    );
+    let message = e["error"]["message"].as_str().unwrap();
+    for part in [
+        "$0.05",
+        "is spent",
+        "held by requests in flight",
+        "may cost up to",
+        "max_output_tokens",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+}

@@ -291,6 +291,16 @@ fn the_ledgers_agree_at_the_extremes_and_charge_every_lapse() {
             expected.refused.as_ref().map(|r| (&r.kind, &r.shard)),
             "step {step}"
         );
+        if let (Some(g), Some(e)) = (&got.refused, &expected.refused) {
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            assert!(
+                close(g.spent, e.spent) && close(g.held, e.held),
+                "step {step}: {g:?} {e:?}"
+            );
+        }
         // The model: a lease past its time is charged what it held
         // (whoever prunes it), so it is owed from the moment it lapses.
         let lapsed: Vec<String> = open

@@ -144,8 +144,13 @@ end
 
 local function check(st, s)
   local function refuse(kind, limit, need, retry)
-    return {shard = s.shard, name = s.name, kind = kind, limit = limit, need = need,
+    local r = {shard = s.shard, name = s.name, kind = kind, limit = limit, need = need,
       retry_after_ms = retry}
+    if kind == 'budget' then
+      r.spent = st.spent
+      r.held = math.max(st.r, 0)
+    end
+    return r
   end
   local tokens = s.tokens or 0
   local cost = s.cost or 0

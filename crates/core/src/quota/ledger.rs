@@ -151,6 +151,9 @@ impl ScopeState {
     fn check(&self, s: &ScopeOp, op: &Op) -> Option<Refusal> {
         let (used_r, used_t) = self.used();
         let now = op.now_ms;
+        let money = |kind: RefusalKind| {
+            (kind == RefusalKind::Budget).then(|| (self.spent, self.reserved()))
+        };
         let refuse = |kind: RefusalKind, limit: f64, need: f64, retry: Option<u64>| Refusal {
             shard: s.shard.clone(),
             name: s.name.clone(),
@@ -158,6 +161,8 @@ impl ScopeState {
             limit,
             need,
             retry_after_ms: retry,
+            spent: money(kind).map(|m| m.0),
+            held: money(kind).map(|m| m.1),
         };
         let reserve = op.op == OpKind::Reserve;
         if reserve {

@@ -195,6 +195,13 @@ pub struct Refusal {
     /// this window or period (larger than the limit) or cannot be known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// A budget's USD spent this period, and held by requests in
+    /// flight, when the budget refused (for the message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<f64>,
+    /// See `spent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<f64>,
 }
 
 /// What a refused request had no room in.

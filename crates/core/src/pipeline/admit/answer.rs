@@ -62,7 +62,13 @@ pub(crate) fn refusal_error(r: &Refusal) -> ApiError {
         ),
         RefusalKind::Budget => (
             "budget_exceeded",
-            format!("{scope} has spent its budget of ${:.2} for this period (in-flight requests count at their worst case until they end)", r.limit),
+            match (r.spent, r.held) {
+                (Some(spent), Some(held)) => format!(
+                    "{scope}'s budget is ${:.2} this period: ${spent:.6} is spent, ${held:.6} is held by requests in flight (at their worst case until they end), and this request may cost up to ${:.6}; set max_output_tokens lower to ask for less",
+                    r.limit, r.need
+                ),
+                _ => format!("{scope} has spent its budget of ${:.2} for this period (in-flight requests count at their worst case until they end)", r.limit),
+            },
         ),
         RefusalKind::Tokens if r.retry_after_ms.is_none() => (
             "rate_limit_exceeded",

@@ -155,6 +155,8 @@ impl<H: Host + Clone + 'static> Admission<H> {
                 limit: 0.0,
                 need: chunk as f64,
                 retry_after_ms: None,
+                spent: None,
+                held: None,
             })),
             _ => {
                 for s in &mut h.op.scopes {
