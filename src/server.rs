@@ -56,6 +56,12 @@ pub fn run(config: Config, threads: usize) -> Result<(), String> {
     if let Some(warning) = config.seed_seal(seal) {
         eprintln!("latticelm: warning: {warning}");
     }
+    // What check-config warns about (runtime keys without a seal key,
+    // unpriced routes under budgets, per-process counters), said at
+    // start too.
+    for warning in latticelm_core::quota::describe(&config).1 {
+        eprintln!("latticelm: warning: {warning}");
+    }
     let gateway = Gateway::new(config);
     let store = StoreShared::from_config(&gateway.config().conversations)?;
     let ledger = LedgerShared::from_config(gateway.config().limits_store())?;

@@ -653,3 +653,29 @@ fn a_budget_refusal_says_why_in_numbers() {
         assert!(message.contains(part), "{part}: {message}");
     }
 }
+
+/// `check-config` and `serve` name every route without prices, and what
+/// a caller under a budget gets from it.
+#[test]
+fn check_config_names_the_unpriced_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, leaky("http://127.0.0.1:9", "redis://127.0.0.1:9")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_latticelm"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("warning: unpriced routes"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("refused to callers under a budget"), "{line}");
+    assert!(line.contains("llama (chat/llama3.2:3b)"), "{line}");
+    assert!(
+        !line.contains("m1 (") && !line.contains("offline"),
+        "{line}"
+    );
+}

@@ -183,6 +183,46 @@ pub fn describe(config: &Config) -> (Option<String>, Vec<String>) {
     if admin && config.server.seal_key.as_deref().is_none_or(str::is_empty) {
         warnings.push("the admin API is on but there is no server.seal_key: runtime keys are stored as plain SHA-256 hashes, not keyed ones; set server.seal_key (LATTICELM_SEAL_KEY) before issuing keys (changing it later invalidates them)".into());
     }
+    // Every route without prices: a budget can't count it, so a caller
+    // under one is refused it (or served at $0 with limits.unpriced:
+    // allow). Runtime keys (the admin API) may carry budgets of their own.
+    let routes: Vec<String> = config
+        .models
+        .iter()
+        .flat_map(|m| {
+            m.targets
+                .iter()
+                .filter(|t| t.prices().is_none())
+                .filter(|t| {
+                    config
+                        .providers
+                        .get(&t.provider)
+                        .is_none_or(|p| p.kind != crate::config::ProviderKind::Mock)
+                })
+                .map(move |t| {
+                    format!(
+                        "{} ({}/{})",
+                        m.name,
+                        t.provider,
+                        t.provider_model_id.as_deref().unwrap_or(&m.name)
+                    )
+                })
+        })
+        .collect();
+    if !routes.is_empty() && (rules.any() || admin) {
+        let rule = match config.limits.unpriced {
+            crate::config::Unpriced::Refuse => {
+                "refused to callers under a budget (limits.unpriced: refuse)"
+            }
+            crate::config::Unpriced::Allow => {
+                "served to callers under a budget at $0 (limits.unpriced: allow)"
+            }
+        };
+        warnings.push(format!(
+            "unpriced routes, {rule}: {}; set input_cost and output_cost on each target",
+            routes.join(", ")
+        ));
+    }
     if !rules.any() {
         return (None, warnings);
     }
