@@ -679,3 +679,144 @@ fn check_config_names_the_unpriced_routes() {
         "{line}"
     );
 }
+
+/// A team deleted and created again starts from nothing: its spend is
+/// counted apart from the old one's.
+#[test]
+fn a_recreated_team_starts_from_zero() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = leaky(&mock, &redis.url).replace(
+        "auth:\n",
+        &format!(
+            "auth:\n  admin_keys: [\"{ADMIN}\"]\n  store: \"{}\"\n",
+            redis.url
+        ),
+    );
+    let gw = start_with(&yaml, mock);
+    let team = json!({"name": "beta", "budget": {"usd": 10, "period": "daily"}});
+    let spend_once = || {
+        let (s, t) = admin_call(
+            &gw,
+            "POST",
+            "/v1/admin/teams",
+            Some(ADMIN),
+            Some(team.clone()),
+        );
+        assert_eq!(s, 201, "{t}");
+        let (s, k) = admin_call(
+            &gw,
+            "POST",
+            "/v1/admin/keys",
+            Some(ADMIN),
+            Some(json!({"name": "b1", "team": "beta"})),
+        );
+        assert_eq!(s, 201, "{k}");
+        let body = json!({"model": "m1", "input": "hi", "max_output_tokens": 16});
+        assert_eq!(
+            post(&gw, "/v1/responses", k["key"].as_str().unwrap(), &body).0,
+            200
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let path = format!("/v1/admin/keys/{}", k["id"].as_str().unwrap());
+        assert_eq!(admin_call(&gw, "DELETE", &path, Some(ADMIN), None).0, 200);
+        assert_eq!(
+            admin_call(&gw, "DELETE", "/v1/admin/teams/beta", Some(ADMIN), None).0,
+            200
+        );
+    };
+    spend_once();
+    spend_once();
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-u",
+            &redis.url,
+            "--scan",
+            "--pattern",
+            "latticelm:limits:team:beta*:all",
+        ])
+        .output()
+        .unwrap();
+    let mut shards: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    shards.sort();
+    assert_eq!(
+        shards.len(),
+        2,
+        "one ledger per team of that name: {shards:?}"
+    );
+    let spent: Vec<f64> = shards
+        .iter()
+        .map(|k| {
+            let out = std::process::Command::new("redis-cli")
+                .args(["-u", &redis.url, "HGET", k, "spent"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        })
+        .collect();
+    assert!(
+        spent[0] > 0.0 && (spent[0] - spent[1]).abs() < 1e-9,
+        "each spent once: {spent:?}"
+    );
+}
+
+/// An OIDC token whose team claim names a runtime team gets that team's
+/// models, and is stopped when the team is disabled.
+#[test]
+fn an_oidc_team_claim_applies_the_runtime_team() {
+    let Some(redis) = redis() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let issuer = Issuer::start(&mock);
+    let yaml = config_with_auth(&mock, &issuer.url).replace(
+        "auth:\n  enabled: true\n",
+        &format!(
+            "auth:\n  enabled: true\n  team_claim: team\n  admin_keys: [\"{ADMIN}\"]\n  store: \"{}\"\n",
+            redis.url
+        ),
+    );
+    let gw = start_with(&yaml, mock);
+    let (s, t) = admin_call(
+        &gw,
+        "POST",
+        "/v1/admin/teams",
+        Some(ADMIN),
+        Some(json!({"name": "gamma", "models": ["offline"]})),
+    );
+    assert_eq!(s, 201, "{t}");
+    let token = issuer.token_with("ada", "latticelm", 300, json!({"team": "gamma"}));
+    let ask = |model: &str| {
+        post(
+            &gw,
+            "/v1/responses",
+            &token,
+            &json!({"model": model, "input": "hi"}),
+        )
+    };
+    assert_eq!(ask("offline").0, 200);
+    let (s, e, _) = ask("llama");
+    assert_eq!(s, 403, "the team's models hold: {e}");
+    assert_eq!(
+        admin_call(
+            &gw,
+            "PATCH",
+            "/v1/admin/teams/gamma",
+            Some(ADMIN),
+            Some(json!({"disabled": true}))
+        )
+        .0,
+        200
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let (s, e, _) = ask("offline");
+        if s == 403 {
+            assert_eq!(e["error"]["code"], "team_disabled", "{e}");
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 5, "still served: {s} {e}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

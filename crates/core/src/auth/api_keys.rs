@@ -28,6 +28,7 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                     admin: false,
                     allowance: None,
                     team_allowance: None,
+                    team_generation: 0,
                 },
             })
         })

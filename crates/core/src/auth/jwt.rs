@@ -185,5 +185,6 @@ pub(super) fn verify(
         admin,
         allowance: None,
         team_allowance: None,
+        team_generation: 0,
     })
 }

@@ -41,9 +41,23 @@ pub struct Principal {
     /// A runtime team's limits and budget (a config team's come from the
     /// config).
     pub team_allowance: Option<std::sync::Arc<crate::quota::Allowance>>,
+    /// The runtime team's generation (see
+    /// [`crate::keys::TeamRecord::generation`]); 0 for a config team.
+    pub team_generation: u64,
 }
 
 impl Principal {
+    /// The team as its limits, budget and cache know it: its name, and
+    /// for a runtime team its generation (`alpha#3f2a…`), so that a team
+    /// created again under an old name shares nothing with the old one.
+    pub fn team_scope(&self) -> Option<String> {
+        let team = self.team.as_deref()?;
+        Some(match self.team_generation {
+            0 => team.to_owned(),
+            g => format!("{team}#{g:x}"),
+        })
+    }
+
     /// The caller when authentication is off.
     pub fn anonymous() -> Self {
         Principal {
@@ -54,6 +68,7 @@ impl Principal {
             admin: false,
             allowance: None,
             team_allowance: None,
+            team_generation: 0,
         }
     }
 

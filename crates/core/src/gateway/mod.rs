@@ -234,6 +234,10 @@ impl Gateway {
                         None => Err(crate::auth::AuthError::BadKey.into()),
                     }
                 }
+                Ok(mut principal) if principal.id.starts_with("oidc:") => {
+                    self.oidc_team(host, &mut principal).await?;
+                    Ok(principal)
+                }
                 other => Ok(other?),
             };
         }
@@ -247,6 +251,7 @@ impl Gateway {
                 admin: false,
                 allowance: None,
                 team_allowance: None,
+                team_generation: 0,
             },
             _ => Principal::anonymous(),
         })

@@ -199,6 +199,7 @@ impl KeyRecord {
             admin: false,
             allowance,
             team_allowance: None,
+            team_generation: 0,
         })
     }
 }

@@ -39,6 +39,11 @@ pub struct TeamRecord {
     /// While set, every key of the team is refused.
     #[serde(default)]
     pub disabled: bool,
+    /// Which team of this name it is: random at creation, so a team
+    /// deleted and created again starts from nothing (its spend, its
+    /// limits' windows, its cache). 0 for records made before it was kept.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// `POST /v1/admin/teams`, and what `PATCH` may change.

@@ -14,6 +14,18 @@ use crate::pipeline::clock::{now_ms, unix_secs};
 
 use super::key_cache::KEY_CACHE_MS;
 
+/// What a principal's team turned out to be.
+enum Joined {
+    /// None, or a team of the configuration.
+    Config,
+    /// A runtime team, applied.
+    Runtime,
+    /// A runtime team that no longer exists.
+    Gone,
+    /// A runtime team that is disabled.
+    Disabled,
+}
+
 impl Gateway {
     /// The principal of a runtime key (`llm_…`), or why there is none.
     pub(crate) async fn runtime_key<H: Host>(
@@ -45,21 +57,59 @@ impl Gateway {
         };
         let record = record.ok_or_else(|| bad("invalid API key"))?;
         let mut principal = record.principal(&hash, unix_secs(host)).map_err(bad)?;
-        let Some(name) = record.team.as_deref() else {
-            return Ok(principal);
-        };
-        if self.rules.has_team(name) {
-            return Ok(principal);
+        match self.join_runtime_team(host, &mut principal, now).await? {
+            Joined::Gone => Err(bad("this API key's team no longer exists")),
+            Joined::Disabled => Err(bad("this API key's team is disabled")),
+            Joined::Config | Joined::Runtime => Ok(principal),
         }
-        match self.runtime_team(host, name, now).await? {
-            None => Err(bad("this API key's team no longer exists")),
-            Some(t) if t.disabled => Err(bad("this API key's team is disabled")),
+    }
+
+    /// A principal whose team is named by its OIDC token: a runtime
+    /// team's models, limits, budget and `disabled` apply to it as to
+    /// the team's keys (a team the token names but nobody created stays
+    /// a label).
+    pub(crate) async fn oidc_team<H: Host>(
+        &self,
+        host: &H,
+        principal: &mut Principal,
+    ) -> Result<(), ApiError> {
+        let admin = self.config.auth.as_ref().is_some_and(|a| a.admin_api());
+        if !admin {
+            return Ok(());
+        }
+        match self
+            .join_runtime_team(host, principal, now_ms(host))
+            .await?
+        {
+            Joined::Disabled => Err(crate::error::GatewayError::TeamDisabled.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies the principal's team when it is a runtime one: narrows its
+    /// models, and carries the team's limits, budget and generation.
+    async fn join_runtime_team<H: Host>(
+        &self,
+        host: &H,
+        principal: &mut Principal,
+        now: u64,
+    ) -> Result<Joined, ApiError> {
+        let Some(name) = principal.team.clone() else {
+            return Ok(Joined::Config);
+        };
+        if self.rules.has_team(&name) {
+            return Ok(Joined::Config);
+        }
+        Ok(match self.runtime_team(host, &name, now).await? {
+            None => Joined::Gone,
+            Some(t) if t.disabled => Joined::Disabled,
             Some(t) => {
                 principal.models = t.narrow(principal.models.take());
                 principal.team_allowance = t.allowance();
-                Ok(principal)
+                principal.team_generation = t.generation;
+                Joined::Runtime
             }
-        }
+        })
     }
 
     /// A runtime team, read through the same cache as keys.

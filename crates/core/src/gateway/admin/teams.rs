@@ -46,6 +46,11 @@ impl Gateway {
             budget: new.budget,
             metadata: new.metadata,
             disabled: new.disabled,
+            generation: {
+                let mut g = [0u8; 8];
+                host.random(&mut g);
+                u64::from_le_bytes(g).max(1)
+            },
         };
         keys::put_team(host, &team)
             .await

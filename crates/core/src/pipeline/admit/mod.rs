@@ -343,11 +343,11 @@ pub(crate) fn scopes<H: Host>(
     if !cx.rules.any() && principal.allowance.is_none() && principal.team_allowance.is_none() {
         return Vec::new();
     }
-    let team = principal.team.as_deref();
+    let team = principal.team_scope();
     let own = principal.allowance.as_deref();
     let team_own = principal.team_allowance.as_deref();
     cx.rules
-        .scopes_with(&principal.id, own, team, team_own, model, now)
+        .scopes_with(&principal.id, own, team.as_deref(), team_own, model, now)
 }
 
 /// The admit stage for the planned model, under `scopes` (see [`scopes`]): reserves

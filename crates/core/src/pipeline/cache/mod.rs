@@ -37,7 +37,8 @@ pub(crate) async fn lookup<H: Host>(
     let host = cx.host;
     let model = body.model.as_deref().unwrap_or_default();
     let m = cx.config.models.iter().find(|m| m.name == model);
-    let scope = cache::scope_id(policy.scope, &principal.id, principal.team.as_deref());
+    let team = principal.team_scope();
+    let scope = cache::scope_id(policy.scope, &principal.id, team.as_deref());
     let sent = cache::key::Sent {
         passthrough: &principal.passthrough,
         headers: front.map_or(&[], |v| &v.headers),
