@@ -208,7 +208,9 @@ fn record_hit(rec: &Recorder, entry: &Entry, response: &ResponseResource) {
         r.cost_usd = entry.cost_usd.map(|_| 0.0);
         r.cache = Some(CacheRecord {
             hit: true,
-            saved_tokens: r.usage.map_or(0, |u| u.input_tokens + u.output_tokens),
+            saved_tokens: r
+                .usage
+                .map_or(0, |u| u.input_tokens.saturating_add(u.output_tokens)),
             saved_usd: entry.cost_usd,
         });
     });

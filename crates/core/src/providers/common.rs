@@ -258,7 +258,7 @@ pub(crate) fn chat_usage(u: &Value) -> Usage {
     let total = u
         .get("total_tokens")
         .and_then(Value::as_u64)
-        .unwrap_or(input + output);
+        .unwrap_or(input.saturating_add(output));
     Usage::from_counts(
         input,
         output,

@@ -277,7 +277,7 @@ pub(crate) fn used_in(body: &[u8], prices: Option<crate::config::Prices>, reserv
         .as_u64()
         .unwrap_or(0);
     Used {
-        tokens: input + output,
+        tokens: input.saturating_add(output),
         cost: prices.map_or(0.0, |p| p.cost(input, cached, output)),
     }
 }

@@ -79,7 +79,9 @@ pub(crate) fn usage_of(
         prev.input_tokens_details.cached_tokens
     };
     let input = if has("input_tokens") {
-        u64_at(u, &["input_tokens"]) + u64_at(u, &["cache_creation_input_tokens"]) + cache_read
+        u64_at(u, &["input_tokens"])
+            .saturating_add(u64_at(u, &["cache_creation_input_tokens"]))
+            .saturating_add(cache_read)
     } else {
         prev.input_tokens
     };
@@ -89,5 +91,5 @@ pub(crate) fn usage_of(
         prev.output_tokens
     };
     // Anthropic reports no reasoning token count.
-    crate::types::Usage::from_counts(input, output, input + output, cache_read, 0)
+    crate::types::Usage::from_counts(input, output, input.saturating_add(output), cache_read, 0)
 }

@@ -56,11 +56,11 @@ pub(crate) fn outcome_of(reason: Option<&str>) -> Outcome {
 pub(crate) fn usage_of(u: &Value) -> Usage {
     let input = u64_at(u, &["promptTokenCount"]);
     let thoughts = u64_at(u, &["thoughtsTokenCount"]);
-    let output = u64_at(u, &["candidatesTokenCount"]) + thoughts;
+    let output = u64_at(u, &["candidatesTokenCount"]).saturating_add(thoughts);
     let total = u
         .get("totalTokenCount")
         .and_then(Value::as_u64)
-        .unwrap_or(input + output);
+        .unwrap_or(input.saturating_add(output));
     Usage::from_counts(
         input,
         output,
