@@ -91,8 +91,9 @@ fn use_key(gw: &Gateway, key: &str) -> u16 {
     send(gw, reqwest::Method::POST, "/v1/responses", key, Some(body)).0
 }
 
-/// Create, use, disable (refused within 5 s), delete.
-pub fn edge_key_lifecycle(gw: &Gateway) {
+/// Create, use, disable (refused within 5 s, on an open WebSocket too
+/// where the host has them), delete.
+pub fn edge_key_lifecycle(gw: &Gateway, websocket: bool) {
     let body = json!({"name": "edge", "team": "alpha"});
     let (status, created) = send(
         gw,
@@ -118,6 +119,11 @@ pub fn edge_key_lifecycle(gw: &Gateway) {
         std::thread::sleep(Duration::from_millis(100));
     }
     edge_team_lifecycle(gw, &id);
+    // A WebSocket opened with the key: its turns stop with the key.
+    let mut ws = websocket.then(|| socket(gw, &secret));
+    if let Some(ws) = ws.as_mut() {
+        assert_eq!(ws_turn(ws).unwrap()["type"], "response.completed");
+    }
     let patch = json!({"disabled": true});
     let path = format!("/v1/admin/keys/{id}");
     assert_eq!(
@@ -129,6 +135,20 @@ pub fn edge_key_lifecycle(gw: &Gateway) {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "still served 5 s after it was disabled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let start = Instant::now();
+    while let Some(ws) = ws.as_mut() {
+        match ws_turn(ws) {
+            Some(v) if v["type"] == "error" => break,
+            // Closed (1008) before or after its error frame.
+            None => break,
+            Some(_) => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the open WebSocket still served turns 5 s after the key was disabled"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -194,4 +214,38 @@ fn edge_team_lifecycle(gw: &Gateway, tag: &str) {
         send(gw, reqwest::Method::DELETE, &team_path, ADMIN_KEY, None).0,
         200
     );
+}
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+/// A WebSocket to `/v1/responses` with `key`.
+fn socket(gw: &Gateway, key: &str) -> Socket {
+    use tungstenite::client::IntoClientRequest;
+    let url = gw.url.replace("http://", "ws://") + "/v1/responses";
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    tungstenite::connect(req).unwrap().0
+}
+
+/// One turn: its terminal message, or `None` once the socket closed.
+fn ws_turn(ws: &mut Socket) -> Option<Value> {
+    use tungstenite::Message;
+    let body = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
+    ws.send(Message::text(body.to_string())).ok()?;
+    loop {
+        match ws.read().ok()? {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).ok()?;
+                if matches!(
+                    v["type"].as_str(),
+                    Some("response.completed" | "response.failed" | "error")
+                ) {
+                    return Some(v);
+                }
+            }
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
 }

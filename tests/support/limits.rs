@@ -51,6 +51,15 @@ pub fn edge_limits(gws: &[&Gateway]) {
     });
     let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
     assert_eq!((count(200), count(429)), (5, 7), "{statuses:?}");
+    // A route without prices can't be reached under a budget.
+    let r = post(
+        gws[0],
+        "sk-edge-b",
+        &json!({"model": "chat/anything", "input": "hi"}),
+    );
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "model_not_priced", "{e}");
     // The budget: spent by real use, then refused for the rest of the day.
     let body = json!({"model": "priced", "input": "hello there", "max_output_tokens": 16});
     let mut served = 0;
@@ -73,4 +82,7 @@ pub fn edge_limits(gws: &[&Gateway]) {
     assert_eq!(refusal.headers()["x-should-retry"], "false");
     let e: Value = refusal.json().unwrap();
     assert_eq!(e["error"]["code"], "budget_exceeded", "{e}");
+    // Another name for the same route is the same route: refused too.
+    let alias = json!({"model": "oa/gpt-4o-mini", "input": "hello there", "max_output_tokens": 16});
+    assert_eq!(post(gws[0], "sk-edge-b", &alias).status(), 429);
 }

@@ -104,24 +104,33 @@ pub(crate) fn target_route<'a>(
     })
 }
 
-/// The configured model that lists `route` among its targets (`prefer`
-/// first, when it does): the name that prices, limits and counts a
-/// request, whatever the client called it (`provider/model`, a pin, a
-/// family name).
+/// The configured model that lists `route` among its targets: the name
+/// that prices, limits and counts a request, whatever the client called
+/// it (`provider/model`, a pin, a family name). `prefer` first, when it
+/// lists it; else, of several, the one that prices it highest (a route
+/// listed priced and unpriced is priced).
 pub fn owner<'a>(config: &'a Config, route: &Route<'_>, prefer: &str) -> Option<&'a ModelConfig> {
-    let lists = |m: &&ModelConfig| {
-        m.targets.iter().any(|t| {
+    let target = |m: &'a ModelConfig| {
+        m.targets.iter().find(|t| {
             t.provider == route.provider_name
                 && t.provider_model_id.as_deref().unwrap_or(&m.name) == route.upstream_model
         })
     };
-    let mut models = config.models.iter();
+    if let Some(m) = config.models.iter().find(|m| m.name == prefer) {
+        if target(m).is_some() {
+            return Some(m);
+        }
+    }
+    let price = |m: &&'a ModelConfig| {
+        target(m)
+            .and_then(|t| t.prices())
+            .map_or((0.0, 0.0), |p| (p.output, p.input))
+    };
     config
         .models
         .iter()
-        .find(|m| m.name == prefer)
-        .filter(lists)
-        .or_else(|| models.find(lists))
+        .filter(|m| target(m).is_some())
+        .reduce(|best, m| if price(&m) > price(&best) { m } else { best })
 }
 
 /// The name a request's usage is counted under: the configured model
@@ -214,6 +223,31 @@ models:
   - { name: llama, provider: local, provider_model_id: "llama3.2:3b" }
 "#;
         Config::from_yaml(yaml, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn another_name_is_owned_by_the_model_that_prices_it_highest() {
+        let yaml = r#"
+providers:
+  oa: { type: openai, api_key: k }
+models:
+  - { name: free, provider: oa, provider_model_id: gpt-4o-mini }
+  - { name: cheap, targets: [ { provider: oa, provider_model_id: gpt-4o-mini, input_cost: 0.1, output_cost: 0.4 } ] }
+  - { name: dear, targets: [ { provider: oa, provider_model_id: gpt-4o-mini, input_cost: 1, output_cost: 4 } ] }
+"#;
+        let c = Config::from_yaml(yaml, &|_| None).unwrap();
+        let r = resolve(&c, "oa/gpt-4o-mini", None).unwrap();
+        assert_eq!(
+            owner(&c, &r, "oa/gpt-4o-mini").map(|m| m.name.as_str()),
+            Some("dear")
+        );
+        // A pin on a configured name keeps that name.
+        let r = resolve(&c, "free", Some("oa")).unwrap();
+        assert_eq!(owner(&c, &r, "free").map(|m| m.name.as_str()), Some("free"));
+        assert!(matches!(
+            resolve(&c, "free", Some("ghost")),
+            Err(RouteError::UnknownProvider(_))
+        ));
     }
 
     #[test]
