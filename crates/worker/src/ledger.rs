@@ -177,10 +177,13 @@ pub async fn apply(
 
 /// Adds to (`adds` set) or reads the counters of the usage hash `key`,
 /// each hash in its own object.
+/// Additions to a counters hash, and how long it lives after them.
+pub type Adds<'a> = (&'a [(String, i64)], Option<std::time::Duration>);
+
 pub async fn counters(
     env: &Env,
     key: &str,
-    adds: Option<(&[(String, i64)], Option<std::time::Duration>)>,
+    adds: Option<Adds<'_>>,
 ) -> std::result::Result<Counters, latticelm_core::HostError> {
     let path = match adds.and_then(|(_, ttl)| ttl) {
         Some(ttl) => format!("/counters?ttl_ms={}", ttl.as_millis()),
