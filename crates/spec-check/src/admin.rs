@@ -7,12 +7,10 @@ use serde_json::{json, Value};
 
 fn doc() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/admin-openapi.json");
-        let text = std::fs::read_to_string(&path).expect("docs/admin-openapi.json");
-        serde_json::from_str(&text).expect("docs/admin-openapi.json is JSON")
-    })
+    // Compiled in: a build directory shared between checkouts never
+    // points at another checkout's copy (cargo rebuilds when it changes).
+    const TEXT: &str = include_str!("../../../docs/admin-openapi.json");
+    DOC.get_or_init(|| serde_json::from_str(TEXT).expect("docs/admin-openapi.json is JSON"))
 }
 
 /// The documented template a concrete path matches (`/v1/admin/keys/{id}`).
