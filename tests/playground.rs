@@ -10,7 +10,12 @@ use support::*;
 fn config_with_ui(mock: &str, extra: &str) -> String {
     format!(
         "{}  - name: priced\n    targets: [{{ provider: oa, provider_model_id: gpt-4o-mini, input_cost: 0.15, output_cost: 0.6 }}]\nauth:\n  enabled: true\n  api_keys:\n    - {{ name: playground, key: key-play-123, team: play, limits: {{ requests_per_minute: 1000, tokens_per_minute: 2000000 }} }}\nteams:\n  - {{ name: play, budget: {{ usd: 5, period: monthly }} }}\n{extra}",
-        config(mock)
+        // The target nobody listens for is priced: the team has a budget,
+        // and a budget can't reach an unpriced route.
+        config(mock).replace(
+            "  - { name: unreachable, provider: dead }",
+            "  - { name: unreachable, targets: [{ provider: dead, input_cost: 1, output_cost: 1 }] }"
+        )
     )
 }
 
