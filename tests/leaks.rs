@@ -353,7 +353,6 @@ limits:
 #[test]
 fn a_websocket_checks_its_caller_at_every_turn_and_counts_in_its_team() {
     use std::time::{Duration, Instant};
-    use tungstenite::client::IntoClientRequest;
     use tungstenite::Message;
     let Some(redis) = redis() else { return };
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
@@ -370,31 +369,8 @@ fn a_websocket_checks_its_caller_at_every_turn_and_counts_in_its_team() {
         created["id"].as_str().unwrap().to_owned(),
         created["key"].as_str().unwrap().to_owned(),
     );
-    let url = gw.url.replace("http://", "ws://") + "/v1/responses";
-    let mut req = url.into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    let (mut ws, _) = tungstenite::connect(req).unwrap();
-    let turn = |ws: &mut tungstenite::WebSocket<_>| -> Option<Value> {
-        let body = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
-        ws.send(Message::text(body.to_string())).ok()?;
-        loop {
-            match ws.read().ok()? {
-                Message::Text(t) => {
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    if matches!(
-                        v["type"].as_str(),
-                        Some("response.completed" | "response.failed" | "error")
-                    ) {
-                        return Some(v);
-                    }
-                }
-                Message::Close(_) => return None,
-                _ => {}
-            }
-        }
-    };
-    assert_eq!(turn(&mut ws).unwrap()["type"], "response.completed");
+    let mut ws = ws_socket(&gw, &secret);
+    assert_eq!(ws_turn(&mut ws).unwrap()["type"], "response.completed");
     // The turn counts in its team's usage.
     let start = Instant::now();
     loop {
@@ -423,7 +399,7 @@ fn a_websocket_checks_its_caller_at_every_turn_and_counts_in_its_team() {
     );
     let start = Instant::now();
     let refused = loop {
-        let last = turn(&mut ws).expect("an error frame before the close");
+        let last = ws_turn(&mut ws).expect("an error frame before the close");
         if last["type"] == "error" {
             break last;
         }
@@ -472,17 +448,7 @@ fn usage_names_are_bounded_and_usage_expires() {
             &model[..20]
         );
     }
-    let cli = |args: &[&str]| -> Vec<String> {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-u", &redis.url])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    };
+    let cli = |args: &[&str]| redis_cli(&redis.url, args);
     let start = std::time::Instant::now();
     let keys = loop {
         let keys = cli(&["--scan", "--pattern", "*usage/*"]);
@@ -516,18 +482,15 @@ fn unknown_keys_are_cheap() {
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
     let gw = start_with(&admin_config(&mock, &redis.url), mock);
     let commands = || -> u64 {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-u", &redis.url, "INFO", "stats"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+        redis_cli(&redis.url, &["INFO", "stats"])
+            .iter()
             .find_map(|l| l.strip_prefix("total_commands_processed:"))
             .unwrap()
             .trim()
             .parse()
             .unwrap()
     };
+
     let made_up = "llm_0000000000000000000000000000000000000000000";
     let hi = json!({"model": "gpt-4o-mini", "input": "hi"});
     let before = commands();
@@ -540,7 +503,6 @@ fn unknown_keys_are_cheap() {
             std::thread::sleep(std::time::Duration::from_millis(2_500));
         }
     }
-    // One read, plus the two INFO calls themselves.
     // One read, and the first INFO call itself.
     let used = commands() - before;
     assert_eq!(
@@ -727,20 +689,10 @@ fn a_recreated_team_starts_from_zero() {
     };
     spend_once();
     spend_once();
-    let out = std::process::Command::new("redis-cli")
-        .args([
-            "-u",
-            &redis.url,
-            "--scan",
-            "--pattern",
-            "latticelm:limits:team:beta*:all",
-        ])
-        .output()
-        .unwrap();
-    let mut shards: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let mut shards = redis_cli(
+        &redis.url,
+        &["--scan", "--pattern", "latticelm:limits:team:beta*:all"],
+    );
     shards.sort();
     assert_eq!(
         shards.len(),
@@ -750,11 +702,10 @@ fn a_recreated_team_starts_from_zero() {
     let spent: Vec<f64> = shards
         .iter()
         .map(|k| {
-            let out = std::process::Command::new("redis-cli")
-                .args(["-u", &redis.url, "HGET", k, "spent"])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+            redis_cli(&redis.url, &["HGET", k, "spent"])[0]
+                .trim()
+                .parse()
+                .unwrap()
         })
         .collect();
     assert!(

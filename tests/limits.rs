@@ -251,17 +251,7 @@ fn concurrent_streams_never_overshoot_a_team_budget() {
     let (gw1, out1) = start_logged(&yaml, mock.clone(), &[]);
     let (gw2, out2) = start_logged(&yaml, mock.clone(), &[]);
     let gws = [&gw1, &gw2];
-    let cli = |args: &[&str]| -> Vec<String> {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-u", &redis.url])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    };
+    let cli = |args: &[&str]| redis_cli(&redis.url, args);
     // (spent, held by requests in flight), in USD.
     let ledger = || -> (f64, f64) {
         let v = cli(&["HMGET", "latticelm:limits:team:alpha:all", "spent", "r"]);

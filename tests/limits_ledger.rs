@@ -181,24 +181,10 @@ fn the_lua_ledger_and_the_rust_ledger_agree() {
 /// passes a budget; every lapsed lease is charged.
 #[test]
 fn the_ledgers_agree_at_the_extremes_and_charge_every_lapse() {
-    use latticelm_core::quota::{self, Ledger, Op, OpKind, Reply, ScopeOp};
+    use latticelm_core::quota::{self, Ledger, Op, OpKind, ScopeOp};
     use std::collections::BTreeMap;
     let Some(redis) = redis() else { return };
-    let mut conn = redis::Client::open(redis.url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let script = redis::Script::new(quota::REDIS_SCRIPT);
-    let mut lua = |op: &Op| -> Reply {
-        let (keys, args) = quota::redis_call(op);
-        let mut inv = script.prepare_invoke();
-        for k in &keys {
-            inv.key(k);
-        }
-        inv.arg(&args[0]).arg(&args[1]);
-        let got: String = inv.invoke(&mut conn).unwrap();
-        quota::redis_reply(got.as_bytes()).unwrap()
-    };
+    let mut lua = lua_ledger(&redis.url);
     let mut rust: BTreeMap<String, Ledger> = BTreeMap::new();
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move |n: u64| {
@@ -412,11 +398,7 @@ fn a_lapsed_lease_is_charged_when_a_refusal_prunes_it() {
     use latticelm_core::quota::{self, Ledger, Op, OpKind, ScopeOp};
     use std::collections::BTreeMap;
     let Some(redis) = redis() else { return };
-    let mut conn = redis::Client::open(redis.url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let script = redis::Script::new(quota::REDIS_SCRIPT);
+    let mut lua = lua_ledger(&redis.url);
     let mut rust: BTreeMap<String, Ledger> = BTreeMap::new();
     let scope = |shard: &str, budget: f64, cost: f64| ScopeOp {
         shard: shard.into(),
@@ -450,6 +432,23 @@ fn a_lapsed_lease_is_charged_when_a_refusal_prunes_it() {
     };
     for op in [&a, &b, &peek] {
         let expected = quota::apply(&mut rust, op);
+        let got = lua(op);
+        assert_eq!(got.ok, expected.ok);
+        if op.op == OpKind::Peek {
+            let (g, e) = (&got.scopes[0], &expected.scopes[0]);
+            assert_eq!((g.spent, g.reserved), (0.5, 0.0), "Lua: {g:?}");
+            assert_eq!((e.spent, e.reserved), (0.5, 0.0), "Rust: {e:?}");
+        }
+    }
+}
+
+/// The Lua ledger on the Redis at `url`, called as the native host calls
+/// it (`quota::redis_call`, `quota::redis_reply`).
+fn lua_ledger(url: &str) -> impl FnMut(&latticelm_core::quota::Op) -> latticelm_core::quota::Reply {
+    use latticelm_core::quota;
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let script = redis::Script::new(quota::REDIS_SCRIPT);
+    move |op| {
         let (keys, args) = quota::redis_call(op);
         let mut inv = script.prepare_invoke();
         for k in &keys {
@@ -457,12 +456,6 @@ fn a_lapsed_lease_is_charged_when_a_refusal_prunes_it() {
         }
         inv.arg(&args[0]).arg(&args[1]);
         let got: String = inv.invoke(&mut conn).unwrap();
-        let got = quota::redis_reply(got.as_bytes()).unwrap();
-        assert_eq!(got.ok, expected.ok);
-        if op.op == OpKind::Peek {
-            let (g, e) = (&got.scopes[0], &expected.scopes[0]);
-            assert_eq!((g.spent, g.reserved), (0.5, 0.0), "Lua: {g:?}");
-            assert_eq!((e.spent, e.reserved), (0.5, 0.0), "Rust: {e:?}");
-        }
+        quota::redis_reply(got.as_bytes()).unwrap()
     }
 }

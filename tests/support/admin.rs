@@ -120,7 +120,7 @@ pub fn edge_key_lifecycle(gw: &Gateway, websocket: bool) {
     }
     edge_team_lifecycle(gw, &id);
     // A WebSocket opened with the key: its turns stop with the key.
-    let mut ws = websocket.then(|| socket(gw, &secret));
+    let mut ws = websocket.then(|| ws_socket(gw, &secret));
     if let Some(ws) = ws.as_mut() {
         assert_eq!(ws_turn(ws).unwrap()["type"], "response.completed");
     }
@@ -216,10 +216,11 @@ fn edge_team_lifecycle(gw: &Gateway, tag: &str) {
     );
 }
 
-type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+/// A client WebSocket.
+pub type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
 
 /// A WebSocket to `/v1/responses` with `key`.
-fn socket(gw: &Gateway, key: &str) -> Socket {
+pub fn ws_socket(gw: &Gateway, key: &str) -> Socket {
     use tungstenite::client::IntoClientRequest;
     let url = gw.url.replace("http://", "ws://") + "/v1/responses";
     let mut req = url.into_client_request().unwrap();
@@ -229,7 +230,7 @@ fn socket(gw: &Gateway, key: &str) -> Socket {
 }
 
 /// One turn: its terminal message, or `None` once the socket closed.
-fn ws_turn(ws: &mut Socket) -> Option<Value> {
+pub fn ws_turn(ws: &mut Socket) -> Option<Value> {
     use tungstenite::Message;
     let body = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
     ws.send(Message::text(body.to_string())).ok()?;

@@ -965,3 +965,16 @@ pub fn edge_hides_config_errors(gw: &Gateway, secret: &str) {
     );
     assert!(!e.to_string().contains(secret), "{e}");
 }
+
+/// `redis-cli -u url args…`: its output lines.
+pub fn redis_cli(url: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new("redis-cli")
+        .args(["-u", url])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
