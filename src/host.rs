@@ -144,6 +144,18 @@ impl Host for NativeHost {
         store.put(key, value, latticelm_core::RECORD_TTL).await
     }
 
+    async fn record_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+    ) -> Result<bool, HostError> {
+        let store = self.records.as_ref().unwrap_or(&self.store);
+        store
+            .swap(key, expected, value, latticelm_core::RECORD_TTL)
+            .await
+    }
+
     async fn record_delete(&self, key: &str) -> Result<(), HostError> {
         self.records
             .as_ref()

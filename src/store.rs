@@ -36,11 +36,11 @@ impl RedisStore {
     }
 
     /// Runs a Lua script (by its SHA, loading it when Redis lacks it).
-    pub async fn eval(
+    pub async fn eval<A: redis::ToRedisArgs>(
         &self,
         script: &redis::Script,
         keys: &[String],
-        arg: &[String],
+        arg: &[A],
     ) -> Result<String, HostError> {
         let mut c = self.conn().await?;
         let mut inv = script.prepare_invoke();
@@ -211,6 +211,44 @@ impl NativeStore {
                         .clone(),
                 )
                 .await
+            }
+        }
+    }
+
+    /// Writes `value` (for `ttl`) only if the key still holds `expected`
+    /// (`None`: nothing): under the lock in memory, one Lua script on
+    /// Redis. `Ok(false)` when it held something else.
+    pub async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, HostError> {
+        match self {
+            NativeStore::Memory(m) => {
+                let mut m = m.lock().map_err(|_| poisoned())?;
+                let now = Instant::now();
+                if m.get(key, now).as_deref() != expected {
+                    return Ok(false);
+                }
+                m.put(key, value, ttl, now).map(|()| true)
+            }
+            NativeStore::Redis(r) => {
+                thread_local! {
+                    static SWAP: redis::Script = redis::Script::new(latticelm_core::keys::REDIS_SWAP);
+                }
+                let script = SWAP.with(Clone::clone);
+                let ttl_ms = ttl.as_millis().max(1).to_string();
+                let args: [&[u8]; 4] = [
+                    if expected.is_some() { b"1" } else { b"0" },
+                    expected.unwrap_or_default(),
+                    &value,
+                    ttl_ms.as_bytes(),
+                ];
+                r.eval(&script, &[key.to_owned()], &args)
+                    .await
+                    .map(|v| v == "1")
             }
         }
     }

@@ -178,7 +178,7 @@ fn spin_runtime_keys() {
     let Some(gw) = start_spin(&config_with_admin(&mock), mock) else {
         return;
     };
-    edge_key_lifecycle(&gw, false);
+    edge_key_lifecycle(&gw, Edge::Spin);
 }
 
 /// The response cache on Spin, in its key-value store.

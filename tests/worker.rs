@@ -154,7 +154,7 @@ fn worker_runtime_keys() {
     let Some(gw) = start_worker(&config_with_admin(&mock), mock) else {
         return;
     };
-    edge_key_lifecycle(&gw, true);
+    edge_key_lifecycle(&gw, Edge::Worker);
 }
 
 /// The response cache on the Worker: a repeat is served from the data

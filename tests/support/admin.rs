@@ -91,9 +91,22 @@ fn use_key(gw: &Gateway, key: &str) -> u16 {
     send(gw, reqwest::Method::POST, "/v1/responses", key, Some(body)).0
 }
 
+/// Which edge host a shared check runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The Worker under workerd: WebSockets, and records in Durable
+    /// Objects that compare and set in one step.
+    Worker,
+    /// The Spin harness: no WebSockets; records in its key-value store,
+    /// per instance.
+    Spin,
+}
+
 /// Create, use, disable (refused within 5 s, on an open WebSocket too
-/// where the host has them), delete.
-pub fn edge_key_lifecycle(gw: &Gateway, websocket: bool) {
+/// where the host has them), delete. On the Worker the disabling races
+/// a rename, and both are kept.
+pub fn edge_key_lifecycle(gw: &Gateway, edge: Edge) {
+    let websocket = edge == Edge::Worker;
     let body = json!({"name": "edge", "team": "alpha"});
     let (status, created) = send(
         gw,
@@ -124,12 +137,35 @@ pub fn edge_key_lifecycle(gw: &Gateway, websocket: bool) {
     if let Some(ws) = ws.as_mut() {
         assert_eq!(ws_turn(ws).unwrap()["type"], "response.completed");
     }
-    let patch = json!({"disabled": true});
     let path = format!("/v1/admin/keys/{id}");
-    assert_eq!(
-        send(gw, reqwest::Method::PATCH, &path, ADMIN_KEY, Some(patch)).0,
-        200
-    );
+    if edge == Edge::Worker {
+        let answers = std::thread::scope(|s| {
+            let patches = [json!({"disabled": true}), json!({"name": "edge renamed"})];
+            let handles: Vec<_> = patches
+                .into_iter()
+                .map(|p| s.spawn(|| send(gw, reqwest::Method::PATCH, &path, ADMIN_KEY, Some(p))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        for (status, body) in answers {
+            assert_eq!(status, 200, "{body}");
+        }
+        let (_, key) = send(gw, reqwest::Method::GET, &path, ADMIN_KEY, None);
+        assert_eq!(key["disabled"], true, "a concurrent PATCH was lost: {key}");
+        assert_eq!(
+            key["name"], "edge renamed",
+            "a concurrent PATCH was lost: {key}"
+        );
+    } else {
+        let patch = json!({"disabled": true});
+        assert_eq!(
+            send(gw, reqwest::Method::PATCH, &path, ADMIN_KEY, Some(patch)).0,
+            200
+        );
+    }
     let start = Instant::now();
     while use_key(gw, &secret) != 401 {
         assert!(

@@ -51,6 +51,23 @@ pub trait Host {
     async fn record_delete(&self, key: &str) -> Result<(), HostError> {
         self.kv_delete(key).await
     }
+    /// Writes a record of the admin API only if it still holds
+    /// `expected` (`None`: only if there is none), as one step for every
+    /// instance; `Ok(false)` when another write came first, and nothing
+    /// was written. The admin API's updates read, change and swap, and
+    /// read again when they lose (see `gateway::admin::records`). Natively
+    /// one Lua script (Redis) or under the lock (memory), on the Worker
+    /// the record's Durable Object. The default ([`record_swap_in_kv`])
+    /// reads, compares and writes: exact only where one instance
+    /// serializes its requests (Spin's key-value store, Workers KV).
+    async fn record_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+    ) -> Result<bool, HostError> {
+        record_swap_in_kv(self, key, expected, value).await
+    }
     /// Reads an entry of the response cache (see `crate::cache`): by
     /// default from the key-value store. Natively, `cache.store`; on the
     /// Worker, the data centre's Cache API.
@@ -279,6 +296,21 @@ where
         out.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(out))
+}
+
+/// [`Host::record_swap`] over [`Host::record_get`] and
+/// [`Host::record_put`]: compare, then write. Not atomic between
+/// instances; hosts whose store has a transaction override it.
+pub async fn record_swap_in_kv<H: Host + ?Sized>(
+    host: &H,
+    key: &str,
+    expected: Option<&[u8]>,
+    value: Vec<u8>,
+) -> Result<bool, HostError> {
+    if host.record_get(key).await?.as_deref() != expected {
+        return Ok(false);
+    }
+    host.record_put(key, value).await.map(|()| true)
 }
 
 /// Applies `op` by reading each shard's ledger from the host's key-value

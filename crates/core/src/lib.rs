@@ -53,7 +53,9 @@
 //!     (usage, the indexes of runtime keys and teams) must not lose an
 //!     update between instances: Redis scripts natively and on Spin, a
 //!     Durable Object per shard on the Worker, a lock in one process.
-//!     Their defaults over the key-value store hold for one instance.
+//!     So must [`Host::record_swap`], the compare-and-set of the admin
+//!     API's records. Their defaults over the key-value store hold for
+//!     one instance.
 //! 12. **Cache entries expire on read, like key-value values.**
 //!     [`Host::cache_get`] never returns an entry past its TTL; a host
 //!     may evict earlier (the native memory cache by bytes, least
@@ -92,8 +94,8 @@ pub use error::{
 };
 pub use gateway::{Gateway, WsClose, WsReply, WsSession, MAX_CONNECTION};
 pub use host::{
-    ledger_in_kv, read_body_limited, Body, ByteStream, Host, HttpRequest, HttpResponse,
-    UpstreamRequest, UpstreamResponse, RECORD_TTL,
+    ledger_in_kv, read_body_limited, record_swap_in_kv, Body, ByteStream, Host, HttpRequest,
+    HttpResponse, UpstreamRequest, UpstreamResponse, RECORD_TTL,
 };
 pub use ids::IdGen;
 pub use pipeline::respond::error_response;

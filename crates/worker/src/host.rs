@@ -208,6 +208,36 @@ impl Host for WorkerHost {
             .map_err(err)
     }
 
+    /// The record's own Durable Object compares and writes in one step
+    /// (`ConversationStore`'s `POST`); on Workers KV, which has no
+    /// transaction, the core's read-compare-write (per data centre).
+    async fn record_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Vec<u8>,
+    ) -> Result<bool, HostError> {
+        match self.store {
+            StoreKind::DurableObject => {
+                let body = crate::durable::swap_body(expected, &value);
+                let resp = self
+                    .object(
+                        key,
+                        Method::Post,
+                        Some(body),
+                        Some(latticelm_core::RECORD_TTL),
+                    )
+                    .await?;
+                match resp.status_code() {
+                    200 | 204 => Ok(true),
+                    412 => Ok(false),
+                    s => Err(HostError::Store(format!("durable object answered {s}"))),
+                }
+            }
+            StoreKind::Kv => latticelm_core::record_swap_in_kv(self, key, expected, value).await,
+        }
+    }
+
     /// One `LimitLedger` Durable Object per usage hash.
     async fn counters_add(
         &self,

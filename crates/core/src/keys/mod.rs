@@ -9,7 +9,10 @@
 //! `keys/rec/<id>` (the record), `keys/hash/<hash>` (its id), and
 //! `keys/ids` (every id with its creation time in ms, a counters hash so that
 //! concurrent creations never drop one; listed oldest first). Runtime
-//! teams live beside them: `teams/rec/<name>` and `teams/ids`.
+//! teams live beside them: `teams/rec/<name>` and `teams/ids`. Updates
+//! read a record with its bytes ([`get_versioned`]) and write it back
+//! only if those bytes are still there ([`swap`], through
+//! [`Host::record_swap`]), so two admins never lose each other's change.
 
 pub mod counters;
 mod key;
@@ -73,6 +76,33 @@ async fn read<H: Host, T: serde::de::DeserializeOwned>(
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
+/// A record as read, with the bytes it was stored as: what a
+/// compare-and-set ([`swap`], [`swap_team`]) expects to find.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    /// The record.
+    pub value: T,
+    /// Its stored bytes.
+    pub raw: Vec<u8>,
+}
+
+async fn read_versioned<H: Host, T: serde::de::DeserializeOwned>(
+    host: &H,
+    key: &str,
+) -> Result<Option<Versioned<T>>, HostError> {
+    Ok(host.record_get(key).await?.and_then(|raw| {
+        let value = serde_json::from_slice(&raw).ok()?;
+        Some(Versioned { value, raw })
+    }))
+}
+
+/// The compare-and-set of a record on Redis ([`Host::record_swap`]):
+/// `KEYS[1]` the record; `ARGV[1]` is `1` when a value is expected (`0`:
+/// none), `ARGV[2]` that value, `ARGV[3]` the new one and `ARGV[4]` its
+/// time to live in ms. Answers `1` when it wrote, `0` when the record
+/// held something else.
+pub const REDIS_SWAP: &str = "local cur = redis.call('GET', KEYS[1]) if ARGV[1] == '1' then if cur ~= ARGV[2] then return '0' end elseif cur then return '0' end redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) return '1'";
+
 /// An index: a counters hash of id → creation time (unix seconds), so
 /// that concurrent creations on several instances never lose an entry.
 async fn index_of<H: Host>(host: &H, index: &str) -> Result<Vec<String>, HostError> {
@@ -124,11 +154,35 @@ pub async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
     index_of(host, INDEX).await
 }
 
-/// Writes a record, and the hashes that name it (the current one, and the
-/// old one during a rotation's grace period).
+/// The record with this id, with its stored bytes (for [`swap`]).
+pub async fn get_versioned<H: Host>(
+    host: &H,
+    id: &str,
+) -> Result<Option<Versioned<KeyRecord>>, HostError> {
+    read_versioned(host, &rec_key(id)).await
+}
+
+/// Writes a new record, and the hashes that name it.
 pub async fn put<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
     let bytes = serde_json::to_vec(rec).unwrap_or_default();
     host.record_put(&rec_key(&rec.id), bytes).await?;
+    put_hashes(host, rec).await
+}
+
+/// Replaces a record that still holds `expected` (as
+/// [`get_versioned`] read it); `Ok(false)`, and nothing written, when
+/// another update came first. A rotation then names the new hash
+/// ([`put_hashes`]).
+pub async fn swap<H: Host>(host: &H, rec: &KeyRecord, expected: &[u8]) -> Result<bool, HostError> {
+    let bytes = serde_json::to_vec(rec).unwrap_or_default();
+    host.record_swap(&rec_key(&rec.id), Some(expected), bytes)
+        .await
+}
+
+/// Writes the hashes that name a record: the current one, and the old
+/// one during a rotation's grace period. A stale one is harmless: a
+/// record authenticates only its own hashes ([`KeyRecord::principal`]).
+pub async fn put_hashes<H: Host>(host: &H, rec: &KeyRecord) -> Result<(), HostError> {
     host.record_put(&hash_key(&rec.hash), rec.id.clone().into_bytes())
         .await?;
     if let Some((old, _)) = &rec.previous {
@@ -173,10 +227,26 @@ pub async fn team_index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
     index_of(host, TEAM_INDEX).await
 }
 
-/// Writes a runtime team.
-pub async fn put_team<H: Host>(host: &H, team: &TeamRecord) -> Result<(), HostError> {
+/// The runtime team of this name, with its stored bytes (for
+/// [`swap_team`]).
+pub async fn team_versioned<H: Host>(
+    host: &H,
+    name: &str,
+) -> Result<Option<Versioned<TeamRecord>>, HostError> {
+    read_versioned(host, &team_key(name)).await
+}
+
+/// Writes a runtime team if its record still holds `expected` (`None`:
+/// if there is no team of that name); `Ok(false)`, and nothing written,
+/// when another write came first.
+pub async fn swap_team<H: Host>(
+    host: &H,
+    team: &TeamRecord,
+    expected: Option<&[u8]>,
+) -> Result<bool, HostError> {
     let bytes = serde_json::to_vec(team).unwrap_or_default();
-    host.record_put(&team_key(&team.name), bytes).await
+    host.record_swap(&team_key(&team.name), expected, bytes)
+        .await
 }
 
 /// Adds a new runtime team to the index.

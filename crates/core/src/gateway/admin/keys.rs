@@ -9,7 +9,7 @@ use crate::error::{ApiError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, KeyRecord, NewKey};
 
-use super::{audit, new_record, store_error, Actor};
+use super::{audit, lost_race, new_record, not_found, store_error, Actor, SWAP_TRIES};
 use crate::gateway::Gateway;
 use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
@@ -84,26 +84,52 @@ impl Gateway {
                 })?,
             }
         };
-        let mut rec = self.record::<KeyRecord, H>(host, id).await?;
-        if let Some((old, _)) = rec.previous.take() {
-            let _ = keys::forget_hash(host, &old).await;
-        }
-        self.forget(&rec);
         let mut random = [0u8; 32];
         host.random(&mut random);
         let (secret, _) = keys::new_secret(&random);
-        let old = std::mem::replace(
-            &mut rec.hash,
-            keys::hash(&secret, self.config.server.seal_key.as_deref()),
-        );
-        if grace > 0 {
-            rec.previous = Some((old, unix_secs(host) + grace));
-        } else {
+        let hash = keys::hash(&secret, self.config.server.seal_key.as_deref());
+        // A compare-and-set, like a PATCH: a rotation never undoes an
+        // update that came between its read and its write, nor another
+        // rotation (whose secret would then name nothing).
+        let mut rotated = None;
+        for _ in 0..SWAP_TRIES {
+            let read = keys::get_versioned(host, id)
+                .await
+                .map_err(|e| store_error(&e))?
+                .ok_or_else(|| not_found("API key", id))?;
+            let mut rec = read.value;
+            let dropped = rec.previous.take();
+            let old = std::mem::replace(&mut rec.hash, hash.clone());
+            if grace > 0 {
+                rec.previous = Some((old.clone(), unix_secs(host) + grace));
+            }
+            if keys::swap(host, &rec, &read.raw)
+                .await
+                .map_err(|e| store_error(&e))?
+            {
+                rotated = Some((rec, old, dropped));
+                break;
+            }
+        }
+        let Some((rec, old, dropped)) = rotated else {
+            return Err(lost_race("API key", id));
+        };
+        keys::put_hashes(host, &rec)
+            .await
+            .map_err(|e| store_error(&e))?;
+        // The hashes no longer named: the previous grace period's, and
+        // the old one unless it keeps a grace period.
+        if let Some((gone, _)) = dropped {
+            let _ = keys::forget_hash(host, &gone).await;
+            self.forget_hash(&gone);
+        }
+        if grace == 0 {
             keys::forget_hash(host, &old)
                 .await
                 .map_err(|e| store_error(&e))?;
         }
-        keys::put(host, &rec).await.map_err(|e| store_error(&e))?;
+        self.forget_hash(&old);
+        self.forget(&rec);
         audit(
             host,
             principal,

@@ -179,11 +179,16 @@ impl Gateway {
     /// Drops a record's cached lookups on this instance (others see the
     /// change within [`KEY_CACHE_MS`]).
     pub(super) fn forget(&self, rec: &KeyRecord) {
+        self.forget_hash(&rec.hash);
+        if let Some((old, _)) = &rec.previous {
+            self.forget_hash(old);
+        }
+    }
+
+    /// Drops this instance's cached lookup of one secret's hash.
+    pub(super) fn forget_hash(&self, hash: &str) {
         if let Ok(mut c) = self.key_cache.lock() {
-            c.forget_key(&rec.hash);
-            if let Some((old, _)) = &rec.previous {
-                c.forget_key(old);
-            }
+            c.forget_key(hash);
         }
     }
 }

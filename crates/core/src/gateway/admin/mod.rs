@@ -37,6 +37,26 @@ pub(crate) fn store_error(e: &crate::HostError) -> ApiError {
     GatewayError::KeyStore(e.clone()).into()
 }
 
+/// How many times an update reads and swaps again when another update
+/// came between its read and its write ([`crate::Host::record_swap`]).
+pub(crate) const SWAP_TRIES: usize = 5;
+
+/// 409 `concurrent_update`: a record changed under every one of an
+/// update's [`SWAP_TRIES`]; nothing was written.
+pub(crate) fn lost_race(what: &'static str, id: &str) -> ApiError {
+    conflict(
+        "concurrent_update",
+        format!(
+            "the {what} `{id}` was changed by other requests while this one applied; nothing was written, try again"
+        ),
+    )
+}
+
+/// 409 with `code`.
+pub(crate) fn conflict(code: &'static str, message: String) -> ApiError {
+    GatewayError::Conflict { code, message }.into()
+}
+
 pub(crate) fn not_found(what: &'static str, id: &str) -> ApiError {
     RequestError::NotFound {
         what,

@@ -11,7 +11,10 @@ use crate::error::{ApiError, HostError, RequestError};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, KeyRecord, NewKey, NewTeam, TeamRecord};
 
-use super::{after_of, audit, changes, not_found, page, page_params, store_error, Actor};
+use super::{
+    after_of, audit, changes, lost_race, not_found, page, page_params, store_error, Actor,
+    SWAP_TRIES,
+};
 use crate::gateway::Gateway;
 use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
@@ -24,8 +27,14 @@ pub(crate) trait Granted: Sized {
     const AUDIT: &'static str;
     /// Reads it by id.
     async fn load<H: Host>(host: &H, id: &str) -> Result<Option<Self>, HostError>;
-    /// Writes it.
-    async fn store<H: Host>(host: &H, rec: &Self) -> Result<(), HostError>;
+    /// Reads it by id with its stored bytes, for [`Granted::swap`].
+    async fn load_versioned<H: Host>(
+        host: &H,
+        id: &str,
+    ) -> Result<Option<keys::Versioned<Self>>, HostError>;
+    /// Writes it if its record still holds `expected`; `Ok(false)` when
+    /// another update came first.
+    async fn swap<H: Host>(host: &H, rec: &Self, expected: &[u8]) -> Result<bool, HostError>;
     /// Every id, oldest first.
     async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError>;
     /// What the admin API shows of it (never a secret).
@@ -85,7 +94,10 @@ impl Gateway {
     }
 
     /// `PATCH`: the fields given, checked, written, and audited with what
-    /// changed.
+    /// changed. The write is a compare-and-set: when another update came
+    /// between the read and the write, the fields are applied again to
+    /// what it wrote, up to [`SWAP_TRIES`] times, then 409
+    /// `concurrent_update`. No change is ever lost.
     pub(super) async fn patch<R: Granted, H: Host>(
         &self,
         host: &H,
@@ -101,16 +113,28 @@ impl Gateway {
             }
             .into());
         };
-        let mut rec = self.record::<R, H>(host, id).await?;
-        let before = rec.view();
-        rec.patch(&patch, &self.config, unix_secs(host))?;
-        rec.check(self, host).await?;
-        R::store(host, &rec).await.map_err(|e| store_error(&e))?;
-        rec.forget(self);
-        let after = rec.view();
-        let action = format!("{}.update", R::AUDIT);
-        audit(host, principal, &action, id, changes(&before, &after));
-        Ok(json_ok(after))
+        for _ in 0..SWAP_TRIES {
+            let read = R::load_versioned(host, id)
+                .await
+                .map_err(|e| store_error(&e))?
+                .ok_or_else(|| not_found(R::WHAT, id))?;
+            let mut rec = read.value;
+            let before = rec.view();
+            rec.patch(&patch, &self.config, unix_secs(host))?;
+            rec.check(self, host).await?;
+            if !R::swap(host, &rec, &read.raw)
+                .await
+                .map_err(|e| store_error(&e))?
+            {
+                continue;
+            }
+            rec.forget(self);
+            let after = rec.view();
+            let action = format!("{}.update", R::AUDIT);
+            audit(host, principal, &action, id, changes(&before, &after));
+            return Ok(json_ok(after));
+        }
+        Err(lost_race(R::WHAT, id))
     }
 }
 
@@ -120,8 +144,14 @@ impl Granted for KeyRecord {
     async fn load<H: Host>(host: &H, id: &str) -> Result<Option<Self>, HostError> {
         keys::get(host, id).await
     }
-    async fn store<H: Host>(host: &H, rec: &Self) -> Result<(), HostError> {
-        keys::put(host, rec).await
+    async fn load_versioned<H: Host>(
+        host: &H,
+        id: &str,
+    ) -> Result<Option<keys::Versioned<Self>>, HostError> {
+        keys::get_versioned(host, id).await
+    }
+    async fn swap<H: Host>(host: &H, rec: &Self, expected: &[u8]) -> Result<bool, HostError> {
+        keys::swap(host, rec, expected).await
     }
     async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
         keys::index(host).await
@@ -156,8 +186,14 @@ impl Granted for TeamRecord {
     async fn load<H: Host>(host: &H, name: &str) -> Result<Option<Self>, HostError> {
         keys::team(host, name).await
     }
-    async fn store<H: Host>(host: &H, team: &Self) -> Result<(), HostError> {
-        keys::put_team(host, team).await
+    async fn load_versioned<H: Host>(
+        host: &H,
+        name: &str,
+    ) -> Result<Option<keys::Versioned<Self>>, HostError> {
+        keys::team_versioned(host, name).await
+    }
+    async fn swap<H: Host>(host: &H, team: &Self, expected: &[u8]) -> Result<bool, HostError> {
+        keys::swap_team(host, team, Some(expected)).await
     }
     async fn index<H: Host>(host: &H) -> Result<Vec<String>, HostError> {
         keys::team_index(host).await

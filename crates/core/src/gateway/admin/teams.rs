@@ -5,18 +5,14 @@
 
 use serde_json::json;
 
-use crate::error::{ApiError, GatewayError};
+use crate::error::ApiError;
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::keys::{self, NewTeam, TeamRecord};
 
-use super::{audit, new_record, store_error, Actor};
+use super::{audit, conflict, new_record, store_error, Actor};
 use crate::gateway::Gateway;
 use crate::pipeline::clock::unix_secs;
 use crate::pipeline::respond::json_ok;
-
-fn conflict(code: &'static str, message: String) -> ApiError {
-    GatewayError::Conflict { code, message }.into()
-}
 
 impl Gateway {
     pub(super) async fn create_team<H: Host>(
@@ -52,9 +48,16 @@ impl Gateway {
                 u64::from_le_bytes(g).max(1)
             },
         };
-        keys::put_team(host, &team)
+        // Two creations of one name: the first write wins.
+        if !keys::swap_team(host, &team, None)
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| store_error(&e))?
+        {
+            return Err(conflict(
+                "team_exists",
+                format!("a team named `{}` already exists", team.name),
+            ));
+        }
         keys::add_team_to_index(host, &team)
             .await
             .map_err(|e| store_error(&e))?;
