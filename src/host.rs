@@ -28,6 +28,9 @@ pub struct NativeHost {
     /// Deferred work, run by the worker thread's `LocalSet` (a closed
     /// channel drops it: the thread is stopping).
     deferred: Option<tokio::sync::mpsc::UnboundedSender<Deferred>>,
+    /// Deferred tasks not yet finished (settlements among them): a
+    /// stopping worker waits for them within the shutdown grace.
+    pending: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 /// Work that runs after a response (span exports).
@@ -51,6 +54,7 @@ impl NativeHost {
             records: None,
             cache: NativeCache::default(),
             deferred: None,
+            pending: Default::default(),
         }
     }
 
@@ -76,13 +80,24 @@ impl NativeHost {
     /// lives.
     pub fn run_deferred_here(mut self) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Deferred>();
+        let pending = self.pending.clone();
         tokio::task::spawn_local(async move {
             while let Some(task) = rx.recv().await {
-                tokio::task::spawn_local(task);
+                let pending = pending.clone();
+                tokio::task::spawn_local(async move {
+                    task.await;
+                    pending.set(pending.get().saturating_sub(1));
+                });
             }
         });
         self.deferred = Some(tx);
         self
+    }
+
+    /// Deferred tasks not yet finished (a settlement waiting for the
+    /// counter store among them).
+    pub fn pending(&self) -> usize {
+        self.pending.get()
     }
 }
 
@@ -110,7 +125,9 @@ impl Host for NativeHost {
     /// A task on this worker thread's `LocalSet`.
     fn defer(&self, task: Deferred) {
         if let Some(tx) = &self.deferred {
-            let _ = tx.send(task);
+            if tx.send(task).is_ok() {
+                self.pending.set(self.pending.get() + 1);
+            }
         }
     }
 

@@ -270,9 +270,10 @@ fn worker(listener: std::net::TcpListener, shared: Shared) -> Result<(), String>
                 drop(slot);
             });
         }
-        // Stopped accepting: the connections finish (the main thread
-        // bounds the wait by the grace period).
-        while open.get() > 0 {
+        // Stopped accepting: the connections finish, then the work they
+        // deferred (settlements retried while the counter store is
+        // away); the main thread bounds the wait by the grace period.
+        while open.get() > 0 || host.pending() > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         Ok(())

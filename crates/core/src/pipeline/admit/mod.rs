@@ -10,6 +10,7 @@ pub(crate) mod answer;
 pub(crate) mod reserve;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::Principal;
 use crate::config::{Config, ProviderKind, StoreErrorMode, Unpriced};
@@ -176,7 +177,7 @@ impl<H: Host + Clone + 'static> Admission<H> {
         if let Some((host, op, after)) = self.finish(used) {
             let h = host.clone();
             host.defer(Box::pin(async move {
-                let reply = h.ledger(&op).await;
+                let reply = until_lapse(&h, &op).await;
                 after(reply);
             }));
         }
@@ -212,7 +213,7 @@ impl<H: Host + Clone + 'static> Admission<H> {
             match reply {
             Ok(reply) => settled(&host, &config, &rec, &scopes, &reply, used.cost),
             Err(e) => host.log(&format!(
-                r#"{{"level":"warn","msg":"limits: a settlement was not recorded; the reservation lapses at its worst case","error":{}}}"#,
+                r#"{{"level":"warn","msg":"limits: a settlement was not recorded before its lease lapsed; the reservation is charged at its worst case","error":{}}}"#,
                 serde_json::Value::String(e.to_string())
             )),
         }
@@ -291,8 +292,34 @@ impl<H: Host + Clone + 'static> Drop for Undo<H> {
             op.op = OpKind::Cancel;
             let h = host.clone();
             host.defer(Box::pin(async move {
-                let _ = h.ledger(&op).await;
+                let _ = until_lapse(&h, &op).await;
             }));
+        }
+    }
+}
+
+/// The longest wait between two tries of a settlement.
+const RETRY_CAP: Duration = Duration::from_secs(5);
+
+/// Applies a settlement or a cancellation, tried again while the counter
+/// store is unreachable (a Redis restart, a network blip) until its
+/// lease would lapse and be charged at its worst case anyway. Applied
+/// twice it counts once (the first removes the lease, the second finds
+/// none), so a reply lost on the way back is safe to try again.
+async fn until_lapse<H: Host>(host: &H, op: &Op) -> Result<Reply, crate::HostError> {
+    let lapse = op.now_ms.saturating_add(op.lease_ms);
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match host.ledger(op).await {
+            Ok(reply) => return Ok(reply),
+            Err(e) => {
+                let next = now_ms(host).saturating_add(wait.as_millis() as u64);
+                if next >= lapse {
+                    return Err(e);
+                }
+                host.sleep(wait).await;
+                wait = (wait * 2).min(RETRY_CAP);
+            }
         }
     }
 }
