@@ -267,8 +267,13 @@ pub fn ws_socket(gw: &Gateway, key: &str) -> Socket {
 
 /// One turn: its terminal message, or `None` once the socket closed.
 pub fn ws_turn(ws: &mut Socket) -> Option<Value> {
+    ws_turn_with(ws, "gpt-4o-mini")
+}
+
+/// [`ws_turn`] to `model`.
+pub fn ws_turn_with(ws: &mut Socket, model: &str) -> Option<Value> {
     use tungstenite::Message;
-    let body = json!({"type": "response.create", "model": "gpt-4o-mini", "input": "hi"});
+    let body = json!({"type": "response.create", "model": model, "input": "hi"});
     ws.send(Message::text(body.to_string())).ok()?;
     loop {
         match ws.read().ok()? {

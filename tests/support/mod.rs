@@ -298,12 +298,28 @@ pub fn output_text(resp: &Value) -> String {
 pub struct Redis {
     child: Child,
     pub url: String,
+    port: u16,
+    args: Vec<String>,
+    /// Where a durable server keeps its append-only file.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Redis {
+    /// Kills the server (SIGKILL: a crash, not a shutdown), waits
+    /// `down`, and starts it again on the same port: a durable one
+    /// (see [`redis_durable`]) comes back with every acknowledged write.
+    pub fn crash_and_restart(&mut self, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn_redis(self.port, &self.args);
     }
 }
 
@@ -316,9 +332,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `redis-server` (Debian's package). `None` when it is not
-/// installed, which CI does not allow.
-pub fn redis() -> Option<Redis> {
+fn redis_installed() -> bool {
     let installed = Command::new("redis-server")
         .arg("--version")
         .output()
@@ -329,20 +343,15 @@ pub fn redis() -> Option<Redis> {
             "CI must install redis-server (.ci/run does)"
         );
         eprintln!("skipped: redis-server is not installed");
-        return None;
     }
-    let port = free_port();
+    installed
+}
+
+/// Starts `redis-server` on `port` with `args`, and waits for its PONG.
+fn spawn_redis(port: u16, args: &[String]) -> Child {
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -356,16 +365,54 @@ pub fn redis() -> Option<Redis> {
                 && s.read(&mut buf)
                     .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
             {
-                break;
+                return child;
             }
         }
         assert!(Instant::now() < deadline, "redis-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn redis_with(args: Vec<String>, dir: Option<tempfile::TempDir>) -> Option<Redis> {
+    if !redis_installed() {
+        return None;
+    }
+    let port = free_port();
+    let child = spawn_redis(port, &args);
     Some(Redis {
         child,
         url: format!("redis://127.0.0.1:{port}"),
+        port,
+        args,
+        _dir: dir,
     })
+}
+
+/// Starts `redis-server` (Debian's package), keeping nothing on disk.
+/// `None` when it is not installed, which CI does not allow.
+pub fn redis() -> Option<Redis> {
+    let args = ["--save", "", "--appendonly", "no"];
+    redis_with(args.map(str::to_owned).to_vec(), None)
+}
+
+/// [`redis`] that writes every command to an append-only file before it
+/// answers (`appendfsync always`), so that it survives
+/// [`Redis::crash_and_restart`] with every acknowledged write.
+#[allow(dead_code)] // the soak's
+pub fn redis_durable() -> Option<Redis> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let args = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        &d,
+    ];
+    redis_with(args.map(str::to_owned).to_vec(), Some(dir))
 }
 
 /// A `redis-server` that needs a password and speaks only TLS, with a
@@ -438,6 +485,9 @@ pub fn redis_tls(password: &str) -> Option<(Redis, std::path::PathBuf, tempfile:
         Redis {
             child,
             url: format!("rediss://:{password}@127.0.0.1:{port}"),
+            port,
+            args: Vec::new(),
+            _dir: None,
         },
         ca,
         dir,
