@@ -238,7 +238,7 @@ fn two_replicas_through_faults_and_a_redis_crash_charge_exactly_what_they_log() 
         for i in 0..6u64 {
             let (gws, seen, stop, keys) = ([&a, &b], &seen, &stop, &keys);
             s.spawn(move || {
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (i + 1) * 0x2545_f491);
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((i + 1) * 0x2545_f491));
                 while !stop.load(Ordering::Relaxed) {
                     let gw = gws[rng.below(2) as usize];
                     let key = keys[rng.below(keys.len() as u64) as usize];

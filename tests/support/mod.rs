@@ -348,6 +348,8 @@ fn redis_installed() -> bool {
 }
 
 /// Starts `redis-server` on `port` with `args`, and waits for its PONG.
+/// The [`Redis`] that holds the child kills and waits for it on drop.
+#[allow(clippy::zombie_processes)]
 fn spawn_redis(port: u16, args: &[String]) -> Child {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
