@@ -504,9 +504,13 @@ pub fn config_with_conversations(mock: &str, conversations: &str) -> String {
     )
 }
 
-/// The project root.
+/// The project root: where cargo runs the test from (a build directory
+/// shared between checkouts may hold a binary built in another).
 pub fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        Into::into,
+    )
 }
 
 /// Starts the Worker under `wrangler dev` (workerd) on a free loopback

@@ -8,7 +8,11 @@ use reqwest::blocking::{Client, Response};
 use serde_json::{json, Value};
 
 fn mock() -> String {
-    latticelm_mock::spawn(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
+    // Where cargo runs this test from, not where it was built: a build
+    // directory shared between checkouts may hold another's binary.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_owned(), Into::into);
+    latticelm_mock::spawn(dir.join("../../../shared/fixtures"))
 }
 
 /// One wire protocol: its paths and a request body.
