@@ -221,6 +221,9 @@ pub enum GatewayError {
     /// the budget could not count (`limits.unpriced: refuse`).
     #[error("model '{0}' has no prices (input_cost and output_cost) on the gateway, so a budget cannot count it; ask for a priced model, or the operator sets prices or limits.unpriced: allow")]
     NotPriced(String),
+    /// The request names an MCP server its key or team may not use.
+    #[error("this key may not use the MCP server '{0}'")]
+    McpServerNotAllowed(String),
     /// The caller's team (named by its token) is a disabled runtime team.
     #[error("your team is disabled on this gateway")]
     TeamDisabled,
@@ -536,6 +539,9 @@ impl From<GatewayError> for ApiError {
             GatewayError::Deadline(_) => (504, "server_error", "deadline_exceeded"),
             GatewayError::NotPriced(_) => (403, "permission_error", "model_not_priced"),
             GatewayError::TeamDisabled => (403, "permission_error", "team_disabled"),
+            GatewayError::McpServerNotAllowed(_) => {
+                (403, "permission_error", "mcp_server_not_allowed")
+            }
             GatewayError::KeyStore(_) => (503, "server_error", "store_unavailable"),
             GatewayError::LimitsStore(_) => (503, "server_error", "limits_unavailable"),
             GatewayError::ConversationStore(_) => (503, "server_error", "store_unavailable"),

@@ -347,3 +347,19 @@ pub async fn ledger_in_kv<H: Host + ?Sized>(
     }
     Ok(reply)
 }
+
+/// `f`'s output, or `None` when `limit` passes first (on the host's
+/// timer: rule 9 of the crate docs).
+pub(crate) async fn within<H: Host, F: std::future::Future>(
+    host: &H,
+    limit: Duration,
+    f: F,
+) -> Option<F::Output> {
+    use futures::future::{select, Either};
+    let f = std::pin::pin!(f);
+    let timer = std::pin::pin!(host.sleep(limit));
+    match select(f, timer).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right(_) => None,
+    }
+}

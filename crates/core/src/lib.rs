@@ -76,6 +76,7 @@ mod host;
 mod ids;
 pub mod ingress;
 pub mod keys;
+pub mod mcp;
 pub mod observe;
 mod pipeline;
 pub mod providers;

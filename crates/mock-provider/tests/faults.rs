@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 fn mock() -> String {
     // Where cargo runs this test from, not where it was built: a build
     // directory shared between checkouts may hold another's binary.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_owned(), Into::into);
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).to_owned(),
+        Into::into,
+    );
     latticelm_mock::spawn(dir.join("../../../shared/fixtures"))
 }
 

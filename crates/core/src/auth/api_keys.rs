@@ -29,6 +29,7 @@ pub(super) fn entries(keys: &[ApiKeyConfig]) -> Vec<KeyEntry> {
                     allowance: None,
                     team_allowance: None,
                     team_generation: 0,
+                    mcp: k.mcp.clone(),
                 },
             })
         })

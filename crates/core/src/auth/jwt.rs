@@ -186,5 +186,6 @@ pub(super) fn verify(
         allowance: None,
         team_allowance: None,
         team_generation: 0,
+        mcp: None,
     })
 }

@@ -44,6 +44,9 @@ pub struct Principal {
     /// The runtime team's generation (see
     /// [`crate::keys::TeamRecord::generation`]); 0 for a config team.
     pub team_generation: u64,
+    /// The MCP servers (labels) this principal may use; `None`: every
+    /// configured server (its team may narrow it).
+    pub mcp: Option<Vec<String>>,
 }
 
 impl Principal {
@@ -69,6 +72,7 @@ impl Principal {
             allowance: None,
             team_allowance: None,
             team_generation: 0,
+            mcp: None,
         }
     }
 

@@ -110,6 +110,10 @@ pub struct ApiKeyConfig {
     /// The key's own budget.
     #[serde(default)]
     pub budget: Option<super::limits::BudgetConfig>,
+    /// The MCP servers (labels of `mcp.servers`) this key may use;
+    /// absent: every configured server.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
 }
 
 fn yes() -> bool {

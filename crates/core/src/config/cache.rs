@@ -111,7 +111,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too large a size"))
 }
 
-fn size_de<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+/// A size in config: bytes, or `64KiB`, `1MiB`….
+pub(super) fn size_de<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

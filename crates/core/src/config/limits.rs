@@ -248,6 +248,10 @@ pub struct TeamConfig {
     /// A budget shared by every member.
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// The MCP servers (labels of `mcp.servers`) its members may use;
+    /// absent: every configured server.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
 }
 
 /// Checks `limits:`, `teams:` and the keys' limits and budgets.

@@ -9,6 +9,7 @@ mod cache;
 mod duration;
 mod expand;
 mod limits;
+pub mod mcp;
 mod observability;
 mod routing;
 mod server;
@@ -104,6 +105,9 @@ pub struct Config {
     /// caching on).
     #[serde(default)]
     pub cache: CacheConfig,
+    /// MCP servers for hosted `mcp` tools (see [`mcp::McpConfig`]).
+    #[serde(default)]
+    pub mcp: mcp::McpConfig,
     /// Loaded from the embedded default, not from the operator's file.
     #[serde(skip)]
     pub embedded: bool,
@@ -421,6 +425,24 @@ impl Config {
     fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
             auth.validate()?;
+        }
+        self.mcp.validate()?;
+        let labels = |key: String, list: Option<&Vec<String>>| -> Result<(), ConfigError> {
+            for l in list.into_iter().flatten() {
+                if self.mcp.server(l).is_none() {
+                    return Err(ConfigError::invalid(
+                        key,
+                        format!("`{l}` is no server of mcp.servers"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        for (i, k) in self.auth.iter().flat_map(|a| a.api_keys.iter()).enumerate() {
+            labels(format!("auth.api_keys[{i}].mcp"), k.mcp.as_ref())?;
+        }
+        for (i, t) in self.teams.iter().enumerate() {
+            labels(format!("teams[{i}].mcp"), t.mcp.as_ref())?;
         }
         if let Some(otlp) = &self.observability.otlp {
             otlp.validate()?;

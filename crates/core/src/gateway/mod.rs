@@ -252,6 +252,7 @@ impl Gateway {
                 allowance: None,
                 team_allowance: None,
                 team_generation: 0,
+                mcp: None,
             },
             _ => Principal::anonymous(),
         })

@@ -200,6 +200,7 @@ impl KeyRecord {
             allowance,
             team_allowance: None,
             team_generation: 0,
+            mcp: None,
         })
     }
 }

@@ -1,10 +1,6 @@
 //! Time helpers over the host's clock and timer.
 
-use std::future::Future;
-use std::pin::pin;
-use std::time::{Duration, UNIX_EPOCH};
-
-use futures::future::{select, Either};
+use std::time::UNIX_EPOCH;
 
 use crate::host::Host;
 
@@ -24,16 +20,4 @@ pub(crate) fn now_ms<H: Host>(host: &H) -> u64 {
         .unwrap_or(0)
 }
 
-/// `f`'s output, or `None` when `limit` passes first.
-pub(crate) async fn within<H: Host, F: Future>(
-    host: &H,
-    limit: Duration,
-    f: F,
-) -> Option<F::Output> {
-    let f = pin!(f);
-    let timer = pin!(host.sleep(limit));
-    match select(f, timer).await {
-        Either::Left((out, _)) => Some(out),
-        Either::Right(_) => None,
-    }
-}
+pub(crate) use crate::host::within;
