@@ -44,10 +44,13 @@ pub use limits::*;
 
 mod admin;
 mod cache;
+mod mcp;
 #[allow(unused_imports)] // not every test binary issues keys
 pub use admin::*;
 #[allow(unused_imports)] // not every test binary caches
 pub use cache::*;
+#[allow(unused_imports)] // not every test binary runs MCP servers
+pub use mcp::*;
 
 /// A running gateway process (killed on drop) and the mock behind it.
 pub struct Gateway {

@@ -98,6 +98,12 @@ impl ResponseBuilder {
         self.end_item_as(index, Some(final_item), "completed");
     }
 
+    /// Finishes the item at `index` as `final_item` with `status` (an
+    /// `mcp_call` that `failed`).
+    pub fn end_item_with_status(&mut self, index: usize, final_item: Item, status: &str) {
+        self.end_item_as(index, Some(final_item), status);
+    }
+
     pub(super) fn end_item_as(&mut self, index: usize, replacement: Option<Item>, status: &str) {
         if !self.is_open(index) {
             return;

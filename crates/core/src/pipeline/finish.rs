@@ -44,6 +44,10 @@ pub(crate) struct Finish<H: Host + Clone + 'static> {
     pub cut: Used,
     /// One attempt's reservation, as admitted.
     each: Used,
+    /// Earlier turns of a response with hosted tools, charged at their
+    /// own targets' prices: what that differs from the response's usage
+    /// at the last target's prices (see [`Finish::another_turn`]).
+    turns: f64,
 }
 
 /// Who produced the response: it prices it, names it in the record and
@@ -66,6 +70,7 @@ impl<H: Host + Clone + 'static> Finish<H> {
             admission,
             timed_out: Used::default(),
             cut: Used::default(),
+            turns: 0.0,
         }
     }
 
@@ -108,7 +113,12 @@ impl<H: Host + Clone + 'static> Finish<H> {
                     // No usage: what is held, the cut parts included.
                     None => self.admission.reserved(),
                 };
-                (cost, used.plus(self.timed_out))
+                let used = used.plus(self.timed_out);
+                let turns = Used {
+                    tokens: 0,
+                    cost: self.turns,
+                };
+                (cost, used.plus(turns))
             }
             ServedBy::Cache(entry) => {
                 record_hit(rec, entry, response);
@@ -125,6 +135,23 @@ impl<H: Host + Clone + 'static> Finish<H> {
     pub fn abandon(&mut self) {
         let reserved = self.admission.reserved();
         self.admission.settle_later(reserved.plus(self.timed_out));
+    }
+
+    /// A turn of a response with hosted tools ended, and another one
+    /// follows: the hold grows by a turn's reservation. `own` is the
+    /// turn's cost at its own target, `at_last` the same usage at the
+    /// response's last target (whose prices price the summed usage);
+    /// the difference is settled with the response. Refused, the
+    /// response must end: the caller's limit or budget has no room.
+    pub async fn another_turn(&mut self) -> Result<(), crate::quota::Refusal> {
+        self.admission.extend(self.each).await
+    }
+
+    /// Settles the earlier turns of a response with hosted tools at their
+    /// own prices: `own` is what they cost at their targets, `at_last`
+    /// what the same usage costs at the last one.
+    pub fn reprice_turns(&mut self, own: f64, at_last: f64) {
+        self.turns += own - at_last;
     }
 
     /// Attempts that timed out after reaching an upstream (`n`), each

@@ -18,6 +18,7 @@ pub(crate) mod clock;
 pub(crate) mod error;
 pub(crate) mod expand;
 pub(crate) mod finish;
+pub(crate) mod hosted;
 pub(crate) mod parse;
 pub(crate) mod plan;
 pub(crate) mod respond;

@@ -20,7 +20,9 @@ use super::attempt::{self, ServedBody};
 use super::cache::{self, Hit};
 use super::error::StageError;
 use super::finish::{Finish, ServedBy};
+use super::hosted::{self, turns, Hosted};
 use super::respond::{served, Answer, Answered};
+use super::stream::egress::Egress;
 use super::turn::{Seeds, Turn};
 use super::{clock, expand, plan, resume, routing_store, stream, Cx};
 
@@ -76,6 +78,26 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
     let mut finish = Finish::new(saver, admission);
 
     let skeleton = validate::skeleton(&body, seeds.id.clone(), &model, now / 1000);
+    let team_mcp = principal
+        .team
+        .as_deref()
+        .and_then(|t| cx.config.teams.iter().find(|c| c.name == t))
+        .and_then(|t| t.mcp.as_deref());
+    let tools_seed = seeds.ids.rotate_left(17);
+    if let Some(hosted) = hosted::prepare(cx, &principal, team_mcp, &mut body, tools_seed).await? {
+        let turn = HostedTurn {
+            hosted,
+            body,
+            principal: &principal,
+            rec: &rec,
+            egress: front.egress,
+            stream,
+            ids: seeds.ids,
+            jitter: seeds.jitter,
+            now,
+        };
+        return with_hosted_tools(cx, turn, skeleton, &candidates, finish).await;
+    }
     let cached = cache_policy.is_some();
     let verbatim = front.verbatim.as_ref();
     let (hit, write) = cache::lookup(cx, cache_policy, &body, verbatim, &principal, &rec).await;
@@ -167,6 +189,95 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
         body: answered,
         headers,
     })
+}
+
+/// What a response with hosted tools carries into its turns.
+struct HostedTurn<'a> {
+    hosted: Hosted,
+    body: CreateResponseBody,
+    principal: &'a Principal,
+    rec: &'a Recorder,
+    egress: Egress,
+    stream: bool,
+    ids: u64,
+    jitter: u64,
+    now: u64,
+}
+
+/// A response with hosted tools: its turns, each through the attempt
+/// loop, then the one finish. A client that streams gets the whole
+/// response's events once the turns are done (never cached).
+async fn with_hosted_tools<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    turn: HostedTurn<'_>,
+    skeleton: crate::types::ResponseResource,
+    candidates: &[routing::Candidate<'_>],
+    finish: Finish<H>,
+) -> Result<Answer, StageError> {
+    let HostedTurn {
+        mut hosted,
+        mut body,
+        principal,
+        rec,
+        mut egress,
+        stream,
+        ids,
+        jitter,
+        now,
+    } = turn;
+    let original = body.clone();
+    let template = attempt::Job {
+        body: &original,
+        stream: false,
+        skeleton: &skeleton,
+        id_seed: ids,
+        seed: jitter,
+        deadline: now.saturating_add(routing::millis(cx.config.routing.deadline)),
+        caller_passthrough: &principal.passthrough,
+        principal: &principal.id,
+        rec,
+        verbatim: None,
+        compact: false,
+        resume: None,
+    };
+    let done = turns::run(
+        cx,
+        &mut hosted,
+        &mut body,
+        &template,
+        candidates,
+        finish,
+        skeleton.clone(),
+    )
+    .await?;
+    let turns::Turns {
+        mut finish,
+        mut builder,
+        target,
+        attempts,
+    } = done;
+    let limits = finish.limit_headers();
+    let (cost, stored) = finish
+        .response(
+            cx.config,
+            cx.host,
+            rec,
+            &mut builder,
+            ServedBy::Upstream(&target),
+            false,
+        )
+        .await;
+    stored?;
+    let mut headers = served(Some(&target), attempts);
+    headers.extend(limits);
+    headers.extend(cost.map(|c| ("x-latticelm-cost-usd".to_owned(), format!("{c:.8}"))));
+    let body = if stream {
+        let bytes = egress.write(builder.drain(), true);
+        Answered::Stream(Box::pin(futures::stream::iter([bytes])))
+    } else {
+        Answered::Whole(Box::new(builder.into_response()), egress)
+    };
+    Ok(Answer { body, headers })
 }
 
 /// A compaction on the upstream's own `/responses/compact`: the same

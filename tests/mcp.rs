@@ -1,0 +1,266 @@
+//! Hosted `mcp` tools, run by the gateway for any model: a real MCP
+//! server on the official Python SDK (`tests/mcp/server.py`), the native
+//! binary, and the mock provider on every upstream protocol.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// Servers: `weather` (only `get_weather`, with a credential), `kit`
+/// (`fail`, `slow`, `big`, `echo`), `ask` (every call waits for
+/// approval). Keys: `sk-all` (every server), `sk-weather` (only
+/// `weather`).
+fn mcp_config(mock: &str, mcp: &str) -> String {
+    config(mock)
+        + &format!(
+            r#"mcp:
+  call_timeout: 2s
+  max_result_bytes: 64KiB
+  servers:
+    - {{ label: weather, url: "{mcp}", headers: {{ authorization: "Bearer mcp-secret" }}, allowed_tools: [get_weather] }}
+    - {{ label: kit, url: "{mcp}", allowed_tools: [fail, slow, big, echo] }}
+    - {{ label: ask, url: "{mcp}", allowed_tools: [get_weather], require_approval: always }}
+auth:
+  api_keys:
+    - {{ name: all, key: sk-all }}
+    - {{ name: weather-only, key: sk-weather, mcp: [weather] }}
+"#
+        )
+}
+
+fn post(gw: &Gateway, key: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(format!("{}/v1/responses", gw.url))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn of_type<'a>(resp: &'a Value, t: &str) -> Vec<&'a Value> {
+    resp["output"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == t)
+        .collect()
+}
+
+fn answer_text(resp: &Value) -> String {
+    of_type(resp, "message")
+        .iter()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The loop on every upstream protocol: listed, called with what the
+/// model asked, the result handed back, the answer built on it; the
+/// server's configured credential sent, the client's key never.
+#[test]
+fn a_hosted_mcp_tool_runs_for_every_provider() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    for model in [
+        "gpt-4o-mini",
+        "llama",
+        "claude-test",
+        "gemini-test",
+        "az-responses",
+        "az-chat",
+    ] {
+        let body = json!({
+            "model": model,
+            "input": "What is the weather? run: Paris",
+            "tools": [{"type": "mcp", "server_label": "weather"}],
+        });
+        let (status, resp) = post(&gw, "sk-all", &body);
+        assert_eq!(status, 200, "{model}: {resp}");
+        let lists = of_type(&resp, "mcp_list_tools");
+        assert_eq!(lists.len(), 1, "{model}: {resp}");
+        assert_eq!(lists[0]["tools"][0]["name"], "get_weather", "{model}");
+        assert_eq!(
+            lists[0]["tools"].as_array().unwrap().len(),
+            1,
+            "allowed_tools: {resp}"
+        );
+        let calls = of_type(&resp, "mcp_call");
+        assert_eq!(calls.len(), 1, "{model}: {resp}");
+        assert_eq!(calls[0]["server_label"], "weather");
+        assert_eq!(calls[0]["name"], "get_weather");
+        assert_eq!(
+            calls[0]["output"], "Sunny, 21 C in Paris",
+            "{model}: {resp}"
+        );
+        assert_eq!(
+            answer_text(&resp),
+            "tool said: Sunny, 21 C in Paris",
+            "{model}: {resp}"
+        );
+        assert!(
+            of_type(&resp, "function_call").is_empty(),
+            "{model}: {resp}"
+        );
+    }
+    let ran = server.calls();
+    assert_eq!(ran.len(), 6, "{ran:?}");
+    assert!(
+        ran.iter()
+            .all(|c| c["arguments"] == json!({"city": "Paris"})),
+        "{ran:?}"
+    );
+    for r in server.recorded().iter().filter(|r| r.get("http").is_some()) {
+        assert_eq!(r["headers"]["authorization"], "Bearer mcp-secret", "{r}");
+    }
+}
+
+/// Streamed: OpenAI's MCP events, in order, around the items.
+#[test]
+fn a_hosted_mcp_tool_streams_openais_events() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let body = json!({
+        "model": "claude-test", "stream": true,
+        "input": "What is the weather? run: Oslo",
+        "tools": [{"type": "mcp", "server_label": "weather"}],
+    });
+    let (status, events) = gw.stream_with(&body, &[("authorization", "Bearer sk-all")]);
+    assert_eq!(status, 200);
+    let types: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["type"].as_str().unwrap_or_default())
+        .collect();
+    let at = |t: &str| {
+        types
+            .iter()
+            .position(|x| *x == t)
+            .unwrap_or_else(|| panic!("no {t}: {types:?}"))
+    };
+    assert!(at("response.mcp_list_tools.in_progress") < at("response.mcp_list_tools.completed"));
+    assert!(at("response.mcp_list_tools.completed") < at("response.mcp_call.in_progress"));
+    assert!(at("response.mcp_call.in_progress") < at("response.mcp_call_arguments.delta"));
+    assert!(at("response.mcp_call_arguments.done") < at("response.mcp_call.completed"));
+    assert!(at("response.mcp_call.completed") < at("response.completed"));
+    let done = &events.last().unwrap().1["response"];
+    assert_eq!(answer_text(done), "tool said: Sunny, 21 C in Oslo");
+    for (i, (_, e)) in events.iter().enumerate() {
+        assert_eq!(e["sequence_number"], i as u64, "{e}");
+    }
+}
+
+/// `require_approval`: the response ends with an approval request; the
+/// client approves (the call runs) or refuses (nothing runs, the model
+/// is told) through `previous_response_id`.
+#[test]
+fn approvals_run_or_refuse_a_call() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let tools = json!([{"type": "mcp", "server_label": "ask"}]);
+    for approve in [true, false] {
+        let body = json!({"model": "gemini-test", "input": "What is the weather? run: Rome", "tools": tools});
+        let (status, first) = post(&gw, "sk-all", &body);
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["status"], "completed");
+        let request = first["output"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(request["type"], "mcp_approval_request", "{first}");
+        assert_eq!(request["name"], "get_weather");
+        let before = server.calls().len();
+        let next = json!({
+            "model": "gemini-test", "previous_response_id": first["id"], "tools": tools,
+            "input": [{"type": "mcp_approval_response", "approval_request_id": request["id"], "approve": approve}],
+        });
+        let (status, second) = post(&gw, "sk-all", &next);
+        assert_eq!(status, 200, "{second}");
+        if approve {
+            let calls = of_type(&second, "mcp_call");
+            assert_eq!(calls.len(), 1, "{second}");
+            assert_eq!(calls[0]["approval_request_id"], request["id"]);
+            assert_eq!(server.calls().len(), before + 1);
+            assert_eq!(answer_text(&second), "tool said: Sunny, 21 C in Rome");
+        } else {
+            assert!(of_type(&second, "mcp_call").is_empty(), "{second}");
+            assert_eq!(server.calls().len(), before, "a refused call ran");
+            assert_eq!(
+                answer_text(&second),
+                "tool said: the user did not approve this call"
+            );
+        }
+    }
+}
+
+/// Who may use which server, and what a request may name itself.
+#[test]
+fn servers_are_allowed_per_key_and_request_urls_are_refused() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let ask = |key: &str, tool: Value| {
+        post(
+            &gw,
+            key,
+            &json!({"model": "llama", "input": "hi", "tools": [tool]}),
+        )
+    };
+    let (s, e) = ask("sk-weather", json!({"type": "mcp", "server_label": "kit"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("mcp_server_not_allowed")),
+        "{e}"
+    );
+    assert_valid("ErrorPayload", &e["error"]);
+    assert_eq!(
+        ask(
+            "sk-weather",
+            json!({"type": "mcp", "server_label": "weather"})
+        )
+        .0,
+        200
+    );
+    let (s, e) = ask(
+        "sk-all",
+        json!({"type": "mcp", "server_label": "mine", "server_url": "https://mcp.example.com/mcp"}),
+    );
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["param"], "tools[0].server_url");
+    let (s, e) = ask("sk-all", json!({"type": "mcp", "server_label": "nobody"}));
+    assert_eq!(s, 400, "{e}");
+    let (s, e) = ask(
+        "sk-all",
+        json!({"type": "mcp", "server_label": "weather", "server_url": "https://evil.example.com/mcp"}),
+    );
+    assert_eq!(s, 400, "{e}");
+    // Nothing was called for the refused requests: only the two lists.
+    assert!(server.calls().is_empty());
+}
+
+/// A tool that fails, hangs or answers 10 MB becomes an `mcp_call` with
+/// an `error`, and the loop goes on to the model's answer.
+#[test]
+fn failing_hanging_and_huge_tools_are_errors_the_model_reads() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    for (input, kind) in [
+        ("kit__fail run: boom", "mcp_tool_execution_error"),
+        ("kit__slow run: 30", "http_error"),
+        ("kit__big run: now", "http_error"),
+    ] {
+        let body = json!({"model": "claude-test", "input": input,
+            "tools": [{"type": "mcp", "server_label": "kit"}]});
+        let (status, resp) = post(&gw, "sk-all", &body);
+        assert_eq!(status, 200, "{input}: {resp}");
+        let calls = of_type(&resp, "mcp_call");
+        assert_eq!(calls.len(), 1, "{input}: {resp}");
+        assert_eq!(calls[0]["error"]["type"], kind, "{input}: {resp}");
+        assert_eq!(calls[0]["status"], "failed");
+        assert!(
+            answer_text(&resp).starts_with("tool said: error"),
+            "{input}: {resp}"
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! The real MCP server the tests run: `tests/mcp/server.py` on the
+//! official Python SDK (`mcp` 2.x), on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A running MCP server (killed on drop) and what it recorded.
+pub struct McpServer {
+    child: Child,
+    /// Its Streamable HTTP endpoint.
+    pub url: String,
+    record: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl McpServer {
+    /// Every line it recorded: HTTP requests (`http`, `headers`) and
+    /// tool calls (`tool`, `arguments`).
+    pub fn recorded(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The tool calls it ran, in order.
+    pub fn calls(&self) -> Vec<Value> {
+        self.recorded()
+            .into_iter()
+            .filter(|r| r.get("tool").is_some())
+            .collect()
+    }
+}
+
+/// Starts the test MCP server. `None` when the Python SDK is not
+/// installed, which CI does not allow.
+pub fn mcp_server() -> Option<McpServer> {
+    let installed = Command::new("python3")
+        .args(["-c", "import mcp.server.mcpserver, uvicorn"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install the MCP Python SDK (.ci/run does: pip install \"mcp>=2.3,<3\")"
+        );
+        eprintln!("skipped: the MCP Python SDK is not installed (pip install \"mcp>=2.3,<3\")");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.jsonl");
+    let port = super::free_port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--record"])
+        .arg(&record)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the MCP server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening"), "the MCP server said: {line}");
+    Some(McpServer {
+        child,
+        url: format!("http://127.0.0.1:{port}/mcp"),
+        record,
+        _dir: dir,
+    })
+}
