@@ -72,9 +72,18 @@ fn organisation_level_passthrough_is_off_unless_allowed() {
         );
     }
     assert!(gw.upstream_requests().is_empty(), "nothing went upstream");
+    // An MCP server the gateway does not run is refused before anything
+    // is called (the gateway runs hosted `mcp` tools itself: tests/mcp.rs).
+    let mcp = json!([{"type": "mcp", "server_label": "x", "server_url": "https://mcp.example"}]);
+    let (s, e) = gw.post(&json!({"model": "gpt-4o-mini", "input": "x", "tools": mcp}));
+    assert_eq!(
+        (s, e["error"]["param"].as_str()),
+        (400, Some("tools[0].server_url")),
+        "{e}"
+    );
     // Hosted tools that reach no stored resource are left out and named,
     // as on every provider (Codex sends `web_search` by default).
-    for kind in ["mcp", "web_search", "image_generation"] {
+    for kind in ["web_search", "image_generation"] {
         let tools =
             json!([{"type": kind, "server_label": "x", "server_url": "https://mcp.example"}]);
         let r = client()

@@ -63,19 +63,26 @@ pub fn mcp_server() -> Option<McpServer> {
     let record = dir.path().join("record.jsonl");
     let port = super::free_port();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/server.py");
+    // Its log (the tracebacks of the failing tools) goes to a file,
+    // shown only when it does not start.
+    let log = dir.path().join("server.log");
     let mut child = Command::new("python3")
         .arg(script)
         .args(["--port", &port.to_string(), "--record"])
         .arg(&record)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the MCP server");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.starts_with("listening"), "the MCP server said: {line}");
+    assert!(
+        line.starts_with("listening"),
+        "the MCP server did not start: {line}{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     Some(McpServer {
         child,
         url: format!("http://127.0.0.1:{port}/mcp"),
