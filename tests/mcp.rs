@@ -22,6 +22,7 @@ fn mcp_config(mock: &str, mcp: &str) -> String {
     - {{ label: kit, url: "{mcp}", allowed_tools: [fail, slow, big, echo] }}
     - {{ label: ask, url: "{mcp}", allowed_tools: [get_weather], require_approval: always }}
 auth:
+  admin_keys: ["{ADMIN}"]
   api_keys:
     - {{ name: all, key: sk-all }}
     - {{ name: weather-only, key: sk-weather, mcp: [weather] }}
@@ -263,4 +264,95 @@ fn failing_hanging_and_huge_tools_are_errors_the_model_reads() {
             "{input}: {resp}"
         );
     }
+}
+
+/// The Chat Completions door takes hosted tools in the Responses shape:
+/// the answer is the model's, after the calls the gateway ran.
+#[test]
+fn the_chat_door_runs_hosted_tools_too() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    for model in ["llama", "claude-test"] {
+        let body = json!({
+            "model": model,
+            "messages": [{"role": "user", "content": "What is the weather? run: Lima"}],
+            "tools": [{"type": "mcp", "server_label": "weather"}],
+        });
+        let r = client()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .bearer_auth("sk-all")
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = r.json().unwrap();
+        assert_eq!(
+            v["choices"][0]["message"]["content"], "tool said: Sunny, 21 C in Lima",
+            "{model}: {v}"
+        );
+        assert!(v["choices"][0]["message"]["tool_calls"].is_null(), "{v}");
+    }
+    assert_eq!(server.calls().len(), 2);
+}
+
+/// Runtime keys and teams carry `mcp` through the admin API: a key's
+/// list, narrowed by its team's, binds its requests.
+#[test]
+fn runtime_keys_and_teams_carry_their_mcp_servers() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let admin = |method: &str, path: &str, body: Option<Value>| {
+        admin_call(&gw, method, path, Some(ADMIN), body)
+    };
+    let (s, e) = admin(
+        "POST",
+        "/v1/admin/keys",
+        Some(json!({"name": "bad", "mcp": ["nowhere"]})),
+    );
+    assert_eq!((s, e["error"]["param"].as_str()), (400, Some("mcp")), "{e}");
+    let (s, team) = admin(
+        "POST",
+        "/v1/admin/teams",
+        Some(json!({"name": "wx", "mcp": ["weather", "ask"]})),
+    );
+    assert_eq!(s, 201, "{team}");
+    assert_eq!(team["mcp"], json!(["weather", "ask"]));
+    let (s, key) = admin(
+        "POST",
+        "/v1/admin/keys",
+        Some(json!({"name": "k", "team": "wx", "mcp": ["weather", "kit"]})),
+    );
+    assert_eq!(s, 201, "{key}");
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let use_server = |label: &str| {
+        let body = json!({"model": "llama", "input": "hi", "tools": [{"type": "mcp", "server_label": label}]});
+        let (s, e) = post(&gw, &secret, &body);
+        (s, e["error"]["code"].as_str().map(str::to_owned))
+    };
+    assert_eq!(use_server("weather").0, 200);
+    // `kit` is the key's but not its team's; `ask` the team's, not the key's.
+    assert_eq!(
+        use_server("kit"),
+        (403, Some("mcp_server_not_allowed".into()))
+    );
+    assert_eq!(
+        use_server("ask"),
+        (403, Some("mcp_server_not_allowed".into()))
+    );
+    let id = key["id"].as_str().unwrap();
+    let (s, patched) = admin(
+        "PATCH",
+        &format!("/v1/admin/keys/{id}"),
+        Some(json!({"mcp": ["ask"]})),
+    );
+    assert_eq!(s, 200, "{patched}");
+    assert_eq!(patched["mcp"], json!(["ask"]));
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(use_server("ask").0, 200);
+    assert_eq!(
+        use_server("weather"),
+        (403, Some("mcp_server_not_allowed".into()))
+    );
 }

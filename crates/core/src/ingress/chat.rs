@@ -30,10 +30,13 @@ fn check_fields(c: &Map<String, Value>) -> Result<(), RequestError> {
         .flatten()
         .enumerate()
     {
-        if t["type"] != "function" || !t["function"]["name"].is_string() {
+        // Besides Chat's functions: the gateway's hosted MCP tools, in
+        // the Responses shape (`{"type": "mcp", "server_label": …}`).
+        let mcp = t["type"] == "mcp" && t["server_label"].is_string();
+        if !mcp && (t["type"] != "function" || !t["function"]["name"].is_string()) {
             return Err(invalid(
                 &format!("tools[{i}]"),
-                "each tool must be `{\"type\": \"function\", \"function\": {\"name\": …}}`",
+                "each tool must be `{\"type\": \"function\", \"function\": {\"name\": …}}` (or a hosted `{\"type\": \"mcp\", \"server_label\": …}`)",
             ));
         }
     }
@@ -150,6 +153,9 @@ pub fn decode(chat: &Value) -> Result<Value, RequestError> {
         let tools: Vec<Value> = tools
             .iter()
             .map(|t| {
+                if t["type"] == "mcp" {
+                    return t.clone();
+                }
                 let f = &t["function"];
                 json!({"type": "function", "name": f["name"], "description": f.get("description"),
                     "parameters": f.get("parameters"), "strict": f.get("strict")})

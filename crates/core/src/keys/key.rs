@@ -39,6 +39,9 @@ pub struct KeyRecord {
     /// Its budget.
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// The MCP servers (labels) it may use; `None`: every configured one.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
     /// Anything the admin wants to keep with it.
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -74,6 +77,9 @@ pub struct NewKey {
     /// A budget, as in the config.
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// The MCP servers (labels) it may use; `None`: every configured one.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
     /// Unix seconds.
     #[serde(default)]
     pub expires_at: Option<u64>,
@@ -113,6 +119,19 @@ pub(super) fn check_models(models: Option<&[String]>, config: &Config) -> Result
     Ok(())
 }
 
+/// Every MCP server named is one of `mcp.servers`.
+pub(super) fn check_mcp(labels: Option<&[String]>, config: &Config) -> Result<(), RequestError> {
+    for l in labels.unwrap_or_default() {
+        if config.mcp.server(l).is_none() {
+            return Err(invalid(
+                "mcp",
+                format!("`{l}` is not a configured MCP server"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// At most 16 string values, keys up to 64 bytes, values up to 512.
 pub(super) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), RequestError> {
     if metadata.len() > 16
@@ -138,6 +157,7 @@ impl NewKey {
             check_name("team", t)?;
         }
         check_models(self.models.as_deref(), config)?;
+        check_mcp(self.mcp.as_deref(), config)?;
         if self.expires_at.is_some_and(|t| t <= now) {
             return Err(invalid("expires_at", "is in the past"));
         }
@@ -160,6 +180,7 @@ impl KeyRecord {
             "expires_at": self.expires_at,
             "models": self.models,
             "passthrough": self.passthrough,
+            "mcp": self.mcp,
             "limits": self.limits.as_ref().map(limits_json),
             "budget": self.budget.as_ref().map(|b| json!({"usd": b.usd, "period": period_name(b)})),
             "metadata": self.metadata,
@@ -200,7 +221,7 @@ impl KeyRecord {
             allowance,
             team_allowance: None,
             team_generation: 0,
-            mcp: None,
+            mcp: self.mcp.clone(),
         })
     }
 }

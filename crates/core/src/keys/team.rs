@@ -12,7 +12,7 @@ use crate::config::{BudgetConfig, Config, LimitSet};
 use crate::error::RequestError;
 use crate::quota::Allowance;
 
-use super::key::{check_metadata, check_models, invalid, limits_json, period_name};
+use super::key::{check_mcp, check_metadata, check_models, invalid, limits_json, period_name};
 
 /// A runtime team, as stored. Its name is its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,9 @@ pub struct TeamRecord {
     /// A budget shared by every key of the team.
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// The MCP servers (labels) its keys may use; `None`: every one.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
     /// Anything the admin wants to keep with it.
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -61,6 +64,9 @@ pub struct NewTeam {
     /// A budget, as in the config.
     #[serde(default)]
     pub budget: Option<BudgetConfig>,
+    /// MCP servers (labels of `mcp.servers`) its keys may use.
+    #[serde(default)]
+    pub mcp: Option<Vec<String>>,
     /// At most 16 string values.
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -92,6 +98,7 @@ impl NewTeam {
             ));
         }
         check_models(self.models.as_deref(), config)?;
+        check_mcp(self.mcp.as_deref(), config)?;
         check_metadata(&self.metadata)?;
         crate::config::check_limits(self.limits.as_ref(), self.budget.as_ref(), config)
             .map_err(|e| invalid("limits", e.to_string()))
@@ -108,6 +115,7 @@ impl TeamRecord {
             "owner": self.owner,
             "created_at": self.created_at,
             "models": self.models,
+            "mcp": self.mcp,
             "limits": self.limits.as_ref().map(limits_json),
             "budget": self.budget.as_ref().map(|b| json!({"usd": b.usd, "period": period_name(b)})),
             "metadata": self.metadata,
@@ -128,10 +136,21 @@ impl TeamRecord {
     /// The models a key of this team may use: the key's own list
     /// narrowed to the team's.
     pub fn narrow(&self, own: Option<Vec<String>>) -> Option<Vec<String>> {
-        match (own, &self.models) {
-            (own, None) => own,
-            (None, Some(team)) => Some(team.clone()),
-            (Some(own), Some(team)) => Some(own.into_iter().filter(|m| team.contains(m)).collect()),
-        }
+        narrow(own, self.models.as_ref())
+    }
+
+    /// The MCP servers a key of this team may use: the key's own list
+    /// narrowed to the team's.
+    pub fn narrow_mcp(&self, own: Option<Vec<String>>) -> Option<Vec<String>> {
+        narrow(own, self.mcp.as_ref())
+    }
+}
+
+/// A key's list narrowed to its team's (`None`: no list, all).
+fn narrow(own: Option<Vec<String>>, team: Option<&Vec<String>>) -> Option<Vec<String>> {
+    match (own, team) {
+        (own, None) => own,
+        (None, Some(team)) => Some(team.clone()),
+        (Some(own), Some(team)) => Some(own.into_iter().filter(|m| team.contains(m)).collect()),
     }
 }

@@ -40,6 +40,7 @@ impl Gateway {
             passthrough: new.passthrough,
             limits: new.limits,
             budget: new.budget,
+            mcp: new.mcp,
             metadata: new.metadata,
             disabled: false,
             hash: keys::hash(&secret, self.config.server.seal_key.as_deref()),

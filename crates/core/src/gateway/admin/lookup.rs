@@ -105,6 +105,7 @@ impl Gateway {
             Some(t) if t.disabled => Joined::Disabled,
             Some(t) => {
                 principal.models = t.narrow(principal.models.take());
+                principal.mcp = t.narrow_mcp(principal.mcp.take());
                 principal.team_allowance = t.allowance();
                 principal.team_generation = t.generation;
                 Joined::Runtime

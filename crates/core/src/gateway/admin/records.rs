@@ -221,7 +221,7 @@ impl Granted for TeamRecord {
 }
 
 /// Applies `PATCH` fields: name, team, models, passthrough, limits,
-/// budget, expires_at, metadata, disabled.
+/// budget, mcp, expires_at, metadata, disabled.
 fn patch_key(
     rec: &mut KeyRecord,
     patch: &Map<String, Value>,
@@ -235,6 +235,7 @@ fn patch_key(
         passthrough: rec.passthrough.clone(),
         limits: rec.limits.clone(),
         budget: rec.budget.clone(),
+        mcp: rec.mcp.clone(),
         expires_at: rec.expires_at,
         metadata: rec.metadata.clone(),
     };
@@ -253,6 +254,7 @@ fn patch_key(
             }
             "limits" => new.limits = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "budget" => new.budget = serde_json::from_value(v).map_err(|e| field(k, e))?,
+            "mcp" => new.mcp = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "expires_at" => new.expires_at = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "metadata" => new.metadata = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "disabled" => rec.disabled = serde_json::from_value(v).map_err(|e| field(k, e))?,
@@ -272,12 +274,13 @@ fn patch_key(
     rec.passthrough = new.passthrough;
     rec.limits = new.limits;
     rec.budget = new.budget;
+    rec.mcp = new.mcp;
     rec.expires_at = new.expires_at;
     rec.metadata = new.metadata;
     Ok(())
 }
 
-/// Applies `PATCH` fields: models, limits, budget, metadata, disabled.
+/// Applies `PATCH` fields: models, limits, budget, mcp, metadata, disabled.
 fn patch_team(
     team: &mut TeamRecord,
     patch: &Map<String, Value>,
@@ -288,6 +291,7 @@ fn patch_team(
         models: team.models.clone(),
         limits: team.limits.clone(),
         budget: team.budget.clone(),
+        mcp: team.mcp.clone(),
         metadata: team.metadata.clone(),
         disabled: team.disabled,
     };
@@ -301,6 +305,7 @@ fn patch_team(
             "models" => new.models = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "limits" => new.limits = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "budget" => new.budget = serde_json::from_value(v).map_err(|e| field(k, e))?,
+            "mcp" => new.mcp = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "metadata" => new.metadata = serde_json::from_value(v).map_err(|e| field(k, e))?,
             "disabled" => new.disabled = serde_json::from_value(v).map_err(|e| field(k, e))?,
             other => {
@@ -318,6 +323,7 @@ fn patch_team(
     team.models = new.models;
     team.limits = new.limits;
     team.budget = new.budget;
+    team.mcp = new.mcp;
     team.metadata = new.metadata;
     team.disabled = new.disabled;
     Ok(())

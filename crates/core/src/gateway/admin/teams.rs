@@ -40,6 +40,7 @@ impl Gateway {
             models: new.models,
             limits: new.limits,
             budget: new.budget,
+            mcp: new.mcp,
             metadata: new.metadata,
             disabled: new.disabled,
             generation: {
