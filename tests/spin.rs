@@ -190,3 +190,15 @@ fn spin_serves_cache_hits() {
     };
     assert_eq!(hit_after_miss(&gw, "gemini-test", "on spin", &[]), 1);
 }
+
+/// A hosted MCP tool's loop on Spin: the core's MCP client over Spin's
+/// outbound HTTP, against the real MCP server.
+#[test]
+fn spin_runs_hosted_mcp_tools() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_spin(&config_with_mcp(&mock, &server.url), mock) else {
+        return;
+    };
+    hosted_tool_loop(&gw, &server);
+}

@@ -169,3 +169,15 @@ fn worker_serves_cache_hits() {
         assert_eq!(hit_after_miss(&gw, model, "at the edge", &[]), 1, "{model}");
     }
 }
+
+/// A hosted MCP tool's loop under workerd: the core's MCP client over
+/// the Worker's fetch, against the real MCP server.
+#[test]
+fn worker_runs_hosted_mcp_tools() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let Some(gw) = start_worker(&config_with_mcp(&mock, &server.url), mock) else {
+        return;
+    };
+    hosted_tool_loop(&gw, &server);
+}

@@ -90,3 +90,47 @@ pub fn mcp_server() -> Option<McpServer> {
         _dir: dir,
     })
 }
+
+/// The test config with the `weather` MCP server at `url` (only its
+/// `get_weather`).
+pub fn config_with_mcp(mock: &str, url: &str) -> String {
+    super::config(mock)
+        + &format!(
+            "mcp:\n  servers:\n    - {{ label: weather, url: \"{url}\", allowed_tools: [get_weather] }}\n"
+        )
+}
+
+/// One hosted-tool loop on any host: the tool listed, called and its
+/// result answered on.
+pub fn hosted_tool_loop(gw: &super::Gateway, server: &McpServer) {
+    let body = serde_json::json!({
+        "model": "claude-test",
+        "input": "What is the weather? run: Quito",
+        "tools": [{"type": "mcp", "server_label": "weather"}],
+    });
+    let (status, resp) = gw.post(&body);
+    assert_eq!(status, 200, "{resp}");
+    let types: Vec<&str> = resp["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["type"].as_str())
+        .collect();
+    assert_eq!(types, ["mcp_list_tools", "mcp_call", "message"], "{resp}");
+    assert_eq!(
+        resp["output"][1]["output"], "Sunny, 21 C in Quito",
+        "{resp}"
+    );
+    assert_eq!(
+        resp["output"][2]["content"][0]["text"], "tool said: Sunny, 21 C in Quito",
+        "{resp}"
+    );
+    assert!(
+        server
+            .calls()
+            .iter()
+            .any(|c| c["arguments"]["city"] == "Quito"),
+        "{:?}",
+        server.calls()
+    );
+}
