@@ -26,6 +26,7 @@ auth:
   api_keys:
     - {{ name: all, key: sk-all }}
     - {{ name: weather-only, key: sk-weather, mcp: [weather] }}
+    - {{ name: budgeted, key: sk-budget, budget: {{ usd: 100, period: daily }} }}
 "#
         )
 }
@@ -355,4 +356,49 @@ fn runtime_keys_and_teams_carry_their_mcp_servers() {
         use_server("weather"),
         (403, Some("mcp_server_not_allowed".into()))
     );
+}
+
+/// Every turn of the loop is held and charged: a budgeted key's
+/// settlement is both turns' usage at their prices, and the response's
+/// usage sums them.
+#[test]
+fn every_turn_of_the_loop_is_charged() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = mcp_config(&mock, &server.url).replace(
+        "  - { name: claude-test, provider: claude, provider_model_id: \"claude-haiku-4-5\" }\n",
+        "  - { name: claude-test, targets: [ { provider: claude, provider_model_id: claude-haiku-4-5, input_cost: 1000, output_cost: 1000 } ] }\n",
+    );
+    assert!(yaml.contains("input_cost: 1000"), "the config changed shape");
+    let (gw, out) = start_logged(&yaml, mock, &[]);
+    let body = json!({"model": "claude-test", "input": "What is the weather? run: Kyiv",
+        "tools": [{"type": "mcp", "server_label": "weather"}]});
+    let r = client()
+        .post(format!("{}/v1/responses", gw.url))
+        .bearer_auth("sk-budget")
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cost: f64 = r.headers()["x-latticelm-cost-usd"].to_str().unwrap().parse().unwrap();
+    let resp: Value = r.json().unwrap();
+    let single = {
+        let (s, one) = post(&gw, "sk-budget", &json!({"model": "claude-test", "input": "What is the weather? run: Kyiv"}));
+        assert_eq!(s, 200, "{one}");
+        one["usage"]["total_tokens"].as_u64().unwrap()
+    };
+    let total = resp["usage"]["total_tokens"].as_u64().unwrap();
+    assert!(total > single, "usage sums both turns: {total} vs one turn {single}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let line = out
+        .json()
+        .into_iter()
+        .find(|l| l["principal"] == "key:budgeted" && l["limits"]["settled_usd"].is_number())
+        .expect("a log line with a settlement");
+    let settled = line["limits"]["settled_usd"].as_f64().unwrap();
+    assert!((settled - cost).abs() < 1e-9, "settled {settled}, cost header {cost}");
+    assert!(settled > 0.0);
+    let u = &resp["usage"];
+    let want = (u["input_tokens"].as_f64().unwrap() + u["output_tokens"].as_f64().unwrap()) * 1000.0 / 1e6;
+    assert!((settled - want).abs() < 1e-9, "both turns at their price: {settled} vs {want}");
 }
