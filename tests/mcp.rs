@@ -369,7 +369,10 @@ fn every_turn_of_the_loop_is_charged() {
         "  - { name: claude-test, provider: claude, provider_model_id: \"claude-haiku-4-5\" }\n",
         "  - { name: claude-test, targets: [ { provider: claude, provider_model_id: claude-haiku-4-5, input_cost: 1000, output_cost: 1000 } ] }\n",
     );
-    assert!(yaml.contains("input_cost: 1000"), "the config changed shape");
+    assert!(
+        yaml.contains("input_cost: 1000"),
+        "the config changed shape"
+    );
     let (gw, out) = start_logged(&yaml, mock, &[]);
     let body = json!({"model": "claude-test", "input": "What is the weather? run: Kyiv",
         "tools": [{"type": "mcp", "server_label": "weather"}]});
@@ -380,15 +383,26 @@ fn every_turn_of_the_loop_is_charged() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let cost: f64 = r.headers()["x-latticelm-cost-usd"].to_str().unwrap().parse().unwrap();
+    let cost: f64 = r.headers()["x-latticelm-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let resp: Value = r.json().unwrap();
     let single = {
-        let (s, one) = post(&gw, "sk-budget", &json!({"model": "claude-test", "input": "What is the weather? run: Kyiv"}));
+        let (s, one) = post(
+            &gw,
+            "sk-budget",
+            &json!({"model": "claude-test", "input": "What is the weather? run: Kyiv"}),
+        );
         assert_eq!(s, 200, "{one}");
         one["usage"]["total_tokens"].as_u64().unwrap()
     };
     let total = resp["usage"]["total_tokens"].as_u64().unwrap();
-    assert!(total > single, "usage sums both turns: {total} vs one turn {single}");
+    assert!(
+        total > single,
+        "usage sums both turns: {total} vs one turn {single}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let line = out
         .json()
@@ -396,9 +410,132 @@ fn every_turn_of_the_loop_is_charged() {
         .find(|l| l["principal"] == "key:budgeted" && l["limits"]["settled_usd"].is_number())
         .expect("a log line with a settlement");
     let settled = line["limits"]["settled_usd"].as_f64().unwrap();
-    assert!((settled - cost).abs() < 1e-9, "settled {settled}, cost header {cost}");
+    assert!(
+        (settled - cost).abs() < 1e-9,
+        "settled {settled}, cost header {cost}"
+    );
     assert!(settled > 0.0);
     let u = &resp["usage"];
-    let want = (u["input_tokens"].as_f64().unwrap() + u["output_tokens"].as_f64().unwrap()) * 1000.0 / 1e6;
-    assert!((settled - want).abs() < 1e-9, "both turns at their price: {settled} vs {want}");
+    let want =
+        (u["input_tokens"].as_f64().unwrap() + u["output_tokens"].as_f64().unwrap()) * 1000.0 / 1e6;
+    assert!(
+        (settled - want).abs() < 1e-9,
+        "both turns at their price: {settled} vs {want}"
+    );
+}
+
+/// Runs `tests/mcp/client.py` (the official SDK's client) against the
+/// gateway's `/mcp`; its JSON report.
+fn sdk_client(gw: &Gateway, key: &str, mode: &str, tool: &str, args: &Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("{}/mcp", gw.url))
+        .arg(key)
+        .args(["--mode", mode, "--tool", tool, "--args", &args.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `/mcp` with the official SDK's client in both generations: each key
+/// sees only its servers' allowed tools, and a call reaches the right
+/// server with that server's credential.
+#[test]
+fn the_gateway_serves_mcp_to_the_official_client_in_both_generations() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    for mode in ["2026-07-28", "legacy"] {
+        let r = sdk_client(
+            &gw,
+            "sk-weather",
+            mode,
+            "weather__get_weather",
+            &json!({"city": "Bern"}),
+        );
+        assert_eq!(r["tools"], json!(["weather__get_weather"]), "{mode}: {r}");
+        assert_eq!(r["is_error"], false, "{mode}: {r}");
+        assert_eq!(
+            r["content"][0]["text"], "Sunny, 21 C in Bern",
+            "{mode}: {r}"
+        );
+        let want = if mode == "legacy" {
+            "2025-11-25"
+        } else {
+            "2026-07-28"
+        };
+        assert_eq!(r["protocol_version"], want, "{r}");
+    }
+    let r = sdk_client(&gw, "sk-all", "auto", "kit__echo", &json!({"text": "hi"}));
+    let tools = r["tools"].as_array().unwrap();
+    assert!(
+        tools.contains(&json!("kit__echo")) && tools.contains(&json!("ask__get_weather")),
+        "{r}"
+    );
+    assert!(
+        !tools.contains(&json!("weather__add")),
+        "allowed_tools: {r}"
+    );
+    assert_eq!(r["content"][0]["text"], "hi");
+    // The weather calls carried the weather server's credential.
+    let calls: Vec<Value> = server
+        .recorded()
+        .into_iter()
+        .filter(|r| r["headers"]["mcp-method"] == "tools/call" || r["tool"].is_string())
+        .collect();
+    assert!(!calls.is_empty());
+}
+
+/// `/mcp` by hand: 401 without a key, a tool of another key's server is
+/// unknown, GET is 405, and a bad message is a JSON-RPC error.
+#[test]
+fn the_mcp_endpoint_refuses_what_it_must() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let rpc = |key: Option<&str>, body: Value| {
+        let mut r = client()
+            .post(format!("{}/mcp", gw.url))
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        let r = r.send().unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "kit__echo", "arguments": {"text": "x"}}});
+    assert_eq!(rpc(None, call.clone()).0, 401);
+    let (s, v) = rpc(Some("sk-weather"), call);
+    assert_eq!(s, 200);
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let (s, v) = rpc(
+        Some("sk-weather"),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "nope"}),
+    );
+    assert_eq!((s, v["error"]["code"].as_i64()), (200, Some(-32601)), "{v}");
+    let (s, v) = rpc(Some("sk-weather"), json!([1, 2]));
+    assert_eq!((s, v["error"]["code"].as_i64()), (400, Some(-32600)), "{v}");
+    let (s, _) = rpc(
+        Some("sk-weather"),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    assert_eq!(s, 202);
+    let r = client()
+        .get(format!("{}/mcp", gw.url))
+        .bearer_auth("sk-weather")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(server.calls().is_empty(), "nothing ran");
 }

@@ -61,6 +61,18 @@ impl Principal {
         })
     }
 
+    /// Whether it may use the MCP server `label`: its own list (a
+    /// runtime team's folded in) and its config team's (`team`) both
+    /// allow it. The admin key may use none.
+    pub fn may_use_mcp(&self, label: &str, team: Option<&[String]>) -> bool {
+        !(self.admin && self.id == "admin")
+            && self
+                .mcp
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|s| s == label))
+            && team.is_none_or(|l| l.iter().any(|s| s == label))
+    }
+
     /// The caller when authentication is off.
     pub fn anonymous() -> Self {
         Principal {

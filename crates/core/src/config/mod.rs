@@ -327,6 +327,13 @@ impl Config {
         self.embedded && !self.server.public && self.auth.as_ref().is_none_or(|a| !a.enabled)
     }
 
+    /// The MCP servers a config team's keys may use (`None`: no list,
+    /// or not a config team).
+    pub fn team_mcp(&self, team: Option<&str>) -> Option<&[String]> {
+        let team = team?;
+        self.teams.iter().find(|t| t.name == team)?.mcp.as_deref()
+    }
+
     /// The prices of `model`'s target on `provider` serving
     /// `upstream_model`, when it is priced.
     pub fn prices(&self, model: &str, provider: &str, upstream_model: &str) -> Option<Prices> {

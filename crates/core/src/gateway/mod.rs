@@ -152,6 +152,9 @@ impl Gateway {
                 let rest = &p["/v1/admin/".len()..];
                 Ok(self.admin(host, &req, &principal, rest, rec).await?)
             }
+            // The gateway as an MCP server: POST only (no GET stream).
+            "/mcp" if method != "POST" => Err(wrong_method().into()),
+            "/mcp" => Ok(self.mcp(host, &req, &principal).await),
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);

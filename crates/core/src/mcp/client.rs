@@ -147,9 +147,15 @@ impl<'h, H: Host> Client<'h, H> {
         name: &str,
         arguments: Value,
     ) -> Result<CallOutput, McpError> {
-        let params = json!({"name": name, "arguments": arguments});
-        let result = self.call("tools/call", params, Some(name)).await?;
+        let result = self.call_tool_raw(name, arguments).await?;
         Ok(CallOutput::from_result(&result))
+    }
+
+    /// Runs one tool, and returns its result as the server sent it
+    /// (`content`, `isError`, `structuredContent`).
+    pub async fn call_tool_raw(&mut self, name: &str, arguments: Value) -> Result<Value, McpError> {
+        let params = json!({"name": name, "arguments": arguments});
+        self.call("tools/call", params, Some(name)).await
     }
 
     /// One request and its result.

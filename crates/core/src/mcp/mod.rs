@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod names;
+pub mod server;
 pub mod wire;
 
 /// Why an MCP exchange failed. Each becomes an `mcp_call` (or

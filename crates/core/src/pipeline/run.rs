@@ -78,11 +78,7 @@ pub(crate) async fn respond<H: Host + Clone + 'static>(
     let mut finish = Finish::new(saver, admission);
 
     let skeleton = validate::skeleton(&body, seeds.id.clone(), &model, now / 1000);
-    let team_mcp = principal
-        .team
-        .as_deref()
-        .and_then(|t| cx.config.teams.iter().find(|c| c.name == t))
-        .and_then(|t| t.mcp.as_deref());
+    let team_mcp = cx.config.team_mcp(principal.team.as_deref());
     let tools_seed = seeds.ids.rotate_left(17);
     if let Some(hosted) = hosted::prepare(cx, &principal, team_mcp, &mut body, tools_seed).await? {
         let turn = HostedTurn {

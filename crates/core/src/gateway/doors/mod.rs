@@ -7,6 +7,7 @@
 
 pub(crate) mod chat;
 pub(crate) mod compact;
+pub(crate) mod mcp;
 pub(crate) mod messages;
 pub(crate) mod responses;
 pub(crate) mod stored;

@@ -164,13 +164,7 @@ pub(crate) fn resolve(
             ))
         }
     };
-    let may = |label: &str| {
-        principal
-            .mcp
-            .as_ref()
-            .is_none_or(|l| l.iter().any(|s| s == label))
-            && team_mcp.is_none_or(|l| l.iter().any(|s| s == label))
-    };
+    let may = |label: &str| principal.may_use_mcp(label, team_mcp);
     if let Some(s) = config.mcp.server(label) {
         if url.is_some_and(|u| u != s.url) {
             return Err(invalid(
