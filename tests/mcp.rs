@@ -539,3 +539,44 @@ fn the_mcp_endpoint_refuses_what_it_must() {
     assert_eq!(r.status(), 405);
     assert!(server.calls().is_empty(), "nothing ran");
 }
+
+/// A server of the handshake generation only (it refuses 2026-07-28 as
+/// such servers do): the gateway falls back to `initialize` and keeps the
+/// session the server gives for the rest of the exchange. A server that
+/// answers JSON rather than SSE works the same.
+#[test]
+fn older_servers_get_the_handshake_and_json_answers_work() {
+    for flags in [&["--legacy-only"][..], &["--json"][..]] {
+        let Some(server) = mcp_server_with(flags) else {
+            return;
+        };
+        let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+        let gw = start_with(&mcp_config(&mock, &server.url), mock);
+        let body = json!({"model": "llama", "input": "What is the weather? run: Riga",
+            "tools": [{"type": "mcp", "server_label": "weather"}]});
+        let (status, resp) = post(&gw, "sk-all", &body);
+        assert_eq!(status, 200, "{flags:?}: {resp}");
+        assert_eq!(
+            answer_text(&resp),
+            "tool said: Sunny, 21 C in Riga",
+            "{flags:?}: {resp}"
+        );
+        let http: Vec<Value> = server
+            .recorded()
+            .into_iter()
+            .filter(|r| r.get("http").is_some())
+            .collect();
+        if flags == ["--legacy-only"] {
+            let versions: Vec<&str> = http
+                .iter()
+                .filter_map(|r| r["headers"]["mcp-protocol-version"].as_str())
+                .collect();
+            assert!(versions.contains(&"2025-11-25"), "{versions:?}");
+            assert!(
+                http.iter()
+                    .any(|r| r["headers"]["mcp-session-id"].is_string()),
+                "the session was not kept: {http:?}"
+            );
+        }
+    }
+}

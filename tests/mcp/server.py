@@ -23,6 +23,11 @@ p = argparse.ArgumentParser()
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--record", required=True)
 p.add_argument("--json", action="store_true", help="answer JSON, not SSE")
+p.add_argument(
+    "--legacy-only",
+    action="store_true",
+    help="refuse the 2026-07-28 generation as a handshake-era server does (400)",
+)
 args = p.parse_args()
 
 
@@ -85,6 +90,14 @@ async def recorded(scope, receive, send):
     if scope["type"] == "http":
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         record({"http": scope["method"], "path": scope["path"], "headers": headers})
+        if args.legacy_only and headers.get("mcp-protocol-version") == "2026-07-28":
+            # What a server of the handshake generation answers a request
+            # without a session.
+            body = b'{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Bad Request: Missing session ID"}}'
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
     await app(scope, receive, send)
 
 

@@ -46,6 +46,11 @@ impl McpServer {
 /// Starts the test MCP server. `None` when the Python SDK is not
 /// installed, which CI does not allow.
 pub fn mcp_server() -> Option<McpServer> {
+    mcp_server_with(&[])
+}
+
+/// [`mcp_server`] with more arguments (`--legacy-only`, `--json`).
+pub fn mcp_server_with(extra: &[&str]) -> Option<McpServer> {
     let installed = Command::new("python3")
         .args(["-c", "import mcp.server.mcpserver, uvicorn"])
         .stderr(Stdio::null())
@@ -70,6 +75,7 @@ pub fn mcp_server() -> Option<McpServer> {
         .arg(script)
         .args(["--port", &port.to_string(), "--record"])
         .arg(&record)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -234,3 +234,49 @@ impl<'h, H: Host> Client<'h, H> {
             .unwrap_or(Err(McpError::Timeout))
     }
 }
+
+/// A server's tools, from the key-value store when another request
+/// listed them within `config.list_ttl` (shared by every replica that
+/// shares the store), else listed now and kept. The key names the URL
+/// and the credentials' hash, so a change of either lists again.
+pub async fn list_cached<H: Host>(
+    host: &H,
+    endpoint: &Endpoint,
+    config: &crate::config::mcp::McpConfig,
+) -> Result<Vec<ToolDef>, McpError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(endpoint.url.as_bytes());
+    for (k, v) in &endpoint.headers {
+        h.update([0]);
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+    }
+    let key = format!(
+        "mcp/tools/{}",
+        crate::observe::trace::hex(&h.finalize()[..16])
+    );
+    if !config.list_ttl.is_zero() {
+        if let Ok(Some(bytes)) = host.kv_get(&key).await {
+            if let Ok(Value::Array(listed)) = serde_json::from_slice::<Value>(&bytes) {
+                return Ok(listed.iter().filter_map(ToolDef::from_listed).collect());
+            }
+        }
+    }
+    let mut c = Client::connect(
+        host,
+        endpoint.clone(),
+        config.call_timeout,
+        config.max_result_bytes,
+    )
+    .await?;
+    let tools = c.list_tools().await?;
+    if !config.list_ttl.is_zero() {
+        let listed: Vec<Value> = tools.iter().map(ToolDef::to_listed).collect();
+        let bytes = serde_json::to_vec(&listed).unwrap_or_default();
+        // A store that fails only costs the next request a listing.
+        let _ = host.kv_put(&key, bytes, config.list_ttl).await;
+    }
+    Ok(tools)
+}

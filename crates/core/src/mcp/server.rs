@@ -251,12 +251,8 @@ fn upstream(e: &McpError) -> RpcError {
     }
 }
 
-async fn connect<'h, H: Host>(
-    host: &'h H,
-    config: &McpConfig,
-    server: &McpServerConfig,
-) -> Result<Client<'h, H>, McpError> {
-    let endpoint = Endpoint {
+fn endpoint(server: &McpServerConfig) -> Endpoint {
+    Endpoint {
         label: server.label.clone(),
         url: server.url.clone(),
         headers: server
@@ -264,8 +260,21 @@ async fn connect<'h, H: Host>(
             .iter()
             .map(|(k, v)| (k.to_lowercase(), v.clone()))
             .collect(),
-    };
-    Client::connect(host, endpoint, config.call_timeout, config.max_result_bytes).await
+    }
+}
+
+async fn connect<'h, H: Host>(
+    host: &'h H,
+    config: &McpConfig,
+    server: &McpServerConfig,
+) -> Result<Client<'h, H>, McpError> {
+    Client::connect(
+        host,
+        endpoint(server),
+        config.call_timeout,
+        config.max_result_bytes,
+    )
+    .await
 }
 
 /// A server's tools within its `allowed_tools`.
@@ -274,8 +283,8 @@ async fn list<H: Host>(
     config: &McpConfig,
     server: &McpServerConfig,
 ) -> Result<Vec<ToolDef>, McpError> {
-    let mut c = connect(host, config, server).await?;
-    let defs = c.list_tools().await?;
+    let endpoint = endpoint(server);
+    let defs = super::client::list_cached(host, &endpoint, config).await?;
     Ok(defs
         .into_iter()
         .filter(|d| {

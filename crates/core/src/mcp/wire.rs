@@ -169,6 +169,18 @@ impl ToolDef {
         })
     }
 
+    /// As `tools/list` lists it (what [`ToolDef::from_listed`] reads).
+    pub fn to_listed(&self) -> Value {
+        let mut v = json!({"name": self.name, "inputSchema": self.input_schema});
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        if let Some(a) = &self.annotations {
+            v["annotations"] = a.clone();
+        }
+        v
+    }
+
     /// Whether the server marks it as only reading.
     pub fn read_only(&self) -> bool {
         self.annotations

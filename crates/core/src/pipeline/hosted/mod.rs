@@ -144,15 +144,7 @@ async fn list<H: Host>(
     cx: &Cx<'_, H>,
     server: &Server,
 ) -> Result<Vec<ToolDef>, crate::mcp::McpError> {
-    let mcp = &cx.config.mcp;
-    let mut c = Client::connect(
-        cx.host,
-        server.endpoint.clone(),
-        mcp.call_timeout,
-        mcp.max_result_bytes,
-    )
-    .await?;
-    c.list_tools().await
+    crate::mcp::client::list_cached(cx.host, &server.endpoint, &cx.config.mcp).await
 }
 
 /// A tool as `mcp_list_tools` shows it.
