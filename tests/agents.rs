@@ -65,3 +65,41 @@ fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
         }
     }
 }
+
+/// The Agents SDK's hosted MCP tool (`hostedMcpTool`), unmodified, on
+/// models no MCP reaches without the gateway: the gateway runs the tool.
+#[test]
+fn agents_sdk_hosted_mcp_tool_runs_on_any_model() {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let dir = std::path::PathBuf::from(home).join(".cache/latticelm/agents");
+    if !dir.join("node_modules/@openai/agents").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install @openai/agents (.ci/run does)"
+        );
+        eprintln!("skipped: install @openai/agents (see .ci/run)");
+        return;
+    }
+    let Some(server) = mcp_server() else { return };
+    let script = dir.join("run_mcp.mjs");
+    std::fs::write(&script, include_str!("agents/run.mjs")).unwrap();
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&config_with_mcp(&mock, &server.url), mock);
+    for model in ["claude-test", "gemini-test", "llama"] {
+        for mode in ["plain", "stream"] {
+            let out = Command::new("node")
+                .arg(&script)
+                .args([gw.url.as_str(), model, mode, "mcp"])
+                .output()
+                .expect("run node");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{model} {mode}:\n{text}");
+            assert!(
+                text.contains("FINAL: tool said: Sunny, 21 C in Oslo"),
+                "{model} {mode}:\n{text}"
+            );
+        }
+    }
+    assert_eq!(server.calls().len(), 6);
+}

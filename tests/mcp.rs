@@ -580,3 +580,50 @@ fn older_servers_get_the_handshake_and_json_answers_work() {
         }
     }
 }
+
+/// The official `openai` SDK's `tools=[{"type": "mcp", …}]`, unmodified,
+/// on Claude and Gemini models: it parses the MCP items and events.
+#[test]
+fn the_openai_sdk_uses_hosted_mcp_tools_on_other_models() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/openai_sdk.py");
+    for model in ["claude-test", "gemini-test"] {
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .args([gw.url.as_str(), "sk-all", model])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // Gemini's thought signature rides in a reasoning item, kept.
+        let types: Vec<&Value> = v["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| *t != "reasoning")
+            .collect();
+        assert_eq!(
+            types,
+            [
+                &json!("mcp_list_tools"),
+                &json!("mcp_call"),
+                &json!("message")
+            ],
+            "{model}: {v}"
+        );
+        assert_eq!(v["call"], "Sunny, 21 C in Accra");
+        assert_eq!(v["text"], "tool said: Sunny, 21 C in Accra");
+        let events = v["events"].as_array().unwrap();
+        assert!(
+            events.contains(&json!("response.mcp_call.completed")),
+            "{v}"
+        );
+        assert_eq!(events.last().unwrap(), "response.completed");
+    }
+}

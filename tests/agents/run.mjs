@@ -2,8 +2,9 @@
 // the gateway: node run.mjs GATEWAY_URL MODEL plain|stream [tool|handoff]
 // - tool: an agent with a function tool runs its loop;
 // - handoff: a triage agent hands off to a weather agent whose output type
-//   is a zod object (structured output, validated by the SDK).
-import { Agent, run, tool, setDefaultOpenAIClient, setTracingDisabled, setOpenAIAPI } from '@openai/agents';
+//   is a zod object (structured output, validated by the SDK);
+// - mcp: an agent with a hosted MCP tool (the gateway's `weather` server).
+import { Agent, run, tool, hostedMcpTool, setDefaultOpenAIClient, setTracingDisabled, setOpenAIAPI } from '@openai/agents';
 import OpenAI from 'openai';
 import { z } from 'zod';
 setTracingDisabled(true);
@@ -16,7 +17,13 @@ const getWeather = tool({
   execute: async ({ city }) => `sunny in ${city}`,
 });
 let agent, input;
-if (scenario === 'handoff') {
+if (scenario === 'mcp') {
+  agent = new Agent({
+    name: 'w', instructions: 'Be brief.', model,
+    tools: [hostedMcpTool({ serverLabel: 'weather', requireApproval: 'never' })],
+  });
+  input = 'What is the weather? run: Oslo';
+} else if (scenario === 'handoff') {
   const weather = new Agent({
     name: 'weather', instructions: 'Answer with the forecast.', model, tools: [getWeather],
     outputType: z.object({ city: z.string(), forecast: z.string(), confident: z.boolean() }),
