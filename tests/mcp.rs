@@ -627,3 +627,28 @@ fn the_openai_sdk_uses_hosted_mcp_tools_on_other_models() {
         assert_eq!(events.last().unwrap(), "response.completed");
     }
 }
+
+/// Two replicas answer one client's requests alternately: the handshake
+/// on one, the list and the calls on the other, in both generations.
+#[test]
+fn two_replicas_serve_one_mcp_client_alternately() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let yaml = mcp_config(&mock, &server.url);
+    let gws = [start_with(&yaml, mock.clone()), start_with(&yaml, mock)];
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let (s, v) = mcp_rpc(&gws[0], "sk-weather", &[], &init);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    let legacy = [("mcp-protocol-version", "2025-06-18")];
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(mcp_rpc(&gws[1], "sk-weather", &legacy, &note).0, 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "weather__get_weather", "arguments": {"city": "Pune"}}});
+    let (s, v) = mcp_rpc(&gws[1], "sk-weather", &legacy, &call);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["result"]["content"][0]["text"], "Sunny, 21 C in Pune");
+    mcp_endpoint_call(&gws[0], "sk-weather", "Oslo");
+    mcp_endpoint_call(&gws[1], "sk-weather", "Lima");
+}

@@ -201,4 +201,5 @@ fn spin_runs_hosted_mcp_tools() {
         return;
     };
     hosted_tool_loop(&gw, &server);
+    mcp_endpoint_call(&gw, "anything", "Lagos");
 }

@@ -180,4 +180,5 @@ fn worker_runs_hosted_mcp_tools() {
         return;
     };
     hosted_tool_loop(&gw, &server);
+    mcp_endpoint_call(&gw, "anything", "Lagos");
 }

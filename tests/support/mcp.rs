@@ -140,3 +140,57 @@ pub fn hosted_tool_loop(gw: &super::Gateway, server: &McpServer) {
         server.calls()
     );
 }
+
+/// One JSON-RPC message to a gateway's `/mcp` with `key`: the status and
+/// the JSON answer.
+pub fn mcp_rpc(
+    gw: &super::Gateway,
+    key: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (u16, Value) {
+    let mut r = super::client()
+        .post(format!("{}/mcp", gw.url))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let r = r.json(body).send().unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+/// A stateless (2026-07-28) `tools/call` of `weather__get_weather` on any
+/// host's `/mcp`.
+pub fn mcp_endpoint_call(gw: &super::Gateway, key: &str, city: &str) {
+    let meta = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+    ];
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+    let (s, v) = mcp_rpc(gw, key, &headers, &list);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["result"]["tools"][0]["name"], "weather__get_weather",
+        "{v}"
+    );
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "weather__get_weather"),
+    ];
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "weather__get_weather", "arguments": {"city": city}, "_meta": meta}});
+    let (s, v) = mcp_rpc(gw, key, &headers, &call);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["result"]["content"][0]["text"],
+        format!("Sunny, 21 C in {city}"),
+        "{v}"
+    );
+    assert_eq!(v["result"]["resultType"], "complete", "{v}");
+}
