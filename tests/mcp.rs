@@ -27,6 +27,7 @@ auth:
     - {{ name: all, key: sk-all }}
     - {{ name: weather-only, key: sk-weather, mcp: [weather] }}
     - {{ name: budgeted, key: sk-budget, budget: {{ usd: 100, period: daily }} }}
+    - {{ name: slowpoke, key: sk-rpm, mcp: [weather], limits: {{ requests_per_minute: 2 }} }}
 "#
         )
 }
@@ -651,4 +652,32 @@ fn two_replicas_serve_one_mcp_client_alternately() {
     assert_eq!(v["result"]["content"][0]["text"], "Sunny, 21 C in Pune");
     mcp_endpoint_call(&gws[0], "sk-weather", "Oslo");
     mcp_endpoint_call(&gws[1], "sk-weather", "Lima");
+}
+
+/// A `tools/call` through `/mcp` is a request for the caller's limits:
+/// past its requests per minute it is a 429 with a JSON-RPC error, and
+/// nothing runs.
+#[test]
+fn mcp_endpoint_calls_count_against_the_callers_limits() {
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let legacy = [("mcp-protocol-version", "2025-06-18")];
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "weather__get_weather", "arguments": {"city": "Doha"}}});
+    for _ in 0..2 {
+        let (s, v) = mcp_rpc(&gw, "sk-rpm", &legacy, &call);
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = mcp_rpc(&gw, "sk-rpm", &legacy, &call);
+    assert_eq!(s, 429, "{v}");
+    assert_eq!(
+        (v["id"].as_i64(), v["error"]["code"].as_i64()),
+        (Some(7), Some(-32000)),
+        "{v}"
+    );
+    assert_eq!(server.calls().len(), 2, "the refused call ran");
+    // Listing is not a call: it is not counted.
+    let list = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"});
+    assert_eq!(mcp_rpc(&gw, "sk-rpm", &legacy, &list).0, 200);
 }

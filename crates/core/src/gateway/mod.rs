@@ -154,7 +154,7 @@ impl Gateway {
             }
             // The gateway as an MCP server: POST only (no GET stream).
             "/mcp" if method != "POST" => Err(wrong_method().into()),
-            "/mcp" => Ok(self.mcp(host, &req, &principal).await),
+            "/mcp" => Ok(self.mcp(host, &req, &principal, rec).await),
             "/v1/models" if method != "GET" => Err(wrong_method().into()),
             "/v1/models" => {
                 let mut list = routing::models_list(&self.config);

@@ -387,16 +387,14 @@ pub(crate) fn scopes<H: Host>(
 pub(crate) async fn admit<H: Host + Clone + 'static>(
     cx: &Cx<'_, H>,
     planned: &mut Planned<'_>,
-    mut scopes: Vec<ScopeOp>,
+    scopes: Vec<ScopeOp>,
     estimate: (u64, u64),
     rec: &Recorder,
 ) -> Result<Admission<H>, StageError> {
     let model = planned.model;
-    let host = cx.host;
     if scopes.is_empty() {
         return Ok(Admission::none());
     }
-    let now = now_ms(host);
     let budgeted = scopes.iter().any(|s| s.budget.is_some());
     if budgeted && cx.config.limits.unpriced == Unpriced::Refuse {
         // The built-in mock costs nothing: it is priced, at $0.
@@ -430,8 +428,23 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
             Some(p.cost(input, 0, output))
         })
         .fold(0.0, f64::max);
+    hold(cx, scopes, input.saturating_add(output), cost, output, rec).await
+}
+
+/// Reserves `tokens` and `cost` on every scope (`output` of the tokens
+/// being output, for [`Admission::keep_up`]), or refuses.
+async fn hold<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    mut scopes: Vec<ScopeOp>,
+    tokens: u64,
+    cost: f64,
+    output: u64,
+    rec: &Recorder,
+) -> Result<Admission<H>, StageError> {
+    let host = cx.host;
+    let now = now_ms(host);
     for s in &mut scopes {
-        s.tokens = input.saturating_add(output);
+        s.tokens = tokens;
         s.cost = cost;
     }
     let mut id = [0u8; 12];
@@ -445,7 +458,7 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
     };
     rec.with(|r| {
         r.limits = Some(LimitsRecord {
-            reserved_tokens: input.saturating_add(output),
+            reserved_tokens: tokens,
             reserved_usd: cost,
             ..Default::default()
         })
@@ -477,6 +490,21 @@ pub(crate) async fn admit<H: Host + Clone + 'static>(
             output,
         }),
     })
+}
+
+/// The admission of a call that spends no tokens (an MCP `tools/call`
+/// through `/mcp`): it counts as a request against the caller's
+/// requests per minute and concurrency, and is settled at nothing.
+pub(crate) async fn admit_call<H: Host + Clone + 'static>(
+    cx: &Cx<'_, H>,
+    principal: &Principal,
+    rec: &Recorder,
+) -> Result<Admission<H>, StageError> {
+    let scopes = scopes(cx, principal, "", now_ms(cx.host));
+    if scopes.is_empty() {
+        return Ok(Admission::none());
+    }
+    hold(cx, scopes, 0, 0.0, 0, rec).await
 }
 
 /// The counter store is down: serve (fail open) or refuse (503).
