@@ -44,10 +44,9 @@ impl Gateway {
             }
         };
         admission.reached();
-        let resp = crate::mcp::server::answer(host, &self.config.mcp, &allowed, req).await;
+        let mut resp = crate::mcp::server::answer(host, &self.config.mcp, &allowed, req).await;
         admission.settle_later(Used::default());
-        let mut resp = resp;
-        resp.headers.extend(admission.headers.drain(..));
+        resp.headers.append(&mut admission.headers);
         resp
     }
 }
