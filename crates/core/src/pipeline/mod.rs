@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! parse ─ expand ─ plan ─ admit ─ cache lookup ─┬─ attempt loop (continuation) ─ finish ─ settle
-//!                                              └─ hit ──────────────────────── finish ─ settle
+//!                                              ├─ hit ──────────────────────── finish ─ settle
+//!                                              └─ hosted tools (turns) ─────── finish ─ settle
 //! ```
 //!
 //! Each stage fails with a [`error::StageError`], which becomes the
