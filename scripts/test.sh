@@ -83,7 +83,8 @@ FUZZ_SECONDS=$fuzz_secs ./scripts/fuzz.sh
 
 step "tests (unit, golden, property, end-to-end, openai SDK, Workers under workerd, Spin under wasmtime)"
 log=$(mktemp)
-trap 'rm -f "$log"; report' EXIT
+export LATTICELM_SKIPPED=$(mktemp)
+trap 'rm -f "$log" "$LATTICELM_SKIPPED"; report' EXIT
 set +e
 cargo test --workspace --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -91,4 +92,13 @@ set -e
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log" | tee "$timings.summary"
+# Suites that found a tool missing (never in CI, where a missing tool
+# fails the test): each once, and the one command that installs them all.
+if [ -s "$LATTICELM_SKIPPED" ]; then
+  {
+    printf '\nsuites skipped for missing tools:\n'
+    sort -u "$LATTICELM_SKIPPED" | sed 's/^/  - /'
+    printf 'install them all, then run every suite: bash .ci/run\n'
+  } | tee -a "$timings.summary"
+fi
 exit "$status"

@@ -19,7 +19,7 @@ fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
             std::env::var("CI").is_err(),
             "CI must install @openai/agents (.ci/run does)"
         );
-        eprintln!("skipped: install @openai/agents (see .ci/run)");
+        skipped("install @openai/agents (see .ci/run)");
         return;
     }
     // The script runs beside the SDK it imports.
@@ -77,7 +77,7 @@ fn agents_sdk_hosted_mcp_tool_runs_on_any_model() {
             std::env::var("CI").is_err(),
             "CI must install @openai/agents (.ci/run does)"
         );
-        eprintln!("skipped: install @openai/agents (see .ci/run)");
+        skipped("install @openai/agents (see .ci/run)");
         return;
     }
     let Some(server) = mcp_server() else { return };

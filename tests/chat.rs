@@ -72,7 +72,7 @@ fn chat_in_a_terminal() {
             std::env::var("CI").is_err(),
             "CI must install tmux (.ci/run does)"
         );
-        eprintln!("skipped: tmux is not installed");
+        skipped("tmux is not installed");
         return;
     }
     let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));

@@ -17,7 +17,7 @@ fn openai_python_sdk() {
             std::env::var("CI").is_err(),
             "CI must install the openai SDK (pip install openai)"
         );
-        eprintln!("skipped: `pip install openai` to run this test");
+        support::skipped("`pip install openai` to run this test");
         return;
     }
     let gw = support::start();

@@ -22,7 +22,7 @@ pub fn claude_code() -> Option<PathBuf> {
         std::env::var("CI").is_err(),
         "CI must install @anthropic-ai/claude-code (.ci/run does)"
     );
-    eprintln!("skipped: install @anthropic-ai/claude-code (see .ci/run)");
+    super::skipped("install @anthropic-ai/claude-code (see .ci/run)");
     None
 }
 

@@ -19,7 +19,7 @@ pub fn codex() -> Option<std::path::PathBuf> {
         std::env::var("CI").is_err(),
         "CI must install @openai/codex (.ci/run does)"
     );
-    eprintln!("skipped: install @openai/codex (see .ci/run)");
+    super::skipped("install @openai/codex (see .ci/run)");
     None
 }
 

@@ -14,7 +14,7 @@ pub fn compliance_suite() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
             std::env::var("CI").is_err(),
             "CI must install bun and zod (.ci/run does)"
         );
-        eprintln!("skipped: install the compliance runtime (see .ci/run)");
+        super::skipped("install the compliance runtime (see .ci/run)");
         return None;
     }
     // One copy per test binary run (tests may run at once).

@@ -61,7 +61,7 @@ pub fn mcp_server_with(extra: &[&str]) -> Option<McpServer> {
             std::env::var("CI").is_err(),
             "CI must install the MCP Python SDK (.ci/run does: pip install \"mcp>=2.3,<3\")"
         );
-        eprintln!("skipped: the MCP Python SDK is not installed (pip install \"mcp>=2.3,<3\")");
+        super::skipped("the MCP Python SDK is not installed (pip install \"mcp>=2.3,<3\")");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -326,6 +326,23 @@ impl Redis {
     }
 }
 
+/// Says a suite was skipped because a tool it needs is missing: on
+/// stderr, and appended to `$LATTICELM_SKIPPED` (a file `scripts/test.sh`
+/// lists at the end, with the command that installs them all).
+pub fn skipped(why: &str) {
+    eprintln!("skipped: {why}");
+    if let Some(path) = std::env::var_os("LATTICELM_SKIPPED") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{why}");
+        }
+    }
+}
+
 /// A loopback port nobody listens on (yet).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -345,7 +362,7 @@ fn redis_installed() -> bool {
             std::env::var("CI").is_err(),
             "CI must install redis-server (.ci/run does)"
         );
-        eprintln!("skipped: redis-server is not installed");
+        skipped("redis-server is not installed");
     }
     installed
 }
@@ -552,7 +569,7 @@ fn worker_inner(
             std::env::var("CI").is_err(),
             "CI must set up the Workers tooling (.ci/run does)"
         );
-        eprintln!("skipped: run scripts/setup-worker.sh for the Workers tests");
+        skipped("run scripts/setup-worker.sh for the Workers tests");
         return None;
     }
     // One Worker build at a time: each `wrangler dev` runs the build into
@@ -822,7 +839,7 @@ fn spin_inner(
             std::env::var("CI").is_err(),
             "CI must build the Spin component and harness (scripts/test.sh does)"
         );
-        eprintln!("skipped: build the Spin component and harness (see scripts/test.sh)");
+        skipped("build the Spin component and harness (see scripts/test.sh)");
         return None;
     }
     let mut child = Command::new(harness)

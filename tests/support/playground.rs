@@ -42,7 +42,7 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
         std::env::var("CI").is_err(),
         "CI must install chromium and playwright-core (.ci/run does)"
     );
-    eprintln!("skipped: install chromium and playwright-core (see .ci/run)");
+    super::skipped("install chromium and playwright-core (see .ci/run)");
     None
 }
 

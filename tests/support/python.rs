@@ -14,7 +14,7 @@ pub fn python_has(module: &str) -> bool {
             std::env::var("CI").is_err(),
             "CI must install the `{module}` Python package (.ci/run does)"
         );
-        eprintln!("skipped: pip install {module}");
+        super::skipped(&format!("pip install {module}"));
     }
     ok
 }
