@@ -681,3 +681,41 @@ fn mcp_endpoint_calls_count_against_the_callers_limits() {
     let list = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"});
     assert_eq!(mcp_rpc(&gw, "sk-rpm", &legacy, &list).0, 200);
 }
+
+/// A WebSocket turn with a hosted tool runs the same loop.
+#[test]
+fn a_websocket_turn_runs_hosted_tools() {
+    use tungstenite::Message;
+    let Some(server) = mcp_server() else { return };
+    let mock = latticelm_mock::spawn(shared_dir().join("fixtures"));
+    let gw = start_with(&mcp_config(&mock, &server.url), mock);
+    let mut ws = ws_socket(&gw, "sk-all");
+    let turn = json!({"type": "response.create", "model": "claude-test",
+        "input": "What is the weather? run: Baku",
+        "tools": [{"type": "mcp", "server_label": "weather"}]});
+    ws.send(Message::text(turn.to_string())).unwrap();
+    let mut types = Vec::new();
+    let done = loop {
+        let Message::Text(t) = ws.read().unwrap() else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        types.push(v["type"].as_str().unwrap_or_default().to_owned());
+        if matches!(
+            v["type"].as_str(),
+            Some("response.completed" | "response.failed" | "error")
+        ) {
+            break v;
+        }
+    };
+    assert_eq!(done["type"], "response.completed", "{done}");
+    assert_eq!(
+        answer_text(&done["response"]),
+        "tool said: Sunny, 21 C in Baku",
+        "{done}"
+    );
+    assert!(
+        types.iter().any(|t| t == "response.mcp_call.completed"),
+        "{types:?}"
+    );
+}
