@@ -10,8 +10,8 @@ use std::process::Command;
 
 use support::*;
 
-#[test]
-fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
+/// Where `.ci/run` installs the SDK; `None` (a skip, but in CI) without it.
+fn agents_dir() -> Option<std::path::PathBuf> {
     let home = std::env::var("HOME").unwrap_or_default();
     let dir = std::path::PathBuf::from(home).join(".cache/latticelm/agents");
     if !dir.join("node_modules/@openai/agents").exists() {
@@ -20,8 +20,14 @@ fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
             "CI must install @openai/agents (.ci/run does)"
         );
         skipped("install @openai/agents (see .ci/run)");
-        return;
+        return None;
     }
+    Some(dir)
+}
+
+#[test]
+fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
+    let Some(dir) = agents_dir() else { return };
     // The script runs beside the SDK it imports.
     let script = dir.join("run.mjs");
     std::fs::write(&script, include_str!("agents/run.mjs")).unwrap();
@@ -70,16 +76,7 @@ fn agents_sdk_runs_a_tool_loop_on_every_upstream() {
 /// models no MCP reaches without the gateway: the gateway runs the tool.
 #[test]
 fn agents_sdk_hosted_mcp_tool_runs_on_any_model() {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let dir = std::path::PathBuf::from(home).join(".cache/latticelm/agents");
-    if !dir.join("node_modules/@openai/agents").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install @openai/agents (.ci/run does)"
-        );
-        skipped("install @openai/agents (see .ci/run)");
-        return;
-    }
+    let Some(dir) = agents_dir() else { return };
     let Some(server) = mcp_server() else { return };
     let script = dir.join("run_mcp.mjs");
     std::fs::write(&script, include_str!("agents/run.mjs")).unwrap();

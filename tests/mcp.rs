@@ -532,6 +532,18 @@ fn the_mcp_endpoint_refuses_what_it_must() {
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     );
     assert_eq!(s, 202);
+    // A client that accepts only SSE gets its answer as one SSE event.
+    let r = client()
+        .post(format!("{}/mcp", gw.url))
+        .bearer_auth("sk-weather")
+        .header("accept", "text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let text = r.text().unwrap();
+    assert!(text.starts_with("event: message\ndata: {"), "{text}");
+    assert!(text.contains("\"id\":9"), "{text}");
     let r = client()
         .get(format!("{}/mcp", gw.url))
         .bearer_auth("sk-weather")

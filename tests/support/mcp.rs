@@ -51,17 +51,8 @@ pub fn mcp_server() -> Option<McpServer> {
 
 /// [`mcp_server`] with more arguments (`--legacy-only`, `--json`).
 pub fn mcp_server_with(extra: &[&str]) -> Option<McpServer> {
-    let installed = Command::new("python3")
-        .args(["-c", "import mcp.server.mcpserver, uvicorn"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install the MCP Python SDK (.ci/run does: pip install \"mcp>=2.3,<3\")"
-        );
-        super::skipped("the MCP Python SDK is not installed (pip install \"mcp>=2.3,<3\")");
+    // The official SDK (`pip install "mcp>=2.3,<3"`; it brings uvicorn).
+    if !super::python_has("mcp.server.mcpserver") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -33,11 +33,7 @@ impl DurableObject for ConversationStore {
                 }
             }
             Method::Put => {
-                let ttl_ms: u64 = req
-                    .headers()
-                    .get("x-ttl-ms")?
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(3_600_000);
+                let ttl_ms = ttl_ms(&req)?;
                 let bytes = req.bytes().await?;
                 // The gateway stores JSON: UTF-8 by construction.
                 let text = String::from_utf8(bytes)
@@ -52,11 +48,7 @@ impl DurableObject for ConversationStore {
             // without interleaving another's (its input gate), so the
             // read and the write are one step.
             Method::Post => {
-                let ttl_ms: u64 = req
-                    .headers()
-                    .get("x-ttl-ms")?
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(3_600_000);
+                let ttl_ms = ttl_ms(&req)?;
                 let bytes = req.bytes().await?;
                 let Some((expected, value)) = parse_swap(&bytes) else {
                     return Ok(Response::empty()?.with_status(400));
@@ -87,6 +79,15 @@ impl DurableObject for ConversationStore {
         self.state.storage().delete_all().await?;
         Response::empty()
     }
+}
+
+/// The value's time to live (`x-ttl-ms`; an hour when absent).
+fn ttl_ms(req: &Request) -> Result<u64> {
+    Ok(req
+        .headers()
+        .get("x-ttl-ms")?
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(3_600_000))
 }
 
 /// A compare-and-set's body: `1` and the expected value's length (8

@@ -130,31 +130,14 @@ pub(super) fn lower(body: &mut CreateResponseBody) -> Result<Vec<Answered>, ApiE
             None => lowered.push(item),
             Some("mcp_call") => {
                 let Item::Other(v) = &item else { continue };
-                let s = |k: &str| {
-                    v.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let call = FunctionCall {
-                    id: None,
-                    call_id: s("id"),
-                    name: names::exposed(&s("server_label"), &s("name")),
-                    arguments: s("arguments"),
-                    status: Some("completed".into()),
-                    extra: Default::default(),
-                };
+                let s = |k: &str| field(v, k);
+                let call = function_call(s("id"), &s("server_label"), &s("name"), s("arguments"));
                 lowered.push(Item::FunctionCall(call.clone()));
                 lowered.push(result_item(&call, v));
             }
             Some("mcp_approval_request") => {
                 let Item::Other(v) = &item else { continue };
-                let s = |k: &str| {
-                    v.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
+                let s = |k: &str| field(v, k);
                 if let Some((approve, reason)) = responses.get(&s("id")) {
                     answered.push(Answered {
                         at: lowered.len(),
@@ -174,6 +157,32 @@ pub(super) fn lower(body: &mut CreateResponseBody) -> Result<Vec<Answered>, ApiE
     }
     *items = lowered;
     Ok(answered)
+}
+
+/// A string field of an MCP item (empty when absent).
+fn field(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The function call a model made, or is told it made, to `tool` of
+/// server `label`.
+pub(super) fn function_call(
+    call_id: String,
+    label: &str,
+    tool: &str,
+    arguments: String,
+) -> FunctionCall {
+    FunctionCall {
+        id: None,
+        call_id,
+        name: names::exposed(label, tool),
+        arguments,
+        status: Some("completed".into()),
+        extra: Default::default(),
+    }
 }
 
 /// The function call an `mcp_call` item (or a call the gateway ran)

@@ -28,7 +28,7 @@ use crate::ids::IdGen;
 use crate::mcp::client::Client;
 use crate::mcp::names;
 use crate::mcp::wire::ToolDef;
-use crate::types::{CreateResponseBody, FunctionCall, FunctionTool, Input, Item, Tool};
+use crate::types::{CreateResponseBody, FunctionTool, Input, Item, Tool};
 
 use super::error::StageError;
 use super::Cx;
@@ -223,15 +223,13 @@ impl Hosted {
     ) {
         let mut placed: Vec<(usize, [Item; 2])> = Vec::new();
         for a in answered {
-            let name = names::exposed(&a.server_label, &a.name);
-            let call = FunctionCall {
-                id: None,
-                call_id: a.request_id.clone(),
-                name: name.clone(),
-                arguments: a.arguments.clone(),
-                status: Some("completed".into()),
-                extra: Default::default(),
-            };
+            let call = history::function_call(
+                a.request_id.clone(),
+                &a.server_label,
+                &a.name,
+                a.arguments.clone(),
+            );
+            let name = call.name.clone();
             let result = match self.tools.get(&name).cloned() {
                 Some((s, def)) if a.approve => {
                     let item = self
